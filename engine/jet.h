@@ -1,0 +1,553 @@
+/*
+ * jet.h — the public C API of jetsnap's storage engine (libjet.so).
+ *
+ * jetsnap implements a subset of Microsoft's Extensible Storage Engine ("JET") API on Linux:
+ * the same function names, grbits, parameter ids and JET_err numbers, with narrow (char) strings
+ * only — there are no A/W variants. Where ESE's column/index model would apply, jetsnap instead
+ * offers a table as an ordered map from a binary key to a binary value (JetPutRecord & friends).
+ *
+ * Conventions that hold for every function below:
+ *  - The return value is JET_errSuccess (0), a warning (> 0) or an error (< 0).
+ *  - Out-parameters are written only on success (or on a warning), never on error.
+ *  - Handles (JET_INSTANCE, JET_SESID, JET_TABLEID) are opaque numbers, validated on every call:
+ *    an unknown or stale handle gives an error, never a crash.
+ *  - Every function may also return JET_errOutOfMemory (-1011) and, after a fatal I/O error in
+ *    the instance, JET_errInstanceUnavailable (-1090); these are not repeated in each entry.
+ *  - A session (JET_SESID) may be used by one thread at a time; different sessions may be used
+ *    from different threads at once.
+ *
+ * Departures from ESE that exist because this is Linux (ESE-NOTES.md allows them):
+ *  - Paths are byte strings; no 8.3 names, no alignment rules for buffers.
+ *  - One writer per database at a time: a session's first update in a transaction takes the
+ *    database's write lock until the transaction ends. Another session that wants to write the same
+ *    database waits for it (up to 10 seconds, then JET_errWriteConflict); a session of the same
+ *    thread gets JET_errWriteConflict at once instead of deadlocking. Readers never wait for
+ *    writers and only ever see committed data.
+ *  - A transaction's changes are held in memory until commit (at most 262144 changed pages, about
+ *    2 GiB with 8 KiB pages; beyond that JET_errVersionStoreOutOfMemory).
+ */
+#ifndef JET_H
+#define JET_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef JET_API
+#define JET_API
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Types
+ * ------------------------------------------------------------------------------------------- */
+typedef long JET_ERR;
+typedef uintptr_t JET_API_PTR;
+typedef JET_API_PTR JET_INSTANCE;
+typedef JET_API_PTR JET_SESID;
+typedef JET_API_PTR JET_TABLEID;
+typedef JET_API_PTR JET_HANDLE;
+typedef JET_API_PTR JET_OSSNAPID;
+typedef unsigned long JET_DBID;
+typedef unsigned long JET_GRBIT;
+typedef const char *JET_PCSTR;
+typedef char *JET_PSTR;
+
+#define JET_instanceNil (~(JET_INSTANCE)0)
+#define JET_sesidNil (~(JET_SESID)0)
+#define JET_tableidNil (~(JET_TABLEID)0)
+#define JET_dbidNil ((JET_DBID)0xFFFFFFFF)
+#define JET_bitNil ((JET_GRBIT)0)
+
+#define JET_BASE_NAME_LENGTH 3
+#define JET_MAX_COMPUTERNAME_LENGTH 15
+#define JET_cbNameMost 64      /* longest table or instance name, in bytes, without the NUL */
+#define JET_cbFullNameMost 255 /* longest path jetsnap accepts is PATH_MAX; see JetCreateDatabase */
+#define JET_cbKeyMost 255
+#define JET_cbKeyMost4KBytePage 1000
+#define JET_cbKeyMost8KBytePage 2000
+#define JET_cbKeyMostMost 2000
+
+typedef struct _JET_LGPOS {
+    unsigned short ib;
+    unsigned short isec;
+    long lGeneration;
+} JET_LGPOS;
+
+typedef struct _JET_LOGTIME {
+    char bSeconds;
+    char bMinutes;
+    char bHours;
+    char bDay;
+    char bMonth;
+    char bYear; /* years since 1900 */
+    char bFiller1;
+    char bFiller2;
+} JET_LOGTIME;
+
+typedef struct _JET_SIGNATURE {
+    unsigned long ulRandom;
+    JET_LOGTIME logtimeCreate;
+    char szComputerName[JET_MAX_COMPUTERNAME_LENGTH + 1];
+} JET_SIGNATURE;
+
+typedef struct _JET_BKINFO {
+    JET_LGPOS lgposMark;
+    JET_LOGTIME logtimeMark;
+    unsigned long genLow;
+    unsigned long genHigh;
+} JET_BKINFO;
+
+typedef struct _JET_RSTMAP {
+    char *szDatabaseName;
+    char *szNewDatabaseName;
+} JET_RSTMAP;
+
+typedef enum _JET_SNP {
+    JET_snpRepair = 2,
+    JET_snpCompact = 4,
+    JET_snpRestore = 8,
+    JET_snpBackup = 9,
+    JET_snpUpgrade = 10,
+    JET_snpScrub = 11,
+    JET_snpUpgradeRecordFormat = 12
+} JET_SNP;
+
+typedef enum _JET_SNT {
+    JET_sntProgress = 0,
+    JET_sntFail = 3,
+    JET_sntBegin = 5,
+    JET_sntComplete = 6,
+    JET_sntRequirements = 7
+} JET_SNT;
+
+typedef JET_ERR(JET_API *JET_PFNSTATUS)(JET_SESID sesid, JET_SNP snp, JET_SNT snt, void *pv);
+
+typedef struct _JET_RSTINFO {
+    unsigned long cbStruct;
+    JET_RSTMAP *rgrstmap;
+    long crstmap;
+    JET_LGPOS lgposStop;
+    JET_LOGTIME logtimeStop;
+    JET_PFNSTATUS pfnStatus;
+} JET_RSTINFO;
+
+/* ---------------------------------------------------------------------------------------------
+ * Errors and warnings (ESE's numbers)
+ * ------------------------------------------------------------------------------------------- */
+#define JET_errSuccess 0
+#define JET_wrnNyi (-1)
+
+#define JET_errInternalError (-107)
+#define JET_errKeyTruncated (-346)
+#define JET_errKeyTooBig (-408)
+#define JET_errInvalidLoggedOperation (-500)
+#define JET_errLogFileCorrupt (-501)
+#define JET_errNoBackupDirectory (-503)
+#define JET_errBackupDirectoryNotEmpty (-504)
+#define JET_errBackupInProgress (-505)
+#define JET_errRestoreInProgress (-506)
+#define JET_errMissingPreviousLogFile (-509)
+#define JET_errLogWriteFail (-510)
+#define JET_errLogGenerationMismatch (-513)
+#define JET_errBadLogVersion (-514)
+#define JET_errInvalidLogSequence (-515)
+#define JET_errLoggingDisabled (-516)
+#define JET_errLogSequenceEnd (-519)
+#define JET_errNoBackup (-520)
+#define JET_errInvalidBackupSequence (-521)
+#define JET_errBackupNotAllowedYet (-523)
+#define JET_errInvalidBackup (-526)
+#define JET_errRecoveredWithErrors (-527)
+#define JET_errMissingLogFile (-528)
+#define JET_errLogDiskFull (-529)
+#define JET_errBadLogSignature (-530)
+#define JET_errBadDbSignature (-531)
+#define JET_errBadCheckpointSignature (-532)
+#define JET_errCheckpointCorrupt (-533)
+#define JET_errDatabaseLogSetMismatch (-539)
+#define JET_errLogFileSizeMismatch (-541)
+#define JET_errCheckpointFileNotFound (-542)
+#define JET_errRequiredLogFilesMissing (-543)
+#define JET_errSoftRecoveryOnBackupDatabase (-544)
+#define JET_errDatabaseDirtyShutdown (-550)
+#define JET_errDatabaseInconsistent JET_errDatabaseDirtyShutdown
+#define JET_errConsistentTimeMismatch (-551)
+#define JET_errMissingFileToBackup (-569)
+#define JET_errLogReadVerifyFailure (-612)
+#define JET_errInvalidGrbit (-900)
+#define JET_errTermInProgress (-1000)
+#define JET_errFeatureNotAvailable (-1001)
+#define JET_errInvalidName (-1002)
+#define JET_errInvalidParameter (-1003)
+#define JET_wrnColumnNull 1004
+#define JET_wrnBufferTruncated 1006
+#define JET_wrnDatabaseAttached 1007
+#define JET_errDatabaseFileReadOnly (-1008)
+#define JET_errInvalidDatabaseId (-1010)
+#define JET_errOutOfMemory (-1011)
+#define JET_errOutOfDatabaseSpace (-1012)
+#define JET_errOutOfCursors (-1013)
+#define JET_errOutOfBuffers (-1014)
+#define JET_errReadVerifyFailure (-1018)
+#define JET_errPageNotInitialized (-1019)
+#define JET_errOutOfFileHandles (-1020)
+#define JET_errDiskIO (-1022)
+#define JET_errInvalidPath (-1023)
+#define JET_errInvalidSystemPath (-1024)
+#define JET_errInvalidLogDirectory (-1025)
+#define JET_errRecordTooBig (-1026)
+#define JET_errTooManyOpenDatabases (-1027)
+#define JET_errInvalidDatabase (-1028)
+#define JET_errNotInitialized (-1029)
+#define JET_errAlreadyInitialized (-1030)
+#define JET_errInitInProgress (-1031)
+#define JET_errFileAccessDenied (-1032)
+#define JET_errBufferTooSmall (-1038)
+#define JET_wrnSeekNotEqual 1039
+#define JET_wrnRecordFoundGreater JET_wrnSeekNotEqual
+#define JET_wrnRecordFoundLess JET_wrnSeekNotEqual
+#define JET_errInvalidBufferSize (-1047)
+#define JET_errNotInTransaction (-1054)
+#define JET_errTooManyActiveUsers (-1059)
+#define JET_errVersionStoreOutOfMemory (-1069)
+#define JET_errRunningInOneInstanceMode (-1080)
+#define JET_errRunningInMultiInstanceMode (-1081)
+#define JET_errSystemParamsAlreadySet (-1082)
+#define JET_errSystemPathInUse (-1083)
+#define JET_errLogFilePathInUse (-1084)
+#define JET_errTempPathInUse (-1085)
+#define JET_errInstanceNameInUse (-1086)
+#define JET_errSystemParameterConflict (-1087)
+#define JET_errInstanceUnavailable (-1090)
+#define JET_errDatabaseUnavailable (-1091)
+#define JET_errInstanceUnavailableDueToFatalLogDiskFull (-1092)
+#define JET_errOutOfSessions (-1101)
+#define JET_errWriteConflict (-1102)
+#define JET_errTransTooDeep (-1103)
+#define JET_errInvalidSesid (-1104)
+#define JET_errInTransaction (-1108)
+#define JET_errRollbackRequired (-1109)
+#define JET_errSesidTableIdMismatch (-1114)
+#define JET_errInvalidInstance (-1115)
+#define JET_errDirtyShutdown (-1116)
+#define JET_errReadPgnoVerifyFailure (-1118)
+#define JET_errDatabaseDuplicate (-1201)
+#define JET_errDatabaseInUse (-1202)
+#define JET_errDatabaseNotFound (-1203)
+#define JET_errDatabaseInvalidName (-1204)
+#define JET_errDatabaseCorrupted (-1206)
+#define JET_errInvalidDatabaseVersion (-1209)
+#define JET_errPageSizeMismatch (-1213)
+#define JET_errTooManyInstances (-1214)
+#define JET_errDatabaseSharingViolation (-1215)
+#define JET_errAttachedDatabaseMismatch (-1216)
+#define JET_errDatabaseInvalidPath (-1217)
+#define JET_errTableLocked (-1302)
+#define JET_errTableDuplicate (-1303)
+#define JET_errTableInUse (-1304)
+#define JET_errObjectNotFound (-1305)
+#define JET_errDensityInvalid (-1307)
+#define JET_errInvalidTableId (-1310)
+#define JET_errTooManyOpenTables (-1311)
+#define JET_errIllegalOperation (-1312)
+#define JET_errClientRequestToStopJetService (-1329)
+#define JET_errRecordNotFound (-1601)
+#define JET_errNoCurrentRecord (-1603)
+#define JET_errKeyDuplicate (-1605)
+#define JET_errTooManyAttachedDatabases (-1805)
+#define JET_errDiskFull (-1808)
+#define JET_errPermissionDenied (-1809)
+#define JET_errFileNotFound (-1811)
+#define JET_errFileInvalidType (-1812)
+#define JET_errFileAlreadyExists (-1814)
+#define JET_errAfterInitialization (-1850)
+#define JET_errLogCorrupted (-1852)
+
+/* ---------------------------------------------------------------------------------------------
+ * System parameters (ESE's ids). Set with JetSetSystemParameter before JetInit unless noted.
+ *   id  name                     type    default          notes
+ *    0  SystemPath               string  "."              holds the checkpoint file edb.chk
+ *    1  TempPath                 string  "."              accepted and stored; jetsnap has no temp db
+ *    2  LogFilePath              string  "."              holds edb.log and edbXXXXX.log
+ *    3  BaseName                 string  "edb"            exactly 3 characters
+ *   11  LogFileSize              number  5120             KiB per log generation, 64..32768
+ *   17  CircularLog              bool    0                delete logs behind the checkpoint
+ *   23  CacheSizeMax             number  8192             pages cached per database
+ *   34  Recovery                 string  "On"             "On" or "Off" (no log, no recovery)
+ *   64  DatabasePageSize         number  8192             4096, 8192, 16384 or 32768; global
+ *   82  OSSnapshotTimeout        number  70000            ms a freeze may last
+ *  104  MaxInstances             number  16               global; see JetCreateInstance
+ * ------------------------------------------------------------------------------------------- */
+#define JET_paramSystemPath 0
+#define JET_paramTempPath 1
+#define JET_paramLogFilePath 2
+#define JET_paramBaseName 3
+#define JET_paramMaxSessions 5
+#define JET_paramLogFileSize 11
+#define JET_paramCircularLog 17
+#define JET_paramCacheSizeMax 23
+#define JET_paramRecovery 34
+#define JET_paramDatabasePageSize 64
+#define JET_paramOSSnapshotTimeout 82
+#define JET_paramMaxInstances 104
+
+/* ---------------------------------------------------------------------------------------------
+ * Grbits (ESE's values)
+ * ------------------------------------------------------------------------------------------- */
+/* JetTerm2 */
+#define JET_bitTermComplete 0x00000001
+#define JET_bitTermAbrupt 0x00000002
+#define JET_bitTermStopBackup 0x00000004
+#define JET_bitTermDirty 0x00000008
+/* JetAttachDatabase / JetCreateDatabase */
+#define JET_bitDbReadOnly 0x00000001
+#define JET_bitDbExclusive 0x00000002
+#define JET_bitDbOverwriteExisting 0x00000200
+/* JetCommitTransaction / JetRollback */
+#define JET_bitCommitLazyFlush 0x00000001
+#define JET_bitWaitLastLevel0Commit 0x00000002
+#define JET_bitWaitAllLevel0Commit 0x00000008
+#define JET_bitRollbackAll 0x00000001
+/* JetMove */
+#define JET_MoveFirst ((long)0x80000000)
+#define JET_MovePrevious (-1)
+#define JET_MoveNext (+1)
+#define JET_MoveLast (0x7fffffff)
+#define JET_bitMoveKeyNE 0x00000001
+/* JetSeekRecord */
+#define JET_bitSeekEQ 0x00000001
+#define JET_bitSeekLT 0x00000002
+#define JET_bitSeekLE 0x00000004
+#define JET_bitSeekGE 0x00000008
+#define JET_bitSeekGT 0x00000010
+/* JetOpenTable */
+#define JET_bitTableDenyWrite 0x00000001
+#define JET_bitTableDenyRead 0x00000002
+#define JET_bitTableReadOnly 0x00000004
+#define JET_bitTableUpdatable 0x00000008
+/* JetPutRecord (jetsnap) */
+#define JET_bitPutNoOverwrite 0x00000001
+
+/* ---------------------------------------------------------------------------------------------
+ * Instances and system parameters
+ * ------------------------------------------------------------------------------------------- */
+
+/* JetCreateInstance: allocate a named instance (not yet initialized) and switch the process to
+ * multi-instance mode.
+ *   pinstance     receives the handle.
+ *   szInstanceName unique name, or NULL (only one unnamed instance may exist at a time).
+ * Errors: InvalidParameter (NULL pinstance, name longer than JET_cbNameMost),
+ *   RunningInOneInstanceMode (JetInit(NULL) selected legacy mode), InstanceNameInUse,
+ *   TooManyInstances (JET_paramMaxInstances reached; created-but-not-initialized instances count). */
+JET_ERR JET_API JetCreateInstance(JET_INSTANCE *pinstance, const char *szInstanceName);
+
+/* JetCreateInstance2: as JetCreateInstance, with a display name used in events (falls back to the
+ * instance name). grbit is reserved and must be 0 (InvalidGrbit otherwise). */
+JET_ERR JET_API JetCreateInstance2(JET_INSTANCE *pinstance, const char *szInstanceName,
+                                   const char *szDisplayName, JET_GRBIT grbit);
+
+/* JetSetSystemParameter: set parameter paramid for *pinstance, or the process-wide default for
+ * instances created later when pinstance is NULL or points to JET_instanceNil / 0.
+ * Numbers go in lParam, strings in szParam. sesid is ignored.
+ * Errors: InvalidParameter (unknown id, value out of range, bad string), AlreadyInitialized
+ *   (instance already initialized and the parameter cannot change at run time), InvalidInstance
+ *   (unknown handle), SystemParamsAlreadySet (a global parameter once an instance exists). */
+JET_ERR JET_API JetSetSystemParameter(JET_INSTANCE *pinstance, JET_SESID sesid, unsigned long paramid,
+                                      JET_API_PTR lParam, JET_PCSTR szParam);
+
+/* JetGetSystemParameter: read parameter paramid of instance (or the process default when instance
+ * is 0 / JET_instanceNil). Numbers are written to *plParam, strings to szParam (at most cbMax
+ * bytes, always NUL-terminated when cbMax > 0).
+ * Errors: InvalidParameter (unknown id; no output buffer for the parameter's type), BufferTooSmall
+ *   (string longer than cbMax-1; nothing is written), InvalidInstance. */
+JET_ERR JET_API JetGetSystemParameter(JET_INSTANCE instance, JET_SESID sesid, unsigned long paramid,
+                                      JET_API_PTR *plParam, JET_PSTR szParam, unsigned long cbMax);
+
+/* JetInit / JetInit2 / JetInit3: initialize an instance: open (and if needed create) its log and
+ * checkpoint, run crash recovery (redo of committed transactions from the checkpoint onwards;
+ * uncommitted work never reaches a database page), then accept sessions.
+ *   JetInit(NULL) or JetInit(&nil) with no mode set selects legacy one-instance mode.
+ *   With a created instance it initializes that instance.
+ *   prstinfo (JetInit3) may be NULL; otherwise its rgrstmap is accepted but not used yet.
+ * Databases that were attached at the time of a crash are recovered and left detached (clean);
+ * the application attaches them again, as with ESE.
+ * Errors: AlreadyInitialized, RunningInMultiInstanceMode (NULL pinstance in multi-instance mode),
+ *   InvalidInstance/InvalidParameter (unknown handle), InvalidGrbit, InvalidPath/InvalidLogDirectory
+ *   /InvalidSystemPath (a directory that does not exist or cannot be written),
+ *   FileAccessDenied (another process uses the log directory), BadLogSignature,
+ *   LogFileCorrupt (damage before the end of the log), BadLogVersion, LogGenerationMismatch,
+ *   MissingLogFile, CheckpointCorrupt, LogFileSizeMismatch, SoftRecoveryOnBackupDatabase,
+ *   DatabaseCorrupted/ReadVerifyFailure (a database page that recovery needs is damaged),
+ *   DiskIO/DiskFull/LogDiskFull. On any error the instance stays created but not initialized. */
+JET_ERR JET_API JetInit(JET_INSTANCE *pinstance);
+JET_ERR JET_API JetInit2(JET_INSTANCE *pinstance, JET_GRBIT grbit);
+JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, JET_RSTINFO *prstinfo, JET_GRBIT grbit);
+
+/* JetTerm / JetTerm2: shut an instance down and free it (also a created-but-not-initialized one).
+ *   JetTerm(inst) is JetTerm2(inst, JET_bitTermAbrupt), as in ESE's source.
+ *   Complete (or 0): fails with TooManyActiveUsers if a session has an open transaction.
+ *   Abrupt / StopBackup: open transactions are rolled back.
+ *   In all of these the databases are flushed and detached cleanly.
+ *   Dirty: nothing is flushed; databases stay dirty and are recovered by the next JetInit; the
+ *   result is JET_errDirtyShutdown (-1116), and the instance is freed all the same.
+ * Calls that race the term get TermInProgress. When the last instance is freed the process returns
+ * to "no mode". Errors: InvalidParameter (unknown handle in multi-instance mode), InvalidGrbit,
+ *   TooManyActiveUsers, DirtyShutdown. */
+JET_ERR JET_API JetTerm(JET_INSTANCE instance);
+JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit);
+
+/* ---------------------------------------------------------------------------------------------
+ * Sessions
+ * ------------------------------------------------------------------------------------------- */
+
+/* JetBeginSession: open a session on an initialized instance. szUserName and szPassword are
+ * ignored (as in ESE). Errors: NotInitialized, TermInProgress, InvalidInstance/InvalidParameter,
+ * OutOfSessions (JET_paramMaxSessions, default 1024). */
+JET_ERR JET_API JetBeginSession(JET_INSTANCE instance, JET_SESID *psesid, JET_PCSTR szUserName,
+                                JET_PCSTR szPassword);
+
+/* JetEndSession: roll back any open transaction, close the session's tables and databases and free
+ * the session. grbit must be 0. Errors: InvalidSesid, InvalidGrbit. */
+JET_ERR JET_API JetEndSession(JET_SESID sesid, JET_GRBIT grbit);
+
+/* ---------------------------------------------------------------------------------------------
+ * Databases
+ * ------------------------------------------------------------------------------------------- */
+
+/* JetCreateDatabase: create a new database file, attach it to the instance and open it for the
+ * session. szConnect is ignored. grbit: 0 or JET_bitDbOverwriteExisting.
+ * Errors: InvalidParameter (NULL name/pdbid), InvalidGrbit, DatabaseDuplicate (already attached),
+ *   FileAlreadyExists (file exists and no OverwriteExisting), DatabaseInvalidPath (the directory
+ *   does not exist), FileAccessDenied/PermissionDenied, DatabaseSharingViolation (another instance
+ *   of this process has it attached), TooManyAttachedDatabases (more than 32), DiskFull/DiskIO,
+ *   InTransaction (the session has an open transaction). */
+JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const char *szConnect,
+                                  JET_DBID *pdbid, JET_GRBIT grbit);
+
+/* JetAttachDatabase: attach an existing database file to the instance (for every session).
+ * grbit: 0 or JET_bitDbReadOnly (accepted; the database is still opened read-write).
+ * Returns JET_wrnDatabaseAttached if it is already attached to this instance.
+ * Errors: FileNotFound, DatabaseCorrupted (not a jetsnap database or both headers damaged),
+ *   InvalidDatabaseVersion, PageSizeMismatch, DatabaseDirtyShutdown (needs recovery with the logs
+ *   it was used with), SoftRecoveryOnBackupDatabase (a restored backup not yet recovered),
+ *   DatabaseSharingViolation, FileAccessDenied (another process has it open), TooManyAttachedDatabases,
+ *   InTransaction, InvalidGrbit. */
+JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_GRBIT grbit);
+
+/* JetDetachDatabase: flush and detach a database (NULL or "" detaches all). The database header is
+ * marked clean. Errors: DatabaseNotFound, DatabaseInUse (a session still has it open, or a table
+ * of it is open), InTransaction. */
+JET_ERR JET_API JetDetachDatabase(JET_SESID sesid, const char *szFilename);
+
+/* JetOpenDatabase: open an attached database for the session; *pdbid is the database id (the same
+ * for every session). Errors: DatabaseNotFound (not attached), InvalidParameter, InvalidGrbit. */
+JET_ERR JET_API JetOpenDatabase(JET_SESID sesid, const char *szFilename, const char *szConnect,
+                                JET_DBID *pdbid, JET_GRBIT grbit);
+
+/* JetCloseDatabase: close a database the session opened (grbit must be 0). The session's tables of
+ * that database must be closed first (TableInUse). Errors: InvalidDatabaseId, InvalidGrbit. */
+JET_ERR JET_API JetCloseDatabase(JET_SESID sesid, JET_DBID dbid, JET_GRBIT grbit);
+
+/* ---------------------------------------------------------------------------------------------
+ * Tables: each is an ordered map from a binary key (1..JET_cbKeyMost4KBytePage bytes with 4 KiB
+ * pages, 1..JET_cbKeyMost8KBytePage with larger ones) to a binary value (0..64 MiB). Keys compare
+ * as unsigned bytes (memcmp), a shorter key before its extensions.
+ * ------------------------------------------------------------------------------------------- */
+
+/* JetCreateTable: create a table and open a cursor on it. lPages and lDensity are hints (lDensity
+ * must be 0 or 20..100: DensityInvalid). Transactional: rolled back with the transaction it is in.
+ * Errors: TableDuplicate, InvalidName (empty, longer than JET_cbNameMost, or control characters),
+ *   InvalidDatabaseId, WriteConflict. */
+JET_ERR JET_API JetCreateTable(JET_SESID sesid, JET_DBID dbid, const char *szTableName,
+                               unsigned long lPages, unsigned long lDensity, JET_TABLEID *ptableid);
+
+/* JetOpenTable: open a cursor on an existing table. pvParameters/cbParameters are ignored.
+ * grbit: any of TableDenyWrite/DenyRead/ReadOnly/Updatable (accepted, not enforced).
+ * Errors: ObjectNotFound, InvalidDatabaseId, InvalidName, InvalidGrbit. */
+JET_ERR JET_API JetOpenTable(JET_SESID sesid, JET_DBID dbid, const char *szTableName,
+                             const void *pvParameters, unsigned long cbParameters, JET_GRBIT grbit,
+                             JET_TABLEID *ptableid);
+
+/* JetCloseTable: close a cursor. Errors: InvalidTableId, SesidTableIdMismatch. */
+JET_ERR JET_API JetCloseTable(JET_SESID sesid, JET_TABLEID tableid);
+
+/* JetDeleteTable: delete a table and free its pages (transactional). No cursor may be open on it
+ * (TableInUse). Errors: ObjectNotFound, InvalidDatabaseId, WriteConflict. */
+JET_ERR JET_API JetDeleteTable(JET_SESID sesid, JET_DBID dbid, const char *szTableName);
+
+/* ---------------------------------------------------------------------------------------------
+ * Transactions
+ * ------------------------------------------------------------------------------------------- */
+
+/* JetBeginTransaction: start a transaction, or a nested level (at most 7 levels: TransTooDeep).
+ * Reads inside a transaction see the session's own changes and other sessions' committed data. */
+JET_ERR JET_API JetBeginTransaction(JET_SESID sesid);
+
+/* JetCommitTransaction: commit the innermost level. Committing level 0 makes the changes visible
+ * and, with grbit 0, durable before returning (the log is fsync'ed; concurrent committers share
+ * one flush). JET_bitCommitLazyFlush returns before the flush; the commit becomes durable with the
+ * next flush (any durable commit, or JetTerm). JET_bitWaitLastLevel0Commit waits for every earlier
+ * commit of the session to be durable. Errors: NotInTransaction, InvalidGrbit, LogWriteFail /
+ * LogDiskFull (the commit is then rolled back and the instance becomes unavailable). */
+JET_ERR JET_API JetCommitTransaction(JET_SESID sesid, JET_GRBIT grbit);
+
+/* JetRollback: undo the innermost level (JET_bitRollbackAll: every level). Errors:
+ * NotInTransaction, InvalidGrbit. */
+JET_ERR JET_API JetRollback(JET_SESID sesid, JET_GRBIT grbit);
+
+/* ---------------------------------------------------------------------------------------------
+ * Records (jetsnap's own functions; ESE's column model is out of scope). Outside a transaction
+ * every update is its own durable transaction.
+ * ------------------------------------------------------------------------------------------- */
+
+/* JetPutRecord: insert or replace the value of pvKey (grbit 0), or insert only
+ * (JET_bitPutNoOverwrite: KeyDuplicate if present). The cursor moves to the record.
+ * Errors: InvalidParameter (NULL key, cbKey 0, NULL data with cbData > 0), KeyTooBig,
+ *   RecordTooBig (> 64 MiB), KeyDuplicate, WriteConflict, VersionStoreOutOfMemory, InvalidGrbit. */
+JET_ERR JET_API JetPutRecord(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey,
+                             unsigned long cbKey, const void *pvData, unsigned long cbData,
+                             JET_GRBIT grbit);
+
+/* JetGetRecord: copy the value of pvKey into pvData (at most cbMax bytes; pvData may be NULL when
+ * cbMax is 0). *pcbActual (optional) receives the full size. A value larger than cbMax gives
+ * JET_wrnBufferTruncated. The cursor does not move. grbit must be 0.
+ * Errors: RecordNotFound, InvalidParameter, KeyTooBig, InvalidGrbit. */
+JET_ERR JET_API JetGetRecord(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey,
+                             unsigned long cbKey, void *pvData, unsigned long cbMax,
+                             unsigned long *pcbActual, JET_GRBIT grbit);
+
+/* JetDeleteRecord: delete the record with key pvKey (grbit must be 0). If the cursor was on it, the
+ * cursor keeps its position "between" records: JetMove Next/Previous continue from there and
+ * JetRetrieveRecord gives NoCurrentRecord. Errors: RecordNotFound, WriteConflict, InvalidParameter. */
+JET_ERR JET_API JetDeleteRecord(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey,
+                                unsigned long cbKey, JET_GRBIT grbit);
+
+/* JetSeekRecord: position the cursor with exactly one of JET_bitSeekEQ/LT/LE/GE/GT relative to
+ * pvKey. Returns JET_errSuccess on an exact match and JET_wrnSeekNotEqual when LT/LE/GE/GT landed on
+ * another key. Errors: RecordNotFound (no such record; the cursor is then not on a record),
+ * InvalidGrbit (none or several seek bits), InvalidParameter, KeyTooBig. */
+JET_ERR JET_API JetSeekRecord(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey,
+                              unsigned long cbKey, JET_GRBIT grbit);
+
+/* JetMove: JET_MoveFirst, JET_MoveLast, JET_MoveNext, JET_MovePrevious, or a signed count of
+ * records to move. grbit must be 0 (MoveKeyNE is accepted and has no effect: keys are unique).
+ * Errors: NoCurrentRecord (moved past either end, or an empty table; the cursor is then before the
+ * first / after the last record), InvalidGrbit. */
+JET_ERR JET_API JetMove(JET_SESID sesid, JET_TABLEID tableid, long cRow, JET_GRBIT grbit);
+
+/* JetRetrieveKey: copy the key of the current record (at most cbMax bytes; JET_wrnBufferTruncated
+ * if longer). *pcbActual (optional) gets its full length. Errors: NoCurrentRecord, InvalidGrbit. */
+JET_ERR JET_API JetRetrieveKey(JET_SESID sesid, JET_TABLEID tableid, void *pvKey, unsigned long cbMax,
+                               unsigned long *pcbActual, JET_GRBIT grbit);
+
+/* JetRetrieveRecord: copy the value of the current record, as JetGetRecord does.
+ * Errors: NoCurrentRecord (not on a record, or the record was deleted meanwhile), InvalidGrbit. */
+JET_ERR JET_API JetRetrieveRecord(JET_SESID sesid, JET_TABLEID tableid, void *pvData,
+                                  unsigned long cbMax, unsigned long *pcbActual, JET_GRBIT grbit);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* JET_H */
