@@ -4,9 +4,11 @@
  * The B+tree knows nothing of files, caches, logs or transactions. It sees pages through
  * eng_pageio: it reads pages, asks for writable images of pages (the provider gives the
  * transaction's private copy), allocates and frees pages. Everything it writes becomes durable or
- * is discarded as a whole by the caller's transaction, so the B+tree needs no undo of its own; but
- * it must leave the tree valid after every call that returns an error (it checks space before it
- * changes anything, or it only fails on read errors before its first write).
+ * is discarded as a whole by the caller's transaction, so the B+tree needs no undo of its own: when
+ * a modifying call fails after it has changed pages (a damaged page met half-way), the caller
+ * discards every page change that call made. Errors that depend only on the arguments or on the
+ * key's presence (KeyTooBig, RecordTooBig, InvalidParameter, KeyDuplicate, RecordNotFound) are
+ * detected before the first change.
  *
  * Page layout shared with the pager (all integers little-endian):
  *   bytes 0..3   checksum (owned by the pager)
