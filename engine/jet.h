@@ -330,6 +330,11 @@ typedef struct _JET_RSTINFO {
 /* JetPutRecord (jetsnap) */
 #define JET_bitPutNoOverwrite 0x00000001
 
+/* Everything declared from here on is exported from libjet.so; the rest of the library is hidden. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 /* ---------------------------------------------------------------------------------------------
  * Instances and system parameters
  * ------------------------------------------------------------------------------------------- */
@@ -525,8 +530,8 @@ JET_ERR JET_API JetDeleteRecord(JET_SESID sesid, JET_TABLEID tableid, const void
                                 unsigned long cbKey, JET_GRBIT grbit);
 
 /* JetSeekRecord: position the cursor with exactly one of JET_bitSeekEQ/LT/LE/GE/GT relative to
- * pvKey. Returns JET_errSuccess on an exact match and JET_wrnSeekNotEqual when LT/LE/GE/GT landed on
- * another key. Errors: RecordNotFound (no such record; the cursor is then not on a record),
+ * pvKey. Returns JET_errSuccess on an exact match or any LT/GT hit, and JET_wrnSeekNotEqual when
+ * LE/GE landed on another key (as ESE). Errors: RecordNotFound (no such record; the cursor is then not on a record),
  * InvalidGrbit (none or several seek bits), InvalidParameter, KeyTooBig. */
 JET_ERR JET_API JetSeekRecord(JET_SESID sesid, JET_TABLEID tableid, const void *pvKey,
                               unsigned long cbKey, JET_GRBIT grbit);
@@ -546,6 +551,10 @@ JET_ERR JET_API JetRetrieveKey(JET_SESID sesid, JET_TABLEID tableid, void *pvKey
  * Errors: NoCurrentRecord (not on a record, or the record was deleted meanwhile), InvalidGrbit. */
 JET_ERR JET_API JetRetrieveRecord(JET_SESID sesid, JET_TABLEID tableid, void *pvData,
                                   unsigned long cbMax, unsigned long *pcbActual, JET_GRBIT grbit);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

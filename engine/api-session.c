@@ -1,0 +1,233 @@
+/*
+ * api-session.c — JetEndSession and the transaction calls, plus the helpers the other api files
+ * share: cursor and database lookups, implicit transactions, read views.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api-int.h"
+
+long api_cursor(eng_sess *s, JET_TABLEID tableid, eng_cursor **out)
+{
+    eng_cursor *c = eng_handle_get(tableid, ENG_H_TABLE);
+    ENG_RETURN_IF(!c, JET_errInvalidTableId);
+    ENG_RETURN_IF(c->sess != s, JET_errSesidTableIdMismatch);
+    *out = c;
+    return JET_errSuccess;
+}
+
+long api_db(eng_sess *s, JET_DBID dbid, eng_db **out)
+{
+    ENG_RETURN_IF(dbid == 0 || dbid > ENG_MAX_DB || !s->open_dbs[dbid], JET_errInvalidDatabaseId);
+    eng_db *db = s->inst->dbs[dbid];
+    ENG_RETURN_IF(!db, JET_errInvalidDatabaseId);
+    *out = db;
+    return JET_errSuccess;
+}
+
+long api_update_begin(eng_sess *s, eng_db *db, bool *implicit)
+{
+    *implicit = false;
+    ENG_RETURN_IF(s->txn.doomed, JET_errRollbackRequired);
+    ENG_RETURN_IF(db->io_err, JET_errDatabaseUnavailable);
+    if (s->txn.level == 0) {
+        s->txn.level = 1;
+        s->txn.implicit = true;
+        *implicit = true;
+    }
+    long err = eng_txn_lock_db(&s->txn, db);
+    if (err && *implicit)
+        eng_txn_rollback(&s->txn, true);
+    return err;
+}
+
+long api_update_end(eng_sess *s, bool implicit, size_t changes_before, long err)
+{
+    if (implicit) {
+        if (err) {
+            eng_txn_rollback(&s->txn, true);
+            return err;
+        }
+        eng_lsn lsn = 0;
+        err = eng_txn_commit(&s->txn, 0, &lsn);
+        if (!err && lsn && s->inst->log) {
+            err = log_flush(s->inst->log, lsn);
+            if (err)
+                eng_fatal(s->inst, err);
+        }
+        return err;
+    }
+    /* A failure after pages changed leaves the transaction half-done: ESE's rule applies. */
+    if (err && eng_txn_changes(&s->txn) != changes_before)
+        s->txn.doomed = true;
+    return err;
+}
+
+void api_read_begin(eng_sess *s, eng_db *db, eng_view *v)
+{
+    bool mine = s->txn.level > 0 && (s->txn.locked_dbs & (1u << (db->dbid - 1)));
+    if (!mine)
+        pthread_rwlock_rdlock(&db->view_lock);
+    eng_view_begin(v, db, mine ? &s->txn : NULL);
+}
+
+void api_read_end(eng_view *v)
+{
+    bool mine = v->txn != NULL;
+    eng_db *db = v->db;
+    eng_view_end(v);
+    if (!mine)
+        pthread_rwlock_unlock(&db->view_lock);
+}
+
+long api_check_name(const char *name)
+{
+    ENG_RETURN_IF(!name, JET_errInvalidParameter);
+    size_t n = strlen(name);
+    ENG_RETURN_IF(n == 0 || n > JET_cbNameMost, JET_errInvalidName);
+    for (size_t i = 0; i < n; i++)
+        ENG_RETURN_IF((unsigned char)name[i] < 0x20 || name[i] == 0x7f, JET_errInvalidName);
+    return JET_errSuccess;
+}
+
+/* Catalog key: the table name folded to lower case (ESE's names are case-insensitive). */
+static size_t catalog_key(const char *name, uint8_t *key)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        key[i] = (uint8_t)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    }
+    return n;
+}
+
+long api_catalog_find(eng_view *v, const char *name, uint32_t *root)
+{
+    uint8_t key[JET_cbNameMost], val[4 + JET_cbNameMost];
+    size_t klen = catalog_key(name, key), vlen = 0;
+    long err = bt_get(&v->io, ENG_PGNO_CATALOG, key, klen, val, sizeof val, &vlen);
+    if (err)
+        return err == JET_errRecordNotFound ? JET_errObjectNotFound : err;
+    ENG_RETURN_IF(vlen < 4, JET_errDatabaseCorrupted);
+    *root = eng_ld32(val);
+    return JET_errSuccess;
+}
+
+long api_catalog_put(eng_view *v, const char *name, uint32_t root);
+long api_catalog_put(eng_view *v, const char *name, uint32_t root)
+{
+    uint8_t key[JET_cbNameMost], val[4 + JET_cbNameMost];
+    size_t klen = catalog_key(name, key);
+    eng_st32(val, root);
+    memcpy(val + 4, name, klen);
+    long err = bt_put(&v->io, ENG_PGNO_CATALOG, key, klen, val, 4 + klen, 1);
+    return err == JET_errKeyDuplicate ? JET_errTableDuplicate : err;
+}
+
+long api_catalog_del(eng_view *v, const char *name);
+long api_catalog_del(eng_view *v, const char *name)
+{
+    uint8_t key[JET_cbNameMost];
+    size_t klen = catalog_key(name, key);
+    return bt_delete(&v->io, ENG_PGNO_CATALOG, key, klen);
+}
+
+void api_revalidate_cursors(eng_sess *s)
+{
+    eng_inst *in = s->inst;
+    eng_cursor **pp = &s->cursors;
+    while (*pp) {
+        eng_cursor *c = *pp;
+        eng_view v;
+        api_read_begin(s, c->db, &v);
+        uint32_t root = 0;
+        long err = api_catalog_find(&v, c->name, &root);
+        api_read_end(&v);
+        if (err == JET_errObjectNotFound || (!err && root != c->root)) {
+            /* The table was created by the work just rolled back: its cursor closes with it. */
+            *pp = c->next;
+            pthread_mutex_lock(&in->mu);
+            c->db->open_tables--;
+            pthread_mutex_unlock(&in->mu);
+            eng_handle_free(c->handle);
+            free(c->key);
+            free(c);
+            continue;
+        }
+        pp = &c->next;
+    }
+}
+
+JET_ERR JET_API JetEndSession(JET_SESID sesid, JET_GRBIT grbit)
+{
+    eng_sess *s;
+    long err = eng_enter_session(sesid, &s);
+    if (err)
+        return err;
+    eng_inst *in = s->inst;
+    if (grbit) {
+        eng_leave(in);
+        return JET_errInvalidGrbit;
+    }
+    eng_session_destroy(s);
+    eng_leave(in);
+    return JET_errSuccess;
+}
+
+JET_ERR JET_API JetBeginTransaction(JET_SESID sesid)
+{
+    eng_sess *s;
+    long err = eng_enter_session(sesid, &s);
+    if (err)
+        return err;
+    err = eng_txn_begin(&s->txn);
+    eng_leave(s->inst);
+    return err;
+}
+
+JET_ERR JET_API JetCommitTransaction(JET_SESID sesid, JET_GRBIT grbit)
+{
+    eng_sess *s;
+    long err = eng_enter_session(sesid, &s);
+    if (err)
+        return err;
+    eng_inst *in = s->inst;
+    const JET_GRBIT known = JET_bitCommitLazyFlush | JET_bitWaitLastLevel0Commit | JET_bitWaitAllLevel0Commit;
+    if (grbit & ~known) {
+        err = JET_errInvalidGrbit;
+    } else if (grbit & (JET_bitWaitLastLevel0Commit | JET_bitWaitAllLevel0Commit)) {
+        /* ESE: these flags ask only to make earlier lazy commits durable; no transaction ends. */
+        if (in->log)
+            err = log_flush(in->log, (grbit & JET_bitWaitAllLevel0Commit) ? log_tip(in->log) : s->last_commit);
+    } else {
+        int level = s->txn.level;
+        eng_lsn lsn = 0;
+        err = eng_txn_commit(&s->txn, grbit, &lsn);
+        if (!err && level == 1 && lsn) {
+            s->last_commit = lsn;
+            if (!(grbit & JET_bitCommitLazyFlush) && in->log) {
+                err = log_flush(in->log, lsn);
+                if (err)
+                    eng_fatal(in, err);
+            }
+        }
+    }
+    eng_leave(in);
+    return err;
+}
+
+JET_ERR JET_API JetRollback(JET_SESID sesid, JET_GRBIT grbit)
+{
+    eng_sess *s;
+    long err = eng_enter_session(sesid, &s);
+    if (err)
+        return err;
+    if (grbit & ~(JET_GRBIT)JET_bitRollbackAll)
+        err = JET_errInvalidGrbit;
+    else
+        err = eng_txn_rollback(&s->txn, grbit & JET_bitRollbackAll);
+    if (!err)
+        api_revalidate_cursors(s);
+    eng_leave(s->inst);
+    return err;
+}

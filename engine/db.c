@@ -1,0 +1,463 @@
+/*
+ * db.c — attaching, creating and detaching database files.
+ *
+ * Ordering that keeps a crash at any point recoverable: the ATTACH record is durable in the log
+ * before the header says "dirty", and every dirty page is written and synced before the header
+ * says "clean" again (detach, term). A database whose header is dirty is therefore always one the
+ * log knows about.
+ *
+ * ATTACH record payload: u32 dbid, u32 flags (1 = created), u32 page size, u32 path length,
+ *   u64 signature random, u64 signature time, path bytes.
+ * DETACH record payload: u32 dbid.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "engine-int.h"
+
+long eng_txn_format_db(eng_txn *t, eng_db *db);
+
+/* Every database file attached by any instance of this process: two instances must never share
+ * one (JET_errDatabaseSharingViolation); other processes are kept out by flock. */
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+struct reg {
+    char path[ENG_PATH_MAX];
+    struct reg *next;
+};
+static struct reg *registry;
+
+static bool reg_add(const char *path)
+{
+    pthread_mutex_lock(&reg_mu);
+    for (struct reg *r = registry; r; r = r->next)
+        if (!strcmp(r->path, path)) {
+            pthread_mutex_unlock(&reg_mu);
+            return false;
+        }
+    struct reg *r = malloc(sizeof *r);
+    if (r) {
+        strcpy(r->path, path);
+        r->next = registry;
+        registry = r;
+    }
+    pthread_mutex_unlock(&reg_mu);
+    return r != NULL;
+}
+
+static void reg_del(const char *path)
+{
+    pthread_mutex_lock(&reg_mu);
+    for (struct reg **pp = &registry; *pp; pp = &(*pp)->next)
+        if (!strcmp((*pp)->path, path)) {
+            struct reg *r = *pp;
+            *pp = r->next;
+            free(r);
+            break;
+        }
+    pthread_mutex_unlock(&reg_mu);
+}
+
+/* Canonical absolute path: realpath of the directory plus the file name, so the file need not
+ * exist yet. JET_errDatabaseInvalidPath if the directory does not exist. */
+static long canon(const char *path, char *out)
+{
+    ENG_RETURN_IF(!path || !*path, JET_errInvalidParameter);
+    ENG_RETURN_IF(strlen(path) >= ENG_PATH_MAX - 1, JET_errInvalidPath);
+    char tmp1[ENG_PATH_MAX], tmp2[ENG_PATH_MAX], dir[PATH_MAX];
+    strcpy(tmp1, path);
+    strcpy(tmp2, path);
+    const char *base = basename(tmp2);
+    ENG_RETURN_IF(!*base || !strcmp(base, "/") || !strcmp(base, ".") || !strcmp(base, ".."),
+                  JET_errInvalidPath);
+    ENG_RETURN_IF(!realpath(dirname(tmp1), dir), JET_errDatabaseInvalidPath);
+    ENG_RETURN_IF(strlen(dir) + strlen(base) + 2 > ENG_PATH_MAX, JET_errInvalidPath);
+    strcpy(out, dir);
+    if (strcmp(dir, "/"))
+        strcat(out, "/");
+    strcat(out, base);
+    return JET_errSuccess;
+}
+
+eng_db *eng_db_find(eng_inst *in, const char *path)
+{
+    char c[ENG_PATH_MAX];
+    if (canon(path, c))
+        return NULL;
+    for (uint32_t id = 1; id <= ENG_MAX_DB; id++)
+        if (in->dbs[id] && !in->dbs[id]->detaching && !strcmp(in->dbs[id]->path, c))
+            return in->dbs[id];
+    return NULL;
+}
+
+long eng_db_alloc_struct(eng_inst *in, const char *path, uint32_t dbid, eng_db **out)
+{
+    eng_db *db = calloc(1, sizeof *db);
+    ENG_RETURN_IF(!db, JET_errOutOfMemory);
+    db->inst = in;
+    db->dbid = dbid;
+    db->fd = -1;
+    db->page_size = in->p.page_size;
+    strncpy(db->path, path, ENG_PATH_MAX - 1);
+    pthread_rwlock_init(&db->view_lock, NULL);
+    pthread_mutex_init(&db->wmu, NULL);
+    pthread_cond_init(&db->wcv, NULL);
+    pthread_mutex_init(&db->cmu, NULL);
+    pthread_cond_init(&db->ccv, NULL);
+    pthread_mutex_init(&db->fmu, NULL);
+    long err = eng_cache_init(db);
+    if (err) {
+        eng_db_free_struct(db);
+        return err;
+    }
+    *out = db;
+    return JET_errSuccess;
+}
+
+void eng_db_free_struct(eng_db *db)
+{
+    if (!db)
+        return;
+    eng_cache_destroy(db);
+    if (db->fd >= 0)
+        eng_io_close(db->fd);
+    pthread_rwlock_destroy(&db->view_lock);
+    pthread_mutex_destroy(&db->wmu);
+    pthread_cond_destroy(&db->wcv);
+    pthread_mutex_destroy(&db->cmu);
+    pthread_cond_destroy(&db->ccv);
+    pthread_mutex_destroy(&db->fmu);
+    free(db);
+}
+
+long eng_db_log_attach(eng_inst *in, eng_db *db, bool create, eng_lsn *lsn)
+{
+    *lsn = 0;
+    if (!in->log)
+        return JET_errSuccess;
+    uint8_t h[32];
+    size_t plen = strlen(db->path);
+    eng_st32(h, db->dbid);
+    eng_st32(h + 4, create ? 1 : 0);
+    eng_st32(h + 8, db->page_size);
+    eng_st32(h + 12, (uint32_t)plen);
+    eng_st64(h + 16, db->hdr.sig.random);
+    eng_st64(h + 24, db->hdr.sig.create_time_usec);
+    struct iovec iov[2] = {{h, sizeof h}, {db->path, plen}};
+    eng_logrec rec = {ENG_LR_ATTACH, iov, 2};
+    eng_lsn end;
+    long err = log_append(in->log, &rec, 1, lsn, &end);
+    if (!err)
+        err = log_flush(in->log, end);
+    return err;
+}
+
+static long log_detach(eng_inst *in, eng_db *db, eng_lsn *lsn)
+{
+    *lsn = 0;
+    if (!in->log)
+        return JET_errSuccess;
+    uint8_t h[4];
+    eng_st32(h, db->dbid);
+    struct iovec iov = {h, 4};
+    eng_logrec rec = {ENG_LR_DETACH, &iov, 1};
+    eng_lsn end;
+    long err = log_append(in->log, &rec, 1, lsn, &end);
+    if (!err)
+        err = log_flush(in->log, end);
+    return err;
+}
+
+static long lock_file(int fd)
+{
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+        return errno == EWOULDBLOCK ? JET_errFileAccessDenied : JET_errDiskIO;
+    return JET_errSuccess;
+}
+
+/* Reserve a dbid for path; JET_errDatabaseDuplicate if attached here already. Under in->mu. */
+static long reserve_slot(eng_inst *in, const char *path, uint32_t *dbid)
+{
+    for (uint32_t id = 1; id <= ENG_MAX_DB; id++)
+        ENG_RETURN_IF(in->dbs[id] && !strcmp(in->dbs[id]->path, path), JET_errDatabaseDuplicate);
+    for (uint32_t id = 1; id <= ENG_MAX_DB; id++)
+        if (!in->dbs[id]) {
+            *dbid = id;
+            return JET_errSuccess;
+        }
+    return eng_trace_err(JET_errTooManyAttachedDatabases, __FILE__, __LINE__);
+}
+
+/* Publish (or withdraw on failure) a database in the instance's table. */
+static long publish(eng_inst *in, eng_db *db, const char *path)
+{
+    pthread_mutex_lock(&in->mu);
+    uint32_t id = 0;
+    long err = reserve_slot(in, path, &id);
+    if (!err) {
+        db->dbid = id;
+        db->detaching = true; /* invisible to JetOpenDatabase until fully attached */
+        in->dbs[id] = db;
+    }
+    pthread_mutex_unlock(&in->mu);
+    return err;
+}
+
+static void withdraw(eng_inst *in, eng_db *db)
+{
+    pthread_mutex_lock(&in->ckpt_run);
+    pthread_mutex_lock(&in->mu);
+    if (in->dbs[db->dbid] == db)
+        in->dbs[db->dbid] = NULL;
+    pthread_mutex_unlock(&in->mu);
+    pthread_mutex_unlock(&in->ckpt_run);
+}
+
+static void go_live(eng_inst *in, eng_db *db)
+{
+    pthread_mutex_lock(&in->mu);
+    db->detaching = false;
+    pthread_mutex_unlock(&in->mu);
+}
+
+long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdbid)
+{
+    eng_inst *in = s->inst;
+    ENG_RETURN_IF(!path || !pdbid, JET_errInvalidParameter);
+    ENG_RETURN_IF(grbit & ~(JET_GRBIT)JET_bitDbOverwriteExisting, JET_errInvalidGrbit);
+    ENG_RETURN_IF(s->txn.level > 0, JET_errInTransaction);
+    char cp[ENG_PATH_MAX];
+    long err = canon(path, cp);
+    if (err)
+        return err;
+    eng_db *db;
+    err = eng_db_alloc_struct(in, cp, 0, &db);
+    if (err)
+        return err;
+    if ((err = publish(in, db, cp))) {
+        eng_db_free_struct(db);
+        return err;
+    }
+    if (!reg_add(cp)) {
+        withdraw(in, db);
+        eng_db_free_struct(db);
+        return eng_trace_err(JET_errDatabaseSharingViolation, __FILE__, __LINE__);
+    }
+    int flags = O_RDWR | O_CREAT | ((grbit & JET_bitDbOverwriteExisting) ? 0 : O_EXCL);
+    int fd = eng_io_open(cp, flags, 0644);
+    if (fd < 0) {
+        err = fd == -EEXIST ? JET_errFileAlreadyExists : eng_io_errno_to_jet(fd, 0);
+        goto fail;
+    }
+    db->fd = fd;
+    if ((err = lock_file(fd)))
+        goto fail;
+    if (grbit & JET_bitDbOverwriteExisting) {
+        int r = eng_io_truncate(fd, 0);
+        if (r < 0) {
+            err = eng_io_errno_to_jet(r, 0);
+            goto fail;
+        }
+    }
+    memset(&db->hdr, 0, sizeof db->hdr);
+    db->hdr.page_size = db->page_size;
+    db->hdr.state = JET_dbstateJustCreated;
+    db->hdr.sig = eng_new_sig();
+    db->hdr.log_sig = in->logsig;
+    if ((err = eng_dbhdr_write(fd, &db->hdr)))
+        goto fail;
+    {
+        char dir[ENG_PATH_MAX];
+        strcpy(dir, cp);
+        eng_io_fsync_dir(dirname(dir));
+    }
+    eng_lsn lsn;
+    if ((err = eng_db_log_attach(in, db, true, &lsn)))
+        goto fail;
+    db->hdr.state = JET_dbstateDirtyShutdown;
+    db->hdr.lsn_attach = lsn;
+    if ((err = eng_dbhdr_write(fd, &db->hdr)))
+        goto fail;
+    db->npages = 1; /* nothing committed yet: the formatting transaction creates pages 1 and 2 */
+
+    /* The first pages are written by an ordinary transaction, so recovery rebuilds them too. */
+    s->txn.level = 1;
+    s->txn.implicit = true;
+    err = eng_txn_lock_db(&s->txn, db);
+    if (!err)
+        err = eng_txn_format_db(&s->txn, db);
+    eng_lsn clsn = 0;
+    if (!err)
+        err = eng_txn_commit(&s->txn, 0, &clsn);
+    else
+        eng_txn_rollback(&s->txn, true);
+    if (!err && in->log)
+        err = log_flush(in->log, clsn);
+    if (err)
+        goto fail;
+    s->open_dbs[db->dbid]++;
+    db->opened_by++;
+    go_live(in, db);
+    eng_event(in, 4, 102, "database %s created", cp);
+    *pdbid = db->dbid;
+    return JET_errSuccess;
+fail:
+    reg_del(cp);
+    withdraw(in, db);
+    eng_db_free_struct(db);
+    return err;
+}
+
+long eng_db_attach(eng_sess *s, const char *path, JET_GRBIT grbit)
+{
+    eng_inst *in = s->inst;
+    ENG_RETURN_IF(!path, JET_errInvalidParameter);
+    ENG_RETURN_IF(grbit & ~(JET_GRBIT)(JET_bitDbReadOnly | JET_bitDbExclusive), JET_errInvalidGrbit);
+    ENG_RETURN_IF(s->txn.level > 0, JET_errInTransaction);
+    char cp[ENG_PATH_MAX];
+    long err = canon(path, cp);
+    if (err)
+        return err == JET_errDatabaseInvalidPath ? JET_errFileNotFound : err;
+    pthread_mutex_lock(&in->mu);
+    for (uint32_t id = 1; id <= ENG_MAX_DB; id++)
+        if (in->dbs[id] && !strcmp(in->dbs[id]->path, cp)) {
+            pthread_mutex_unlock(&in->mu);
+            return JET_wrnDatabaseAttached;
+        }
+    pthread_mutex_unlock(&in->mu);
+
+    eng_db *db;
+    if ((err = eng_db_alloc_struct(in, cp, 0, &db)))
+        return err;
+    if ((err = publish(in, db, cp))) {
+        eng_db_free_struct(db);
+        return err == JET_errDatabaseDuplicate ? JET_wrnDatabaseAttached : err;
+    }
+    if (!reg_add(cp)) {
+        withdraw(in, db);
+        eng_db_free_struct(db);
+        return eng_trace_err(JET_errDatabaseSharingViolation, __FILE__, __LINE__);
+    }
+    int fd = eng_io_open(cp, O_RDWR, 0);
+    if (fd < 0) {
+        err = eng_io_errno_to_jet(fd, 0);
+        goto fail;
+    }
+    db->fd = fd;
+    if ((err = lock_file(fd)))
+        goto fail;
+    if ((err = eng_dbhdr_read(fd, in->p.page_size, &db->hdr)))
+        goto fail;
+    if (db->hdr.backup_restored) {
+        err = JET_errSoftRecoveryOnBackupDatabase;
+        goto fail;
+    }
+    if (db->hdr.state != JET_dbstateCleanShutdown) {
+        err = JET_errDatabaseDirtyShutdown;
+        goto fail;
+    }
+    {
+        /* The meta page tells how many pages the database has; it must verify. */
+        uint8_t *meta = malloc(db->page_size);
+        if (!meta) {
+            err = JET_errOutOfMemory;
+            goto fail;
+        }
+        ssize_t n = eng_io_pread(fd, meta, db->page_size, eng_page_off(ENG_PGNO_META, db->page_size));
+        err = n < (ssize_t)db->page_size ? JET_errDatabaseCorrupted
+                                         : eng_page_verify(meta, ENG_PGNO_META, db->page_size);
+        if (!err && (meta[16] != ENG_PT_META || eng_ld32(meta + ENG_META_NPAGES) <= ENG_PGNO_CATALOG))
+            err = JET_errDatabaseCorrupted;
+        if (!err)
+            db->npages = eng_ld32(meta + ENG_META_NPAGES);
+        free(meta);
+        if (err)
+            goto fail;
+    }
+    eng_lsn lsn;
+    if ((err = eng_db_log_attach(in, db, false, &lsn)))
+        goto fail;
+    db->hdr.state = JET_dbstateDirtyShutdown;
+    db->hdr.lsn_attach = lsn;
+    db->hdr.log_sig = in->logsig;
+    if ((err = eng_dbhdr_write(fd, &db->hdr)))
+        goto fail;
+    go_live(in, db);
+    eng_event(in, 4, 103, "database %s attached", cp);
+    return JET_errSuccess;
+fail:
+    reg_del(cp);
+    withdraw(in, db);
+    eng_db_free_struct(db);
+    return err;
+}
+
+long eng_db_close_file(eng_inst *in, eng_db *db, bool clean)
+{
+    long err = JET_errSuccess;
+    if (clean) {
+        err = eng_cache_flush(db, 0);
+        eng_lsn lsn = 0;
+        if (!err)
+            err = log_detach(in, db, &lsn);
+        if (!err) {
+            db->hdr.state = JET_dbstateCleanShutdown;
+            db->hdr.lsn_consistent = lsn;
+            db->hdr.lsn_detach = lsn;
+            db->hdr.time_consistent_usec = eng_now_usec();
+            err = eng_dbhdr_write(db->fd, &db->hdr);
+        }
+    }
+    withdraw(in, db);
+    reg_del(db->path);
+    eng_db_free_struct(db);
+    return err;
+}
+
+long eng_db_detach(eng_sess *s, const char *path)
+{
+    eng_inst *in = s->inst;
+    ENG_RETURN_IF(s->txn.level > 0, JET_errInTransaction);
+    bool all = !path || !*path;
+    eng_db *targets[ENG_MAX_DB];
+    int nt = 0;
+    pthread_mutex_lock(&in->mu);
+    eng_db *one = all ? NULL : eng_db_find(in, path);
+    if (!all && !one) {
+        pthread_mutex_unlock(&in->mu);
+        return eng_trace_err(JET_errDatabaseNotFound, __FILE__, __LINE__);
+    }
+    for (uint32_t id = 1; id <= ENG_MAX_DB; id++) {
+        eng_db *db = in->dbs[id];
+        if (!db || db->detaching || (one && db != one))
+            continue;
+        /* Our own session's opens are closed implicitly; anyone else's use blocks the detach. */
+        int others = db->opened_by - (int)s->open_dbs[id];
+        if (others > 0 || db->open_tables > 0 || db->writer) {
+            pthread_mutex_unlock(&in->mu);
+            return eng_trace_err(JET_errDatabaseInUse, __FILE__, __LINE__);
+        }
+        targets[nt++] = db;
+    }
+    for (int i = 0; i < nt; i++) {
+        targets[i]->detaching = true;
+        targets[i]->opened_by -= (int)s->open_dbs[targets[i]->dbid];
+        s->open_dbs[targets[i]->dbid] = 0;
+    }
+    pthread_mutex_unlock(&in->mu);
+    long err = JET_errSuccess;
+    for (int i = 0; i < nt; i++) {
+        eng_event(in, 4, 104, "database %s detached", targets[i]->path);
+        long e = eng_db_close_file(in, targets[i], true);
+        if (e && !err)
+            err = e;
+    }
+    if (err)
+        eng_fatal(in, err);
+    return err;
+}

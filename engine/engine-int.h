@@ -1,0 +1,379 @@
+/*
+ * engine-int.h — how one engine instance is put together (internal to engine/).
+ *
+ * Concurrency and durability in one paragraph: a transaction that updates a database first takes
+ * that database's writer lock (one writer per database) and then works on *private copies* of the
+ * pages it changes; readers, and every other session, keep reading the committed page images in
+ * the cache. Commit appends the after-image of every changed page plus a COMMIT record to the log
+ * as one contiguous run, copies the private pages into the cache (marking them dirty with the
+ * commit's LSN) under the database's view lock, releases the writer lock and only then waits for
+ * the log flush, so concurrent committers share one fsync. Rollback drops the private copies.
+ * So no uncommitted change ever reaches the cache, a database file or the log, recovery is redo
+ * only, and replaying committed page images onto *any* older image of a database (a crash, or a
+ * fuzzy backup copy) brings it to the committed state.
+ * Dirty cache pages are written by the checkpoint thread after the log is durable past their LSN
+ * (write-ahead rule); the checkpoint file then records the log position from which recovery
+ * must start.
+ *
+ * Lock order (outer to inner): instance mutex -> database writer lock -> instance checkpoint
+ * rwlock (read side in commit) -> database view rwlock -> database cache mutex -> log mutex.
+ */
+#ifndef ENG_ENGINE_INT_H
+#define ENG_ENGINE_INT_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "btree-int.h"
+#include "io-int.h"
+#include "jet.h"
+#include "log-int.h"
+
+#define ENG_MAX_DB 32          /* attached databases per instance; dbid 1..ENG_MAX_DB */
+#define ENG_MAX_LEVELS 7       /* nested transaction levels, as ESE */
+#define ENG_TXN_MAX_PAGES 262144
+#define ENG_PATH_MAX 4096
+
+/* Load/store little-endian integers at any alignment. */
+static inline uint16_t eng_ld16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t eng_ld32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t eng_ld64(const uint8_t *p) { return eng_ld32(p) | ((uint64_t)eng_ld32(p + 4) << 32); }
+static inline void eng_st16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void eng_st32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void eng_st64(uint8_t *p, uint64_t v)
+{
+    eng_st32(p, (uint32_t)v);
+    eng_st32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Record errors with file and line in debug logs, then return them (DESIGN.md §5). */
+#define ENG_RETURN_IF(cond, err)                                                                   \
+    do {                                                                                           \
+        if (cond)                                                                                  \
+            return eng_trace_err((err), __FILE__, __LINE__);                                       \
+    } while (0)
+long eng_trace_err(long err, const char *file, int line);
+
+/* ---------------------------------------------------------------------------------------------
+ * Parameters (params.c)
+ * ------------------------------------------------------------------------------------------- */
+typedef struct eng_params {
+    char system_path[ENG_PATH_MAX];
+    char temp_path[ENG_PATH_MAX];
+    char log_path[ENG_PATH_MAX];
+    char base_name[4];
+    uint32_t log_file_kb;
+    uint32_t circular_log;
+    uint32_t cache_pages;
+    uint32_t recovery; /* 1 = on */
+    uint32_t page_size;
+    uint32_t ossnapshot_timeout_ms;
+    uint32_t max_instances;
+    uint32_t max_sessions;
+} eng_params;
+
+void eng_params_default(eng_params *p);
+/* JET_errInvalidParameter for an unknown id or a bad value. */
+long eng_param_set(eng_params *p, unsigned long id, JET_API_PTR lparam, const char *sz);
+/* Copies numbers to *pl and strings to sz (cbmax bytes). */
+long eng_param_get(const eng_params *p, unsigned long id, JET_API_PTR *pl, char *sz, unsigned long cbmax);
+bool eng_param_known(unsigned long id);
+bool eng_param_is_global(unsigned long id);   /* one value for the whole process */
+bool eng_param_settable_running(unsigned long id);
+
+/* ---------------------------------------------------------------------------------------------
+ * Handles (handle.c): opaque numbers for instances, sessions and cursors.
+ * ------------------------------------------------------------------------------------------- */
+enum eng_htype { ENG_H_INSTANCE = 1, ENG_H_SESSION = 2, ENG_H_TABLE = 3 };
+JET_API_PTR eng_handle_new(enum eng_htype type, void *obj);   /* 0 on OOM */
+void *eng_handle_get(JET_API_PTR h, enum eng_htype type);       /* NULL if unknown/stale */
+void eng_handle_free(JET_API_PTR h);
+/* For lookups that must also pin the object's owner before it can be freed. */
+void eng_handle_lock(void);
+void eng_handle_unlock(void);
+void *eng_handle_get_locked(JET_API_PTR h, enum eng_htype type);
+
+/* ---------------------------------------------------------------------------------------------
+ * Database files (dbfile.c)
+ * File layout: header copy A at offset 0 and copy B at offset page_size, then page p (p >= 1) at
+ * offset (p + 1) * page_size. Page 1 is the meta page, page 2 the catalog root.
+ * ------------------------------------------------------------------------------------------- */
+#define ENG_PGNO_META 1
+#define ENG_PGNO_CATALOG 2
+
+/* Meta page (pgno 1) body, after the 16 pager bytes and the type byte at 16. */
+#define ENG_META_NPAGES 20   /* u32: first never-used pgno (file holds pages 1..npages-1) */
+#define ENG_META_FREEHEAD 24 /* u32: first page of the free list, 0 if none */
+#define ENG_META_CATALOG 28  /* u32: catalog B+tree root */
+#define ENG_META_NFREE 32    /* u32: pages on the free list */
+#define ENG_FREE_NEXT 20     /* u32 in a free page: next free page */
+
+typedef struct eng_dbsig {
+    uint64_t random;
+    uint64_t create_time_usec;
+} eng_dbsig;
+
+/* The database header, kept twice. Its byte layout is documented in dbfile.c. */
+typedef struct eng_dbhdr {
+    uint32_t version;
+    uint32_t page_size;
+    uint32_t state; /* JET_dbstate* */
+    uint64_t seq;   /* incremented on every header write; the newer valid copy wins */
+    eng_dbsig sig;
+    eng_logsig log_sig;       /* the log set it was last attached with */
+    eng_lsn lsn_attach;       /* ATTACH record of the current attachment */
+    eng_lsn lsn_consistent;   /* log position at which it was last made consistent */
+    eng_lsn lsn_detach;
+    uint64_t time_consistent_usec;
+    uint32_t backup_restored; /* 1: a restored backup image that still needs hard recovery */
+} eng_dbhdr;
+
+#define JET_dbstateJustCreated 1
+#define JET_dbstateDirtyShutdown 2
+#define JET_dbstateCleanShutdown 3
+
+long eng_dbhdr_read(int fd, uint32_t expect_page_size, eng_dbhdr *out); /* any page size if 0 */
+long eng_dbhdr_write(int fd, eng_dbhdr *h);                              /* bumps seq, writes A, fsync, B, fsync */
+/* Checksum and page-number check of a page read from disk; 0 or JET_errReadVerifyFailure. */
+long eng_page_verify(const uint8_t *page, uint32_t pgno, uint32_t page_size);
+void eng_page_seal(uint8_t *page, uint32_t pgno, uint32_t page_size); /* sets pgno + checksum */
+static inline uint64_t eng_page_off(uint32_t pgno, uint32_t ps) { return ((uint64_t)pgno + 1) * ps; }
+uint64_t eng_now_usec(void);
+eng_dbsig eng_new_sig(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Cache and pages (cache.c)
+ * ------------------------------------------------------------------------------------------- */
+typedef struct eng_page {
+    uint32_t pgno;
+    bool dirty;
+    int pins;           /* under cache mutex */
+    eng_lsn lsn;        /* LSN of the commit that last changed it */
+    eng_lsn rec_lsn;    /* first commit that dirtied it since it was last written */
+    uint8_t *data;
+    struct eng_page *hnext;
+    struct eng_page *prev, *next; /* LRU list of clean pages, or dirty list */
+} eng_page;
+
+typedef struct eng_inst eng_inst;
+
+typedef struct eng_db {
+    eng_inst *inst;
+    uint32_t dbid;
+    char path[ENG_PATH_MAX];
+    int fd;
+    uint32_t page_size;
+    eng_dbhdr hdr;
+    int opened_by;   /* sessions that have it open (JetOpenDatabase/Create), under inst->mu */
+    int open_tables; /* cursors open on its tables, under inst->mu */
+    bool detaching;
+
+    /* Committed state. */
+    pthread_rwlock_t view_lock; /* readers: any page read; writer: commit's copy-in */
+    atomic_uint_fast64_t version; /* bumped by every commit (cursor position caches) */
+    uint32_t npages;          /* committed meta npages, under view_lock */
+
+    /* Writer lock: one updating transaction at a time. */
+    pthread_mutex_t wmu;
+    pthread_cond_t wcv;
+    void *writer;             /* eng_txn holding it, or NULL */
+    pthread_t writer_thread;
+
+    /* Cache. */
+    pthread_mutex_t cmu;
+    pthread_cond_t ccv;       /* signalled when dirty pages are written */
+    eng_page **hash;
+    size_t hash_size;
+    size_t npages_cached;
+    size_t ndirty;
+    eng_page lru;             /* sentinel: clean pages, most recent at next */
+    eng_page dirtyq;          /* sentinel: dirty pages */
+    long io_err;              /* sticky write error: the database is unavailable */
+    pthread_mutex_t fmu;      /* one flush at a time, so an older image never overwrites a newer */
+} eng_db;
+
+/* Get a committed page, pinned (under the caller's view_lock read or write side). */
+long eng_cache_get(eng_db *db, uint32_t pgno, eng_page **out);
+void eng_cache_unpin(eng_db *db, eng_page *pg);
+/* Install a committed image (commit, recovery); caller holds view_lock for writing. */
+long eng_cache_install(eng_db *db, uint32_t pgno, const uint8_t *img, eng_lsn lsn);
+/* Write dirty pages with lsn < upto (all if upto == 0) to the file and fdatasync. */
+long eng_cache_flush(eng_db *db, eng_lsn upto);
+size_t eng_cache_dirty(eng_db *db);
+void eng_cache_destroy(eng_db *db);
+long eng_cache_init(eng_db *db);
+
+/* ---------------------------------------------------------------------------------------------
+ * Transactions (txn.c)
+ * ------------------------------------------------------------------------------------------- */
+typedef struct eng_tpage {
+    uint64_t key;        /* (dbid << 32) | pgno, 0 = empty slot */
+    uint8_t *buf;
+    uint8_t saved_level; /* highest nested level whose savepoint holds this page's prior image */
+} eng_tpage;
+
+typedef struct eng_tjournal {
+    uint64_t key;
+    uint8_t *prior; /* image before the level touched it; NULL: the page was not private before */
+    uint8_t level;
+    uint8_t prev_saved_level;
+} eng_tjournal;
+
+typedef struct eng_sess eng_sess;
+
+typedef struct eng_txn {
+    eng_sess *sess;
+    int level;             /* 0 = no transaction */
+    bool implicit;         /* opened by an update outside a transaction */
+    bool doomed;           /* a failed update left partial changes: only rollback is allowed */
+    eng_tpage *pages;      /* open-addressing map */
+    size_t cap, count;
+    eng_tjournal *jr;
+    size_t jr_len, jr_cap;
+    uint32_t locked_dbs;   /* bit dbid-1: writer locks held */
+    uint32_t meta_dirty;   /* bit dbid-1 */
+} eng_txn;
+
+/* Page provider for the B+tree: the committed view, or the transaction's view of db. */
+typedef struct eng_view {
+    eng_pageio io;
+    eng_db *db;
+    eng_txn *txn;       /* NULL: committed, read-only */
+    eng_page **pins;
+    size_t npins, cappins;
+    long err;
+} eng_view;
+
+void eng_view_begin(eng_view *v, eng_db *db, eng_txn *txn);
+void eng_view_end(eng_view *v); /* unpin everything */
+
+long eng_txn_begin(eng_txn *t);
+long eng_txn_commit(eng_txn *t, JET_GRBIT grbit, eng_lsn *commit_lsn);
+long eng_txn_rollback(eng_txn *t, bool all);
+/* Take db's writer lock for t (idempotent). */
+long eng_txn_lock_db(eng_txn *t, eng_db *db);
+/* Savepoint around one update: mark returns the state, undo restores it if the update failed. */
+size_t eng_txn_changes(const eng_txn *t);
+void eng_txn_free(eng_txn *t);
+
+/* ---------------------------------------------------------------------------------------------
+ * Sessions and cursors
+ * ------------------------------------------------------------------------------------------- */
+enum eng_curpos { CUR_NONE, CUR_ON, CUR_BEFORE_FIRST, CUR_AFTER_LAST, CUR_DELETED };
+
+typedef struct eng_cursor {
+    JET_TABLEID handle;
+    eng_sess *sess;
+    eng_db *db;
+    uint32_t root;
+    char name[JET_cbNameMost + 1];
+    enum eng_curpos pos;
+    uint8_t *key; /* current key (bt_key_max bytes) */
+    size_t klen;
+    struct eng_cursor *next;
+} eng_cursor;
+
+struct eng_sess {
+    JET_SESID handle;
+    eng_inst *inst;
+    eng_txn txn;
+    uint32_t open_dbs[ENG_MAX_DB + 1]; /* JetOpenDatabase count per dbid */
+    eng_cursor *cursors;
+    eng_lsn last_commit;               /* for JET_bitWaitLastLevel0Commit */
+    struct eng_sess *next;
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Instance (inst.c)
+ * ------------------------------------------------------------------------------------------- */
+enum eng_inst_state { INST_CREATED, INST_INITIALIZING, INST_RUNNING, INST_TERMINATING };
+
+struct eng_inst {
+    JET_INSTANCE handle;
+    char name[JET_cbNameMost + 1];
+    bool has_name;
+    char display[JET_cbNameMost + 1];
+    eng_params p;
+
+    pthread_mutex_t mu;          /* state, dbs[], sessions */
+    pthread_cond_t cv;           /* active-call drain */
+    enum eng_inst_state state;
+    int active;                  /* API calls in flight */
+    long fatal;                  /* sticky: JET_errInstanceUnavailable reason */
+    eng_db *dbs[ENG_MAX_DB + 1];
+    eng_sess *sessions;
+    int nsessions;
+
+    eng_log *log;
+    eng_log_config logcfg;
+    eng_logsig logsig;
+    int chk_fd;                  /* edb.chk, flock'ed while running */
+    pthread_rwlock_t ckpt_lock;
+
+    pthread_mutex_t ckpt_run;    /* held while a checkpoint runs; detach/term take it to drop a db */
+    pthread_t ckpt_thread;
+    bool ckpt_running;
+    pthread_mutex_t ckmu;
+    pthread_cond_t ckcv;
+    bool ckpt_wanted, ckpt_stop;
+    eng_lsn last_ckpt;
+};
+
+eng_inst *eng_inst_new(void);
+void eng_inst_free(eng_inst *in);
+long eng_inst_init(eng_inst *in, JET_GRBIT grbit);
+long eng_inst_term(eng_inst *in, JET_GRBIT grbit);
+
+/* API entry/exit: fails with NotInitialized/TermInProgress/InstanceUnavailable. */
+long eng_enter(eng_inst *in);
+void eng_leave(eng_inst *in);
+/* Resolve a session handle and enter its instance. */
+long eng_enter_session(JET_SESID sesid, eng_sess **out);
+void eng_fatal(eng_inst *in, long err);
+
+/* Databases (db.c). */
+long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdbid);
+long eng_db_attach(eng_sess *s, const char *path, JET_GRBIT grbit);
+long eng_db_detach(eng_sess *s, const char *path);
+long eng_db_close_file(eng_inst *in, eng_db *db, bool clean); /* flush, header, free */
+eng_db *eng_db_find(eng_inst *in, const char *path);
+long eng_db_open_file(eng_inst *in, const char *path, uint32_t dbid, bool for_recovery, eng_db **out);
+long eng_db_alloc_struct(eng_inst *in, const char *path, uint32_t dbid, eng_db **out);
+void eng_db_free_struct(eng_db *db);
+long eng_db_log_attach(eng_inst *in, eng_db *db, bool create, eng_lsn *lsn);
+
+/* Checkpoint (checkpoint.c). */
+long eng_chk_write(eng_inst *in, eng_lsn lsn);
+long eng_chk_read(eng_inst *in, eng_lsn *lsn, eng_logsig *sig, uint32_t *ndb, uint32_t *dbids,
+                  char (*paths)[ENG_PATH_MAX]);
+long eng_checkpoint(eng_inst *in);
+long eng_ckpt_start(eng_inst *in);
+void eng_ckpt_stop(eng_inst *in);
+void eng_ckpt_kick(eng_inst *in);
+
+/* Recovery (recovery.c). */
+long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen);
+
+/* Log record payloads (records.c). */
+#define ENG_REC_PAGE_HDR 8 /* u32 dbid, u32 pgno, then the page image */
+
+/* Events (events.c): ESE-style event ids through an optional callback. */
+void eng_event(eng_inst *in, int level, int id, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * events.c — diagnostics. Library code never prints on its own: events go to a callback (the
+ * plugin sends them to the journal). Without one, JETSNAP_DEBUG=1 in the environment sends them,
+ * and the file/line of every error returned through ENG_RETURN_IF, to stderr for debugging.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "engine-int.h"
+
+static int debug_level(void)
+{
+    static atomic_int lvl = -1;
+    int v = atomic_load(&lvl);
+    if (v < 0) {
+        const char *e = getenv("JETSNAP_DEBUG");
+        v = e && *e && *e != '0' ? 1 : 0;
+        atomic_store(&lvl, v);
+    }
+    return v;
+}
+
+long eng_trace_err(long err, const char *file, int line)
+{
+    if (err < 0 && debug_level())
+        fprintf(stderr, "jetsnap: error %ld at %s:%d\n", err, file, line);
+    return err;
+}
+
+void eng_event(eng_inst *in, int level, int id, const char *fmt, ...)
+{
+    if (!debug_level())
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "jetsnap[%s] level %d event %d: %s\n", in && in->has_name ? in->name : "-", level,
+            id, msg);
+}
+
+uint64_t eng_now_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+eng_dbsig eng_new_sig(void)
+{
+    eng_dbsig s;
+    uint64_t r = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(&r, sizeof r, 1, f) != 1) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        r = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)&r;
+    }
+    if (f)
+        fclose(f);
+    s.random = r ? r : 1;
+    s.create_time_usec = eng_now_usec();
+    return s;
+}

@@ -1,0 +1,323 @@
+/*
+ * inst.c — one engine instance: JetInit (recovery, log, checkpoint thread), JetTerm, sessions, and
+ * the entry/exit bracket every API call goes through so that a term waits for calls in flight and
+ * refuses new ones (JET_errTermInProgress).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine-int.h"
+
+eng_inst *eng_inst_new(void)
+{
+    eng_inst *in = calloc(1, sizeof *in);
+    if (!in)
+        return NULL;
+    eng_params_default(&in->p);
+    pthread_mutex_init(&in->mu, NULL);
+    pthread_cond_init(&in->cv, NULL);
+    pthread_rwlock_init(&in->ckpt_lock, NULL);
+    pthread_mutex_init(&in->ckpt_run, NULL);
+    pthread_mutex_init(&in->ckmu, NULL);
+    pthread_cond_init(&in->ckcv, NULL);
+    in->chk_fd = -1;
+    in->state = INST_CREATED;
+    return in;
+}
+
+void eng_inst_free(eng_inst *in)
+{
+    if (!in)
+        return;
+    pthread_mutex_destroy(&in->mu);
+    pthread_cond_destroy(&in->cv);
+    pthread_rwlock_destroy(&in->ckpt_lock);
+    pthread_mutex_destroy(&in->ckpt_run);
+    pthread_mutex_destroy(&in->ckmu);
+    pthread_cond_destroy(&in->ckcv);
+    free(in);
+}
+
+void eng_fatal(eng_inst *in, long err)
+{
+    pthread_mutex_lock(&in->mu);
+    if (!in->fatal) {
+        in->fatal = err;
+        eng_event(in, 1, 1090, "instance unavailable after error %ld", err);
+    }
+    pthread_mutex_unlock(&in->mu);
+}
+
+long eng_enter(eng_inst *in)
+{
+    long err = JET_errSuccess;
+    pthread_mutex_lock(&in->mu);
+    if (in->state == INST_TERMINATING)
+        err = JET_errTermInProgress;
+    else if (in->state != INST_RUNNING)
+        err = JET_errNotInitialized;
+    else if (in->fatal)
+        err = JET_errInstanceUnavailable;
+    else
+        in->active++;
+    pthread_mutex_unlock(&in->mu);
+    return err;
+}
+
+void eng_leave(eng_inst *in)
+{
+    pthread_mutex_lock(&in->mu);
+    if (--in->active == 0)
+        pthread_cond_broadcast(&in->cv);
+    pthread_mutex_unlock(&in->mu);
+}
+
+long eng_enter_session(JET_SESID sesid, eng_sess **out)
+{
+    /* Look up and enter under the handle lock: a term cannot free the session in between. */
+    eng_handle_lock();
+    eng_sess *s = eng_handle_get_locked(sesid, ENG_H_SESSION);
+    long err = s ? eng_enter(s->inst) : JET_errInvalidSesid;
+    eng_handle_unlock();
+    if (!err)
+        *out = s;
+    return err;
+}
+
+static void on_roll(void *ctx, uint32_t gen)
+{
+    (void)gen;
+    eng_ckpt_kick(ctx);
+}
+
+static long check_dir(const char *path, long err)
+{
+    struct stat st;
+    ENG_RETURN_IF(stat(path, &st) < 0 || !S_ISDIR(st.st_mode) || access(path, W_OK | X_OK) < 0, err);
+    return JET_errSuccess;
+}
+
+static long append_marker(eng_inst *in, uint16_t type)
+{
+    uint8_t t[8];
+    eng_st64(t, eng_now_usec());
+    struct iovec iov = {t, 8};
+    eng_logrec rec = {type, &iov, 1};
+    eng_lsn end;
+    long err = log_append(in->log, &rec, 1, NULL, &end);
+    return err ? err : log_flush(in->log, end);
+}
+
+long eng_inst_init(eng_inst *in, JET_GRBIT grbit)
+{
+    ENG_RETURN_IF(grbit & ~(JET_GRBIT)(0x4 | 0x8), JET_errInvalidGrbit);
+    pthread_mutex_lock(&in->mu);
+    long err = in->state == INST_RUNNING        ? JET_errAlreadyInitialized
+               : in->state == INST_INITIALIZING ? JET_errInitInProgress
+               : in->state == INST_TERMINATING  ? JET_errTermInProgress
+                                                : JET_errSuccess;
+    if (!err) {
+        in->state = INST_INITIALIZING;
+        in->fatal = 0;
+    }
+    pthread_mutex_unlock(&in->mu);
+    if (err)
+        return err;
+
+    char chk[ENG_PATH_MAX + 16];
+    if ((err = check_dir(in->p.system_path, JET_errInvalidSystemPath)))
+        goto fail;
+    if ((err = check_dir(in->p.log_path, JET_errInvalidLogDirectory)))
+        goto fail;
+    snprintf(chk, sizeof chk, "%s/%s.chk", in->p.system_path, in->p.base_name);
+    in->chk_fd = eng_io_open(chk, O_RDWR | O_CREAT, 0644);
+    if (in->chk_fd < 0) {
+        err = eng_io_errno_to_jet(in->chk_fd, 0);
+        in->chk_fd = -1;
+        goto fail;
+    }
+    if (flock(in->chk_fd, LOCK_EX | LOCK_NB) < 0) {
+        /* Another process (or instance) runs on this checkpoint and log set. */
+        err = errno == EWOULDBLOCK ? JET_errFileAccessDenied : JET_errDiskIO;
+        goto fail;
+    }
+    memset(&in->logcfg, 0, sizeof in->logcfg);
+    in->logcfg.dir = in->p.log_path;
+    memcpy(in->logcfg.base, in->p.base_name, 4);
+    in->logcfg.file_size = in->p.log_file_kb * 1024u;
+    in->logcfg.on_roll = on_roll;
+    in->logcfg.on_roll_ctx = in;
+    if (in->p.recovery) {
+        uint32_t gen = 1;
+        if ((err = eng_recover(in, grbit, &gen)))
+            goto fail;
+        in->logcfg.sig = in->logsig;
+        if ((err = log_writer_open(&in->logcfg, gen, &in->log)))
+            goto fail;
+        if ((err = append_marker(in, ENG_LR_INIT)))
+            goto fail;
+        /* From now on nothing before this generation is needed for crash recovery. */
+        if ((err = eng_chk_write(in, ENG_LSN(gen, 0))))
+            goto fail;
+        in->last_ckpt = ENG_LSN(gen, 0);
+        if (in->p.circular_log && gen > 1)
+            log_delete_range(&in->logcfg, 1, gen);
+    } else {
+        in->logsig = (eng_logsig){eng_new_sig().random, eng_now_usec()};
+    }
+    if ((err = eng_ckpt_start(in)))
+        goto fail;
+    pthread_mutex_lock(&in->mu);
+    in->state = INST_RUNNING;
+    pthread_mutex_unlock(&in->mu);
+    eng_event(in, 4, 100, "instance initialized");
+    return JET_errSuccess;
+fail:
+    if (in->log) {
+        log_writer_close(in->log);
+        in->log = NULL;
+    }
+    if (in->chk_fd >= 0) {
+        eng_io_close(in->chk_fd);
+        in->chk_fd = -1;
+    }
+    pthread_mutex_lock(&in->mu);
+    in->state = INST_CREATED;
+    pthread_mutex_unlock(&in->mu);
+    return err;
+}
+
+static void cursor_free(eng_cursor *c)
+{
+    eng_handle_free(c->handle);
+    free(c->key);
+    free(c);
+}
+
+/* Close a session's cursors, roll back its transaction and free it. Caller holds no locks. */
+void eng_session_destroy(eng_sess *s);
+void eng_session_destroy(eng_sess *s)
+{
+    eng_inst *in = s->inst;
+    if (s->txn.level)
+        eng_txn_rollback(&s->txn, true);
+    eng_txn_free(&s->txn);
+    pthread_mutex_lock(&in->mu);
+    while (s->cursors) {
+        eng_cursor *c = s->cursors;
+        s->cursors = c->next;
+        c->db->open_tables--;
+        cursor_free(c);
+    }
+    for (uint32_t id = 1; id <= ENG_MAX_DB; id++)
+        if (s->open_dbs[id] && in->dbs[id])
+            in->dbs[id]->opened_by -= (int)s->open_dbs[id];
+    for (eng_sess **pp = &in->sessions; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    in->nsessions--;
+    pthread_mutex_unlock(&in->mu);
+    eng_handle_free(s->handle);
+    free(s);
+}
+
+long eng_session_begin(eng_inst *in, JET_SESID *psesid);
+long eng_session_begin(eng_inst *in, JET_SESID *psesid)
+{
+    eng_sess *s = calloc(1, sizeof *s);
+    ENG_RETURN_IF(!s, JET_errOutOfMemory);
+    s->inst = in;
+    s->txn.sess = s;
+    pthread_mutex_lock(&in->mu);
+    if (in->nsessions >= (int)in->p.max_sessions) {
+        pthread_mutex_unlock(&in->mu);
+        free(s);
+        return eng_trace_err(JET_errOutOfSessions, __FILE__, __LINE__);
+    }
+    s->handle = eng_handle_new(ENG_H_SESSION, s);
+    if (!s->handle) {
+        pthread_mutex_unlock(&in->mu);
+        free(s);
+        return JET_errOutOfMemory;
+    }
+    s->next = in->sessions;
+    in->sessions = s;
+    in->nsessions++;
+    pthread_mutex_unlock(&in->mu);
+    *psesid = s->handle;
+    return JET_errSuccess;
+}
+
+long eng_inst_term(eng_inst *in, JET_GRBIT grbit)
+{
+    const JET_GRBIT known = JET_bitTermComplete | JET_bitTermAbrupt | JET_bitTermStopBackup | JET_bitTermDirty;
+    ENG_RETURN_IF(grbit & ~known, JET_errInvalidGrbit);
+    bool dirty = grbit & JET_bitTermDirty;
+    bool complete = !dirty && !(grbit & (JET_bitTermAbrupt | JET_bitTermStopBackup));
+    pthread_mutex_lock(&in->mu);
+    if (in->state == INST_CREATED) {
+        pthread_mutex_unlock(&in->mu);
+        return JET_errSuccess; /* never initialized: nothing to shut down */
+    }
+    if (in->state == INST_TERMINATING || in->state == INST_INITIALIZING) {
+        long e = in->state == INST_TERMINATING ? JET_errTermInProgress : JET_errInitInProgress;
+        pthread_mutex_unlock(&in->mu);
+        return e;
+    }
+    if (complete)
+        for (eng_sess *s = in->sessions; s; s = s->next)
+            if (s->txn.level > 0) {
+                pthread_mutex_unlock(&in->mu);
+                return eng_trace_err(JET_errTooManyActiveUsers, __FILE__, __LINE__);
+            }
+    in->state = INST_TERMINATING;
+    while (in->active > 0)
+        pthread_cond_wait(&in->cv, &in->mu);
+    pthread_mutex_unlock(&in->mu);
+
+    eng_ckpt_stop(in);
+    while (in->sessions)
+        eng_session_destroy(in->sessions);
+
+    long err = JET_errSuccess;
+    bool broken = in->fatal != 0;
+    for (uint32_t id = 1; id <= ENG_MAX_DB; id++) {
+        eng_db *db = in->dbs[id];
+        if (!db)
+            continue;
+        /* After a fatal error nothing more may be written: the next JetInit recovers from the log. */
+        long e = eng_db_close_file(in, db, !dirty && !broken);
+        if (e && !err)
+            err = e;
+    }
+    if (in->log) {
+        if (!dirty && !broken && !err) {
+            err = append_marker(in, ENG_LR_TERM);
+            if (!err)
+                err = eng_chk_write(in, log_tip(in->log));
+        }
+        long e = log_writer_close(in->log);
+        if (e && !err && !broken)
+            err = e;
+        in->log = NULL;
+    }
+    if (in->chk_fd >= 0) {
+        eng_io_close(in->chk_fd);
+        in->chk_fd = -1;
+    }
+    pthread_mutex_lock(&in->mu);
+    in->state = INST_CREATED;
+    pthread_mutex_unlock(&in->mu);
+    eng_event(in, 4, 101, "instance terminated%s", dirty ? " (dirty)" : "");
+    if (!err && dirty)
+        err = JET_errDirtyShutdown;
+    return err;
+}

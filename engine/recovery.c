@@ -1,0 +1,317 @@
+/*
+ * recovery.c — crash recovery (ESE's "soft recovery"), run by JetInit.
+ *
+ * Redo only: the log holds after-images of pages written by committed transactions (records of a
+ * transaction whose COMMIT never reached the log are buffered and dropped), so recovery copies,
+ * in log order, each committed image into its database file, starting at the checkpoint. An image
+ * replaces whatever older version the file holds, which is why a database copied while it was
+ * changing ("fuzzy") recovers just as well as one that crashed. Recovery is idempotent: if it
+ * crashes itself, running it again gives the same result.
+ * At the end every database the log knew as attached is synced and marked clean (detached), and
+ * the crashed current log is sealed at the end of its valid records so no torn tail is ever read
+ * as data; the caller then starts a fresh generation.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+
+#include "engine-int.h"
+
+struct rdb {
+    bool known;       /* attached according to the checkpoint or an ATTACH record */
+    bool create;      /* the ATTACH record created it */
+    bool missing;     /* file absent and JET_bitReplayIgnoreMissingDB given */
+    eng_dbsig sig;
+    bool sig_known;
+    char path[ENG_PATH_MAX];
+    int fd;
+    eng_dbhdr hdr;
+};
+
+struct pend {
+    uint32_t dbid, pgno;
+    uint8_t *img;
+};
+
+struct rctx {
+    eng_inst *in;
+    JET_GRBIT grbit;
+    struct rdb db[ENG_MAX_DB + 1];
+    struct pend *pend;
+    size_t npend, cappend;
+    uint8_t *scratch;
+};
+
+/* Open (creating it if the log says it was created) the file of a database recovery must write. */
+static long rdb_open(struct rctx *c, uint32_t dbid)
+{
+    struct rdb *d = &c->db[dbid];
+    if (d->fd >= 0 || d->missing)
+        return JET_errSuccess;
+    uint32_t ps = c->in->p.page_size;
+    int fd = eng_io_open(d->path, O_RDWR, 0);
+    if (fd == -ENOENT && d->create) {
+        fd = eng_io_open(d->path, O_RDWR | O_CREAT, 0644);
+        if (fd >= 0) {
+            memset(&d->hdr, 0, sizeof d->hdr);
+            d->hdr.page_size = ps;
+            d->hdr.state = JET_dbstateDirtyShutdown;
+            d->hdr.sig = d->sig;
+            d->hdr.log_sig = c->in->logsig;
+            long err = eng_dbhdr_write(fd, &d->hdr);
+            if (err) {
+                eng_io_close(fd);
+                return err;
+            }
+            d->fd = fd;
+            return JET_errSuccess;
+        }
+    }
+    if (fd == -ENOENT && (c->grbit & 0x4 /* JET_bitReplayIgnoreMissingDB */)) {
+        d->missing = true;
+        eng_event(c->in, 2, 300, "database %s is missing; its changes are skipped", d->path);
+        return JET_errSuccess;
+    }
+    if (fd < 0) {
+        eng_event(c->in, 1, 300, "database %s needed by recovery cannot be opened (errno %d)", d->path, -fd);
+        return eng_trace_err(eng_io_errno_to_jet(fd, 0), __FILE__, __LINE__);
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        eng_io_close(fd);
+        return eng_trace_err(JET_errFileAccessDenied, __FILE__, __LINE__);
+    }
+    long err = eng_dbhdr_read(fd, ps, &d->hdr);
+    if (!err && d->sig_known &&
+        (d->hdr.sig.random != d->sig.random || d->hdr.sig.create_time_usec != d->sig.create_time_usec))
+        err = JET_errBadDbSignature; /* another file now sits at this path */
+    if (err) {
+        eng_io_close(fd);
+        return eng_trace_err(err, __FILE__, __LINE__);
+    }
+    d->fd = fd;
+    return JET_errSuccess;
+}
+
+/* Sync and mark a database clean at log position lsn, then close it. */
+static long rdb_finish(struct rctx *c, uint32_t dbid, eng_lsn lsn)
+{
+    struct rdb *d = &c->db[dbid];
+    long err = JET_errSuccess;
+    if (d->fd >= 0) {
+        int r = eng_io_fdatasync(d->fd);
+        if (r < 0)
+            err = eng_io_errno_to_jet(r, 0);
+        if (!err && d->hdr.state != JET_dbstateCleanShutdown) {
+            d->hdr.state = JET_dbstateCleanShutdown;
+            d->hdr.lsn_consistent = lsn;
+            d->hdr.time_consistent_usec = eng_now_usec();
+            err = eng_dbhdr_write(d->fd, &d->hdr);
+        }
+        eng_io_close(d->fd);
+        d->fd = -1;
+    }
+    d->known = false;
+    d->missing = false;
+    return err;
+}
+
+static long apply_commit(struct rctx *c, eng_lsn lsn)
+{
+    uint32_t ps = c->in->p.page_size;
+    for (size_t i = 0; i < c->npend; i++) {
+        struct pend *p = &c->pend[i];
+        if (p->dbid == 0 || p->dbid > ENG_MAX_DB || !c->db[p->dbid].known)
+            return eng_trace_err(JET_errLogCorrupted, __FILE__, __LINE__);
+        long err = rdb_open(c, p->dbid);
+        if (err)
+            return err;
+        struct rdb *d = &c->db[p->dbid];
+        if (d->missing)
+            continue;
+        eng_st64(p->img + 8, lsn);
+        eng_page_seal(p->img, p->pgno, ps);
+        int r = eng_io_pwrite(d->fd, p->img, ps, eng_page_off(p->pgno, ps));
+        if (r < 0)
+            return eng_trace_err(eng_io_errno_to_jet(r, 0), __FILE__, __LINE__);
+    }
+    return JET_errSuccess;
+}
+
+static void clear_pending(struct rctx *c)
+{
+    for (size_t i = 0; i < c->npend; i++)
+        free(c->pend[i].img);
+    c->npend = 0;
+}
+
+static long on_record(struct rctx *c, const eng_logrec_view *r)
+{
+    uint32_t ps = c->in->p.page_size;
+    switch (r->type) {
+    case ENG_LR_PAGE: {
+        ENG_RETURN_IF(r->len != ENG_REC_PAGE_HDR + ps, JET_errLogCorrupted);
+        if (c->npend == c->cappend) {
+            size_t nc = c->cappend ? c->cappend * 2 : 64;
+            struct pend *np = realloc(c->pend, nc * sizeof *np);
+            ENG_RETURN_IF(!np, JET_errOutOfMemory);
+            c->pend = np;
+            c->cappend = nc;
+        }
+        uint8_t *img = malloc(ps);
+        ENG_RETURN_IF(!img, JET_errOutOfMemory);
+        memcpy(img, r->data + ENG_REC_PAGE_HDR, ps);
+        c->pend[c->npend].dbid = eng_ld32(r->data);
+        c->pend[c->npend].pgno = eng_ld32(r->data + 4);
+        c->pend[c->npend].img = img;
+        c->npend++;
+        return JET_errSuccess;
+    }
+    case ENG_LR_COMMIT: {
+        long err = apply_commit(c, r->lsn);
+        clear_pending(c);
+        return err;
+    }
+    case ENG_LR_ATTACH: {
+        ENG_RETURN_IF(r->len < 32, JET_errLogCorrupted);
+        uint32_t dbid = eng_ld32(r->data), plen = eng_ld32(r->data + 12);
+        ENG_RETURN_IF(dbid == 0 || dbid > ENG_MAX_DB || plen == 0 || plen >= ENG_PATH_MAX ||
+                          32 + (size_t)plen != r->len || eng_ld32(r->data + 8) != ps,
+                      JET_errLogCorrupted);
+        struct rdb *d = &c->db[dbid];
+        if (d->fd >= 0)
+            rdb_finish(c, dbid, r->lsn);
+        memset(d, 0, sizeof *d);
+        d->fd = -1;
+        d->known = true;
+        d->create = eng_ld32(r->data + 4) & 1;
+        d->sig.random = eng_ld64(r->data + 16);
+        d->sig.create_time_usec = eng_ld64(r->data + 24);
+        d->sig_known = true;
+        memcpy(d->path, r->data + 32, plen);
+        d->path[plen] = 0;
+        return JET_errSuccess;
+    }
+    case ENG_LR_DETACH: {
+        ENG_RETURN_IF(r->len < 4, JET_errLogCorrupted);
+        uint32_t dbid = eng_ld32(r->data);
+        ENG_RETURN_IF(dbid == 0 || dbid > ENG_MAX_DB, JET_errLogCorrupted);
+        if (c->db[dbid].known) {
+            long err = rdb_open(c, dbid);
+            if (!err)
+                err = rdb_finish(c, dbid, r->lsn);
+            return err;
+        }
+        return JET_errSuccess;
+    }
+    case ENG_LR_INIT:
+    case ENG_LR_TERM:
+        /* A transaction cut off by a crash never continues past a restart. */
+        clear_pending(c);
+        return JET_errSuccess;
+    default:
+        return JET_errSuccess; /* records of later format additions that redo does not need */
+    }
+}
+
+long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen)
+{
+    struct rctx *c = calloc(1, sizeof *c);
+    ENG_RETURN_IF(!c, JET_errOutOfMemory);
+    c->in = in;
+    c->grbit = grbit;
+    for (int i = 0; i <= ENG_MAX_DB; i++)
+        c->db[i].fd = -1;
+
+    eng_lsn start = 0;
+    eng_logsig sig = {0, 0};
+    uint32_t ndb = 0, dbids[ENG_MAX_DB];
+    char(*paths)[ENG_PATH_MAX] = calloc(ENG_MAX_DB, ENG_PATH_MAX);
+    long err = paths ? eng_chk_read(in, &start, &sig, &ndb, dbids, paths) : JET_errOutOfMemory;
+    bool have_chk = !err;
+    if (err == JET_errCheckpointFileNotFound)
+        err = JET_errSuccess;
+    uint32_t lo = 0, hi = 0, cur = 0;
+    eng_log_config cfg = in->logcfg;
+    cfg.sig = sig; /* zero without a checkpoint: adopt the first file's */
+    if (!err)
+        err = log_list(&cfg, &lo, &hi, &cur);
+    if (err)
+        goto out;
+
+    if (!lo && !cur) {
+        /* No log at all: a new log set. A checkpoint that still lists databases means their
+         * logs were deleted: that is data loss we must not paper over. */
+        if (have_chk && ndb) {
+            err = eng_trace_err(JET_errMissingLogFile, __FILE__, __LINE__);
+            goto out;
+        }
+        in->logsig = (eng_logsig){eng_new_sig().random, eng_now_usec()};
+        *next_gen = have_chk && ENG_LSN_GEN(start) ? ENG_LSN_GEN(start) + 1 : 1;
+        goto out;
+    }
+    if (!have_chk)
+        start = ENG_LSN(lo ? lo : cur, 0);
+    for (uint32_t i = 0; i < ndb; i++) {
+        if (dbids[i] == 0 || dbids[i] > ENG_MAX_DB) {
+            err = JET_errCheckpointCorrupt;
+            goto out;
+        }
+        struct rdb *d = &c->db[dbids[i]];
+        d->known = true;
+        strcpy(d->path, paths[i]);
+    }
+
+    eng_logscan *sc = NULL;
+    err = logscan_open(&cfg, start, &sc);
+    if (err == JET_errMissingLogFile && have_chk)
+        err = JET_errMissingPreviousLogFile; /* the generation the checkpoint needs is gone */
+    if (err)
+        goto out;
+    in->logsig = logscan_sig(sc);
+    c->scratch = NULL;
+    eng_logrec_view r;
+    int rc;
+    uint64_t nrec = 0;
+    while ((rc = logscan_next(sc, &r)) == 0) {
+        nrec++;
+        if ((err = on_record(c, &r)))
+            break;
+    }
+    if (!err && rc < 0)
+        err = rc;
+    eng_lsn end = logscan_end(sc);
+    logscan_close(sc);
+    clear_pending(c);
+    if (err)
+        goto out;
+    for (uint32_t id = 1; id <= ENG_MAX_DB && !err; id++)
+        if (c->db[id].known) {
+            err = rdb_open(c, id);
+            if (!err)
+                err = rdb_finish(c, id, end);
+        }
+    if (err)
+        goto out;
+    uint32_t sealed = 0;
+    err = log_seal_current(&cfg, &sealed, NULL);
+    if (err)
+        goto out;
+    uint32_t top = sealed > hi ? sealed : hi;
+    if (ENG_LSN_GEN(end) > top)
+        top = ENG_LSN_GEN(end);
+    *next_gen = top + 1;
+    eng_event(in, 4, 301, "recovery replayed %llu log records up to generation %u",
+              (unsigned long long)nrec, top);
+out:
+    for (int i = 0; i <= ENG_MAX_DB; i++)
+        if (c->db[i].fd >= 0)
+            eng_io_close(c->db[i].fd);
+    clear_pending(c);
+    free(c->pend);
+    free(c);
+    free(paths);
+    return err;
+}

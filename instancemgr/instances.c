@@ -1,0 +1,306 @@
+/*
+ * instances.c — the process-wide instance table and ESE's instance modes (ESE-NOTES.md §4).
+ *
+ * The mode is NoSet until the first call that needs one: JetInit(NULL or &nil) picks legacy
+ * one-instance mode, JetCreateInstance(2) picks multi-instance mode, and the mode returns to
+ * NoSet when the last instance is freed. In one-instance mode instance arguments are ignored and
+ * the single instance is used. Every entry point that takes a JET_INSTANCE resolves it here and
+ * enters the engine instance while still holding the table lock, so a concurrent JetTerm cannot
+ * free it in between.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine-int.h"
+
+enum imgr_mode { MODE_NOSET, MODE_ONE, MODE_MULTI };
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static enum imgr_mode g_mode = MODE_NOSET;
+static eng_params g_defaults;
+static bool g_defaults_ready;
+static eng_inst **g_list;
+static size_t g_count, g_cap;
+
+long eng_session_begin(eng_inst *in, JET_SESID *psesid);
+
+static void defaults_ready(void)
+{
+    if (!g_defaults_ready) {
+        eng_params_default(&g_defaults);
+        g_defaults_ready = true;
+    }
+}
+
+static bool is_nil(JET_INSTANCE h) { return h == 0 || h == JET_instanceNil; }
+
+static long list_add(eng_inst *in)
+{
+    if (g_count == g_cap) {
+        size_t nc = g_cap ? g_cap * 2 : 16;
+        eng_inst **nl = realloc(g_list, nc * sizeof *nl);
+        ENG_RETURN_IF(!nl, JET_errOutOfMemory);
+        g_list = nl;
+        g_cap = nc;
+    }
+    g_list[g_count++] = in;
+    return JET_errSuccess;
+}
+
+static void list_del(eng_inst *in)
+{
+    for (size_t i = 0; i < g_count; i++)
+        if (g_list[i] == in) {
+            g_list[i] = g_list[--g_count];
+            break;
+        }
+    if (!g_count) {
+        g_mode = MODE_NOSET;
+        free(g_list);
+        g_list = NULL;
+        g_cap = 0;
+    }
+}
+
+/* Allocate an instance with the current process defaults. Under g_mu. */
+static long inst_alloc(const char *name, const char *display, eng_inst **out)
+{
+    ENG_RETURN_IF(name && strlen(name) > JET_cbNameMost, JET_errInvalidParameter);
+    ENG_RETURN_IF(display && strlen(display) > JET_cbNameMost, JET_errInvalidParameter);
+    for (size_t i = 0; i < g_count; i++) {
+        eng_inst *o = g_list[i];
+        bool same = name ? (o->has_name && !strcmp(o->name, name)) : !o->has_name;
+        ENG_RETURN_IF(same, JET_errInstanceNameInUse);
+    }
+    size_t limit = g_mode == MODE_ONE ? 1 : g_defaults.max_instances;
+    ENG_RETURN_IF(g_count >= limit, JET_errTooManyInstances);
+    eng_inst *in = eng_inst_new();
+    ENG_RETURN_IF(!in, JET_errOutOfMemory);
+    in->p = g_defaults;
+    if (name) {
+        strcpy(in->name, name);
+        in->has_name = true;
+    }
+    strcpy(in->display, display ? display : name ? name : "");
+    in->handle = eng_handle_new(ENG_H_INSTANCE, in);
+    long err = in->handle ? list_add(in) : JET_errOutOfMemory;
+    if (err) {
+        if (in->handle)
+            eng_handle_free(in->handle);
+        eng_inst_free(in);
+        return err;
+    }
+    *out = in;
+    return JET_errSuccess;
+}
+
+static void inst_release(eng_inst *in)
+{
+    list_del(in);
+    eng_handle_free(in->handle);
+    eng_inst_free(in);
+}
+
+/* Resolve an instance argument. Under g_mu. Unknown handles: JET_errInvalidParameter (ESE's
+ * ErrFindPinst answer in multi-instance mode). */
+static long resolve(JET_INSTANCE h, eng_inst **out)
+{
+    if (g_mode == MODE_ONE && g_count == 1) {
+        *out = g_list[0];
+        return JET_errSuccess;
+    }
+    eng_inst *in = eng_handle_get(h, ENG_H_INSTANCE);
+    ENG_RETURN_IF(!in, JET_errInvalidParameter);
+    *out = in;
+    return JET_errSuccess;
+}
+
+/* Two instances must never share a checkpoint or log directory: they would overwrite each
+ * other's files. Under g_mu. */
+static long check_paths(eng_inst *in)
+{
+    char mine_sys[PATH_MAX], mine_log[PATH_MAX], other[PATH_MAX];
+    if (!realpath(in->p.system_path, mine_sys) || !realpath(in->p.log_path, mine_log))
+        return JET_errSuccess; /* eng_inst_init reports the bad directory precisely */
+    for (size_t i = 0; i < g_count; i++) {
+        eng_inst *o = g_list[i];
+        if (o == in || o->state == INST_CREATED)
+            continue;
+        if (realpath(o->p.system_path, other) && !strcmp(other, mine_sys))
+            return eng_trace_err(JET_errSystemPathInUse, __FILE__, __LINE__);
+        if (realpath(o->p.log_path, other) && !strcmp(other, mine_log))
+            return eng_trace_err(JET_errLogFilePathInUse, __FILE__, __LINE__);
+    }
+    return JET_errSuccess;
+}
+
+JET_ERR JET_API JetCreateInstance2(JET_INSTANCE *pinstance, const char *szInstanceName,
+                                   const char *szDisplayName, JET_GRBIT grbit)
+{
+    ENG_RETURN_IF(!pinstance, JET_errInvalidParameter);
+    ENG_RETURN_IF(grbit, JET_errInvalidGrbit);
+    pthread_mutex_lock(&g_mu);
+    defaults_ready();
+    long err = g_mode == MODE_ONE ? JET_errRunningInOneInstanceMode : JET_errSuccess;
+    eng_inst *in = NULL;
+    if (!err) {
+        enum imgr_mode old = g_mode;
+        g_mode = MODE_MULTI;
+        err = inst_alloc(szInstanceName, szDisplayName, &in);
+        if (err && !g_count)
+            g_mode = old;
+    }
+    if (!err)
+        *pinstance = in->handle;
+    pthread_mutex_unlock(&g_mu);
+    return err;
+}
+
+JET_ERR JET_API JetCreateInstance(JET_INSTANCE *pinstance, const char *szInstanceName)
+{
+    return JetCreateInstance2(pinstance, szInstanceName, NULL, 0);
+}
+
+JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, JET_RSTINFO *prstinfo, JET_GRBIT grbit)
+{
+    (void)prstinfo;
+    pthread_mutex_lock(&g_mu);
+    defaults_ready();
+    long err = JET_errSuccess;
+    eng_inst *in = NULL;
+    bool legacy_new = false;
+    if (!pinstance || is_nil(*pinstance)) {
+        if (g_mode == MODE_MULTI) {
+            if (!pinstance)
+                err = JET_errRunningInMultiInstanceMode;
+            else
+                err = inst_alloc(NULL, NULL, &in); /* ESE: &nil allocates an unnamed instance */
+        } else if (g_mode == MODE_ONE) {
+            err = JET_errAlreadyInitialized;
+        } else {
+            g_mode = MODE_ONE;
+            err = inst_alloc(NULL, NULL, &in);
+            if (err)
+                g_mode = MODE_NOSET;
+            legacy_new = true;
+        }
+    } else {
+        err = resolve(*pinstance, &in);
+    }
+    if (!err && in->state != INST_CREATED)
+        err = in->state == INST_RUNNING ? JET_errAlreadyInitialized : JET_errInitInProgress;
+    if (!err)
+        err = check_paths(in);
+    if (!err)
+        in->state = INST_INITIALIZING; /* claims the instance and its paths while unlocked */
+    pthread_mutex_unlock(&g_mu);
+    if (err)
+        return err;
+
+    in->state = INST_CREATED; /* eng_inst_init moves it forward itself */
+    err = eng_inst_init(in, grbit);
+
+    pthread_mutex_lock(&g_mu);
+    if (err) {
+        if (legacy_new || (g_mode == MODE_ONE))
+            inst_release(in); /* legacy mode has no created-but-not-initialized instance */
+    } else if (pinstance) {
+        *pinstance = in->handle;
+    }
+    pthread_mutex_unlock(&g_mu);
+    return err;
+}
+
+JET_ERR JET_API JetInit2(JET_INSTANCE *pinstance, JET_GRBIT grbit) { return JetInit3(pinstance, NULL, grbit); }
+JET_ERR JET_API JetInit(JET_INSTANCE *pinstance) { return JetInit3(pinstance, NULL, 0); }
+
+JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit)
+{
+    pthread_mutex_lock(&g_mu);
+    eng_inst *in = NULL;
+    long err = g_mode == MODE_NOSET ? JET_errInvalidParameter : resolve(instance, &in);
+    pthread_mutex_unlock(&g_mu);
+    if (err)
+        return err;
+    err = eng_inst_term(in, grbit);
+    if (err && err != JET_errDirtyShutdown && in->state != INST_CREATED)
+        return err; /* e.g. TooManyActiveUsers: the instance keeps running */
+    pthread_mutex_lock(&g_mu);
+    if (eng_handle_get(in->handle, ENG_H_INSTANCE) == in)
+        inst_release(in);
+    pthread_mutex_unlock(&g_mu);
+    return err;
+}
+
+JET_ERR JET_API JetTerm(JET_INSTANCE instance) { return JetTerm2(instance, JET_bitTermAbrupt); }
+
+JET_ERR JET_API JetSetSystemParameter(JET_INSTANCE *pinstance, JET_SESID sesid, unsigned long paramid,
+                                      JET_API_PTR lParam, JET_PCSTR szParam)
+{
+    (void)sesid;
+    pthread_mutex_lock(&g_mu);
+    defaults_ready();
+    long err = eng_param_known(paramid) ? JET_errSuccess : JET_errInvalidParameter;
+    bool global = !pinstance || is_nil(*pinstance) || eng_param_is_global(paramid);
+    if (!err && global) {
+        /* Process-wide values are read when instances are created (ESE reads MaxInstances when
+         * the mode is set), so they cannot change under running instances. */
+        if (eng_param_is_global(paramid))
+            for (size_t i = 0; i < g_count && !err; i++)
+                if (g_list[i]->state != INST_CREATED)
+                    err = JET_errAlreadyInitialized;
+        if (!err)
+            err = eng_param_set(&g_defaults, paramid, lParam, szParam);
+        if (!err && eng_param_is_global(paramid))
+            for (size_t i = 0; i < g_count; i++)
+                eng_param_set(&g_list[i]->p, paramid, lParam, szParam);
+    } else if (!err) {
+        eng_inst *in = NULL;
+        err = resolve(*pinstance, &in);
+        if (!err && in->state != INST_CREATED && !eng_param_settable_running(paramid))
+            err = JET_errAlreadyInitialized;
+        if (!err)
+            err = eng_param_set(&in->p, paramid, lParam, szParam);
+    }
+    pthread_mutex_unlock(&g_mu);
+    return err;
+}
+
+JET_ERR JET_API JetGetSystemParameter(JET_INSTANCE instance, JET_SESID sesid, unsigned long paramid,
+                                      JET_API_PTR *plParam, JET_PSTR szParam, unsigned long cbMax)
+{
+    (void)sesid;
+    pthread_mutex_lock(&g_mu);
+    defaults_ready();
+    long err;
+    if (is_nil(instance) && !(g_mode == MODE_ONE && g_count == 1)) {
+        err = eng_param_get(&g_defaults, paramid, plParam, szParam, cbMax);
+    } else {
+        eng_inst *in = NULL;
+        err = resolve(instance, &in);
+        if (!err)
+            err = eng_param_get(&in->p, paramid, plParam, szParam, cbMax);
+    }
+    pthread_mutex_unlock(&g_mu);
+    return err;
+}
+
+JET_ERR JET_API JetBeginSession(JET_INSTANCE instance, JET_SESID *psesid, JET_PCSTR szUserName,
+                                JET_PCSTR szPassword)
+{
+    (void)szUserName;
+    (void)szPassword;
+    ENG_RETURN_IF(!psesid, JET_errInvalidParameter);
+    pthread_mutex_lock(&g_mu);
+    eng_inst *in = NULL;
+    long err = g_mode == MODE_NOSET ? JET_errNotInitialized : resolve(instance, &in);
+    if (!err)
+        err = eng_enter(in);
+    pthread_mutex_unlock(&g_mu);
+    if (err)
+        return err;
+    err = eng_session_begin(in, psesid);
+    eng_leave(in);
+    return err;
+}

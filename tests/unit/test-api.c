@@ -1,0 +1,532 @@
+/*
+ * test-api.c — the public API through jet.h: behaviour, every documented error number for bad
+ * input, isolation between sessions, nested transactions, and recovery after a dirty shutdown
+ * and after a crashed process.
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "jet.h"
+#include "testutil.h"
+
+long eng_verify_file(const char *path, uint64_t *npages, uint64_t *ntables, uint64_t *nrecords);
+
+static char *dir;
+static char dbp[4096];
+static JET_INSTANCE inst;
+static JET_SESID ses;
+static JET_DBID dbid;
+static JET_TABLEID tab;
+
+#define OK(call) ck_assert_int_eq((call), JET_errSuccess)
+
+static void start_instance(void)
+{
+    OK(JetCreateInstance(&inst, "api"));
+    OK(JetSetSystemParameter(&inst, 0, JET_paramSystemPath, 0, dir));
+    OK(JetSetSystemParameter(&inst, 0, JET_paramLogFilePath, 0, dir));
+    OK(JetSetSystemParameter(&inst, 0, JET_paramLogFileSize, 256, NULL));
+    OK(JetInit(&inst));
+    OK(JetBeginSession(inst, &ses, NULL, NULL));
+}
+
+static void setup(void)
+{
+    dir = tu_mkdtemp("api");
+    snprintf(dbp, sizeof dbp, "%s/a.edb", dir);
+    start_instance();
+    OK(JetCreateDatabase(ses, dbp, NULL, &dbid, 0));
+    OK(JetCreateTable(ses, dbid, "t", 0, 0, &tab));
+}
+
+static void teardown(void)
+{
+    if (inst)
+        JetTerm(inst);
+    inst = 0;
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void reopen(void)
+{
+    OK(JetTerm(inst));
+    start_instance();
+    OK(JetAttachDatabase(ses, dbp, 0));
+    OK(JetOpenDatabase(ses, dbp, NULL, &dbid, 0));
+    OK(JetOpenTable(ses, dbid, "t", NULL, 0, 0, &tab));
+}
+
+static void put_s(JET_SESID s, JET_TABLEID t, const char *k, const char *v)
+{
+    OK(JetPutRecord(s, t, k, (unsigned long)strlen(k), v, (unsigned long)strlen(v), 0));
+}
+
+static int get_s(JET_SESID s, JET_TABLEID t, const char *k, char *out, size_t n)
+{
+    unsigned long got = 0;
+    JET_ERR e = JetGetRecord(s, t, k, (unsigned long)strlen(k), out, (unsigned long)n - 1, &got, 0);
+    if (e == JET_errSuccess)
+        out[got] = 0;
+    return (int)e;
+}
+
+START_TEST(put_get_delete_persist)
+{
+    char buf[64];
+    put_s(ses, tab, "alpha", "1");
+    put_s(ses, tab, "beta", "2");
+    put_s(ses, tab, "alpha", "one"); /* replace */
+    ck_assert_int_eq(JetPutRecord(ses, tab, "beta", 4, "x", 1, JET_bitPutNoOverwrite), JET_errKeyDuplicate);
+    OK(get_s(ses, tab, "alpha", buf, sizeof buf));
+    ck_assert_str_eq(buf, "one");
+    OK(JetDeleteRecord(ses, tab, "beta", 4, 0));
+    ck_assert_int_eq(JetDeleteRecord(ses, tab, "beta", 4, 0), JET_errRecordNotFound);
+    ck_assert_int_eq(get_s(ses, tab, "beta", buf, sizeof buf), JET_errRecordNotFound);
+    reopen();
+    OK(get_s(ses, tab, "alpha", buf, sizeof buf));
+    ck_assert_str_eq(buf, "one");
+    ck_assert_int_eq(get_s(ses, tab, "beta", buf, sizeof buf), JET_errRecordNotFound);
+}
+END_TEST
+
+START_TEST(buffer_truncated_and_large_values)
+{
+    size_t n = (1u << 20) + 12345; /* larger than a page and than 1 MiB */
+    unsigned char *big = malloc(n), *back = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (unsigned char)(i * 7 + 3);
+    OK(JetPutRecord(ses, tab, "big", 3, big, (unsigned long)n, 0));
+    unsigned long got = 0;
+    char small[10];
+    ck_assert_int_eq(JetGetRecord(ses, tab, "big", 3, small, sizeof small, &got, 0), JET_wrnBufferTruncated);
+    ck_assert_uint_eq(got, n);
+    ck_assert_mem_eq(small, big, sizeof small);
+    reopen();
+    OK(JetGetRecord(ses, tab, "big", 3, back, (unsigned long)n, &got, 0));
+    ck_assert_uint_eq(got, n);
+    ck_assert_int_eq(memcmp(big, back, n), 0);
+    free(big);
+    free(back);
+}
+END_TEST
+
+START_TEST(keys_up_to_the_limit)
+{
+    unsigned char k[2001];
+    memset(k, 'k', sizeof k);
+    OK(JetPutRecord(ses, tab, k, 255, "v", 1, 0));
+    OK(JetPutRecord(ses, tab, k, 2000, "w", 1, 0)); /* 8 KiB pages allow 2000 bytes, as ESE */
+    ck_assert_int_eq(JetPutRecord(ses, tab, k, 2001, "w", 1, 0), JET_errKeyTooBig);
+    ck_assert_int_eq(JetPutRecord(ses, tab, k, 0, "w", 1, 0), JET_errInvalidParameter);
+    ck_assert_int_eq(JetPutRecord(ses, tab, NULL, 3, "w", 1, 0), JET_errInvalidParameter);
+    ck_assert_int_eq(JetPutRecord(ses, tab, k, 3, NULL, 1, 0), JET_errInvalidParameter);
+    ck_assert_int_eq(JetPutRecord(ses, tab, k, 3, "w", 1, 0x80), JET_errInvalidGrbit);
+}
+END_TEST
+
+START_TEST(seek_move_retrieve)
+{
+    const char *keys[] = {"b", "d", "f", "h"};
+    for (int i = 0; i < 4; i++)
+        put_s(ses, tab, keys[i], keys[i]);
+    char k[8];
+    unsigned long kl;
+    ck_assert_int_eq(JetSeekRecord(ses, tab, "e", 1, JET_bitSeekGE), JET_wrnSeekNotEqual);
+    OK(JetRetrieveKey(ses, tab, k, sizeof k, &kl, 0));
+    ck_assert_int_eq(kl, 1);
+    ck_assert_int_eq(k[0], 'f');
+    ck_assert_int_eq(JetSeekRecord(ses, tab, "e", 1, JET_bitSeekLE), JET_wrnSeekNotEqual);
+    OK(JetRetrieveKey(ses, tab, k, sizeof k, &kl, 0));
+    ck_assert_int_eq(k[0], 'd');
+    OK(JetSeekRecord(ses, tab, "d", 1, JET_bitSeekEQ));
+    ck_assert_int_eq(JetSeekRecord(ses, tab, "e", 1, JET_bitSeekEQ), JET_errRecordNotFound);
+    ck_assert_int_eq(JetSeekRecord(ses, tab, "z", 1, JET_bitSeekGT), JET_errRecordNotFound);
+    ck_assert_int_eq(JetSeekRecord(ses, tab, "a", 1, JET_bitSeekLT), JET_errRecordNotFound);
+    ck_assert_int_eq(JetSeekRecord(ses, tab, "a", 1, JET_bitSeekLT | JET_bitSeekGT), JET_errInvalidGrbit);
+    ck_assert_int_eq(JetSeekRecord(ses, tab, "a", 1, 0), JET_errInvalidGrbit);
+    OK(JetSeekRecord(ses, tab, "h", 1, JET_bitSeekLT)); /* lands on "f" ... */
+    OK(JetRetrieveKey(ses, tab, k, sizeof k, &kl, 0));
+    ck_assert_int_eq(k[0], 'f');
+    /* Forward and backward walks. */
+    OK(JetMove(ses, tab, JET_MoveFirst, 0));
+    int n = 0;
+    JET_ERR e;
+    do {
+        OK(JetRetrieveKey(ses, tab, k, sizeof k, &kl, 0));
+        ck_assert_int_eq(k[0], keys[n][0]);
+        n++;
+    } while ((e = JetMove(ses, tab, JET_MoveNext, 0)) == JET_errSuccess);
+    ck_assert_int_eq(e, JET_errNoCurrentRecord);
+    ck_assert_int_eq(n, 4);
+    ck_assert_int_eq(JetRetrieveKey(ses, tab, k, sizeof k, &kl, 0), JET_errNoCurrentRecord);
+    OK(JetMove(ses, tab, JET_MoveLast, 0));
+    OK(JetMove(ses, tab, -2, 0));
+    OK(JetRetrieveKey(ses, tab, k, sizeof k, &kl, 0));
+    ck_assert_int_eq(k[0], 'd');
+    char v[8];
+    unsigned long vl;
+    OK(JetRetrieveRecord(ses, tab, v, sizeof v, &vl, 0));
+    ck_assert_int_eq(vl, 1);
+    ck_assert_int_eq(v[0], 'd');
+    /* Deleting the current record leaves the cursor between its neighbours. */
+    OK(JetDeleteRecord(ses, tab, "d", 1, 0));
+    ck_assert_int_eq(JetRetrieveRecord(ses, tab, v, sizeof v, &vl, 0), JET_errNoCurrentRecord);
+    OK(JetMove(ses, tab, JET_MoveNext, 0));
+    OK(JetRetrieveKey(ses, tab, k, sizeof k, &kl, 0));
+    ck_assert_int_eq(k[0], 'f');
+    ck_assert_int_eq(JetRetrieveKey(ses, tab, k, 0, &kl, 0), JET_wrnBufferTruncated);
+    ck_assert_int_eq(JetMove(ses, tab, JET_MoveNext, 0x10), JET_errInvalidGrbit);
+}
+END_TEST
+
+START_TEST(empty_table_moves)
+{
+    ck_assert_int_eq(JetMove(ses, tab, JET_MoveFirst, 0), JET_errNoCurrentRecord);
+    ck_assert_int_eq(JetMove(ses, tab, JET_MoveLast, 0), JET_errNoCurrentRecord);
+    ck_assert_int_eq(JetMove(ses, tab, JET_MoveNext, 0), JET_errNoCurrentRecord);
+}
+END_TEST
+
+START_TEST(rollback_and_nesting)
+{
+    char buf[32];
+    OK(JetBeginTransaction(ses));
+    put_s(ses, tab, "a", "1");
+    OK(JetBeginTransaction(ses));
+    put_s(ses, tab, "b", "2");
+    put_s(ses, tab, "a", "changed");
+    OK(JetRollback(ses, 0)); /* undoes level 2 only */
+    OK(get_s(ses, tab, "a", buf, sizeof buf));
+    ck_assert_str_eq(buf, "1");
+    ck_assert_int_eq(get_s(ses, tab, "b", buf, sizeof buf), JET_errRecordNotFound);
+    OK(JetBeginTransaction(ses));
+    put_s(ses, tab, "c", "3");
+    OK(JetCommitTransaction(ses, 0)); /* level 2 into level 1 */
+    OK(JetRollback(ses, 0));          /* level 1: everything goes */
+    ck_assert_int_eq(get_s(ses, tab, "a", buf, sizeof buf), JET_errRecordNotFound);
+    ck_assert_int_eq(get_s(ses, tab, "c", buf, sizeof buf), JET_errRecordNotFound);
+    ck_assert_int_eq(JetRollback(ses, 0), JET_errNotInTransaction);
+    ck_assert_int_eq(JetCommitTransaction(ses, 0), JET_errNotInTransaction);
+    for (int i = 0; i < 7; i++)
+        OK(JetBeginTransaction(ses));
+    ck_assert_int_eq(JetBeginTransaction(ses), JET_errTransTooDeep);
+    OK(JetRollback(ses, JET_bitRollbackAll));
+    ck_assert_int_eq(JetRollback(ses, 0), JET_errNotInTransaction);
+    ck_assert_int_eq(JetCommitTransaction(ses, 0x100), JET_errInvalidGrbit);
+}
+END_TEST
+
+START_TEST(rollback_of_create_table_closes_its_cursor)
+{
+    JET_TABLEID t2;
+    OK(JetBeginTransaction(ses));
+    OK(JetCreateTable(ses, dbid, "temp", 0, 0, &t2));
+    put_s(ses, t2, "x", "y");
+    OK(JetRollback(ses, 0));
+    ck_assert_int_eq(JetPutRecord(ses, t2, "x", 1, "y", 1, 0), JET_errInvalidTableId);
+    ck_assert_int_eq(JetOpenTable(ses, dbid, "temp", NULL, 0, 0, &t2), JET_errObjectNotFound);
+}
+END_TEST
+
+START_TEST(readers_see_only_committed)
+{
+    JET_SESID s2;
+    JET_DBID d2;
+    JET_TABLEID t2;
+    char buf[32];
+    OK(JetBeginSession(inst, &s2, NULL, NULL));
+    OK(JetOpenDatabase(s2, dbp, NULL, &d2, 0));
+    OK(JetOpenTable(s2, d2, "T", NULL, 0, 0, &t2)); /* table names are case-insensitive */
+    put_s(ses, tab, "k", "old");
+    OK(JetBeginTransaction(ses));
+    put_s(ses, tab, "k", "new");
+    put_s(ses, tab, "fresh", "x");
+    OK(get_s(s2, t2, "k", buf, sizeof buf));
+    ck_assert_str_eq(buf, "old");
+    ck_assert_int_eq(get_s(s2, t2, "fresh", buf, sizeof buf), JET_errRecordNotFound);
+    OK(get_s(ses, tab, "k", buf, sizeof buf)); /* a session sees its own changes */
+    ck_assert_str_eq(buf, "new");
+    /* A second writer on this thread would deadlock: it gets WriteConflict at once. */
+    ck_assert_int_eq(JetPutRecord(s2, t2, "z", 1, "z", 1, 0), JET_errWriteConflict);
+    OK(JetCommitTransaction(ses, 0));
+    OK(get_s(s2, t2, "k", buf, sizeof buf));
+    ck_assert_str_eq(buf, "new");
+    put_s(s2, t2, "z", "from s2");
+    OK(JetEndSession(s2, 0));
+}
+END_TEST
+
+START_TEST(bad_handles_and_arguments)
+{
+    char buf[8];
+    unsigned long n;
+    ck_assert_int_eq(JetPutRecord(12345, tab, "a", 1, "b", 1, 0), JET_errInvalidSesid);
+    ck_assert_int_eq(JetPutRecord(JET_sesidNil, tab, "a", 1, "b", 1, 0), JET_errInvalidSesid);
+    ck_assert_int_eq(JetGetRecord(ses, 999, "a", 1, buf, 8, &n, 0), JET_errInvalidTableId);
+    ck_assert_int_eq(JetBeginTransaction(0), JET_errInvalidSesid);
+    ck_assert_int_eq(JetOpenTable(ses, dbid, "nope", NULL, 0, 0, &tab), JET_errObjectNotFound);
+    JET_TABLEID t2;
+    ck_assert_int_eq(JetCreateTable(ses, dbid, "t", 0, 0, &t2), JET_errTableDuplicate);
+    ck_assert_int_eq(JetCreateTable(ses, dbid, "", 0, 0, &t2), JET_errInvalidName);
+    ck_assert_int_eq(JetCreateTable(ses, dbid, "x", 0, 5, &t2), JET_errDensityInvalid);
+    ck_assert_int_eq(JetCreateTable(ses, 77, "x", 0, 0, &t2), JET_errInvalidDatabaseId);
+    ck_assert_int_eq(JetCreateTable(ses, dbid, "x", 0, 0, NULL), JET_errInvalidParameter);
+    JET_DBID d2;
+    ck_assert_int_eq(JetCreateDatabase(ses, dbp, NULL, &d2, 0), JET_errDatabaseDuplicate);
+    ck_assert_int_eq(JetOpenDatabase(ses, "/nonexistent/x.edb", NULL, &d2, 0), JET_errDatabaseNotFound);
+    ck_assert_int_eq(JetAttachDatabase(ses, dbp, 0), JET_wrnDatabaseAttached);
+    ck_assert_int_eq(JetDeleteTable(ses, dbid, "t"), JET_errTableInUse);
+    ck_assert_int_eq(JetEndSession(ses, 5), JET_errInvalidGrbit);
+    ck_assert_int_eq(JetBeginSession(inst, NULL, NULL, NULL), JET_errInvalidParameter);
+    JET_SESID s2;
+    ck_assert_int_eq(JetBeginSession(0x1234, &s2, NULL, NULL), JET_errInvalidParameter);
+    /* A closed table handle is stale, not a crash. */
+    OK(JetCloseTable(ses, tab));
+    ck_assert_int_eq(JetCloseTable(ses, tab), JET_errInvalidTableId);
+    OK(JetDeleteTable(ses, dbid, "t"));
+    ck_assert_int_eq(JetDeleteTable(ses, dbid, "t"), JET_errObjectNotFound);
+}
+END_TEST
+
+START_TEST(not_a_database_and_damaged_page)
+{
+    char junk[4096];
+    snprintf(junk, sizeof junk, "%s/junk.edb", dir);
+    FILE *f = fopen(junk, "w");
+    for (int i = 0; i < 50000; i++)
+        fputc(i * 31, f);
+    fclose(f);
+    ck_assert_int_eq(JetAttachDatabase(ses, junk, 0), JET_errDatabaseCorrupted);
+    ck_assert_int_eq(JetAttachDatabase(ses, "/nonexistent/dir/x.edb", 0), JET_errFileNotFound);
+
+    /* Fill a table, detach, flip a byte in one of its pages, reattach: the read fails with
+     * ReadVerifyFailure instead of returning wrong data. */
+    char v[500];
+    memset(v, 'v', sizeof v);
+    for (int i = 0; i < 200; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "key%04d", i);
+        OK(JetPutRecord(ses, tab, k, (unsigned long)strlen(k), v, sizeof v, 0));
+    }
+    OK(JetCloseTable(ses, tab));
+    OK(JetCloseDatabase(ses, dbid, 0));
+    OK(JetDetachDatabase(ses, dbp));
+    int fd = open(dbp, O_RDWR);
+    unsigned char b;
+    off_t off = 8192 * 5 + 1000; /* inside page 4, a leaf of "t" */
+    ck_assert_int_eq(pread(fd, &b, 1, off), 1);
+    b ^= 0xff;
+    ck_assert_int_eq(pwrite(fd, &b, 1, off), 1);
+    close(fd);
+    ck_assert_int_eq(eng_verify_file(dbp, NULL, NULL, NULL), JET_errReadVerifyFailure);
+    OK(JetAttachDatabase(ses, dbp, 0));
+    OK(JetOpenDatabase(ses, dbp, NULL, &dbid, 0));
+    OK(JetOpenTable(ses, dbid, "t", NULL, 0, 0, &tab));
+    int failures = 0;
+    for (int i = 0; i < 200; i++) {
+        char k[16], out[600];
+        unsigned long n = 0;
+        snprintf(k, sizeof k, "key%04d", i);
+        JET_ERR e = JetGetRecord(ses, tab, k, (unsigned long)strlen(k), out, sizeof out, &n, 0);
+        if (e == JET_errReadVerifyFailure)
+            failures++;
+        else
+            ck_assert_int_eq(e, JET_errSuccess);
+    }
+    ck_assert_int_gt(failures, 0);
+}
+END_TEST
+
+START_TEST(dirty_term_recovers)
+{
+    char buf[32];
+    put_s(ses, tab, "durable", "yes");
+    OK(JetBeginTransaction(ses));
+    put_s(ses, tab, "lazy", "yes");
+    OK(JetCommitTransaction(ses, JET_bitCommitLazyFlush));
+    OK(JetCommitTransaction(ses, JET_bitWaitLastLevel0Commit)); /* makes the lazy one durable */
+    OK(JetBeginTransaction(ses));
+    put_s(ses, tab, "uncommitted", "no");
+    /* Dirty: databases are not flushed; the open transaction is lost. */
+    ck_assert_int_eq(JetTerm2(inst, JET_bitTermDirty), JET_errDirtyShutdown);
+    inst = 0;
+    start_instance();
+    OK(JetAttachDatabase(ses, dbp, 0));
+    OK(JetOpenDatabase(ses, dbp, NULL, &dbid, 0));
+    OK(JetOpenTable(ses, dbid, "t", NULL, 0, 0, &tab));
+    OK(get_s(ses, tab, "durable", buf, sizeof buf));
+    OK(get_s(ses, tab, "lazy", buf, sizeof buf));
+    ck_assert_int_eq(get_s(ses, tab, "uncommitted", buf, sizeof buf), JET_errRecordNotFound);
+}
+END_TEST
+
+START_TEST(killed_process_recovers)
+{
+    /* A child commits, leaves a transaction open and dies by SIGKILL, never flushing the
+     * database file: JetInit in this process must redo the commit and drop the rest. */
+    OK(JetTerm(inst));
+    inst = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        start_instance();
+        OK(JetAttachDatabase(ses, dbp, 0));
+        OK(JetOpenDatabase(ses, dbp, NULL, &dbid, 0));
+        OK(JetOpenTable(ses, dbid, "t", NULL, 0, 0, &tab));
+        for (int i = 0; i < 300; i++) {
+            char k[16];
+            snprintf(k, sizeof k, "c%03d", i);
+            put_s(ses, tab, k, "committed");
+        }
+        OK(JetBeginTransaction(ses));
+        put_s(ses, tab, "c000", "overwritten but not committed");
+        put_s(ses, tab, "zz", "not committed");
+        kill(getpid(), SIGKILL);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert(WIFSIGNALED(st));
+    start_instance();
+    ck_assert_int_eq(JetAttachDatabase(ses, dbp, 0), JET_errSuccess);
+    OK(JetOpenDatabase(ses, dbp, NULL, &dbid, 0));
+    OK(JetOpenTable(ses, dbid, "t", NULL, 0, 0, &tab));
+    char buf[64];
+    for (int i = 0; i < 300; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "c%03d", i);
+        OK(get_s(ses, tab, k, buf, sizeof buf));
+        ck_assert_str_eq(buf, "committed");
+    }
+    ck_assert_int_eq(get_s(ses, tab, "zz", buf, sizeof buf), JET_errRecordNotFound);
+}
+END_TEST
+
+START_TEST(dirty_database_needs_recovery)
+{
+    OK(JetCloseTable(ses, tab));
+    OK(JetCloseDatabase(ses, dbid, 0));
+    ck_assert_int_eq(JetTerm2(inst, JET_bitTermDirty), JET_errDirtyShutdown);
+    inst = 0;
+    /* Another instance with another log set cannot attach it: it needs its own logs first. */
+    char other[4096];
+    snprintf(other, sizeof other, "%s/other", dir);
+    mkdir(other, 0755);
+    JET_INSTANCE i2;
+    JET_SESID s2;
+    OK(JetCreateInstance(&i2, "other"));
+    OK(JetSetSystemParameter(&i2, 0, JET_paramSystemPath, 0, other));
+    OK(JetSetSystemParameter(&i2, 0, JET_paramLogFilePath, 0, other));
+    OK(JetInit(&i2));
+    OK(JetBeginSession(i2, &s2, NULL, NULL));
+    ck_assert_int_eq(JetAttachDatabase(s2, dbp, 0), JET_errDatabaseDirtyShutdown);
+    OK(JetTerm(i2));
+}
+END_TEST
+
+START_TEST(term_with_open_transaction)
+{
+    OK(JetBeginTransaction(ses));
+    put_s(ses, tab, "x", "y");
+    ck_assert_int_eq(JetTerm2(inst, JET_bitTermComplete), JET_errTooManyActiveUsers);
+    OK(JetRollback(ses, 0));
+    OK(JetTerm2(inst, JET_bitTermComplete));
+    inst = 0;
+    ck_assert_int_eq(JetBeginTransaction(ses), JET_errInvalidSesid);
+}
+END_TEST
+
+START_TEST(system_parameters)
+{
+    JET_API_PTR v = 0;
+    char s[64];
+    OK(JetGetSystemParameter(inst, 0, JET_paramLogFileSize, &v, NULL, 0));
+    ck_assert_uint_eq(v, 256);
+    OK(JetGetSystemParameter(inst, 0, JET_paramBaseName, NULL, s, sizeof s));
+    ck_assert_str_eq(s, "edb");
+    ck_assert_int_eq(JetGetSystemParameter(inst, 0, JET_paramBaseName, NULL, s, 2), JET_errBufferTooSmall);
+    OK(JetGetSystemParameter(inst, 0, JET_paramOSSnapshotTimeout, &v, NULL, 0));
+    ck_assert_uint_eq(v, 70000);
+    OK(JetGetSystemParameter(0, 0, JET_paramMaxInstances, &v, NULL, 0));
+    ck_assert_uint_eq(v, 16);
+    OK(JetGetSystemParameter(inst, 0, JET_paramDatabasePageSize, &v, NULL, 0));
+    ck_assert_uint_eq(v, 8192);
+    ck_assert_int_eq(JetSetSystemParameter(&inst, 0, JET_paramLogFileSize, 512, NULL), JET_errAlreadyInitialized);
+    ck_assert_int_eq(JetSetSystemParameter(&inst, 0, 9999, 1, NULL), JET_errInvalidParameter);
+    ck_assert_int_eq(JetGetSystemParameter(inst, 0, 9999, &v, NULL, 0), JET_errInvalidParameter);
+    JET_INSTANCE fresh;
+    OK(JetCreateInstance(&fresh, "fresh"));
+    ck_assert_int_eq(JetSetSystemParameter(&fresh, 0, JET_paramLogFileSize, 10, NULL), JET_errInvalidParameter);
+    ck_assert_int_eq(JetSetSystemParameter(&fresh, 0, JET_paramBaseName, 0, "toolong"), JET_errInvalidParameter);
+    ck_assert_int_eq(JetSetSystemParameter(&fresh, 0, JET_paramRecovery, 0, "maybe"), JET_errInvalidParameter);
+    /* Two instances may not share a log directory. */
+    OK(JetSetSystemParameter(&fresh, 0, JET_paramSystemPath, 0, dir));
+    ck_assert_int_eq(JetInit(&fresh), JET_errSystemPathInUse);
+    OK(JetTerm(fresh));
+}
+END_TEST
+
+START_TEST(modes)
+{
+    /* setup() created an instance: multi-instance mode. */
+    ck_assert_int_eq(JetInit(NULL), JET_errRunningInMultiInstanceMode);
+    JET_INSTANCE dup;
+    ck_assert_int_eq(JetCreateInstance(&dup, "api"), JET_errInstanceNameInUse);
+    ck_assert_int_eq(JetCreateInstance(NULL, "x"), JET_errInvalidParameter);
+    OK(JetTerm(inst));
+    inst = 0;
+    /* All instances gone: the mode resets; JetInit(NULL) selects legacy mode. */
+    OK(JetSetSystemParameter(NULL, 0, JET_paramSystemPath, 0, dir));
+    OK(JetSetSystemParameter(NULL, 0, JET_paramLogFilePath, 0, dir));
+    /* The logs in dir were made 256 KB; another size would be JET_errLogFileSizeMismatch. */
+    OK(JetSetSystemParameter(NULL, 0, JET_paramLogFileSize, 256, NULL));
+    JET_INSTANCE legacy = 0;
+    OK(JetInit(&legacy));
+    ck_assert_int_eq(JetCreateInstance(&dup, "x"), JET_errRunningInOneInstanceMode);
+    ck_assert_int_eq(JetInit(NULL), JET_errAlreadyInitialized);
+    JET_SESID s;
+    OK(JetBeginSession(0, &s, NULL, NULL)); /* the instance argument is ignored in legacy mode */
+    OK(JetAttachDatabase(s, dbp, 0));
+    OK(JetTerm(legacy));
+    OK(JetSetSystemParameter(NULL, 0, JET_paramSystemPath, 0, "."));
+    OK(JetSetSystemParameter(NULL, 0, JET_paramLogFilePath, 0, "."));
+    OK(JetCreateInstance(&dup, "again"));
+    OK(JetTerm(dup));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("api");
+    TCase *tc = tcase_create("api");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, put_get_delete_persist);
+    tcase_add_test(tc, buffer_truncated_and_large_values);
+    tcase_add_test(tc, keys_up_to_the_limit);
+    tcase_add_test(tc, seek_move_retrieve);
+    tcase_add_test(tc, empty_table_moves);
+    tcase_add_test(tc, rollback_and_nesting);
+    tcase_add_test(tc, rollback_of_create_table_closes_its_cursor);
+    tcase_add_test(tc, readers_see_only_committed);
+    tcase_add_test(tc, bad_handles_and_arguments);
+    tcase_add_test(tc, not_a_database_and_damaged_page);
+    tcase_add_test(tc, dirty_term_recovers);
+    tcase_add_test(tc, killed_process_recovers);
+    tcase_add_test(tc, dirty_database_needs_recovery);
+    tcase_add_test(tc, term_with_open_transaction);
+    tcase_add_test(tc, system_parameters);
+    tcase_add_test(tc, modes);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
