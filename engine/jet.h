@@ -29,6 +29,7 @@
 #ifndef JET_H
 #define JET_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
