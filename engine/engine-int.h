@@ -315,6 +315,7 @@ struct eng_inst {
     enum eng_inst_state state;
     int active;                  /* API calls in flight */
     long fatal;                  /* sticky: JET_errInstanceUnavailable reason */
+    JET_GRBIT stop_service;      /* JetStopServiceInstance2 bits in force; ENG_STOP_ALL: final */
     eng_db *dbs[ENG_MAX_DB + 1];
     eng_sess *sessions;
     int nsessions;
@@ -332,12 +333,23 @@ struct eng_inst {
     pthread_cond_t ckcv;
     bool ckpt_wanted, ckpt_stop;
     eng_lsn last_ckpt;
+
+    /* Owned by instancemgr/, only under its table lock: the engine never reads them. */
+    int mgr_pins;                /* callers between resolve and unpin: the struct stays allocated */
+    bool mgr_busy;               /* a JetInit or JetTerm of this instance is under way */
+    bool mgr_inited;             /* JetInit succeeded and no JetTerm has finished since */
+    bool mgr_gone;               /* removed from the table; freed when the last pin goes */
 };
+
+/* stop_service value after JetStopService / JetStopServiceInstance(2) with JET_bitStopServiceAll. */
+#define ENG_STOP_ALL 0x1
 
 eng_inst *eng_inst_new(void);
 void eng_inst_free(eng_inst *in);
 long eng_inst_init(eng_inst *in, JET_GRBIT grbit);
 long eng_inst_term(eng_inst *in, JET_GRBIT grbit);
+/* JetStopServiceInstance2 on a running instance (grbits as jet.h documents them). */
+long eng_inst_stop_service(eng_inst *in, JET_GRBIT grbit);
 
 /* API entry/exit: fails with NotInitialized/TermInProgress/InstanceUnavailable. */
 long eng_enter(eng_inst *in);

@@ -64,6 +64,8 @@ long eng_enter(eng_inst *in)
         err = JET_errNotInitialized;
     else if (in->fatal)
         err = JET_errInstanceUnavailable;
+    else if (in->stop_service & ENG_STOP_ALL)
+        err = JET_errClientRequestToStopJetService;
     else
         in->active++;
     pthread_mutex_unlock(&in->mu);
@@ -125,6 +127,7 @@ long eng_inst_init(eng_inst *in, JET_GRBIT grbit)
     if (!err) {
         in->state = INST_INITIALIZING;
         in->fatal = 0;
+        in->stop_service = 0;
     }
     pthread_mutex_unlock(&in->mu);
     if (err)
@@ -319,5 +322,44 @@ long eng_inst_term(eng_inst *in, JET_GRBIT grbit)
     eng_event(in, 4, 101, "instance terminated%s", dirty ? " (dirty)" : "");
     if (!err && dirty)
         err = JET_errDirtyShutdown;
+    return err;
+}
+
+long eng_inst_stop_service(eng_inst *in, JET_GRBIT grbit)
+{
+    const JET_GRBIT resumable = JET_bitStopServiceBackgroundUserTasks | JET_bitStopServiceQuiesceCaches;
+    const JET_GRBIT known = resumable | JET_bitStopServiceStopAndEmitLog | JET_bitStopServiceResume;
+    ENG_RETURN_IF(grbit & ~known, JET_errInvalidGrbit);
+    pthread_mutex_lock(&in->mu);
+    long err = in->state == INST_TERMINATING ? JET_errTermInProgress
+               : in->state != INST_RUNNING   ? JET_errNotInitialized
+               : in->fatal                   ? JET_errInstanceUnavailable
+               : (in->stop_service & ENG_STOP_ALL) ? JET_errClientRequestToStopJetService
+                                                   : JET_errSuccess;
+    bool quiesce = false;
+    if (!err) {
+        if (grbit & JET_bitStopServiceResume) {
+            /* Resume alone undoes every resumable stop; with bits, only those. */
+            JET_GRBIT bits = grbit & resumable;
+            in->stop_service &= ~(bits ? bits : resumable);
+        } else if (!(grbit & resumable)) {
+            /* StopServiceAll (0) or StopAndEmitLog: final until JetTerm. */
+            in->stop_service |= ENG_STOP_ALL;
+            quiesce = true;
+        } else {
+            in->stop_service |= grbit & resumable;
+            quiesce = grbit & JET_bitStopServiceQuiesceCaches;
+        }
+        if (quiesce)
+            in->active++; /* keep JetTerm from tearing the instance down under the checkpoint */
+    }
+    pthread_mutex_unlock(&in->mu);
+    if (err || !quiesce)
+        return err;
+    /* Quiescing writes every dirty page now, so the databases on disk are as current as the
+     * log and a following term or snapshot has nothing left to flush. */
+    err = eng_checkpoint(in);
+    eng_event(in, 4, 102, "service stopped (grbit 0x%lx)", (unsigned long)grbit);
+    eng_leave(in);
     return err;
 }

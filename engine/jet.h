@@ -12,7 +12,12 @@
  *  - Handles (JET_INSTANCE, JET_SESID, JET_TABLEID) are opaque numbers, validated on every call:
  *    an unknown or stale handle gives an error, never a crash.
  *  - Every function may also return JET_errOutOfMemory (-1011) and, after a fatal I/O error in
- *    the instance, JET_errInstanceUnavailable (-1090); these are not repeated in each entry.
+ *    the instance, JET_errInstanceUnavailable (-1090); every call on a session, and
+ *    JetBeginSession, returns JET_errTermInProgress (-1000) while its instance is terminating and
+ *    JET_errClientRequestToStopJetService (-1329) after JetStopServiceInstance(2); these are not
+ *    repeated in each entry.
+ *  - With no instance left the process has no mode (ESE-NOTES.md §4), so an old instance handle
+ *    then gives JET_errNotInitialized; while other instances exist it gives InvalidParameter.
  *  - A session (JET_SESID) may be used by one thread at a time; different sessions may be used
  *    from different threads at once.
  *
@@ -124,6 +129,25 @@ typedef enum _JET_SNT {
 } JET_SNT;
 
 typedef JET_ERR(JET_API *JET_PFNSTATUS)(JET_SESID sesid, JET_SNP snp, JET_SNT snt, void *pv);
+
+/* One running instance and its attached databases (JetGetInstanceInfo, JetOSSnapshotFreeze).
+ * Layout as ESE's narrow JET_INSTANCE_INFO_A. */
+typedef struct _JET_INSTANCE_INFO {
+    JET_INSTANCE hInstanceId;
+    char *szInstanceName;            /* NULL for an unnamed instance */
+    JET_API_PTR cDatabases;
+    char **szDatabaseFileName;       /* cDatabases full paths */
+    char **szDatabaseDisplayName;    /* cDatabases names (jetsnap: the same paths) */
+    char **szDatabaseSLVFileName_Obsolete; /* always NULL */
+} JET_INSTANCE_INFO;
+
+/* One parameter for JetEnableMultiInstance; err receives that parameter's result. */
+typedef struct _JET_SETSYSPARAM {
+    unsigned long paramid;
+    JET_API_PTR lParam;
+    const char *sz;
+    JET_ERR err;
+} JET_SETSYSPARAM;
 
 typedef struct _JET_RSTINFO {
     unsigned long cbStruct;
@@ -302,6 +326,12 @@ typedef struct _JET_RSTINFO {
 #define JET_bitTermAbrupt 0x00000002
 #define JET_bitTermStopBackup 0x00000004
 #define JET_bitTermDirty 0x00000008
+/* JetStopServiceInstance2 */
+#define JET_bitStopServiceAll 0x00000000
+#define JET_bitStopServiceBackgroundUserTasks 0x00000002
+#define JET_bitStopServiceQuiesceCaches 0x00000004
+#define JET_bitStopServiceStopAndEmitLog 0x00000008
+#define JET_bitStopServiceResume 0x80000000
 /* JetAttachDatabase / JetCreateDatabase */
 #define JET_bitDbReadOnly 0x00000001
 #define JET_bitDbExclusive 0x00000002
@@ -403,6 +433,51 @@ JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, JET_RSTINFO *prstinfo, JET_GRB
  *   TooManyActiveUsers, DirtyShutdown. */
 JET_ERR JET_API JetTerm(JET_INSTANCE instance);
 JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit);
+
+/* JetEnableMultiInstance: set process-wide parameters and select multi-instance mode.
+ *   psetsysparam  csetsysparam parameters; each element's err receives its own result.
+ *   pcsetsucceed  optional: how many were set (or, in multi-instance mode, matched).
+ * With no mode set the parameters become the defaults of instances created later. In
+ * multi-instance mode nothing changes: each value is compared with the one in force.
+ * Errors: RunningInOneInstanceMode, InvalidParameter (NULL array with a non-zero count; an unknown
+ *   id or bad value, also stored in that element), SystemParameterConflict (multi-instance mode and
+ *   a value differs from the one in force). */
+JET_ERR JET_API JetEnableMultiInstance(JET_SETSYSPARAM *psetsysparam, unsigned long csetsysparam,
+                                       unsigned long *pcsetsucceed);
+
+/* JetGetInstanceInfo: every initialized instance with its attached databases.
+ *   *pcInstanceInfo receives the count, *paInstanceInfo one block holding the array and every
+ *   string it points to; the caller frees it with JetFreeBuffer. With no instance running the
+ *   count is 0 and *paInstanceInfo is NULL.
+ * Errors: InvalidParameter (a NULL pointer), OutOfMemory. */
+JET_ERR JET_API JetGetInstanceInfo(unsigned long *pcInstanceInfo, JET_INSTANCE_INFO **paInstanceInfo);
+
+/* JetFreeBuffer: free a buffer the engine allocated for the caller (JetGetInstanceInfo,
+ * JetOSSnapshotFreeze). NULL is a no-op. Always JET_errSuccess. */
+JET_ERR JET_API JetFreeBuffer(char *pbBuf);
+
+/* JetStopServiceInstance2: prepare an instance for shutdown.
+ *   JET_bitStopServiceAll (0) or JET_bitStopServiceStopAndEmitLog: flush every dirty page (quiesce),
+ *     then refuse every later call on the instance — JetBeginSession and every session call — with
+ *     JET_errClientRequestToStopJetService (-1329) until JetTerm, which still works. Final: a
+ *     Resume after it also gets ClientRequestToStopJetService.
+ *   JET_bitStopServiceBackgroundUserTasks (0x2): resumable; jetsnap runs no background user tasks
+ *     (no online defragmentation or database scan), so the bit only records the state.
+ *   JET_bitStopServiceQuiesceCaches (0x4): resumable; flushes every dirty page now.
+ *   JET_bitStopServiceResume (0x80000000): alone, undoes every resumable stop; with the bits above,
+ *     only those. Sessions keep working after a resumable stop.
+ * Errors: InvalidParameter (unknown handle), InvalidGrbit, NotInitialized, TermInProgress,
+ *   InstanceUnavailable, ClientRequestToStopJetService (already stopped for good), and the disk
+ *   errors of the flush (the instance then becomes unavailable). */
+JET_ERR JET_API JetStopServiceInstance2(JET_INSTANCE instance, JET_GRBIT grbit);
+
+/* JetStopServiceInstance: JetStopServiceInstance2(instance, JET_bitStopServiceAll). */
+JET_ERR JET_API JetStopServiceInstance(JET_INSTANCE instance);
+
+/* JetStopService: the legacy instance-less form, for one-instance mode.
+ * Errors: as JetStopServiceInstance, plus RunningInMultiInstanceMode (multi-instance mode) and
+ *   InvalidParameter (no mode set, as ESE). */
+JET_ERR JET_API JetStopService(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Sessions

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine-int.h"
+#include "imgr-int.h"
 
 enum imgr_mode { MODE_NOSET, MODE_ONE, MODE_MULTI };
 
@@ -95,11 +95,14 @@ static long inst_alloc(const char *name, const char *display, eng_inst **out)
     return JET_errSuccess;
 }
 
+/* Drop an instance from the table and its handle; the memory goes with the last pin. Under g_mu. */
 static void inst_release(eng_inst *in)
 {
     list_del(in);
     eng_handle_free(in->handle);
-    eng_inst_free(in);
+    in->mgr_gone = true;
+    if (!in->mgr_pins)
+        eng_inst_free(in);
 }
 
 /* Resolve an instance argument. Under g_mu. Unknown handles: JET_errInvalidParameter (ESE's
@@ -116,6 +119,68 @@ static long resolve(JET_INSTANCE h, eng_inst **out)
     return JET_errSuccess;
 }
 
+long imgr_pin(JET_INSTANCE h, eng_inst **out)
+{
+    pthread_mutex_lock(&g_mu);
+    eng_inst *in = NULL;
+    long err = g_mode == MODE_NOSET ? JET_errNotInitialized : resolve(h, &in);
+    if (!err) {
+        in->mgr_pins++;
+        *out = in;
+    }
+    pthread_mutex_unlock(&g_mu);
+    return err;
+}
+
+long imgr_legacy_pin(eng_inst **out)
+{
+    pthread_mutex_lock(&g_mu);
+    long err = g_mode == MODE_MULTI  ? JET_errRunningInMultiInstanceMode
+               : g_mode == MODE_NOSET ? JET_errInvalidParameter
+               : g_count != 1         ? JET_errNotInitialized
+                                      : JET_errSuccess;
+    if (!err) {
+        g_list[0]->mgr_pins++;
+        *out = g_list[0];
+    }
+    pthread_mutex_unlock(&g_mu);
+    return err;
+}
+
+/* Under g_mu. */
+static void unpin_locked(eng_inst *in)
+{
+    if (--in->mgr_pins == 0 && in->mgr_gone)
+        eng_inst_free(in);
+}
+
+void imgr_unpin(eng_inst *in)
+{
+    if (!in)
+        return;
+    pthread_mutex_lock(&g_mu);
+    unpin_locked(in);
+    pthread_mutex_unlock(&g_mu);
+}
+
+long imgr_pin_all(eng_inst ***out, size_t *n)
+{
+    pthread_mutex_lock(&g_mu);
+    eng_inst **v = malloc((g_count ? g_count : 1) * sizeof *v);
+    if (!v) {
+        pthread_mutex_unlock(&g_mu);
+        return JET_errOutOfMemory;
+    }
+    for (size_t i = 0; i < g_count; i++) {
+        v[i] = g_list[i];
+        v[i]->mgr_pins++;
+    }
+    *n = g_count;
+    pthread_mutex_unlock(&g_mu);
+    *out = v;
+    return JET_errSuccess;
+}
+
 /* Two instances must never share a checkpoint or log directory: they would overwrite each
  * other's files. Under g_mu. */
 static long check_paths(eng_inst *in)
@@ -125,7 +190,7 @@ static long check_paths(eng_inst *in)
         return JET_errSuccess; /* eng_inst_init reports the bad directory precisely */
     for (size_t i = 0; i < g_count; i++) {
         eng_inst *o = g_list[i];
-        if (o == in || o->state == INST_CREATED)
+        if (o == in || !(o->mgr_inited || o->mgr_busy))
             continue;
         if (realpath(o->p.system_path, other) && !strcmp(other, mine_sys))
             return eng_trace_err(JET_errSystemPathInUse, __FILE__, __LINE__);
@@ -188,26 +253,31 @@ JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, JET_RSTINFO *prstinfo, JET_GRB
     } else {
         err = resolve(*pinstance, &in);
     }
-    if (!err && in->state != INST_CREATED)
-        err = in->state == INST_RUNNING ? JET_errAlreadyInitialized : JET_errInitInProgress;
+    if (!err && (in->mgr_inited || in->mgr_busy))
+        err = in->mgr_inited ? JET_errAlreadyInitialized : JET_errInitInProgress;
     if (!err)
         err = check_paths(in);
-    if (!err)
-        in->state = INST_INITIALIZING; /* claims the instance and its paths while unlocked */
+    if (!err) {
+        /* Claims the instance, its parameters and its paths while the table is unlocked. */
+        in->mgr_busy = true;
+        in->mgr_pins++;
+    }
     pthread_mutex_unlock(&g_mu);
     if (err)
         return err;
 
-    in->state = INST_CREATED; /* eng_inst_init moves it forward itself */
     err = eng_inst_init(in, grbit);
 
     pthread_mutex_lock(&g_mu);
-    if (err) {
-        if (legacy_new || (g_mode == MODE_ONE))
-            inst_release(in); /* legacy mode has no created-but-not-initialized instance */
-    } else if (pinstance) {
-        *pinstance = in->handle;
+    in->mgr_busy = false;
+    if (!err) {
+        in->mgr_inited = true;
+        if (pinstance)
+            *pinstance = in->handle;
+    } else if (legacy_new || g_mode == MODE_ONE) {
+        inst_release(in); /* legacy mode has no created-but-not-initialized instance */
     }
+    unpin_locked(in);
     pthread_mutex_unlock(&g_mu);
     return err;
 }
@@ -220,15 +290,30 @@ JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit)
     pthread_mutex_lock(&g_mu);
     eng_inst *in = NULL;
     long err = g_mode == MODE_NOSET ? JET_errInvalidParameter : resolve(instance, &in);
+    if (!err && in->mgr_busy)
+        err = in->mgr_inited ? JET_errTermInProgress : JET_errInitInProgress;
+    if (!err) {
+        in->mgr_busy = true;
+        in->mgr_pins++;
+    }
     pthread_mutex_unlock(&g_mu);
     if (err)
         return err;
     err = eng_inst_term(in, grbit);
-    if (err && err != JET_errDirtyShutdown && in->state != INST_CREATED)
-        return err; /* e.g. TooManyActiveUsers: the instance keeps running */
     pthread_mutex_lock(&g_mu);
-    if (eng_handle_get(in->handle, ENG_H_INSTANCE) == in)
+    in->mgr_busy = false;
+    /* A refused term (BackupInProgress, TooManyActiveUsers, a bad grbit) leaves it running. */
+    bool down = !err || err == JET_errDirtyShutdown || !in->mgr_inited;
+    if (!down && in->mgr_inited) {
+        pthread_mutex_lock(&in->mu);
+        down = in->state == INST_CREATED;
+        pthread_mutex_unlock(&in->mu);
+    }
+    if (down) {
+        in->mgr_inited = false;
         inst_release(in);
+    }
+    unpin_locked(in);
     pthread_mutex_unlock(&g_mu);
     return err;
 }
@@ -248,7 +333,7 @@ JET_ERR JET_API JetSetSystemParameter(JET_INSTANCE *pinstance, JET_SESID sesid, 
          * the mode is set), so they cannot change under running instances. */
         if (eng_param_is_global(paramid))
             for (size_t i = 0; i < g_count && !err; i++)
-                if (g_list[i]->state != INST_CREATED)
+                if (g_list[i]->mgr_inited || g_list[i]->mgr_busy)
                     err = JET_errAlreadyInitialized;
         if (!err)
             err = eng_param_set(&g_defaults, paramid, lParam, szParam);
@@ -258,7 +343,8 @@ JET_ERR JET_API JetSetSystemParameter(JET_INSTANCE *pinstance, JET_SESID sesid, 
     } else if (!err) {
         eng_inst *in = NULL;
         err = resolve(*pinstance, &in);
-        if (!err && in->state != INST_CREATED && !eng_param_settable_running(paramid))
+        /* An init under way reads the parameters without the table lock. */
+        if (!err && (in->mgr_inited || in->mgr_busy) && !eng_param_settable_running(paramid))
             err = JET_errAlreadyInitialized;
         if (!err)
             err = eng_param_set(&in->p, paramid, lParam, szParam);
@@ -302,5 +388,62 @@ JET_ERR JET_API JetBeginSession(JET_INSTANCE instance, JET_SESID *psesid, JET_PC
         return err;
     err = eng_session_begin(in, psesid);
     eng_leave(in);
+    return err;
+}
+
+/* In multi-instance mode: does the value in force equal the one asked for? */
+static bool param_matches(unsigned long id, JET_API_PTR l, const char *sz)
+{
+    JET_API_PTR cur = 0;
+    char buf[ENG_PATH_MAX];
+    buf[0] = 0;
+    if (eng_param_get(&g_defaults, id, &cur, buf, sizeof buf))
+        return false;
+    eng_params probe = g_defaults;
+    if (eng_param_set(&probe, id, l, sz))
+        return false;
+    JET_API_PTR want = 0;
+    char wbuf[ENG_PATH_MAX];
+    wbuf[0] = 0;
+    eng_param_get(&probe, id, &want, wbuf, sizeof wbuf);
+    return cur == want && !strcmp(buf, wbuf);
+}
+
+JET_ERR JET_API JetEnableMultiInstance(JET_SETSYSPARAM *psetsysparam, unsigned long csetsysparam,
+                                       unsigned long *pcsetsucceed)
+{
+    ENG_RETURN_IF(!psetsysparam && csetsysparam, JET_errInvalidParameter);
+    pthread_mutex_lock(&g_mu);
+    defaults_ready();
+    long err = g_mode == MODE_ONE ? JET_errRunningInOneInstanceMode : JET_errSuccess;
+    unsigned long ok = 0;
+    if (!err && g_mode == MODE_NOSET) {
+        /* All or nothing: a bad element leaves the defaults and the mode as they were. */
+        eng_params trial = g_defaults;
+        for (unsigned long i = 0; i < csetsysparam; i++) {
+            JET_SETSYSPARAM *sp = &psetsysparam[i];
+            sp->err = eng_param_set(&trial, sp->paramid, sp->lParam, sp->sz);
+            if (sp->err && !err)
+                err = sp->err;
+            ok += !sp->err;
+        }
+        if (!err) {
+            g_defaults = trial;
+            g_mode = MODE_MULTI;
+        }
+    } else if (!err) {
+        for (unsigned long i = 0; i < csetsysparam; i++) {
+            JET_SETSYSPARAM *sp = &psetsysparam[i];
+            sp->err = !eng_param_known(sp->paramid)                      ? JET_errInvalidParameter
+                      : param_matches(sp->paramid, sp->lParam, sp->sz) ? JET_errSuccess
+                                                                        : JET_errSystemParameterConflict;
+            if (sp->err && !err)
+                err = sp->err;
+            ok += !sp->err;
+        }
+    }
+    pthread_mutex_unlock(&g_mu);
+    if (pcsetsucceed)
+        *pcsetsucceed = ok;
     return err;
 }

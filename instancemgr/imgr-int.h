@@ -1,0 +1,35 @@
+/*
+ * imgr-int.h — the instance table's services for the other files of instancemgr/ (internal).
+ *
+ * Every entry point that takes a JET_INSTANCE, or that acts on "the" instance of legacy
+ * one-instance mode, goes through imgr_pin / imgr_legacy_pin, so the mode rules of
+ * ESE-NOTES.md §4 live in one place. A pinned instance stays allocated (a concurrent JetTerm may
+ * shut it down and drop it from the table, but frees it only when the last pin is released), so
+ * callers may use it without holding the table lock; they still enter the engine (eng_enter) to
+ * learn whether it is running.
+ */
+#ifndef IMGR_INT_H
+#define IMGR_INT_H
+
+#include <stddef.h>
+
+#include "engine-int.h"
+
+/* Resolve an instance argument and pin it. In one-instance mode the argument is ignored and the
+ * single instance is used. Errors: InvalidParameter (unknown or stale handle; ESE's answer in
+ * multi-instance mode), NotInitialized (no instance exists at all). */
+long imgr_pin(JET_INSTANCE h, eng_inst **out);
+
+/* For the legacy instance-less entry points (JetStopService, and the backup functions of later
+ * issues): pins the one instance of one-instance mode. Errors: RunningInMultiInstanceMode in
+ * multi-instance mode, InvalidParameter with no mode set (ESE's ErrRUNINSTCheckOneInstMode). */
+long imgr_legacy_pin(eng_inst **out);
+
+/* Release a pin; frees the instance if it was dropped from the table meanwhile. NULL: no-op. */
+void imgr_unpin(eng_inst *in);
+
+/* Pin every instance in the table; *out (malloc'ed, caller frees after unpinning each) gets
+ * them, *n their number. Errors: OutOfMemory. */
+long imgr_pin_all(eng_inst ***out, size_t *n);
+
+#endif
