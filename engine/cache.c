@@ -254,7 +254,8 @@ long eng_cache_flush(eng_db *db, eng_lsn upto)
         eng_lsn maxlsn = 0;
         pthread_mutex_lock(&db->cmu);
         for (eng_page *p = db->dirtyq.prev; p != &db->dirtyq && n < chunk; p = p->prev) {
-            if (upto && p->rec_lsn >= upto)
+            /* LSNs here are commit *ends*: the last commit before upto ends exactly at upto. */
+            if (upto && p->rec_lsn > upto)
                 continue;
             p->pins++;
             st[n].pg = p;
@@ -295,6 +296,12 @@ long eng_cache_flush(eng_db *db, eng_lsn upto)
                 db->ndirty--;
                 list_del(p);
                 list_push(&db->lru, p);
+            } else if (!err && p->dirty && upto && p->rec_lsn <= upto) {
+                /* Changed again while it was written. Those commits were installed after the
+                 * caller took `upto` (a checkpoint takes it with every commit's copy-in done), so
+                 * they end after upto: the page is clean up to there. Without this a page that
+                 * every commit touches (the meta page) could keep a checkpoint looping. */
+                p->rec_lsn = upto + 1;
             }
         }
         if (err)

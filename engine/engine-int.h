@@ -212,7 +212,8 @@ long eng_cache_get(eng_db *db, uint32_t pgno, eng_page **out);
 void eng_cache_unpin(eng_db *db, eng_page *pg);
 /* Install a committed image (commit, recovery); caller holds view_lock for writing. */
 long eng_cache_install(eng_db *db, uint32_t pgno, const uint8_t *img, eng_lsn lsn);
-/* Write dirty pages with lsn < upto (all if upto == 0) to the file and fdatasync. */
+/* Write every dirty page first dirtied by a commit ending at or before upto (all if upto == 0) to
+ * the file and fdatasync. */
 long eng_cache_flush(eng_db *db, eng_lsn upto);
 size_t eng_cache_dirty(eng_db *db);
 void eng_cache_destroy(eng_db *db);
