@@ -181,8 +181,13 @@ long eng_checkpoint(eng_inst *in)
         err = eng_chk_write(in, tip);
     if (!err) {
         in->last_ckpt = tip;
-        if (in->p.circular_log && ENG_LSN_GEN(tip) > 1)
-            log_delete_range(&in->logcfg, 1, ENG_LSN_GEN(tip));
+        /* Circular logging deletes what recovery no longer needs, but never what a running
+         * backup still has to copy. */
+        uint32_t upto = ENG_LSN_GEN(tip), hold = atomic_load(&in->bk.hold_gen);
+        if (hold && hold < upto)
+            upto = hold;
+        if (in->p.circular_log && upto > 1)
+            log_delete_range(&in->logcfg, 1, upto);
     }
     pthread_mutex_unlock(&in->ckpt_run);
     if (err)

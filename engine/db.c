@@ -353,7 +353,9 @@ long eng_db_attach(eng_sess *s, const char *path, JET_GRBIT grbit)
         goto fail;
     if ((err = eng_dbhdr_read(fd, in->p.page_size, &db->hdr)))
         goto fail;
-    if (db->hdr.backup_restored) {
+    /* A database written from a backup stream (bkinfoFullCur set) or restored but not yet
+     * brought forward by hard recovery: attaching it as it is would lose the logs it needs. */
+    if (db->hdr.backup_restored || db->hdr.bk_cur.type) {
         err = JET_errSoftRecoveryOnBackupDatabase;
         goto fail;
     }
@@ -438,7 +440,7 @@ long eng_db_detach(eng_sess *s, const char *path)
             continue;
         /* Our own session's opens are closed implicitly; anyone else's use blocks the detach. */
         int others = db->opened_by - (int)s->open_dbs[id];
-        if (others > 0 || db->open_tables > 0 || db->writer) {
+        if (others > 0 || db->open_tables > 0 || db->writer || eng_bk_check_detach(in, id)) {
             pthread_mutex_unlock(&in->mu);
             return eng_trace_err(JET_errDatabaseInUse, __FILE__, __LINE__);
         }

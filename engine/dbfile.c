@@ -22,7 +22,11 @@
  *   80  u64  LSN of the last detach
  *   88  u64  time of the last consistent point (µs)
  *   96  u32  1 = a restored backup image that still needs hard recovery
- *   100..511 reserved (zero; backup records arrive with the backup issue)
+ *   100 6 backup records of 28 bytes each, in this order: last full, last incremental, last copy,
+ *       last differential, the backup in progress (only in a streamed copy), the OS snapshot in
+ *       progress. Each: u64 LSN of the mark, u64 time of the mark (µs), u32 first generation,
+ *       u32 last generation, u32 kind (0 none, 1 streaming, 2 OS snapshot).
+ *   268..511 reserved (zero)
  * Copy A is written and fsync'ed before copy B, so a torn header write leaves one good copy.
  *
  * Page (every page p >= 1):
@@ -57,7 +61,24 @@ static void hdr_encode(const eng_dbhdr *h, uint8_t *b)
     eng_st64(b + 80, h->lsn_detach);
     eng_st64(b + 88, h->time_consistent_usec);
     eng_st32(b + 96, h->backup_restored);
+    const eng_bkinfo *bk[6] = {&h->bk_full, &h->bk_inc, &h->bk_copy, &h->bk_diff, &h->bk_cur, &h->bk_snap};
+    for (int i = 0; i < 6; i++) {
+        uint8_t *q = b + 100 + 28 * i;
+        eng_st64(q, bk[i]->mark);
+        eng_st64(q + 8, bk[i]->mark_usec);
+        eng_st32(q + 16, bk[i]->gen_low);
+        eng_st32(q + 20, bk[i]->gen_high);
+        eng_st32(q + 24, bk[i]->type);
+    }
     eng_st32(b, eng_crc32c(0, b + 4, HDR_BYTES - 4));
+}
+
+void eng_dbhdr_encode(const eng_dbhdr *h, uint8_t *block)
+{
+    eng_dbhdr c = *h;
+    c.version = HDR_VERSION;
+    memset(block, 0, h->page_size);
+    hdr_encode(&c, block);
 }
 
 /* 0: valid; 1: not a jetsnap header at all; 2: damaged jetsnap header; 3: other version. */
@@ -82,6 +103,15 @@ static int hdr_decode(const uint8_t *b, eng_dbhdr *h)
     h->lsn_detach = eng_ld64(b + 80);
     h->time_consistent_usec = eng_ld64(b + 88);
     h->backup_restored = eng_ld32(b + 96);
+    eng_bkinfo *bk[6] = {&h->bk_full, &h->bk_inc, &h->bk_copy, &h->bk_diff, &h->bk_cur, &h->bk_snap};
+    for (int i = 0; i < 6; i++) {
+        const uint8_t *q = b + 100 + 28 * i;
+        bk[i]->mark = eng_ld64(q);
+        bk[i]->mark_usec = eng_ld64(q + 8);
+        bk[i]->gen_low = eng_ld32(q + 16);
+        bk[i]->gen_high = eng_ld32(q + 20);
+        bk[i]->type = eng_ld32(q + 24);
+    }
     return 0;
 }
 

@@ -15,7 +15,8 @@
  * (write-ahead rule); the checkpoint file then records the log position from which recovery
  * must start.
  *
- * Lock order (outer to inner): instance mutex -> database writer lock -> instance checkpoint
+ * Lock order (outer to inner): backup mutex (bk.mu) -> checkpoint run mutex -> instance mutex ->
+ * database writer lock -> instance checkpoint
  * rwlock (read side in commit) -> database view rwlock -> database cache mutex -> log mutex.
  */
 #ifndef ENG_ENGINE_INT_H
@@ -128,6 +129,17 @@ typedef struct eng_dbsig {
     uint64_t create_time_usec;
 } eng_dbsig;
 
+/* One backup record of the header (ESE's JET_BKINFO plus the kind of backup). */
+typedef struct eng_bkinfo {
+    uint64_t mark;       /* eng_lsn where the backup began (lgposMark) */
+    uint64_t mark_usec;  /* when it began (logtimeMark) */
+    uint32_t gen_low;    /* first log generation needed */
+    uint32_t gen_high;   /* last log generation in the backup */
+    uint32_t type;       /* ENG_BKTYPE_*; 0: the slot is empty */
+} eng_bkinfo;
+#define ENG_BKTYPE_STREAM 1   /* external (streaming) backup: ESE's backupNormal */
+#define ENG_BKTYPE_SNAPSHOT 2 /* OS snapshot: ESE's backupOSSnapshot */
+
 /* The database header, kept twice. Its byte layout is documented in dbfile.c. */
 typedef struct eng_dbhdr {
     uint32_t version;
@@ -141,6 +153,12 @@ typedef struct eng_dbhdr {
     eng_lsn lsn_detach;
     uint64_t time_consistent_usec;
     uint32_t backup_restored; /* 1: a restored backup image that still needs hard recovery */
+    eng_bkinfo bk_full;       /* last full backup (bkinfoFullPrev) */
+    eng_bkinfo bk_inc;        /* last incremental since it (bkinfoIncPrev) */
+    eng_bkinfo bk_copy;       /* last copy backup (bkinfoCopyPrev) */
+    eng_bkinfo bk_diff;       /* last differential (bkinfoDiffPrev) */
+    eng_bkinfo bk_cur;        /* set only in the header copy a backup streams (bkinfoFullCur) */
+    eng_bkinfo bk_snap;       /* the OS snapshot in progress (bkinfoSnapshotCur) */
 } eng_dbhdr;
 
 #define JET_dbstateJustCreated 1
@@ -149,6 +167,9 @@ typedef struct eng_dbhdr {
 
 long eng_dbhdr_read(int fd, uint32_t expect_page_size, eng_dbhdr *out); /* any page size if 0 */
 long eng_dbhdr_write(int fd, eng_dbhdr *h);                              /* bumps seq, writes A, fsync, B, fsync */
+/* Encode h (version set, CRC computed) into a zeroed block of h->page_size bytes: what a header
+ * copy looks like on disk. Does not change h->seq. */
+void eng_dbhdr_encode(const eng_dbhdr *h, uint8_t *block);
 /* Checksum and page-number check of a page read from disk; 0 or JET_errReadVerifyFailure. */
 long eng_page_verify(const uint8_t *page, uint32_t pgno, uint32_t page_size);
 void eng_page_seal(uint8_t *page, uint32_t pgno, uint32_t page_size); /* sets pgno + checksum */
@@ -300,6 +321,46 @@ struct eng_sess {
 };
 
 /* ---------------------------------------------------------------------------------------------
+ * External (streaming) backup state of one instance (backup.c); ESE-NOTES.md §2.
+ * ------------------------------------------------------------------------------------------- */
+#define ENG_BK_MAX_FILES 16 /* ESE's crhfMax: open backup file handles at once */
+enum eng_bk_state { BKS_NONE, BKS_DATABASES, BKS_LOGS };
+
+typedef struct eng_bkfile {
+    bool used;
+    bool is_db;
+    uint32_t dbid;       /* database: its dbid (the db stays attached: detach is refused) */
+    int fd;              /* log: our read-only fd; database: -1 (reads go through the db's fd) */
+    uint64_t size;       /* bytes the stream has */
+    uint64_t pos;        /* bytes handed out so far */
+    uint32_t npages;     /* database: pages 1..npages-1 are streamed (fixed at open) */
+    uint32_t gen;        /* log generation */
+    uint8_t *hdr;        /* database: the header block snapshot taken at open (page size) */
+    uint8_t *trailer;    /* database: the trailer page, made when the pages are done */
+    char path[ENG_PATH_MAX];
+} eng_bkfile;
+
+typedef struct eng_backup {
+    pthread_mutex_t mu;          /* everything below except stop and hold_gen */
+    enum eng_bk_state state;
+    bool incremental;
+    atomic_bool stop;            /* JetStopBackup(Instance): sticky until End */
+    long failed;                 /* a log could not be read: the whole backup is cancelled */
+    eng_lsn mark;
+    uint64_t mark_usec;
+    uint32_t copy_mic, copy_mac; /* logs to copy: [copy_mic, copy_mac) */
+    uint32_t delete_mic, delete_mac;
+    bool truncated;
+    atomic_uint in_session;      /* bit dbid-1: opened by this backup (atomic: detach reads it
+                                  * under the instance mutex, which ranks above bk.mu) */
+    uint32_t copy_done;          /* bit dbid-1: streamed to the end */
+    uint8_t *gen_read;           /* [g - copy_mic]: generation g was read to the end */
+    uint32_t ngen_read;          /* how many of [copy_mic, copy_mac) were */
+    atomic_uint hold_gen;        /* circular logging keeps generations >= this (0: none held) */
+    eng_bkfile files[ENG_BK_MAX_FILES];
+} eng_backup;
+
+/* ---------------------------------------------------------------------------------------------
  * Instance (inst.c)
  * ------------------------------------------------------------------------------------------- */
 enum eng_inst_state { INST_CREATED, INST_INITIALIZING, INST_RUNNING, INST_TERMINATING };
@@ -334,6 +395,8 @@ struct eng_inst {
     pthread_cond_t ckcv;
     bool ckpt_wanted, ckpt_stop;
     eng_lsn last_ckpt;
+
+    eng_backup bk;               /* the external backup, if one runs */
 
     /* Owned by instancemgr/, only under its table lock: the engine never reads them. */
     int mgr_pins;                /* callers between resolve and unpin: the struct stays allocated */
@@ -378,6 +441,28 @@ long eng_checkpoint(eng_inst *in);
 long eng_ckpt_start(eng_inst *in);
 void eng_ckpt_stop(eng_inst *in);
 void eng_ckpt_kick(eng_inst *in);
+
+/* External backup (backup.c). Each is called between eng_enter and eng_leave and returns the
+ * JET_err the public function documents. */
+void eng_bk_init(eng_inst *in);
+void eng_bk_destroy(eng_inst *in);
+long eng_bk_begin(eng_inst *in, JET_GRBIT grbit);
+long eng_bk_attach_info(eng_inst *in, char *szz, unsigned long cbMax, unsigned long *pcbActual);
+long eng_bk_open(eng_inst *in, const char *name, JET_HANDLE *ph, unsigned long *lo, unsigned long *hi);
+long eng_bk_read(eng_inst *in, JET_HANDLE h, void *pv, unsigned long cb, unsigned long *pcb);
+long eng_bk_close(eng_inst *in, JET_HANDLE h);
+long eng_bk_log_info(eng_inst *in, bool truncate_list, char *szz, unsigned long cbMax,
+                     unsigned long *pcbActual, JET_LOGINFO *info);
+long eng_bk_truncate(eng_inst *in);
+long eng_bk_end(eng_inst *in, JET_GRBIT grbit);
+void eng_bk_stop(eng_inst *in);
+bool eng_bk_running(eng_inst *in);
+/* JetTerm2 with StopBackup/Abrupt/Dirty: end a running backup as aborted by the server. */
+void eng_bk_cancel(eng_inst *in);
+/* May database dbid be detached now? JET_errDatabaseInUse while a backup streams it. */
+long eng_bk_check_detach(eng_inst *in, uint32_t dbid);
+/* Read and verify one database page from disk, retrying a damaged one (backup, snapshots). */
+long eng_bk_read_page(eng_db *db, uint32_t pgno, uint8_t *buf, bool *retried);
 
 /* Recovery (recovery.c). */
 long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen);

@@ -29,17 +29,37 @@ long eng_trace_err(long err, const char *file, int line)
     return err;
 }
 
+static pthread_mutex_t cb_mu = PTHREAD_MUTEX_INITIALIZER;
+static JET_PFNEVENT cb_fn;
+static void *cb_ctx;
+
+JET_ERR JET_API JetSetEventCallback(JET_PFNEVENT pfnEvent, void *ctx)
+{
+    pthread_mutex_lock(&cb_mu);
+    cb_fn = pfnEvent;
+    cb_ctx = ctx;
+    pthread_mutex_unlock(&cb_mu);
+    return JET_errSuccess;
+}
+
 void eng_event(eng_inst *in, int level, int id, const char *fmt, ...)
 {
-    if (!debug_level())
+    pthread_mutex_lock(&cb_mu);
+    JET_PFNEVENT fn = cb_fn;
+    void *ctx = cb_ctx;
+    pthread_mutex_unlock(&cb_mu);
+    if (!fn && !debug_level())
         return;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "jetsnap[%s] level %d event %d: %s\n", in && in->has_name ? in->name : "-", level,
-            id, msg);
+    const char *name = in && in->has_name ? in->name : NULL;
+    if (fn)
+        fn(ctx, in ? in->handle : 0, name, level, id, msg);
+    else
+        fprintf(stderr, "jetsnap[%s] level %d event %d: %s\n", name ? name : "-", level, id, msg);
 }
 
 uint64_t eng_now_usec(void)

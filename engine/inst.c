@@ -28,6 +28,7 @@ eng_inst *eng_inst_new(void)
     pthread_cond_init(&in->ckcv, NULL);
     in->chk_fd = -1;
     in->state = INST_CREATED;
+    eng_bk_init(in);
     return in;
 }
 
@@ -41,6 +42,7 @@ void eng_inst_free(eng_inst *in)
     pthread_mutex_destroy(&in->ckpt_run);
     pthread_mutex_destroy(&in->ckmu);
     pthread_cond_destroy(&in->ckcv);
+    eng_bk_destroy(in);
     free(in);
 }
 
@@ -265,6 +267,7 @@ long eng_inst_term(eng_inst *in, JET_GRBIT grbit)
     ENG_RETURN_IF(grbit & ~known, JET_errInvalidGrbit);
     bool dirty = grbit & JET_bitTermDirty;
     bool complete = !dirty && !(grbit & (JET_bitTermAbrupt | JET_bitTermStopBackup));
+    bool backup = eng_bk_running(in); /* before in->mu: the backup mutex ranks above it */
     pthread_mutex_lock(&in->mu);
     if (in->state == INST_CREATED) {
         pthread_mutex_unlock(&in->mu);
@@ -275,6 +278,12 @@ long eng_inst_term(eng_inst *in, JET_GRBIT grbit)
         pthread_mutex_unlock(&in->mu);
         return e;
     }
+    /* ESE: a clean term refuses to cut a running backup short; StopBackup, Abrupt and Dirty end it
+     * (as aborted by the server) once the calls in flight have drained. */
+    if (complete && backup) {
+        pthread_mutex_unlock(&in->mu);
+        return eng_trace_err(JET_errBackupInProgress, __FILE__, __LINE__);
+    }
     if (complete)
         for (eng_sess *s = in->sessions; s; s = s->next)
             if (s->txn.level > 0) {
@@ -282,9 +291,11 @@ long eng_inst_term(eng_inst *in, JET_GRBIT grbit)
                 return eng_trace_err(JET_errTooManyActiveUsers, __FILE__, __LINE__);
             }
     in->state = INST_TERMINATING;
+    eng_bk_stop(in); /* a backup call in flight ends with BackupAbortByServer */
     while (in->active > 0)
         pthread_cond_wait(&in->cv, &in->mu);
     pthread_mutex_unlock(&in->mu);
+    eng_bk_cancel(in);
 
     eng_ckpt_stop(in);
     while (in->sessions)

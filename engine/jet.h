@@ -141,6 +141,74 @@ typedef struct _JET_INSTANCE_INFO {
     char **szDatabaseSLVFileName_Obsolete; /* always NULL */
 } JET_INSTANCE_INFO;
 
+/* The log range of a backup (JetGetLogInfoInstance2). ulGenHigh is inclusive. */
+typedef struct _JET_LOGINFO {
+    unsigned long cbSize; /* must be sizeof(JET_LOGINFO) */
+    unsigned long ulGenLow;
+    unsigned long ulGenHigh;
+    char szBaseName[JET_BASE_NAME_LENGTH + 1];
+} JET_LOGINFO;
+
+/* Database header information (JetGetDatabaseFileInfo with JET_DbInfoMisc), laid out as ESE's
+ * JET_DBINFOMISC4; JET_DBINFOMISC, ...2 and ...3 are its prefixes as in ESE. A JET_BKINFO's
+ * logtimeMark is ESE's JET_BKLOGTIME: bFiller1 bit 0 = time is UTC (always, here), bits 1..7 the
+ * low bits of the milliseconds; bFiller2 bit 0 = fOSSnapshot (the backup was an OS snapshot),
+ * bits 2..4 the high bits of the milliseconds. lgposMark encodes jetsnap's log position as
+ * lGeneration = generation, isec = byte offset / 512, ib = byte offset % 512. */
+typedef struct _JET_DBINFOMISC4 {
+    unsigned long ulVersion;
+    unsigned long ulUpdate;
+    JET_SIGNATURE signDb;
+    unsigned long dbstate; /* JET_dbstateJustCreated 1, DirtyShutdown 2, CleanShutdown 3 */
+    JET_LGPOS lgposConsistent;
+    JET_LOGTIME logtimeConsistent;
+    JET_LOGTIME logtimeAttach;
+    JET_LGPOS lgposAttach;
+    JET_LOGTIME logtimeDetach;
+    JET_LGPOS lgposDetach;
+    JET_SIGNATURE signLog;
+    JET_BKINFO bkinfoFullPrev; /* last full backup (streaming or OS snapshot) */
+    JET_BKINFO bkinfoIncPrev;  /* last incremental since that full */
+    JET_BKINFO bkinfoFullCur;  /* non-zero only in a database restored from a stream */
+    unsigned long fShadowingDisabled;
+    unsigned long fUpgradeDb;
+    unsigned long dwMajorVersion;
+    unsigned long dwMinorVersion;
+    unsigned long dwBuildNumber;
+    long lSPNumber;
+    unsigned long cbPageSize;
+    /* JET_DBINFOMISC2 */
+    unsigned long genMinRequired;
+    unsigned long genMaxRequired;
+    JET_LOGTIME logtimeGenMaxCreate;
+    unsigned long ulRepairCount;
+    JET_LOGTIME logtimeRepair;
+    unsigned long ulRepairCountOld;
+    unsigned long ulECCFixSuccess;
+    JET_LOGTIME logtimeECCFixSuccess;
+    unsigned long ulECCFixSuccessOld;
+    unsigned long ulECCFixFail;
+    JET_LOGTIME logtimeECCFixFail;
+    unsigned long ulECCFixFailOld;
+    unsigned long ulBadChecksum;
+    JET_LOGTIME logtimeBadChecksum;
+    unsigned long ulBadChecksumOld;
+    /* JET_DBINFOMISC3 */
+    unsigned long genCommitted;
+    /* JET_DBINFOMISC4 */
+    JET_BKINFO bkinfoCopyPrev; /* last copy backup */
+    JET_BKINFO bkinfoDiffPrev; /* last differential since the last full */
+} JET_DBINFOMISC4;
+typedef JET_DBINFOMISC4 JET_DBINFOMISC;
+#define JET_DbInfoMisc 14
+
+/* The event callback (jetsnap's own; ESE writes to the Windows event log instead): level 1 error,
+ * 2 warning, 3 information, 4 verbose; event_id is ESE's id where ESE has one (210 "full backup
+ * starting", 213 "backup completed", ...). instance_name is NULL for an unnamed instance. Called
+ * from engine threads, never with an engine lock held that the callback could need. */
+typedef void (*JET_PFNEVENT)(void *ctx, JET_INSTANCE instance, const char *instance_name, int level,
+                             long event_id, const char *message);
+
 /* One parameter for JetEnableMultiInstance; err receives that parameter's result. */
 typedef struct _JET_SETSYSPARAM {
     unsigned long paramid;
@@ -182,6 +250,17 @@ typedef struct _JET_RSTINFO {
 #define JET_errLogSequenceEnd (-519)
 #define JET_errNoBackup (-520)
 #define JET_errInvalidBackupSequence (-521)
+#define JET_errMissingRestoreLogFiles (-557)
+#define JET_errMissingFullBackup (-560)
+#define JET_errEndingRestoreLogTooLow (-553)
+#define JET_errStartingRestoreLogTooHigh (-554)
+#define JET_errRestoreOfNonBackupDatabase (-615)
+#define JET_errLogFileNotCopied (-616)
+#define JET_errBadRestoreTargetInstance (-577)
+/* ESE keeps this one internal (errBackupAbortByCaller); jetsnap returns it from JetEndExternalBackup*
+ * when the backup was ended normally before its sequence was complete (ESE-NOTES.md, Caveats). */
+#define JET_errBackupAbortByCaller (-800)
+#define JET_errBackupAbortByServer (-801)
 #define JET_errBackupNotAllowedYet (-523)
 #define JET_errInvalidBackup (-526)
 #define JET_errRecoveredWithErrors (-527)
@@ -322,6 +401,13 @@ typedef struct _JET_RSTINFO {
  * Grbits (ESE's values)
  * ------------------------------------------------------------------------------------------- */
 /* JetTerm2 */
+/* External backup (JetBeginExternalBackup*, JetBackup*, JetEndExternalBackupInstance2) */
+#define JET_bitBackupIncremental 0x00000001
+#define JET_bitBackupAtomic 0x00000004
+#define JET_bitBackupSnapshot 0x00000010
+#define JET_bitBackupEndNormal 0x00000001
+#define JET_bitBackupEndAbort 0x00000002
+#define JET_bitBackupTruncateDone 0x00000100
 #define JET_bitTermComplete 0x00000001
 #define JET_bitTermAbrupt 0x00000002
 #define JET_bitTermStopBackup 0x00000004
@@ -478,6 +564,137 @@ JET_ERR JET_API JetStopServiceInstance(JET_INSTANCE instance);
  * Errors: as JetStopServiceInstance, plus RunningInMultiInstanceMode (multi-instance mode) and
  *   InvalidParameter (no mode set, as ESE). */
 JET_ERR JET_API JetStopService(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * External (streaming) backup — ESE-NOTES.md §2. The sequence is
+ *   Begin → [full: GetAttachInfo → for each database OpenFile, ReadFile until 0 bytes, CloseFile]
+ *   → GetLogInfo → for each log OpenFile, ReadFile, CloseFile → [TruncateLog] → End.
+ * The engine keeps committing meanwhile; the databases are copied "fuzzy" and the logs from the
+ * checkpoint at Begin to the generation rolled at GetLogInfo make the copy consistent on restore.
+ * Every function has an "Instance" form (instance first) and a legacy form without one, which
+ * works in one-instance mode only: RunningInMultiInstanceMode (-1081) in multi-instance mode,
+ * InvalidParameter with no mode set. Both forms also give the usual entry errors
+ * (NotInitialized, TermInProgress, ClientRequestToStopJetService, InstanceUnavailable).
+ * Once JetStopBackup(Instance) (or a JetTerm2 that stops the backup) was called, every call but
+ * CloseFile gives JET_errBackupAbortByServer (-801) until End. If a log cannot be copied (missing,
+ * or damaged: JET_errLogReadVerifyFailure) the whole backup is cancelled and every call but
+ * CloseFile gives that error until End.
+ * ------------------------------------------------------------------------------------------- */
+
+/* JetBeginExternalBackupInstance: start a backup. grbit: 0 (full) or JET_bitBackupIncremental
+ * (logs only; needs a streaming full backup of every attached database and no circular logging).
+ * Errors: BackupNotAllowedYet (the instance is still initializing), LoggingDisabled (Recovery
+ *   "Off"), LogWriteFail, InvalidGrbit (any other bit, including Atomic and Snapshot; ESE's internal
+ *   Surrogate and InternalCopy kinds are not offered), InvalidBackup (incremental with circular
+ *   logging), MissingFullBackup (incremental without a full first), BackupInProgress. */
+JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT grbit);
+JET_ERR JET_API JetBeginExternalBackup(JET_GRBIT grbit);
+
+/* JetGetAttachInfoInstance: the attached databases' full paths as a list of NUL-terminated strings
+ * ended by an empty one. With pv NULL, *pcbActual gets the size needed; otherwise at most cbMax
+ * bytes are copied and *pcbActual = min(cbMax, needed).
+ * Errors: NoBackup, BackupAbortByServer, InvalidBackupSequence (incremental backup). */
+JET_ERR JET_API JetGetAttachInfoInstance(JET_INSTANCE instance, void *pv, unsigned long cbMax,
+                                         unsigned long *pcbActual);
+JET_ERR JET_API JetGetAttachInfo(void *pv, unsigned long cbMax, unsigned long *pcbActual);
+
+/* JetOpenFileInstance: open one file of the backup set for reading; *phfFile gets its handle and
+ * the size in bytes is split over *pulFileSizeLow/High. A database's stream is
+ * (pages in the file + 2 header pages + 1 trailer page) x page size: the header as it was at open
+ * (twice), the pages, and a trailer with the log range it needs; written to a file, that stream
+ * is the database file to restore. Logs are opened by the names JetGetLogInfo gave, after it.
+ * At most 16 handles at once (OutOfMemory beyond).
+ * Errors: NoBackup, BackupAbortByServer, InvalidParameter (empty name; a name that is neither an
+ *   attached database nor a log of this instance), InvalidBackupSequence (a database in an
+ *   incremental backup or after GetLogInfo, or one already opened in this backup),
+ *   DatabaseNotFound (not attached; the rest of the backup goes on), MissingFileToBackup (a log
+ *   that is not on disk: the backup is cancelled), LogReadVerifyFailure (a damaged log: the backup
+ *   is cancelled). */
+JET_ERR JET_API JetOpenFileInstance(JET_INSTANCE instance, const char *szFileName, JET_HANDLE *phfFile,
+                                    unsigned long *pulFileSizeLow, unsigned long *pulFileSizeHigh);
+JET_ERR JET_API JetOpenFile(const char *szFileName, JET_HANDLE *phfFile, unsigned long *pulFileSizeLow,
+                            unsigned long *pulFileSizeHigh);
+
+/* JetReadFileInstance: read the next cb bytes of an open backup file into pv; cb must be a
+ * multiple of the page size, and the first read of a database at least 3 pages, of a log at least
+ * 2. *pcbActual gets the bytes read; 0 at the end. Pages are verified (a damaged page is retried
+ * up to 16 times) and never torn by a concurrent write.
+ * Errors: NoBackup, BackupAbortByServer, InvalidParameter (bad handle, NULL pointers, cb not whole
+ *   pages, a first read too small), ReadVerifyFailure (a page stays damaged: that database's
+ *   handle is closed and it is left out of the backup; the rest goes on), disk errors. */
+JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, void *pv, unsigned long cb,
+                                    unsigned long *pcbActual);
+JET_ERR JET_API JetReadFile(JET_HANDLE hfFile, void *pv, unsigned long cb, unsigned long *pcbActual);
+
+/* JetCloseFileInstance: close a backup file handle. A database read to its end counts as copied;
+ * a log read to its end counts toward TruncateLog's check. Works after a stop.
+ * Errors: NoBackup, InvalidParameter (bad handle). */
+JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile);
+JET_ERR JET_API JetCloseFile(JET_HANDLE hfFile);
+
+/* JetGetLogInfoInstance(2): the log files to copy, as full paths in a list like GetAttachInfo's.
+ * The first call (of this and of GetTruncateLogInfo) rolls the log so every commit so far is in a
+ * closed generation, and fixes the range: a full backup copies from the checkpoint generation at
+ * Begin, an incremental from the oldest log on disk, both up to the generation just closed.
+ * JetGetLogInfoInstance2 also fills *pLogInfo (cbSize must be sizeof(JET_LOGINFO); ulGenHigh is
+ * inclusive). Errors: NoBackup, BackupAbortByServer, InvalidBackupSequence (a file is still open),
+ *   MissingFileToBackup (incremental: a log after the last backup is gone, so the chain would have a
+ *   gap), FileNotFound (no archived log), InvalidParameter. */
+JET_ERR JET_API JetGetLogInfoInstance(JET_INSTANCE instance, void *pv, unsigned long cbMax,
+                                      unsigned long *pcbActual);
+JET_ERR JET_API JetGetLogInfoInstance2(JET_INSTANCE instance, void *pv, unsigned long cbMax,
+                                       unsigned long *pcbActual, JET_LOGINFO *pLogInfo);
+JET_ERR JET_API JetGetLogInfo(void *pv, unsigned long cbMax, unsigned long *pcbActual);
+
+/* JetGetTruncateLogInfoInstance: the log files JetTruncateLogInstance would delete: from the oldest
+ * on disk up to (not including) the lower of the checkpoint generation and the end of the copied
+ * range — and, for a full backup, never a log an attached database left out of it still needs.
+ * Same convention and errors as JetGetLogInfoInstance. */
+JET_ERR JET_API JetGetTruncateLogInfoInstance(JET_INSTANCE instance, void *pv, unsigned long cbMax,
+                                              unsigned long *pcbActual);
+
+/* JetTruncateLogInstance: delete the logs JetGetTruncateLogInfoInstance lists, once every log of
+ * the backup was read to its end and closed. Never deletes a log crash recovery still needs.
+ * Errors: NoBackup, BackupAbortByServer, InvalidBackupSequence (before GetLogInfo, or a file still
+ *   open), LogFileNotCopied (a log of the range was not read to its end: nothing is deleted). */
+JET_ERR JET_API JetTruncateLogInstance(JET_INSTANCE instance);
+JET_ERR JET_API JetTruncateLog(void);
+
+/* JetEndExternalBackupInstance2: end the backup; the return code says whether it is valid.
+ *   JET_bitBackupEndNormal: after a complete sequence, records it in every copied database's header
+ *     (bkinfo, see JetGetDatabaseFileInfo) and returns JET_errSuccess: a full backup whose logs were
+ *     truncated (or with JET_bitBackupTruncateDone) as Full — which clears Incremental and
+ *     Differential — otherwise as Copy; an incremental as Incremental, or Differential if not
+ *     truncated. Ended before the logs were fetched and read to the end: nothing is recorded and the
+ *     result is JET_errBackupAbortByCaller (-800). After a stop: JET_errBackupAbortByServer (-801).
+ *     After a cancelled backup: the error that cancelled it.
+ *   JET_bitBackupEndAbort: abandon it; nothing is recorded; JET_errSuccess.
+ * In every case the backup is over. Errors also: NoBackup, InvalidParameter (neither or both of
+ *   Normal and Abort), InvalidGrbit. JetEndExternalBackup(Instance) is Instance2 with EndNormal. */
+JET_ERR JET_API JetEndExternalBackupInstance2(JET_INSTANCE instance, JET_GRBIT grbit);
+JET_ERR JET_API JetEndExternalBackupInstance(JET_INSTANCE instance);
+JET_ERR JET_API JetEndExternalBackup(void);
+
+/* JetStopBackupInstance: ask a running backup to stop (from any thread); always JET_errSuccess,
+ * also with no backup running (then it has no effect). The backup's later calls get
+ * JET_errBackupAbortByServer; End returns it too. */
+JET_ERR JET_API JetStopBackupInstance(JET_INSTANCE instance);
+JET_ERR JET_API JetStopBackup(void);
+
+/* JetGetDatabaseFileInfo: read a database file's header (attached or not; the file is only read).
+ * InfoLevel JET_DbInfoMisc (14) with cbMax >= sizeof(JET_DBINFOMISC) fills a JET_DBINFOMISC4
+ * (state, signatures, consistency and attach positions, the backup records bkinfoFullPrev,
+ * bkinfoIncPrev, bkinfoCopyPrev, bkinfoDiffPrev and, in a restored stream, bkinfoFullCur); a
+ * smaller cbMax that still holds ESE's JET_DBINFOMISC gets that prefix.
+ * Errors: InvalidParameter (NULL pointers, another InfoLevel), BufferTooSmall, FileNotFound,
+ *   DatabaseCorrupted / InvalidDatabaseVersion (not a readable jetsnap database). */
+JET_ERR JET_API JetGetDatabaseFileInfo(const char *szDatabaseName, void *pvResult, unsigned long cbMax,
+                                       unsigned long InfoLevel);
+
+/* JetSetEventCallback: where the engine's events go (backup started, file copied, log range,
+ * truncation, "backup completed", aborts, recovery ...), process-wide; NULL stops them. ctx is
+ * passed back. Always JET_errSuccess. */
+JET_ERR JET_API JetSetEventCallback(JET_PFNEVENT pfnEvent, void *ctx);
 
 /* ---------------------------------------------------------------------------------------------
  * Sessions

@@ -1,0 +1,229 @@
+/*
+ * backup-api.c — the public external-backup functions (ESE-NOTES.md §2): each "Instance" form
+ * resolves its instance, each legacy instance-less form goes through the one mode check of
+ * imgr_legacy_pin (RunningInMultiInstanceMode in multi-instance mode, InvalidParameter with no
+ * mode), and both enter the engine before calling the instance's backup state machine.
+ */
+#include "imgr-int.h"
+
+/* Pin and enter an instance: by handle, or (legacy) the one instance of one-instance mode. */
+static long enter(bool legacy, JET_INSTANCE inst, eng_inst **out)
+{
+    eng_inst *in;
+    long err = legacy ? imgr_legacy_pin(&in) : imgr_pin(inst, &in);
+    if (err)
+        return err;
+    err = eng_enter(in);
+    if (err) {
+        imgr_unpin(in);
+        return err;
+    }
+    *out = in;
+    return JET_errSuccess;
+}
+
+static void leave(eng_inst *in)
+{
+    eng_leave(in);
+    imgr_unpin(in);
+}
+
+static long begin(bool legacy, JET_INSTANCE inst, JET_GRBIT grbit)
+{
+    eng_inst *in;
+    long err = enter(legacy, inst, &in);
+    if (err == JET_errNotInitialized && !imgr_pin(inst, &in)) {
+        /* ESE: an instance still recovering is not yet backup-capable. */
+        pthread_mutex_lock(&in->mu);
+        if (in->state == INST_INITIALIZING)
+            err = JET_errBackupNotAllowedYet;
+        pthread_mutex_unlock(&in->mu);
+        imgr_unpin(in);
+    }
+    if (err)
+        return err;
+    err = eng_bk_begin(in, grbit);
+    leave(in);
+    return err;
+}
+
+JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT grbit)
+{
+    return begin(false, instance, grbit);
+}
+
+JET_ERR JET_API JetBeginExternalBackup(JET_GRBIT grbit) { return begin(true, 0, grbit); }
+
+static long attach_info(bool legacy, JET_INSTANCE inst, void *pv, unsigned long cbMax, unsigned long *pcb)
+{
+    eng_inst *in;
+    long err = enter(legacy, inst, &in);
+    if (err)
+        return err;
+    err = eng_bk_attach_info(in, pv, cbMax, pcb);
+    leave(in);
+    return err;
+}
+
+JET_ERR JET_API JetGetAttachInfoInstance(JET_INSTANCE instance, void *pv, unsigned long cbMax,
+                                         unsigned long *pcbActual)
+{
+    return attach_info(false, instance, pv, cbMax, pcbActual);
+}
+
+JET_ERR JET_API JetGetAttachInfo(void *pv, unsigned long cbMax, unsigned long *pcbActual)
+{
+    return attach_info(true, 0, pv, cbMax, pcbActual);
+}
+
+static long open_file(bool legacy, JET_INSTANCE inst, const char *name, JET_HANDLE *ph, unsigned long *lo,
+                      unsigned long *hi)
+{
+    eng_inst *in;
+    long err = enter(legacy, inst, &in);
+    if (err)
+        return err;
+    err = eng_bk_open(in, name, ph, lo, hi);
+    leave(in);
+    return err;
+}
+
+JET_ERR JET_API JetOpenFileInstance(JET_INSTANCE instance, const char *szFileName, JET_HANDLE *phfFile,
+                                    unsigned long *pulFileSizeLow, unsigned long *pulFileSizeHigh)
+{
+    return open_file(false, instance, szFileName, phfFile, pulFileSizeLow, pulFileSizeHigh);
+}
+
+JET_ERR JET_API JetOpenFile(const char *szFileName, JET_HANDLE *phfFile, unsigned long *pulFileSizeLow,
+                            unsigned long *pulFileSizeHigh)
+{
+    return open_file(true, 0, szFileName, phfFile, pulFileSizeLow, pulFileSizeHigh);
+}
+
+static long read_file(bool legacy, JET_INSTANCE inst, JET_HANDLE h, void *pv, unsigned long cb,
+                      unsigned long *pcb)
+{
+    eng_inst *in;
+    long err = enter(legacy, inst, &in);
+    if (err)
+        return err;
+    err = eng_bk_read(in, h, pv, cb, pcb);
+    leave(in);
+    return err;
+}
+
+JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, void *pv, unsigned long cb,
+                                    unsigned long *pcbActual)
+{
+    return read_file(false, instance, hfFile, pv, cb, pcbActual);
+}
+
+JET_ERR JET_API JetReadFile(JET_HANDLE hfFile, void *pv, unsigned long cb, unsigned long *pcbActual)
+{
+    return read_file(true, 0, hfFile, pv, cb, pcbActual);
+}
+
+static long close_file(bool legacy, JET_INSTANCE inst, JET_HANDLE h)
+{
+    eng_inst *in;
+    long err = enter(legacy, inst, &in);
+    if (err)
+        return err;
+    err = eng_bk_close(in, h);
+    leave(in);
+    return err;
+}
+
+JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile)
+{
+    return close_file(false, instance, hfFile);
+}
+
+JET_ERR JET_API JetCloseFile(JET_HANDLE hfFile) { return close_file(true, 0, hfFile); }
+
+static long log_info(bool legacy, JET_INSTANCE inst, bool truncate_list, void *pv, unsigned long cbMax,
+                     unsigned long *pcb, JET_LOGINFO *info)
+{
+    eng_inst *in;
+    long err = enter(legacy, inst, &in);
+    if (err)
+        return err;
+    err = eng_bk_log_info(in, truncate_list, pv, cbMax, pcb, info);
+    leave(in);
+    return err;
+}
+
+JET_ERR JET_API JetGetLogInfoInstance2(JET_INSTANCE instance, void *pv, unsigned long cbMax,
+                                       unsigned long *pcbActual, JET_LOGINFO *pLogInfo)
+{
+    return log_info(false, instance, false, pv, cbMax, pcbActual, pLogInfo);
+}
+
+JET_ERR JET_API JetGetLogInfoInstance(JET_INSTANCE instance, void *pv, unsigned long cbMax,
+                                      unsigned long *pcbActual)
+{
+    return log_info(false, instance, false, pv, cbMax, pcbActual, NULL);
+}
+
+JET_ERR JET_API JetGetLogInfo(void *pv, unsigned long cbMax, unsigned long *pcbActual)
+{
+    return log_info(true, 0, false, pv, cbMax, pcbActual, NULL);
+}
+
+JET_ERR JET_API JetGetTruncateLogInfoInstance(JET_INSTANCE instance, void *pv, unsigned long cbMax,
+                                              unsigned long *pcbActual)
+{
+    return log_info(false, instance, true, pv, cbMax, pcbActual, NULL);
+}
+
+static long truncate_log(bool legacy, JET_INSTANCE inst)
+{
+    eng_inst *in;
+    long err = enter(legacy, inst, &in);
+    if (err)
+        return err;
+    err = eng_bk_truncate(in);
+    leave(in);
+    return err;
+}
+
+JET_ERR JET_API JetTruncateLogInstance(JET_INSTANCE instance) { return truncate_log(false, instance); }
+JET_ERR JET_API JetTruncateLog(void) { return truncate_log(true, 0); }
+
+static long end_backup(bool legacy, JET_INSTANCE inst, JET_GRBIT grbit)
+{
+    eng_inst *in;
+    long err = enter(legacy, inst, &in);
+    if (err)
+        return err;
+    err = eng_bk_end(in, grbit);
+    leave(in);
+    return err;
+}
+
+JET_ERR JET_API JetEndExternalBackupInstance2(JET_INSTANCE instance, JET_GRBIT grbit)
+{
+    return end_backup(false, instance, grbit);
+}
+
+JET_ERR JET_API JetEndExternalBackupInstance(JET_INSTANCE instance)
+{
+    return end_backup(false, instance, JET_bitBackupEndNormal);
+}
+
+JET_ERR JET_API JetEndExternalBackup(void) { return end_backup(true, 0, JET_bitBackupEndNormal); }
+
+static long stop_backup(bool legacy, JET_INSTANCE inst)
+{
+    /* Only a flag: no entry check beyond resolving the instance, so it works while a term runs. */
+    eng_inst *in;
+    long err = legacy ? imgr_legacy_pin(&in) : imgr_pin(inst, &in);
+    if (err)
+        return err;
+    eng_bk_stop(in);
+    imgr_unpin(in);
+    return JET_errSuccess;
+}
+
+JET_ERR JET_API JetStopBackupInstance(JET_INSTANCE instance) { return stop_backup(false, instance); }
+JET_ERR JET_API JetStopBackup(void) { return stop_backup(true, 0); }

@@ -1,0 +1,778 @@
+/*
+ * test-backup.c — the external backup sequence of ESE-NOTES.md §2.3, one test per ordering or
+ * misuse rule (each fails if the rule is broken), the header bookkeeping of §2.7 seen through
+ * JetGetDatabaseFileInfo, the stream format of a database (header snapshot, pages, trailer), the
+ * log range, truncation, stop and term, and the events each step emits.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jet.h"
+#include "testutil.h"
+
+#define OK(call) ck_assert_int_eq((call), JET_errSuccess)
+#define PS 8192
+
+extern unsigned eng_bk_retry_base_ms;
+
+static char *dir, *dbp, *dbp2;
+static JET_INSTANCE inst;
+static JET_SESID ses;
+static JET_DBID dbid;
+static JET_TABLEID tab;
+
+/* Events seen, by id. */
+static int events[4096];
+static void on_event(void *ctx, JET_INSTANCE in, const char *name, int level, long id, const char *msg)
+{
+    (void)ctx, (void)in, (void)name, (void)level, (void)msg;
+    if (id >= 0 && id < 4096)
+        events[id]++;
+}
+
+static void put_n(int from, int n)
+{
+    for (int i = from; i < from + n; i++) {
+        char k[32], v[200];
+        snprintf(k, sizeof k, "key%08d", i);
+        memset(v, 'a' + i % 26, sizeof v);
+        OK(JetBeginTransaction(ses));
+        OK(JetPutRecord(ses, tab, k, (unsigned long)strlen(k), v, sizeof v, 0));
+        OK(JetCommitTransaction(ses, 0));
+    }
+}
+
+static void start(int circular)
+{
+    OK(JetCreateInstance(&inst, "bk"));
+    OK(JetSetSystemParameter(&inst, 0, JET_paramSystemPath, 0, dir));
+    OK(JetSetSystemParameter(&inst, 0, JET_paramLogFilePath, 0, dir));
+    OK(JetSetSystemParameter(&inst, 0, JET_paramLogFileSize, 128, NULL));
+    OK(JetSetSystemParameter(&inst, 0, JET_paramCircularLog, (JET_API_PTR)circular, NULL));
+    OK(JetInit(&inst));
+    OK(JetBeginSession(inst, &ses, NULL, NULL));
+}
+
+static void setup_common(int circular)
+{
+    memset(events, 0, sizeof events);
+    JetSetEventCallback(on_event, NULL);
+    eng_bk_retry_base_ms = 1;
+    dir = tu_mkdtemp("backup");
+    dbp = tu_path(dir, "a.edb");
+    dbp2 = tu_path(dir, "b.edb");
+    start(circular);
+    OK(JetCreateDatabase(ses, dbp, NULL, &dbid, 0));
+    OK(JetCreateTable(ses, dbid, "t", 0, 0, &tab));
+    put_n(0, 50);
+}
+
+static void setup(void) { setup_common(0); }
+static void setup_circular(void) { setup_common(1); }
+
+static void teardown(void)
+{
+    if (inst)
+        JetTerm2(inst, JET_bitTermAbrupt);
+    inst = 0;
+    JetSetEventCallback(NULL, NULL);
+    tu_rmtree(dir);
+    free(dir);
+    free(dbp);
+    free(dbp2);
+}
+
+/* Read a whole backup file into out (may be NULL) with reads of cb bytes; returns its length. */
+static size_t read_all(JET_HANDLE h, unsigned long cb, FILE *out)
+{
+    char *buf = malloc(cb);
+    size_t total = 0;
+    for (;;) {
+        unsigned long got = 0;
+        OK(JetReadFileInstance(inst, h, buf, cb, &got));
+        if (!got)
+            break;
+        if (out)
+            ck_assert_int_eq(fwrite(buf, 1, got, out), got);
+        total += got;
+    }
+    free(buf);
+    return total;
+}
+
+/* Count the strings of a multi-sz list. */
+static int count_multisz(const char *p)
+{
+    int n = 0;
+    while (*p) {
+        n++;
+        p += strlen(p) + 1;
+    }
+    return n;
+}
+
+/* Copy every database and log of a backup into outdir (NULL: read only). */
+static void copy_databases(const char *outdir)
+{
+    unsigned long need = 0;
+    OK(JetGetAttachInfoInstance(inst, NULL, 0, &need));
+    char *list = malloc(need);
+    unsigned long got = 0;
+    OK(JetGetAttachInfoInstance(inst, list, need, &got));
+    ck_assert_int_eq(got, need);
+    for (char *p = list; *p; p += strlen(p) + 1) {
+        JET_HANDLE h;
+        unsigned long lo, hi;
+        OK(JetOpenFileInstance(inst, p, &h, &lo, &hi));
+        FILE *f = NULL;
+        if (outdir) {
+            char *o = tu_path(outdir, strrchr(p, '/') + 1);
+            f = fopen(o, "wb");
+            free(o);
+        }
+        size_t n = read_all(h, 16 * PS, f);
+        ck_assert_int_eq(n, ((uint64_t)hi << 32) | lo);
+        if (f)
+            fclose(f);
+        OK(JetCloseFileInstance(inst, h));
+    }
+    free(list);
+}
+
+static int copy_logs(const char *outdir, JET_LOGINFO *li)
+{
+    unsigned long need = 0;
+    JET_LOGINFO tmp = {sizeof tmp, 0, 0, ""};
+    OK(JetGetLogInfoInstance2(inst, NULL, 0, &need, li ? li : &tmp));
+    char *list = malloc(need);
+    OK(JetGetLogInfoInstance(inst, list, need, &need));
+    int n = 0;
+    for (char *p = list; *p; p += strlen(p) + 1, n++) {
+        JET_HANDLE h;
+        unsigned long lo, hi;
+        OK(JetOpenFileInstance(inst, p, &h, &lo, &hi));
+        FILE *f = NULL;
+        if (outdir) {
+            char *o = tu_path(outdir, strrchr(p, '/') + 1);
+            f = fopen(o, "wb");
+            free(o);
+        }
+        read_all(h, 2 * PS, f);
+        if (f)
+            fclose(f);
+        OK(JetCloseFileInstance(inst, h));
+    }
+    free(list);
+    return n;
+}
+
+static JET_DBINFOMISC info(const char *path)
+{
+    JET_DBINFOMISC m;
+    OK(JetGetDatabaseFileInfo(path, &m, sizeof m, JET_DbInfoMisc));
+    return m;
+}
+
+static int nlogs_on_disk(void)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, "edb", 3) && strlen(e->d_name) == 12 && strstr(e->d_name, ".log"))
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+START_TEST(full_backup_sequence_and_header_stamp)
+{
+    JET_DBINFOMISC before = info(dbp);
+    ck_assert_int_eq(before.bkinfoFullPrev.genLow, 0);
+    char *out = tu_path(dir, "out");
+    mkdir(out, 0755);
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    ck_assert_int_eq(events[210], 1);
+    put_n(100, 20); /* the engine keeps committing */
+    copy_databases(out);
+    ck_assert_int_eq(events[220], 1);
+    ck_assert_int_eq(events[221], 1);
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    int n = copy_logs(out, &li);
+    ck_assert_int_eq(events[223], 1);
+    ck_assert_int_ge(n, 1);
+    ck_assert_int_eq((long)(li.ulGenHigh - li.ulGenLow + 1), n);
+    ck_assert_str_eq(li.szBaseName, "edb");
+    OK(JetTruncateLogInstance(inst));
+    OK(JetEndExternalBackupInstance(inst));
+    ck_assert_int_eq(events[213], 1);
+    JET_DBINFOMISC m = info(dbp);
+    ck_assert_int_eq(m.bkinfoFullPrev.genLow, li.ulGenLow);
+    ck_assert_int_eq(m.bkinfoFullPrev.genHigh, li.ulGenHigh);
+    ck_assert_int_ne(m.bkinfoFullPrev.logtimeMark.bYear, 0);
+    ck_assert_int_eq(m.bkinfoFullPrev.logtimeMark.bFiller2 & 1, 0); /* not an OS snapshot */
+    ck_assert_int_eq(m.bkinfoCopyPrev.genLow, 0);
+    ck_assert_int_eq(m.bkinfoIncPrev.genLow, 0);
+    ck_assert_int_eq(m.bkinfoFullCur.genLow, 0);
+    /* The streamed copy carries bkinfoFullCur and a trailer; attaching it as is is refused. */
+    char *copy = tu_path(out, "a.edb");
+    JET_DBINFOMISC c = info(copy);
+    ck_assert_int_eq(c.bkinfoFullCur.genLow, li.ulGenLow);
+    struct stat st;
+    ck_assert_int_eq(stat(copy, &st), 0);
+    ck_assert_int_eq(st.st_size % PS, 0);
+    int fd = open(copy, O_RDONLY);
+    char trl[PS];
+    ck_assert_int_eq(pread(fd, trl, PS, st.st_size - PS), PS);
+    close(fd);
+    ck_assert(!memcmp(trl + 4, "JSNAPTRL", 8));
+    free(copy);
+    free(out);
+}
+END_TEST
+
+START_TEST(untruncated_full_is_a_copy_unless_truncate_done)
+{
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    copy_databases(NULL);
+    copy_logs(NULL, NULL);
+    OK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndNormal));
+    JET_DBINFOMISC m = info(dbp);
+    ck_assert_int_eq(m.bkinfoFullPrev.genLow, 0);
+    ck_assert_int_ne(m.bkinfoCopyPrev.genLow, 0);
+    /* A copy gives no baseline: an incremental is refused. */
+    ck_assert_int_eq(JetBeginExternalBackupInstance(inst, JET_bitBackupIncremental), JET_errMissingFullBackup);
+    ck_assert_int_eq(events[206], 1);
+    /* TruncateDone records a full backup although nothing was truncated. */
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    copy_databases(NULL);
+    copy_logs(NULL, NULL);
+    OK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndNormal | JET_bitBackupTruncateDone));
+    m = info(dbp);
+    ck_assert_int_ne(m.bkinfoFullPrev.genLow, 0);
+    OK(JetBeginExternalBackupInstance(inst, JET_bitBackupIncremental));
+    OK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort));
+}
+END_TEST
+
+START_TEST(incremental_and_differential)
+{
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    copy_databases(NULL);
+    JET_LOGINFO full = {sizeof full, 0, 0, ""};
+    copy_logs(NULL, &full);
+    OK(JetTruncateLogInstance(inst));
+    OK(JetEndExternalBackupInstance(inst));
+    put_n(200, 30);
+    /* Not truncated: a differential. */
+    OK(JetBeginExternalBackupInstance(inst, JET_bitBackupIncremental));
+    ck_assert_int_eq(events[211], 1);
+    /* Attach info and database files exist only in a full backup. */
+    char buf[4096];
+    unsigned long got;
+    ck_assert_int_eq(JetGetAttachInfoInstance(inst, buf, sizeof buf, &got), JET_errInvalidBackupSequence);
+    JET_HANDLE h;
+    ck_assert_int_eq(JetOpenFileInstance(inst, dbp, &h, NULL, NULL), JET_errInvalidBackupSequence);
+    JET_LOGINFO diff = {sizeof diff, 0, 0, ""};
+    copy_logs(NULL, &diff);
+    ck_assert_int_le(diff.ulGenLow, full.ulGenHigh + 1); /* no gap after the full */
+    OK(JetEndExternalBackupInstance(inst));
+    JET_DBINFOMISC m = info(dbp);
+    ck_assert_int_eq(m.bkinfoDiffPrev.genHigh, diff.ulGenHigh);
+    ck_assert_int_eq(m.bkinfoIncPrev.genLow, 0);
+    put_n(300, 30);
+    /* Truncated: an incremental, continuing with no gap. */
+    OK(JetBeginExternalBackupInstance(inst, JET_bitBackupIncremental));
+    JET_LOGINFO inc = {sizeof inc, 0, 0, ""};
+    copy_logs(NULL, &inc);
+    ck_assert_int_le(inc.ulGenLow, full.ulGenHigh + 1);
+    ck_assert_int_gt(inc.ulGenHigh, diff.ulGenHigh);
+    OK(JetTruncateLogInstance(inst));
+    OK(JetEndExternalBackupInstance(inst));
+    m = info(dbp);
+    ck_assert_int_eq(m.bkinfoIncPrev.genHigh, inc.ulGenHigh);
+    /* A new full clears Incremental and Differential. */
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    copy_databases(NULL);
+    copy_logs(NULL, NULL);
+    OK(JetTruncateLogInstance(inst));
+    OK(JetEndExternalBackupInstance(inst));
+    m = info(dbp);
+    ck_assert_int_eq(m.bkinfoIncPrev.genLow, 0);
+    ck_assert_int_eq(m.bkinfoDiffPrev.genLow, 0);
+    ck_assert_int_gt(m.bkinfoFullPrev.genHigh, inc.ulGenHigh);
+}
+END_TEST
+
+START_TEST(no_backup_errors)
+{
+    char buf[64];
+    unsigned long got;
+    JET_HANDLE h;
+    ck_assert_int_eq(JetGetAttachInfoInstance(inst, buf, sizeof buf, &got), JET_errNoBackup);
+    ck_assert_int_eq(JetOpenFileInstance(inst, dbp, &h, NULL, NULL), JET_errNoBackup);
+    ck_assert_int_eq(JetReadFileInstance(inst, 1, buf, PS, &got), JET_errNoBackup);
+    ck_assert_int_eq(JetCloseFileInstance(inst, 1), JET_errNoBackup);
+    ck_assert_int_eq(JetGetLogInfoInstance(inst, buf, sizeof buf, &got), JET_errNoBackup);
+    ck_assert_int_eq(JetGetTruncateLogInfoInstance(inst, buf, sizeof buf, &got), JET_errNoBackup);
+    ck_assert_int_eq(JetTruncateLogInstance(inst), JET_errNoBackup);
+    ck_assert_int_eq(JetEndExternalBackupInstance(inst), JET_errNoBackup);
+    OK(JetStopBackupInstance(inst)); /* a flag only, even with no backup */
+    OK(JetBeginExternalBackupInstance(inst, 0)); /* and it does not stop the next backup */
+    OK(JetGetAttachInfoInstance(inst, NULL, 0, &got));
+    OK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort));
+}
+END_TEST
+
+START_TEST(begin_errors)
+{
+    ck_assert_int_eq(JetBeginExternalBackupInstance(inst, JET_bitBackupAtomic), JET_errInvalidGrbit);
+    ck_assert_int_eq(JetBeginExternalBackupInstance(inst, JET_bitBackupSnapshot), JET_errInvalidGrbit);
+    ck_assert_int_eq(JetBeginExternalBackupInstance(inst, 0x40 | JET_bitBackupIncremental), JET_errInvalidGrbit);
+    ck_assert_int_eq(JetBeginExternalBackupInstance(inst, JET_bitBackupIncremental), JET_errMissingFullBackup);
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    ck_assert_int_eq(JetBeginExternalBackupInstance(inst, 0), JET_errBackupInProgress);
+    ck_assert_int_eq(JetBeginExternalBackupInstance(inst, JET_bitBackupIncremental), JET_errBackupInProgress);
+    OK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort));
+    ck_assert_int_eq(events[215], 1);
+    /* An instance that is not initialized, and a bad handle. */
+    JET_INSTANCE other;
+    OK(JetCreateInstance(&other, "other"));
+    ck_assert_int_eq(JetBeginExternalBackupInstance(other, 0), JET_errNotInitialized);
+    OK(JetTerm(other));
+    ck_assert_int_eq(JetBeginExternalBackupInstance(inst + 1, 0), JET_errInvalidParameter);
+    /* Stopped service: the usual entry error. */
+    OK(JetStopServiceInstance(inst));
+    ck_assert_int_eq(JetBeginExternalBackupInstance(inst, 0), JET_errClientRequestToStopJetService);
+}
+END_TEST
+
+START_TEST(incremental_with_circular_logging_is_invalid)
+{
+    ck_assert_int_eq(JetBeginExternalBackupInstance(inst, JET_bitBackupIncremental), JET_errInvalidBackup);
+    /* A full backup works with circular logging, and its logs are kept while it runs. */
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    copy_databases(NULL);
+    put_n(1000, 600); /* several generations of 128 KB, with checkpoints that would delete them */
+    int n = copy_logs(NULL, NULL);
+    ck_assert_int_ge(n, 3);
+    OK(JetTruncateLogInstance(inst));
+    OK(JetEndExternalBackupInstance(inst));
+}
+END_TEST
+
+START_TEST(legacy_forms_follow_the_mode)
+{
+    /* Multi-instance mode (setup created an instance): the legacy forms are refused. */
+    char buf[64];
+    unsigned long got;
+    JET_HANDLE h;
+    ck_assert_int_eq(JetBeginExternalBackup(0), JET_errRunningInMultiInstanceMode);
+    ck_assert_int_eq(JetGetAttachInfo(buf, sizeof buf, &got), JET_errRunningInMultiInstanceMode);
+    ck_assert_int_eq(JetOpenFile(dbp, &h, NULL, NULL), JET_errRunningInMultiInstanceMode);
+    ck_assert_int_eq(JetReadFile(1, buf, PS, &got), JET_errRunningInMultiInstanceMode);
+    ck_assert_int_eq(JetCloseFile(1), JET_errRunningInMultiInstanceMode);
+    ck_assert_int_eq(JetGetLogInfo(buf, sizeof buf, &got), JET_errRunningInMultiInstanceMode);
+    ck_assert_int_eq(JetTruncateLog(), JET_errRunningInMultiInstanceMode);
+    ck_assert_int_eq(JetEndExternalBackup(), JET_errRunningInMultiInstanceMode);
+    ck_assert_int_eq(JetStopBackup(), JET_errRunningInMultiInstanceMode);
+    OK(JetTerm(inst));
+    inst = 0;
+    /* No mode: InvalidParameter, as ESE. */
+    ck_assert_int_eq(JetBeginExternalBackup(0), JET_errInvalidParameter);
+    ck_assert_int_eq(JetStopBackup(), JET_errInvalidParameter);
+    /* One-instance mode: the legacy forms drive the one instance. */
+    OK(JetSetSystemParameter(NULL, 0, JET_paramSystemPath, 0, dir));
+    OK(JetSetSystemParameter(NULL, 0, JET_paramLogFilePath, 0, dir));
+    OK(JetSetSystemParameter(NULL, 0, JET_paramLogFileSize, 128, NULL));
+    OK(JetInit(NULL));
+    OK(JetBeginSession(0, &ses, NULL, NULL));
+    OK(JetAttachDatabase(ses, dbp, 0));
+    OK(JetBeginExternalBackup(0));
+    OK(JetGetAttachInfo(NULL, 0, &got));
+    char *list = malloc(got);
+    OK(JetGetAttachInfo(list, got, &got));
+    ck_assert_int_eq(count_multisz(list), 1);
+    ck_assert_str_eq(list, dbp);
+    unsigned long lo, hi;
+    OK(JetOpenFile(list, &h, &lo, &hi));
+    char *buf2 = malloc(64 * PS);
+    size_t total = 0;
+    for (;;) {
+        OK(JetReadFile(h, buf2, 64 * PS, &got));
+        if (!got)
+            break;
+        total += got;
+    }
+    ck_assert_int_eq(total, lo);
+    OK(JetCloseFile(h));
+    OK(JetGetLogInfo(NULL, 0, &got));
+    char *logs = malloc(got);
+    OK(JetGetLogInfo(logs, got, &got));
+    for (char *p = logs; *p; p += strlen(p) + 1) {
+        OK(JetOpenFile(p, &h, &lo, &hi));
+        while (JetReadFile(h, buf2, 64 * PS, &got) == 0 && got)
+            ;
+        OK(JetCloseFile(h));
+    }
+    OK(JetTruncateLog());
+    OK(JetEndExternalBackup());
+    ck_assert_int_ne(info(dbp).bkinfoFullPrev.genLow, 0);
+    OK(JetStopBackup());
+    OK(JetTerm(0));
+    free(list);
+    free(logs);
+    free(buf2);
+}
+END_TEST
+
+START_TEST(open_file_rules)
+{
+    JET_HANDLE h, hs[17];
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    ck_assert_int_eq(JetOpenFileInstance(inst, "", &h, NULL, NULL), JET_errInvalidParameter);
+    ck_assert_int_eq(JetOpenFileInstance(inst, NULL, &h, NULL, NULL), JET_errInvalidParameter);
+    /* Not attached, in the database phase: DatabaseNotFound, and the backup goes on. */
+    ck_assert_int_eq(JetOpenFileInstance(inst, dbp2, &h, NULL, NULL), JET_errDatabaseNotFound);
+    ck_assert_int_eq(events[217], 1);
+    OK(JetOpenFileInstance(inst, dbp, &h, NULL, NULL));
+    ck_assert_int_eq(JetOpenFileInstance(inst, dbp, &hs[0], NULL, NULL), JET_errInvalidBackupSequence);
+    /* A streamed database cannot be detached, even when nothing else uses it. */
+    OK(JetCloseTable(ses, tab));
+    OK(JetCloseDatabase(ses, dbid, 0));
+    ck_assert_int_eq(JetDetachDatabase(ses, dbp), JET_errDatabaseInUse);
+    /* Logs may not be listed while a file is open. */
+    char buf[4096];
+    unsigned long got;
+    ck_assert_int_eq(JetGetLogInfoInstance(inst, buf, sizeof buf, &got), JET_errInvalidBackupSequence);
+    ck_assert_int_eq(JetGetTruncateLogInfoInstance(inst, buf, sizeof buf, &got), JET_errInvalidBackupSequence);
+    ck_assert_int_eq(JetTruncateLogInstance(inst), JET_errInvalidBackupSequence);
+    /* Closed half-read: not copied (event 222). */
+    char *b = malloc(3 * PS);
+    OK(JetReadFileInstance(inst, h, b, 3 * PS, &got));
+    OK(JetCloseFileInstance(inst, h));
+    ck_assert_int_eq(events[222], 1);
+    ck_assert_int_eq(JetCloseFileInstance(inst, h), JET_errInvalidParameter);
+    /* Now in the log phase: databases are refused, unknown names too. */
+    OK(JetGetLogInfoInstance(inst, NULL, 0, &got));
+    ck_assert_int_eq(JetOpenFileInstance(inst, dbp, &h, NULL, NULL), JET_errInvalidBackupSequence);
+    ck_assert_int_eq(JetOpenFileInstance(inst, "/etc/passwd", &h, NULL, NULL), JET_errInvalidParameter);
+    char *list = malloc(got);
+    OK(JetGetLogInfoInstance(inst, list, got, &got));
+    /* 16 handles at most. */
+    int i;
+    for (i = 0; i < 16; i++)
+        OK(JetOpenFileInstance(inst, list, &hs[i], NULL, NULL));
+    ck_assert_int_eq(JetOpenFileInstance(inst, list, &hs[16], NULL, NULL), JET_errOutOfMemory);
+    for (i = 0; i < 16; i++)
+        OK(JetCloseFileInstance(inst, hs[i]));
+    /* The database was not copied completely: ending "normally" tells the truth. */
+    ck_assert_int_eq(JetEndExternalBackupInstance(inst), JET_errBackupAbortByCaller);
+    ck_assert_int_eq(info(dbp).bkinfoFullPrev.genLow, 0);
+    ck_assert_int_eq(info(dbp).bkinfoCopyPrev.genLow, 0);
+    /* The backup is over: the database can be detached again. */
+    OK(JetDetachDatabase(ses, dbp));
+    free(b);
+    free(list);
+}
+END_TEST
+
+START_TEST(read_file_rules)
+{
+    JET_HANDLE h;
+    unsigned long lo, hi, got;
+    char *b = malloc(8 * PS);
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    OK(JetOpenFileInstance(inst, dbp, &h, &lo, &hi));
+    ck_assert_int_eq(JetReadFileInstance(inst, h, b, 2 * PS, &got), JET_errInvalidParameter); /* first < 3 pages */
+    ck_assert_int_eq(JetReadFileInstance(inst, h, b, 3 * PS + 1, &got), JET_errInvalidParameter);
+    ck_assert_int_eq(JetReadFileInstance(inst, h, NULL, 3 * PS, &got), JET_errInvalidParameter);
+    ck_assert_int_eq(JetReadFileInstance(inst, h + 5, b, 3 * PS, &got), JET_errInvalidParameter);
+    OK(JetReadFileInstance(inst, h, b, 3 * PS, &got));
+    ck_assert_int_eq(got, 3 * PS);
+    /* The first two pages are the header snapshot, twice; the third is page 1 (the meta page). */
+    ck_assert(!memcmp(b, b + PS, PS));
+    ck_assert(!memcmp(b + 4, "JSNAPDB", 7));
+    ck_assert_int_eq(((unsigned char *)b)[2 * PS + 4], 1);
+    OK(JetReadFileInstance(inst, h, b, PS, &got)); /* later reads may be one page */
+    size_t total = 4 * PS;
+    while (JetReadFileInstance(inst, h, b, 8 * PS, &got) == 0 && got)
+        total += got;
+    ck_assert_int_eq(total, lo);
+    OK(JetReadFileInstance(inst, h, b, 8 * PS, &got)); /* past the end: success, nothing */
+    ck_assert_int_eq(got, 0);
+    OK(JetCloseFileInstance(inst, h));
+    OK(JetGetLogInfoInstance(inst, NULL, 0, &got));
+    char *list = malloc(got);
+    OK(JetGetLogInfoInstance(inst, list, got, &got));
+    OK(JetOpenFileInstance(inst, list, &h, &lo, &hi));
+    ck_assert_int_eq(JetReadFileInstance(inst, h, b, PS, &got), JET_errInvalidParameter); /* first < 2 pages */
+    OK(JetReadFileInstance(inst, h, b, 2 * PS, &got));
+    ck_assert(!memcmp(b, "JSNAPLOG", 8));
+    OK(JetCloseFileInstance(inst, h));
+    OK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort));
+    free(b);
+    free(list);
+}
+END_TEST
+
+START_TEST(end_grbits_and_truth)
+{
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    ck_assert_int_eq(JetEndExternalBackupInstance2(inst, 0), JET_errInvalidParameter);
+    ck_assert_int_eq(JetEndExternalBackupInstance2(inst, JET_bitBackupEndNormal | JET_bitBackupEndAbort),
+                     JET_errInvalidParameter);
+    ck_assert_int_eq(JetEndExternalBackupInstance2(inst, JET_bitBackupEndNormal | 0x1000), JET_errInvalidGrbit);
+    /* Still running after those refusals. Ending normally before the logs: AbortByCaller. */
+    copy_databases(NULL);
+    ck_assert_int_eq(JetEndExternalBackupInstance(inst), JET_errBackupAbortByCaller);
+    ck_assert_int_eq(events[214], 1);
+    ck_assert_int_eq(info(dbp).bkinfoCopyPrev.genLow, 0);
+    /* Logs listed but not all read: AbortByCaller too, and TruncateLog refuses. */
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    copy_databases(NULL);
+    put_n(500, 300);
+    unsigned long got;
+    OK(JetGetLogInfoInstance(inst, NULL, 0, &got));
+    ck_assert_int_eq(JetTruncateLogInstance(inst), JET_errLogFileNotCopied);
+    ck_assert_int_eq(events[520], 1);
+    ck_assert_int_eq(JetEndExternalBackupInstance(inst), JET_errBackupAbortByCaller);
+    ck_assert_int_eq(info(dbp).bkinfoCopyPrev.genLow, 0);
+    ck_assert_int_eq(JetEndExternalBackupInstance(inst), JET_errNoBackup);
+}
+END_TEST
+
+START_TEST(stop_backup_aborts_by_server)
+{
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    JET_HANDLE h;
+    OK(JetOpenFileInstance(inst, dbp, &h, NULL, NULL));
+    OK(JetStopBackupInstance(inst));
+    char *b = malloc(3 * PS);
+    unsigned long got;
+    ck_assert_int_eq(JetReadFileInstance(inst, h, b, 3 * PS, &got), JET_errBackupAbortByServer);
+    ck_assert_int_eq(JetGetAttachInfoInstance(inst, NULL, 0, &got), JET_errBackupAbortByServer);
+    ck_assert_int_eq(JetOpenFileInstance(inst, dbp, &h, NULL, NULL), JET_errBackupAbortByServer);
+    ck_assert_int_eq(JetGetLogInfoInstance(inst, NULL, 0, &got), JET_errBackupAbortByServer);
+    ck_assert_int_eq(JetTruncateLogInstance(inst), JET_errBackupAbortByServer);
+    OK(JetCloseFileInstance(inst, h)); /* CloseFile still works */
+    ck_assert_int_eq(JetEndExternalBackupInstance(inst), JET_errBackupAbortByServer);
+    ck_assert_int_eq(events[226], 1);
+    ck_assert_int_eq(info(dbp).bkinfoFullPrev.genLow, 0);
+    /* Over: a new backup starts normally. */
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    OK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort));
+    free(b);
+}
+END_TEST
+
+START_TEST(term_and_backup)
+{
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    /* A clean term refuses; the instance keeps running. */
+    ck_assert_int_eq(JetTerm2(inst, JET_bitTermComplete), JET_errBackupInProgress);
+    ck_assert_int_eq(JetTerm2(inst, 0), JET_errBackupInProgress);
+    unsigned long got;
+    OK(JetGetAttachInfoInstance(inst, NULL, 0, &got));
+    /* StopBackup ends it as aborted by the server, then terminates. */
+    OK(JetTerm2(inst, JET_bitTermStopBackup));
+    ck_assert_int_eq(events[226], 1);
+    inst = 0;
+    /* No header was stamped. */
+    ck_assert_int_eq(info(dbp).bkinfoFullPrev.genLow, 0);
+    ck_assert_int_eq(info(dbp).bkinfoCopyPrev.genLow, 0);
+    /* JetTerm (Abrupt) also ends a running backup. */
+    start(0);
+    OK(JetAttachDatabase(ses, dbp, 0));
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    OK(JetTerm(inst));
+    inst = 0;
+}
+END_TEST
+
+START_TEST(truncation_keeps_what_recovery_needs)
+{
+    put_n(1000, 600); /* several generations */
+    int before = nlogs_on_disk();
+    ck_assert_int_ge(before, 3);
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    copy_databases(NULL);
+    copy_logs(NULL, NULL);
+    unsigned long need;
+    OK(JetGetTruncateLogInfoInstance(inst, NULL, 0, &need));
+    char *list = malloc(need);
+    OK(JetGetTruncateLogInfoInstance(inst, list, need, &need));
+    int listed = count_multisz(list);
+    OK(JetTruncateLogInstance(inst));
+    ck_assert_int_eq(events[224] + events[225], 1);
+    /* Every listed log is gone; nothing else is. */
+    for (char *p = list; *p; p += strlen(p) + 1)
+        ck_assert_int_ne(access(p, F_OK), 0);
+    ck_assert_int_eq(nlogs_on_disk(), before + 1 - listed); /* GetLogInfo rolled one more */
+    OK(JetEndExternalBackupInstance(inst));
+    /* The instance still recovers after a dirty stop, with what was kept. */
+    put_n(3000, 20);
+    ck_assert_int_eq(JetTerm2(inst, JET_bitTermDirty), JET_errDirtyShutdown);
+    inst = 0;
+    start(0);
+    OK(JetAttachDatabase(ses, dbp, 0));
+    OK(JetOpenDatabase(ses, dbp, NULL, &dbid, 0));
+    OK(JetOpenTable(ses, dbid, "t", NULL, 0, 0, &tab));
+    char v[256];
+    unsigned long got;
+    OK(JetGetRecord(ses, tab, "key00003019", 11, v, sizeof v, &got, 0));
+    OK(JetGetRecord(ses, tab, "key00000000", 11, v, sizeof v, &got, 0));
+    free(list);
+}
+END_TEST
+
+START_TEST(missing_and_damaged_logs_cancel_the_backup)
+{
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    put_n(1000, 300); /* several generations to copy */
+    copy_databases(NULL);
+    unsigned long need;
+    OK(JetGetLogInfoInstance(inst, NULL, 0, &need));
+    char *list = malloc(need);
+    OK(JetGetLogInfoInstance(inst, list, need, &need));
+    ck_assert_int_ge(count_multisz(list), 2);
+    /* Damage one record of the first listed log. */
+    int fd = open(list, O_RDWR);
+    char c;
+    ck_assert_int_eq(pread(fd, &c, 1, 4096 + 40), 1);
+    c ^= 0x5A;
+    ck_assert_int_eq(pwrite(fd, &c, 1, 4096 + 40), 1);
+    close(fd);
+    JET_HANDLE h;
+    ck_assert_int_eq(JetOpenFileInstance(inst, list, &h, NULL, NULL), JET_errLogReadVerifyFailure);
+    ck_assert_int_eq(events[218], 1);
+    /* The whole backup is cancelled: later calls and End report it. */
+    char *second = list + strlen(list) + 1;
+    ck_assert_int_eq(JetOpenFileInstance(inst, second, &h, NULL, NULL), JET_errLogReadVerifyFailure);
+    ck_assert_int_eq(JetEndExternalBackupInstance(inst), JET_errLogReadVerifyFailure);
+    /* A missing log: MissingFileToBackup, also cancelling. */
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    copy_databases(NULL);
+    OK(JetGetLogInfoInstance(inst, NULL, 0, &need));
+    free(list);
+    list = malloc(need);
+    OK(JetGetLogInfoInstance(inst, list, need, &need));
+    char *last = list;
+    for (char *p = list; *p; p += strlen(p) + 1)
+        last = p;
+    ck_assert_int_eq(unlink(last), 0);
+    ck_assert_int_eq(JetOpenFileInstance(inst, last, &h, NULL, NULL), JET_errMissingFileToBackup);
+    ck_assert_int_eq(JetEndExternalBackupInstance(inst), JET_errMissingFileToBackup);
+    free(list);
+    JetTerm2(inst, JET_bitTermDirty); /* the log set is broken on purpose */
+    inst = 0;
+}
+END_TEST
+
+START_TEST(damaged_database_page_fails_only_that_database)
+{
+    OK(JetCreateDatabase(ses, dbp2, NULL, &dbid, 0));
+    JET_TABLEID t2;
+    OK(JetCreateTable(ses, dbid, "t", 0, 0, &t2));
+    /* Get every page of a.edb to disk, then damage one in the middle of the file. */
+    OK(JetStopServiceInstance2(inst, JET_bitStopServiceQuiesceCaches));
+    OK(JetStopServiceInstance2(inst, JET_bitStopServiceResume));
+    struct stat st;
+    ck_assert_int_eq(stat(dbp, &st), 0);
+    off_t off = (st.st_size / PS / 2) * PS + 100;
+    int fd = open(dbp, O_RDWR);
+    char c = 0x55;
+    ck_assert_int_eq(pwrite(fd, &c, 1, off), 1);
+    close(fd);
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    JET_HANDLE h;
+    OK(JetOpenFileInstance(inst, dbp, &h, NULL, NULL));
+    char *b = malloc(64 * PS);
+    unsigned long got;
+    JET_ERR e = JET_errSuccess;
+    while ((e = JetReadFileInstance(inst, h, b, 64 * PS, &got)) == 0 && got)
+        ;
+    ck_assert_int_eq(e, JET_errReadVerifyFailure);
+    ck_assert_int_ge(events[217], 1);
+    /* Its handle is gone; the other database and the logs go on. */
+    ck_assert_int_eq(JetCloseFileInstance(inst, h), JET_errInvalidParameter);
+    OK(JetOpenFileInstance(inst, dbp2, &h, NULL, NULL));
+    while (JetReadFileInstance(inst, h, b, 64 * PS, &got) == 0 && got)
+        ;
+    OK(JetCloseFileInstance(inst, h));
+    copy_logs(NULL, NULL);
+    OK(JetEndExternalBackupInstance(inst));
+    ck_assert_int_eq(info(dbp).bkinfoCopyPrev.genLow, 0);
+    ck_assert_int_ne(info(dbp2).bkinfoCopyPrev.genLow, 0);
+    free(b);
+    JetTerm2(inst, JET_bitTermDirty);
+    inst = 0;
+}
+END_TEST
+
+START_TEST(database_file_info_errors)
+{
+    JET_DBINFOMISC m;
+    ck_assert_int_eq(JetGetDatabaseFileInfo(dbp, &m, 8, JET_DbInfoMisc), JET_errBufferTooSmall);
+    ck_assert_int_eq(JetGetDatabaseFileInfo(dbp, &m, sizeof m, 0), JET_errInvalidParameter);
+    ck_assert_int_eq(JetGetDatabaseFileInfo(NULL, &m, sizeof m, JET_DbInfoMisc), JET_errInvalidParameter);
+    char *nope = tu_path(dir, "nope.edb");
+    ck_assert_int_eq(JetGetDatabaseFileInfo(nope, &m, sizeof m, JET_DbInfoMisc), JET_errFileNotFound);
+    free(nope);
+    OK(JetGetDatabaseFileInfo(dbp, &m, sizeof m, JET_DbInfoMisc));
+    ck_assert_int_eq(m.dbstate, 2); /* attached: dirty until detached */
+    ck_assert_int_eq(m.cbPageSize, PS);
+    OK(JetCloseTable(ses, tab));
+    OK(JetCloseDatabase(ses, dbid, 0));
+    OK(JetDetachDatabase(ses, dbp));
+    OK(JetGetDatabaseFileInfo(dbp, &m, sizeof m, JET_DbInfoMisc));
+    ck_assert_int_eq(m.dbstate, 3);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("backup");
+    TCase *tc = tcase_create("sequence");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, full_backup_sequence_and_header_stamp);
+    tcase_add_test(tc, untruncated_full_is_a_copy_unless_truncate_done);
+    tcase_add_test(tc, incremental_and_differential);
+    tcase_add_test(tc, no_backup_errors);
+    tcase_add_test(tc, begin_errors);
+    tcase_add_test(tc, legacy_forms_follow_the_mode);
+    tcase_add_test(tc, open_file_rules);
+    tcase_add_test(tc, read_file_rules);
+    tcase_add_test(tc, end_grbits_and_truth);
+    tcase_add_test(tc, stop_backup_aborts_by_server);
+    tcase_add_test(tc, term_and_backup);
+    tcase_add_test(tc, truncation_keeps_what_recovery_needs);
+    tcase_add_test(tc, missing_and_damaged_logs_cancel_the_backup);
+    tcase_add_test(tc, damaged_database_page_fails_only_that_database);
+    tcase_add_test(tc, database_file_info_errors);
+    suite_add_tcase(s, tc);
+    TCase *tcc = tcase_create("circular");
+    tcase_add_checked_fixture(tcc, setup_circular, teardown);
+    tcase_set_timeout(tcc, 120);
+    tcase_add_test(tcc, incremental_with_circular_logging_is_invalid);
+    suite_add_tcase(s, tcc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
