@@ -23,7 +23,13 @@
  *   40 u64 log signature random                48 u64 log signature time
  *   56 u32 first log generation needed (copy_mic)  60 u32 last generation when the pages were done
  *   64 u64 mark LSN                            72 u64 mark time (µs)
+ *   80 u32 dbid the database had at Begin      84 u32 length L of its path (0 if it did not fit)
+ *   88 L bytes: the path the database had (no NUL)
  * So the stream written to a file is a database file with the trailer page appended.
+ * Begin also logs an ENG_LR_BACKUP record listing the attached databases (dbid, signature, path), so
+ * a restore that is not told where the databases go finds them at the paths they had.
+ *   u32 kind (1 = begin), u32 count, then per database: u32 dbid, u32 path length, u64 signature
+ *   random, u64 signature time, path bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +43,6 @@
 
 #include "engine-int.h"
 
-#define TRL_VERSION 1
-static const char trl_magic[8] = {'J', 'S', 'N', 'A', 'P', 'T', 'R', 'L'};
 
 /* Retries of a page that fails its checksum: ESE's 16, backing off (i+1) x base ms. Tests lower
  * the base to keep a "page stays bad" case short. */
@@ -143,6 +147,43 @@ static void give_multisz(const char *list, size_t need, char *szz, unsigned long
 /* Attached databases whose file is open (not mid-attach or mid-detach). Under in->mu. */
 static bool db_live(eng_db *db) { return db && db->fd >= 0 && !db->detaching; }
 
+/* Log which databases are attached, with their paths (the format is at the top of this file). */
+static long log_begin_record(eng_inst *in)
+{
+    size_t cap = 8, n = 0;
+    pthread_mutex_lock(&in->mu);
+    for (uint32_t id = 1; id <= ENG_MAX_DB; id++)
+        if (db_live(in->dbs[id]))
+            cap += 24 + strlen(in->dbs[id]->path);
+    uint8_t *b = malloc(cap);
+    if (b) {
+        size_t o = 8;
+        for (uint32_t id = 1; id <= ENG_MAX_DB; id++) {
+            eng_db *db = in->dbs[id];
+            if (!db_live(db))
+                continue;
+            size_t pl = strlen(db->path);
+            eng_st32(b + o, id);
+            eng_st32(b + o + 4, (uint32_t)pl);
+            eng_st64(b + o + 8, db->hdr.sig.random);
+            eng_st64(b + o + 16, db->hdr.sig.create_time_usec);
+            memcpy(b + o + 24, db->path, pl);
+            o += 24 + pl;
+            n++;
+        }
+        eng_st32(b, 1);
+        eng_st32(b + 4, (uint32_t)n);
+        cap = o;
+    }
+    pthread_mutex_unlock(&in->mu);
+    ENG_RETURN_IF(!b, JET_errOutOfMemory);
+    struct iovec iov = {b, cap};
+    eng_logrec rec = {ENG_LR_BACKUP, &iov, 1};
+    long err = log_append(in->log, &rec, 1, NULL, NULL);
+    free(b);
+    return err;
+}
+
 long eng_bk_begin(eng_inst *in, JET_GRBIT grbit)
 {
     eng_backup *b = &in->bk;
@@ -168,6 +209,8 @@ long eng_bk_begin(eng_inst *in, JET_GRBIT grbit)
         }
         pthread_mutex_unlock(&in->mu);
     }
+    if (!err)
+        err = log_begin_record(in);
     if (!err) {
         reset(in); /* also clears a stop that came while no backup ran */
         b->incremental = inc;
@@ -450,8 +493,8 @@ static void make_trailer(eng_inst *in, eng_db *db, eng_bkfile *f, uint8_t *t)
 {
     uint32_t ps = db->page_size;
     memset(t, 0, ps);
-    memcpy(t + 4, trl_magic, 8);
-    eng_st32(t + 12, TRL_VERSION);
+    memcpy(t + 4, ENG_TRL_MAGIC, 8);
+    eng_st32(t + 12, ENG_TRL_VERSION);
     eng_st32(t + 16, ps);
     eng_st32(t + 20, f->npages);
     eng_st64(t + 24, db->hdr.sig.random);
@@ -462,6 +505,12 @@ static void make_trailer(eng_inst *in, eng_db *db, eng_bkfile *f, uint8_t *t)
     eng_st32(t + 60, ENG_LSN_GEN(log_tip(in->log)));
     eng_st64(t + 64, in->bk.mark);
     eng_st64(t + 72, in->bk.mark_usec);
+    eng_st32(t + 80, db->dbid);
+    size_t pl = strlen(db->path);
+    if (pl <= ps - ENG_TRL_PATH) {
+        eng_st32(t + 84, (uint32_t)pl);
+        memcpy(t + ENG_TRL_PATH, db->path, pl);
+    }
     eng_st32(t, eng_crc32c(0, t + 4, ps - 4));
 }
 

@@ -442,6 +442,11 @@ long eng_ckpt_start(eng_inst *in);
 void eng_ckpt_stop(eng_inst *in);
 void eng_ckpt_kick(eng_inst *in);
 
+/* The trailer page of a database backup stream (format at the top of backup.c). */
+#define ENG_TRL_MAGIC "JSNAPTRL"
+#define ENG_TRL_VERSION 1
+#define ENG_TRL_PATH 88 /* offset of the path */
+
 /* External backup (backup.c). Each is called between eng_enter and eng_leave and returns the
  * JET_err the public function documents. */
 void eng_bk_init(eng_inst *in);
@@ -463,6 +468,18 @@ void eng_bk_cancel(eng_inst *in);
 long eng_bk_check_detach(eng_inst *in, uint32_t dbid);
 /* Read and verify one database page from disk, retrying a damaged one (backup, snapshots). */
 long eng_bk_read_page(eng_db *db, uint32_t pgno, uint8_t *buf, bool *retried);
+
+/* Restore (restore.c): hard recovery of databases restored from backup streams. */
+typedef struct eng_restore_args {
+    const eng_params *p;           /* page size and log base name */
+    const char *backup_log_dir;    /* the backed-up logs */
+    uint32_t gen_low, gen_high;    /* range to replay; 0: what the directory holds */
+    const JET_RSTMAP *map;         /* where the databases are; none: at the paths they had */
+    long nmap;
+    const char *forward_log_dir;   /* later logs of the same set to roll forward through, or NULL */
+    JET_PFNSTATUS pfn;
+} eng_restore_args;
+long eng_restore(const eng_restore_args *a);
 
 /* Recovery (recovery.c). */
 long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen);

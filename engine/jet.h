@@ -681,6 +681,42 @@ JET_ERR JET_API JetEndExternalBackup(void);
 JET_ERR JET_API JetStopBackupInstance(JET_INSTANCE instance);
 JET_ERR JET_API JetStopBackup(void);
 
+/* JetExternalRestore: bring databases restored from backup streams (each stream written to a
+ * file) to the state at the end of the backed-up logs. Hard recovery replays the generations
+ * [genLow, genHigh] in szBackupLogPath (0, 0: every generation there) onto them — only committed
+ * transactions, so nothing uncommitted or torn reaches them — then, if szLogPath holds later logs
+ * of the same log set that continue the sequence, rolls forward through those too. For an
+ * incremental or differential chain, put the full backup's and every later backup's logs in
+ * szBackupLogPath. The databases are then clean and detached: attach them to any instance.
+ *   rgrstmap/crstfilemap: szDatabaseName (the path the database had) to szNewDatabaseName (where its
+ *     restored file is). With crstfilemap 0 the restored files are looked for at the paths the
+ *     databases had, as the logs name them; files there that are not backup streams are left alone.
+ *   szCheckpointFilePath is accepted and not used: jetsnap writes no log or checkpoint for a restore.
+ *   pfn (optional) is called with JET_snpRestore and JET_sntBegin, then JET_sntComplete or
+ *     JET_sntFail.
+ * Errors: RunningInOneInstanceMode, InvalidParameter (no backup log path, negative generations,
+ *   NULL map with a count), RestoreOfNonBackupDatabase (a mapped file is not a backup stream; or no
+ *   stream was found), DatabaseCorrupted (a stream without a valid trailer: cut short),
+ *   MissingRestoreLogFiles (a generation of the range is missing), StartingRestoreLogTooHigh (the
+ *   logs start after the generation a database needs), EndingRestoreLogTooLow (they end before the
+ *   one it needs), InvalidLogSequence (a log of another log set in the range), LogFileCorrupt (a
+ *   damaged or incomplete log), LogGenerationMismatch, BadLogVersion, FileAccessDenied (a mapped
+ *   file is in use by an instance), disk errors. A failed restore leaves the files marked as
+ *   backups: attaching them gives SoftRecoveryOnBackupDatabase. */
+JET_ERR JET_API JetExternalRestore(JET_PSTR szCheckpointFilePath, JET_PSTR szLogPath, JET_RSTMAP *rgrstmap,
+                                   long crstfilemap, JET_PSTR szBackupLogPath, long genLow, long genHigh,
+                                   JET_PFNSTATUS pfn);
+
+/* JetExternalRestore2: as JetExternalRestore, with the range in *pLogInfo (NULL: every generation in
+ * szBackupLogPath), and a target whose current logs to roll forward through: a running instance
+ * by name (szTargetInstanceName), or a log directory (szTargetInstanceLogPath with
+ * szTargetInstanceCheckpointPath). Errors also: InvalidParameter (only one of the target paths, or a
+ *   name and paths together), BadRestoreTargetInstance (no running instance by that name). */
+JET_ERR JET_API JetExternalRestore2(JET_PSTR szCheckpointFilePath, JET_PSTR szLogPath, JET_RSTMAP *rgrstmap,
+                                    long crstfilemap, JET_PSTR szBackupLogPath, JET_LOGINFO *pLogInfo,
+                                    JET_PSTR szTargetInstanceName, JET_PSTR szTargetInstanceLogPath,
+                                    JET_PSTR szTargetInstanceCheckpointPath, JET_PFNSTATUS pfn);
+
 /* JetGetDatabaseFileInfo: read a database file's header (attached or not; the file is only read).
  * InfoLevel JET_DbInfoMisc (14) with cbMax >= sizeof(JET_DBINFOMISC) fills a JET_DBINFOMISC4
  * (state, signatures, consistency and attach positions, the backup records bkinfoFullPrev,

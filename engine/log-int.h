@@ -17,6 +17,7 @@
 #ifndef ENG_LOG_INT_H
 #define ENG_LOG_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -157,6 +158,12 @@ int logscan_open(const eng_log_config *cfg, eng_lsn start, eng_logscan **out);
  * `stop_gen` bounds the scan when non-zero: generations above it are not read (restore). */
 int logscan_next(eng_logscan *sc, eng_logrec_view *rec);
 void logscan_set_stop_gen(eng_logscan *sc, uint32_t stop_gen);
+/* Strict: a generation that ends without a seal (torn, damaged or cut short) is
+ * JET_errLogFileCorrupt even when it is the newest on disk. For restore, whose log set must be
+ * complete. */
+void logscan_set_strict(eng_logscan *sc, bool strict);
+/* The generation being read. */
+uint32_t logscan_gen(const eng_logscan *sc);
 eng_lsn logscan_end(const eng_logscan *sc);
 eng_logsig logscan_sig(const eng_logscan *sc);
 void logscan_close(eng_logscan *sc);

@@ -492,6 +492,7 @@ struct eng_logscan {
     uint32_t cur_gen;   /* generation of <base>.log at open, 0 if none */
     uint32_t last_gen;  /* highest generation on disk at open */
     uint32_t stop_gen;
+    bool strict;        /* every generation must end in a seal (restore: the set is complete) */
     struct log_rd rd;   /* the generation being read */
     uint32_t off;       /* next record in rd */
     eng_lsn end;
@@ -581,6 +582,16 @@ void logscan_set_stop_gen(eng_logscan *sc, uint32_t stop_gen)
     sc->stop_gen = stop_gen;
 }
 
+void logscan_set_strict(eng_logscan *sc, bool strict)
+{
+    sc->strict = strict;
+}
+
+uint32_t logscan_gen(const eng_logscan *sc)
+{
+    return sc->rd.gen;
+}
+
 int logscan_next(eng_logscan *sc, eng_logrec_view *rec)
 {
     if (!sc->state && sc->stop_gen && sc->rd.gen > sc->stop_gen)
@@ -600,7 +611,7 @@ int logscan_next(eng_logscan *sc, eng_logrec_view *rec)
         }
         if (kind == LOG_RK_END) {
             /* Only the newest generation may end early (a torn tail after a crash). */
-            sc->state = sc->rd.gen < sc->last_gen ? JET_errLogFileCorrupt : 1;
+            sc->state = sc->strict || sc->rd.gen < sc->last_gen ? JET_errLogFileCorrupt : 1;
             break;
         }
         uint32_t next = sc->rd.gen + 1;

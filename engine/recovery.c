@@ -84,6 +84,9 @@ static long rdb_open(struct rctx *c, uint32_t dbid)
         return eng_trace_err(JET_errFileAccessDenied, __FILE__, __LINE__);
     }
     long err = eng_dbhdr_read(fd, ps, &d->hdr);
+    /* A backup stream put back in place needs hard recovery (JetExternalRestore), not this. */
+    if (!err && (d->hdr.bk_cur.type || d->hdr.backup_restored))
+        err = JET_errSoftRecoveryOnBackupDatabase;
     if (!err && d->sig_known &&
         (d->hdr.sig.random != d->sig.random || d->hdr.sig.create_time_usec != d->sig.create_time_usec))
         err = JET_errBadDbSignature; /* another file now sits at this path */

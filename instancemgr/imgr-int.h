@@ -32,4 +32,14 @@ void imgr_unpin(eng_inst *in);
  * them, *n their number. Errors: OutOfMemory. */
 long imgr_pin_all(eng_inst ***out, size_t *n);
 
+/* The process defaults (parameters for instances created later). */
+void imgr_defaults(eng_params *out);
+
+/* Pin the instance named name. Errors: InvalidParameter (none by that name). */
+long imgr_pin_name(const char *name, eng_inst **out);
+
+/* Refuse calls that need multi-instance semantics in legacy one-instance mode:
+ * RunningInOneInstanceMode then, JET_errSuccess otherwise. */
+long imgr_check_not_one_instance(void);
+
 #endif

@@ -447,3 +447,34 @@ JET_ERR JET_API JetEnableMultiInstance(JET_SETSYSPARAM *psetsysparam, unsigned l
         *pcsetsucceed = ok;
     return err;
 }
+
+void imgr_defaults(eng_params *out)
+{
+    pthread_mutex_lock(&g_mu);
+    defaults_ready();
+    *out = g_defaults;
+    pthread_mutex_unlock(&g_mu);
+}
+
+long imgr_pin_name(const char *name, eng_inst **out)
+{
+    long err = JET_errInvalidParameter;
+    pthread_mutex_lock(&g_mu);
+    for (size_t i = 0; i < g_count; i++)
+        if (g_list[i]->has_name && !strcmp(g_list[i]->name, name)) {
+            g_list[i]->mgr_pins++;
+            *out = g_list[i];
+            err = JET_errSuccess;
+            break;
+        }
+    pthread_mutex_unlock(&g_mu);
+    return err;
+}
+
+long imgr_check_not_one_instance(void)
+{
+    pthread_mutex_lock(&g_mu);
+    long err = g_mode == MODE_ONE ? JET_errRunningInOneInstanceMode : JET_errSuccess;
+    pthread_mutex_unlock(&g_mu);
+    return err;
+}

@@ -5,6 +5,7 @@
  * log range, truncation, stop and term, and the events each step emits.
  */
 #include <check.h>
+#include <stdbool.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -738,6 +739,295 @@ START_TEST(database_file_info_errors)
 }
 END_TEST
 
+
+/* Full backup of the current state into outdir (databases and logs), truncated or not. */
+static void full_backup(const char *outdir, bool truncate, JET_LOGINFO *li)
+{
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    copy_databases(outdir);
+    copy_logs(outdir, li);
+    if (truncate)
+        OK(JetTruncateLogInstance(inst));
+    OK(JetEndExternalBackupInstance(inst));
+}
+
+static void incremental_backup(const char *outdir, bool truncate, JET_LOGINFO *li)
+{
+    OK(JetBeginExternalBackupInstance(inst, JET_bitBackupIncremental));
+    copy_logs(outdir, li);
+    if (truncate)
+        OK(JetTruncateLogInstance(inst));
+    OK(JetEndExternalBackupInstance(inst));
+}
+
+/* Open a restored database in a fresh instance and count records key00000000.. present; checks
+ * that exactly keys [0, n) of the put_n pattern exist (plus nothing else). */
+static void expect_keys(const char *path, const int *want, int nwant)
+{
+    char *d = tu_path(dir, "verify");
+    mkdir(d, 0755);
+    JET_INSTANCE v;
+    OK(JetCreateInstance(&v, "verify"));
+    OK(JetSetSystemParameter(&v, 0, JET_paramSystemPath, 0, d));
+    OK(JetSetSystemParameter(&v, 0, JET_paramLogFilePath, 0, d));
+    OK(JetSetSystemParameter(&v, 0, JET_paramLogFileSize, 128, NULL));
+    OK(JetInit(&v));
+    JET_SESID s;
+    JET_DBID db;
+    JET_TABLEID t;
+    OK(JetBeginSession(v, &s, NULL, NULL));
+    OK(JetAttachDatabase(s, path, 0));
+    OK(JetOpenDatabase(s, path, NULL, &db, 0));
+    OK(JetOpenTable(s, db, "t", NULL, 0, 0, &t));
+    int n = 0;
+    JET_ERR e = JetMove(s, t, JET_MoveFirst, 0);
+    while (e == JET_errSuccess) {
+        char k[32], val[256], exp[200];
+        unsigned long kl, vl;
+        OK(JetRetrieveKey(s, t, k, sizeof k - 1, &kl, 0));
+        k[kl] = 0;
+        int i = atoi(k + 3);
+        ck_assert_msg(n < nwant && want[n] == i, "restored key %s not expected at position %d", k, n);
+        OK(JetRetrieveRecord(s, t, val, sizeof val, &vl, 0));
+        memset(exp, 'a' + i % 26, sizeof exp);
+        ck_assert_int_eq(vl, 200);
+        ck_assert(!memcmp(val, exp, 200));
+        n++;
+        e = JetMove(s, t, JET_MoveNext, 0);
+    }
+    ck_assert_int_eq(e, JET_errNoCurrentRecord);
+    ck_assert_int_eq(n, nwant);
+    OK(JetTerm(v));
+    tu_rmtree(d);
+    free(d);
+}
+
+static int *range_keys(int *n, int a0, int a1, int b0, int b1)
+{
+    int *k = malloc(sizeof(int) * (size_t)((a1 - a0) + (b1 - b0) + 1));
+    *n = 0;
+    for (int i = a0; i < a1; i++)
+        k[(*n)++] = i;
+    for (int i = b0; i < b1; i++)
+        k[(*n)++] = i;
+    return k;
+}
+
+START_TEST(restore_full_backup)
+{
+    char *out = tu_path(dir, "out");
+    mkdir(out, 0755);
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    copy_databases(out);
+    put_n(100, 40); /* after the copy of the pages: brought in by the logs */
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    copy_logs(out, &li);
+    OK(JetEndExternalBackupInstance(inst));
+    put_n(500, 10); /* after the backup's logs: not in the restore */
+    char *copy = tu_path(out, "a.edb");
+    /* Not recovered yet: attaching it as it is is refused. */
+    ck_assert_int_eq(JetAttachDatabase(ses, copy, 0), JET_errSoftRecoveryOnBackupDatabase);
+    JET_RSTMAP map = {dbp, copy};
+    char *rl = tu_path(dir, "restorelogs");
+    mkdir(rl, 0755);
+    OK(JetExternalRestore(rl, rl, &map, 1, out, (long)li.ulGenLow, (long)li.ulGenHigh, NULL));
+    ck_assert_int_eq(events[903], 1);
+    JET_DBINFOMISC m = info(copy);
+    ck_assert_int_eq(m.dbstate, 3);
+    ck_assert_int_eq(m.bkinfoFullCur.genLow, 0);
+    int n;
+    int *want = range_keys(&n, 0, 50, 100, 140);
+    expect_keys(copy, want, n);
+    free(want);
+    free(copy);
+    free(rl);
+    free(out);
+}
+END_TEST
+
+START_TEST(restore_without_map_uses_original_paths)
+{
+    char *out = tu_path(dir, "out");
+    mkdir(out, 0755);
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    full_backup(out, true, &li);
+    put_n(700, 5);
+    OK(JetTerm(inst));
+    inst = 0;
+    /* Lose the database; put the stream back where it was. */
+    char *copy = tu_path(out, "a.edb");
+    ck_assert_int_eq(rename(copy, dbp), 0);
+    OK(JetExternalRestore2(NULL, NULL, NULL, 0, out, NULL, NULL, NULL, NULL, NULL));
+    int n;
+    int *want = range_keys(&n, 0, 50, 0, 0);
+    expect_keys(dbp, want, n);
+    free(want);
+    free(copy);
+    free(out);
+}
+END_TEST
+
+START_TEST(restore_incremental_chain_and_differential)
+{
+    char *full = tu_path(dir, "full"), *chain = tu_path(dir, "chain"), *diff = tu_path(dir, "diff");
+    mkdir(full, 0755);
+    mkdir(chain, 0755);
+    mkdir(diff, 0755);
+    JET_LOGINFO lf = {sizeof lf, 0, 0, ""}, l1 = lf, l2 = lf, l3 = lf, ld = lf;
+    full_backup(full, true, &lf);
+    /* Keep the full's stream for two restores. */
+    char *src = tu_path(full, "a.edb"), *c1 = tu_path(chain, "a.edb"), *c2 = tu_path(diff, "a.edb");
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "cp %s/edb*.log %s/ && cp %s/edb*.log %s/ && cp %s %s && cp %s %s", full, chain, full,
+             diff, src, c1, src, c2);
+    ck_assert_int_eq(system(cmd), 0);
+    put_n(1000, 30);
+    incremental_backup(chain, true, &l1);
+    put_n(2000, 30);
+    incremental_backup(chain, true, &l2);
+    put_n(3000, 30);
+    incremental_backup(chain, true, &l3);
+    ck_assert_int_le(l1.ulGenLow, lf.ulGenHigh + 1);
+    ck_assert_int_le(l2.ulGenLow, l1.ulGenHigh + 1);
+    ck_assert_int_le(l3.ulGenLow, l2.ulGenHigh + 1);
+    put_n(4000, 5); /* after the chain */
+    JET_RSTMAP map = {dbp, c1};
+    OK(JetExternalRestore(NULL, NULL, &map, 1, chain, (long)lf.ulGenLow, (long)l3.ulGenHigh, NULL));
+    int n;
+    int *want = malloc(sizeof(int) * 200);
+    n = 0;
+    for (int i = 0; i < 50; i++)
+        want[n++] = i;
+    for (int b = 1000; b <= 3000; b += 1000)
+        for (int i = b; i < b + 30; i++)
+            want[n++] = i;
+    expect_keys(c1, want, n);
+    /* A differential after a full: the full's stream plus the latest differential's logs. */
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    OK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort));
+    full_backup(diff, true, &lf);
+    snprintf(cmd, sizeof cmd, "cp %s/a.edb %s/a.edb", diff, diff);
+    put_n(5000, 20);
+    incremental_backup(NULL, false, NULL); /* a differential we do not use */
+    put_n(6000, 20);
+    incremental_backup(diff, false, &ld); /* not truncated: carries everything since the full */
+    ck_assert_int_le(ld.ulGenLow, lf.ulGenHigh + 1);
+    ck_assert_int_ne(info(dbp).bkinfoDiffPrev.genLow, 0);
+    JET_RSTMAP map2 = {dbp, c2};
+    OK(JetExternalRestore(NULL, NULL, &map2, 1, diff, (long)lf.ulGenLow, (long)ld.ulGenHigh, NULL));
+    for (int i = 4000; i < 4005; i++)
+        want[n++] = i;
+    for (int i = 5000; i < 5020; i++)
+        want[n++] = i;
+    for (int i = 6000; i < 6020; i++)
+        want[n++] = i;
+    expect_keys(c2, want, n);
+    free(want);
+    free(src);
+    free(c1);
+    free(c2);
+    free(full);
+    free(chain);
+    free(diff);
+}
+END_TEST
+
+START_TEST(restore_errors)
+{
+    char *out = tu_path(dir, "out");
+    mkdir(out, 0755);
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    copy_databases(out);
+    put_n(100, 300); /* several generations */
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    copy_logs(out, &li);
+    OK(JetEndExternalBackupInstance(inst));
+    ck_assert_int_ge(li.ulGenHigh, li.ulGenLow + 2);
+    char *copy = tu_path(out, "a.edb");
+    JET_RSTMAP map = {dbp, copy};
+    long lo = (long)li.ulGenLow, hi = (long)li.ulGenHigh;
+    ck_assert_int_eq(JetExternalRestore(NULL, NULL, &map, 1, NULL, lo, hi, NULL), JET_errInvalidParameter);
+    ck_assert_int_eq(JetExternalRestore2(NULL, NULL, &map, 1, out, NULL, NULL, dir, NULL, NULL), JET_errInvalidParameter);
+    ck_assert_int_eq(JetExternalRestore2(NULL, NULL, &map, 1, out, NULL, "nosuch", NULL, NULL, NULL),
+                     JET_errBadRestoreTargetInstance);
+    /* The live database is not a backup. */
+    JET_RSTMAP live = {dbp, dbp};
+    ck_assert_int_eq(JetExternalRestore(NULL, NULL, &live, 1, out, lo, hi, NULL), JET_errFileAccessDenied);
+    /* Ranges that do not cover what the database needs. */
+    ck_assert_int_eq(JetExternalRestore(NULL, NULL, &map, 1, out, lo + 1, hi, NULL), JET_errStartingRestoreLogTooHigh);
+    ck_assert_int_eq(JetExternalRestore(NULL, NULL, &map, 1, out, lo, hi + 5, NULL), JET_errMissingRestoreLogFiles);
+    /* A log in the middle goes missing. */
+    char name[64];
+    snprintf(name, sizeof name, "edb%05lX.log", (unsigned long)(lo + 1));
+    char *mid = tu_path(out, name), *aside = tu_path(dir, "aside.log");
+    ck_assert_int_eq(rename(mid, aside), 0);
+    ck_assert_int_eq(JetExternalRestore(NULL, NULL, &map, 1, out, lo, hi, NULL), JET_errMissingRestoreLogFiles);
+    ck_assert_int_eq(rename(aside, mid), 0);
+    /* A flipped byte in a record of a backed-up log. */
+    int fd = open(mid, O_RDWR);
+    char c;
+    ck_assert_int_eq(pread(fd, &c, 1, 4096 + 100), 1);
+    c ^= 0x20;
+    ck_assert_int_eq(pwrite(fd, &c, 1, 4096 + 100), 1);
+    ck_assert_int_eq(JetExternalRestore(NULL, NULL, &map, 1, out, lo, hi, NULL), JET_errLogFileCorrupt);
+    c ^= 0x20;
+    ck_assert_int_eq(pwrite(fd, &c, 1, 4096 + 100), 1);
+    close(fd);
+    /* A stream cut short has no trailer. */
+    struct stat st;
+    ck_assert_int_eq(stat(copy, &st), 0);
+    char *cut = tu_path(dir, "cut.edb");
+    snprintf(name, sizeof name, "%lld", (long long)(st.st_size - PS));
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "head -c %s %s > %s", name, copy, cut);
+    ck_assert_int_eq(system(cmd), 0);
+    JET_RSTMAP mcut = {dbp, cut};
+    ck_assert_int_eq(JetExternalRestore(NULL, NULL, &mcut, 1, out, lo, hi, NULL), JET_errDatabaseCorrupted);
+    /* A flipped byte in a page of the stream that no log rewrites. */
+    char *bad = tu_path(dir, "bad.edb");
+    snprintf(cmd, sizeof cmd, "cp %s %s", copy, bad);
+    ck_assert_int_eq(system(cmd), 0);
+    fd = open(bad, O_RDWR);
+    ck_assert_int_eq(pread(fd, &c, 1, 3 * PS + 50), 1); /* page 2, the catalog root */
+    c ^= 0x01;
+    ck_assert_int_eq(pwrite(fd, &c, 1, 3 * PS + 50), 1);
+    close(fd);
+    JET_RSTMAP mbad = {dbp, bad};
+    JET_ERR e = JetExternalRestore(NULL, NULL, &mbad, 1, out, lo, hi, NULL);
+    ck_assert_msg(e == JET_errReadVerifyFailure || e == JET_errSuccess, "got %ld", e);
+    if (e == JET_errSuccess) {
+        /* The logs rewrote that page: then the restored database must be fully valid. */
+        int n;
+        int *want = range_keys(&n, 0, 50, 100, 400);
+        expect_keys(bad, want, n);
+        free(want);
+    }
+    /* After all that, the untouched stream still restores. */
+    OK(JetExternalRestore(NULL, NULL, &map, 1, out, lo, hi, NULL));
+    free(copy);
+    free(cut);
+    free(bad);
+    free(mid);
+    free(aside);
+    free(out);
+}
+END_TEST
+
+START_TEST(restore_refused_in_one_instance_mode)
+{
+    OK(JetTerm(inst));
+    inst = 0;
+    OK(JetSetSystemParameter(NULL, 0, JET_paramSystemPath, 0, dir));
+    OK(JetSetSystemParameter(NULL, 0, JET_paramLogFilePath, 0, dir));
+    OK(JetSetSystemParameter(NULL, 0, JET_paramLogFileSize, 128, NULL));
+    OK(JetInit(NULL));
+    ck_assert_int_eq(JetExternalRestore(NULL, NULL, NULL, 0, dir, 0, 0, NULL), JET_errRunningInOneInstanceMode);
+    ck_assert_int_eq(JetExternalRestore2(NULL, NULL, NULL, 0, dir, NULL, NULL, NULL, NULL, NULL),
+                     JET_errRunningInOneInstanceMode);
+    OK(JetTerm(0));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("backup");
@@ -759,6 +1049,11 @@ static Suite *suite(void)
     tcase_add_test(tc, missing_and_damaged_logs_cancel_the_backup);
     tcase_add_test(tc, damaged_database_page_fails_only_that_database);
     tcase_add_test(tc, database_file_info_errors);
+    tcase_add_test(tc, restore_full_backup);
+    tcase_add_test(tc, restore_without_map_uses_original_paths);
+    tcase_add_test(tc, restore_incremental_chain_and_differential);
+    tcase_add_test(tc, restore_errors);
+    tcase_add_test(tc, restore_refused_in_one_instance_mode);
     suite_add_tcase(s, tc);
     TCase *tcc = tcase_create("circular");
     tcase_add_checked_fixture(tcc, setup_circular, teardown);
