@@ -402,6 +402,7 @@ struct eng_inst {
     int mgr_pins;                /* callers between resolve and unpin: the struct stays allocated */
     bool mgr_busy;               /* a JetInit or JetTerm of this instance is under way */
     bool mgr_inited;             /* JetInit succeeded and no JetTerm has finished since */
+    bool mgr_restoring;          /* JetRestoreInstance runs on it (with mgr_busy) */
     bool mgr_gone;               /* removed from the table; freed when the last pin goes */
 };
 
@@ -480,6 +481,11 @@ typedef struct eng_restore_args {
     JET_PFNSTATUS pfn;
 } eng_restore_args;
 long eng_restore(const eng_restore_args *a);
+
+/* JetBackupInstance and JetRestoreInstance's work (backup-dir.c): the whole sequence into a
+ * directory, and a directory's databases put back where they were and recovered. */
+long eng_bk_to_dir(eng_inst *in, const char *dir, JET_GRBIT grbit, JET_PFNSTATUS pfn);
+long eng_restore_dir(const eng_params *p, const char *backup_dir, const char *dest, JET_PFNSTATUS pfn);
 
 /* Recovery (recovery.c). */
 long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen);

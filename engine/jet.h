@@ -241,6 +241,7 @@ typedef struct _JET_RSTINFO {
 #define JET_errBackupDirectoryNotEmpty (-504)
 #define JET_errBackupInProgress (-505)
 #define JET_errRestoreInProgress (-506)
+#define JET_errMakeBackupDirectoryFail (-525)
 #define JET_errMissingPreviousLogFile (-509)
 #define JET_errLogWriteFail (-510)
 #define JET_errLogGenerationMismatch (-513)
@@ -716,6 +717,42 @@ JET_ERR JET_API JetExternalRestore2(JET_PSTR szCheckpointFilePath, JET_PSTR szLo
                                     long crstfilemap, JET_PSTR szBackupLogPath, JET_LOGINFO *pLogInfo,
                                     JET_PSTR szTargetInstanceName, JET_PSTR szTargetInstanceLogPath,
                                     JET_PSTR szTargetInstanceCheckpointPath, JET_PFNSTATUS pfn);
+
+/* JetBackupInstance: the whole backup sequence into the directory szBackupPath (created if
+ * missing): each database stream as <its file name> and the logs as edbXXXXX.log; the logs are
+ * then truncated and the backup recorded as Full (or Incremental). pfnStatus (optional) gets
+ * JET_snpBackup with JET_sntBegin, then JET_sntComplete or JET_sntFail.
+ *   0: a full backup into an empty directory.
+ *   JET_bitBackupAtomic: a full backup written aside (szBackupPath/.new) and moved in only when
+ *     complete, replacing the backup the directory held; a failure leaves that one intact.
+ *   JET_bitBackupIncremental: add the logs since the last backup to a directory that holds one.
+ * Errors: NoBackupDirectory (no path), BackupDirectoryNotEmpty (a plain full backup into a directory
+ *   with files), MissingFullBackup (incremental: no backup in the directory, or the databases have
+ *   no full backup recorded), InvalidLogSequence (incremental: the logs to add do not continue those
+ *   in the directory), MakeBackupDirectoryFail, InvalidGrbit, and every error of the external
+ *   backup functions above. */
+JET_ERR JET_API JetBackupInstance(JET_INSTANCE instance, const char *szBackupPath, JET_GRBIT grbit,
+                                  JET_PFNSTATUS pfnStatus);
+/* JetBackup: the legacy form of JetBackupInstance (one-instance mode; RunningInMultiInstanceMode
+ * otherwise). */
+JET_ERR JET_API JetBackup(const char *szBackupPath, JET_GRBIT grbit, JET_PFNSTATUS pfnStatus);
+
+/* JetRestoreInstance: restore a JetBackupInstance directory: each database stream found in sz is
+ * copied back to the path the database had (never over a database an instance has attached:
+ * FileAccessDenied) and brought forward by hard recovery through the directory's logs, then
+ * through later logs of the same set in szDest when given (e.g. the instance's log directory, to
+ * recover up to the last commit). instance: JET_instanceNil/0 uses the process defaults (page size,
+ * log base name); a created, not yet initialized instance lends its parameters and is locked
+ * meanwhile (its JetInit/JetTerm get RestoreInProgress). The databases end clean and detached.
+ * Errors: InvalidParameter, AfterInitialization (the instance is initialized), RestoreInProgress,
+ *   RunningInOneInstanceMode (nil instance in one-instance mode), RestoreOfNonBackupDatabase (no
+ *   stream in the directory), and every error of JetExternalRestore. */
+JET_ERR JET_API JetRestoreInstance(JET_INSTANCE instance, const char *sz, const char *szDest,
+                                   JET_PFNSTATUS pfn);
+/* JetRestore / JetRestore2: the legacy forms (RunningInMultiInstanceMode in multi-instance mode,
+ * AfterInitialization while the one instance of one-instance mode is initialized). */
+JET_ERR JET_API JetRestore(const char *sz, JET_PFNSTATUS pfn);
+JET_ERR JET_API JetRestore2(const char *sz, const char *szDest, JET_PFNSTATUS pfn);
 
 /* JetGetDatabaseFileInfo: read a database file's header (attached or not; the file is only read).
  * InfoLevel JET_DbInfoMisc (14) with cbMax >= sizeof(JET_DBINFOMISC) fills a JET_DBINFOMISC4

@@ -227,3 +227,65 @@ static long stop_backup(bool legacy, JET_INSTANCE inst)
 
 JET_ERR JET_API JetStopBackupInstance(JET_INSTANCE instance) { return stop_backup(false, instance); }
 JET_ERR JET_API JetStopBackup(void) { return stop_backup(true, 0); }
+
+static long backup_to_dir(bool legacy, JET_INSTANCE inst, const char *dir, JET_GRBIT grbit, JET_PFNSTATUS pfn)
+{
+    eng_inst *in;
+    long err = enter(legacy, inst, &in);
+    if (err)
+        return err;
+    err = eng_bk_to_dir(in, dir, grbit, pfn);
+    leave(in);
+    return err;
+}
+
+JET_ERR JET_API JetBackupInstance(JET_INSTANCE instance, const char *szBackupPath, JET_GRBIT grbit,
+                                  JET_PFNSTATUS pfnStatus)
+{
+    return backup_to_dir(false, instance, szBackupPath, grbit, pfnStatus);
+}
+
+JET_ERR JET_API JetBackup(const char *szBackupPath, JET_GRBIT grbit, JET_PFNSTATUS pfnStatus)
+{
+    return backup_to_dir(true, 0, szBackupPath, grbit, pfnStatus);
+}
+
+JET_ERR JET_API JetRestoreInstance(JET_INSTANCE instance, const char *sz, const char *szDest,
+                                   JET_PFNSTATUS pfn)
+{
+    eng_params p;
+    eng_inst *in = NULL;
+    long err;
+    if (instance == 0 || instance == JET_instanceNil) {
+        /* ESE makes a temporary instance: the process defaults, no instance left behind. */
+        if ((err = imgr_check_not_one_instance()))
+            return err;
+        imgr_defaults(&p);
+    } else {
+        if ((err = imgr_claim_restore(instance, &in)))
+            return err;
+        p = in->p;
+    }
+    err = eng_restore_dir(&p, sz, szDest, pfn);
+    if (in)
+        imgr_release_restore(in);
+    return err;
+}
+
+static long legacy_restore(const char *sz, const char *dest, JET_PFNSTATUS pfn)
+{
+    /* ESE: the legacy forms belong to one-instance mode; jetsnap runs them without an instance. */
+    long err = imgr_check_legacy_restore();
+    if (err)
+        return err;
+    eng_params p;
+    imgr_defaults(&p);
+    return eng_restore_dir(&p, sz, dest, pfn);
+}
+
+JET_ERR JET_API JetRestore(const char *sz, JET_PFNSTATUS pfn) { return legacy_restore(sz, NULL, pfn); }
+
+JET_ERR JET_API JetRestore2(const char *sz, const char *szDest, JET_PFNSTATUS pfn)
+{
+    return legacy_restore(sz, szDest, pfn);
+}

@@ -38,6 +38,16 @@ void imgr_defaults(eng_params *out);
 /* Pin the instance named name. Errors: InvalidParameter (none by that name). */
 long imgr_pin_name(const char *name, eng_inst **out);
 
+/* JetRestoreInstance on a created instance: claim it (JetInit, JetTerm and another restore get
+ * RestoreInProgress meanwhile). Errors: InvalidParameter (unknown handle), AfterInitialization
+ * (it is initialized), RestoreInProgress, InitInProgress/TermInProgress. */
+long imgr_claim_restore(JET_INSTANCE h, eng_inst **out);
+void imgr_release_restore(eng_inst *in);
+
+/* JetRestore(2): RunningInMultiInstanceMode in multi-instance mode, AfterInitialization while the
+ * one instance of one-instance mode runs. */
+long imgr_check_legacy_restore(void);
+
 /* Refuse calls that need multi-instance semantics in legacy one-instance mode:
  * RunningInOneInstanceMode then, JET_errSuccess otherwise. */
 long imgr_check_not_one_instance(void);

@@ -254,7 +254,9 @@ JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, JET_RSTINFO *prstinfo, JET_GRB
         err = resolve(*pinstance, &in);
     }
     if (!err && (in->mgr_inited || in->mgr_busy))
-        err = in->mgr_inited ? JET_errAlreadyInitialized : JET_errInitInProgress;
+        err = in->mgr_inited ? JET_errAlreadyInitialized
+              : in->mgr_restoring ? JET_errRestoreInProgress
+                                  : JET_errInitInProgress;
     if (!err)
         err = check_paths(in);
     if (!err) {
@@ -291,7 +293,9 @@ JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit)
     eng_inst *in = NULL;
     long err = g_mode == MODE_NOSET ? JET_errInvalidParameter : resolve(instance, &in);
     if (!err && in->mgr_busy)
-        err = in->mgr_inited ? JET_errTermInProgress : JET_errInitInProgress;
+        err = in->mgr_restoring ? JET_errRestoreInProgress
+              : in->mgr_inited  ? JET_errTermInProgress
+                                : JET_errInitInProgress;
     if (!err) {
         in->mgr_busy = true;
         in->mgr_pins++;
@@ -475,6 +479,43 @@ long imgr_check_not_one_instance(void)
 {
     pthread_mutex_lock(&g_mu);
     long err = g_mode == MODE_ONE ? JET_errRunningInOneInstanceMode : JET_errSuccess;
+    pthread_mutex_unlock(&g_mu);
+    return err;
+}
+
+long imgr_claim_restore(JET_INSTANCE h, eng_inst **out)
+{
+    pthread_mutex_lock(&g_mu);
+    eng_inst *in = NULL;
+    long err = g_mode == MODE_NOSET ? JET_errInvalidParameter : resolve(h, &in);
+    if (!err)
+        err = in->mgr_restoring ? JET_errRestoreInProgress
+              : in->mgr_inited  ? JET_errAfterInitialization
+              : in->mgr_busy    ? JET_errInitInProgress
+                                : JET_errSuccess;
+    if (!err) {
+        in->mgr_busy = in->mgr_restoring = true;
+        in->mgr_pins++;
+        *out = in;
+    }
+    pthread_mutex_unlock(&g_mu);
+    return err;
+}
+
+void imgr_release_restore(eng_inst *in)
+{
+    pthread_mutex_lock(&g_mu);
+    in->mgr_busy = in->mgr_restoring = false;
+    unpin_locked(in);
+    pthread_mutex_unlock(&g_mu);
+}
+
+long imgr_check_legacy_restore(void)
+{
+    pthread_mutex_lock(&g_mu);
+    long err = g_mode == MODE_MULTI ? JET_errRunningInMultiInstanceMode
+               : g_mode == MODE_ONE && g_count ? JET_errAfterInitialization
+                                               : JET_errSuccess;
     pthread_mutex_unlock(&g_mu);
     return err;
 }

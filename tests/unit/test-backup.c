@@ -1028,6 +1028,84 @@ START_TEST(restore_refused_in_one_instance_mode)
 }
 END_TEST
 
+
+static int snp_calls[16];
+static JET_ERR on_status(JET_SESID s, JET_SNP snp, JET_SNT snt, void *pv)
+{
+    (void)s, (void)pv;
+    if (snt >= 0 && snt < 16)
+        snp_calls[snt]++;
+    ck_assert(snp == JET_snpBackup || snp == JET_snpRestore);
+    return JET_errSuccess;
+}
+
+START_TEST(backup_to_directory_and_restore_instance)
+{
+    char *bd = tu_path(dir, "bdir");
+    ck_assert_int_eq(JetBackupInstance(inst, NULL, 0, NULL), JET_errNoBackupDirectory);
+    ck_assert_int_eq(JetBackupInstance(inst, bd, JET_bitBackupIncremental, NULL), JET_errMissingFullBackup);
+    ck_assert_int_eq(JetBackupInstance(inst, bd, 0x1000, NULL), JET_errInvalidGrbit);
+    OK(JetBackupInstance(inst, bd, 0, on_status));
+    ck_assert_int_eq(snp_calls[JET_sntBegin], 1);
+    ck_assert_int_eq(snp_calls[JET_sntComplete], 1);
+    ck_assert_int_ne(info(dbp).bkinfoFullPrev.genLow, 0);
+    ck_assert_int_eq(JetBackupInstance(inst, bd, 0, NULL), JET_errBackupDirectoryNotEmpty);
+    put_n(100, 30);
+    OK(JetBackupInstance(inst, bd, JET_bitBackupIncremental, NULL));
+    ck_assert_int_ne(info(dbp).bkinfoIncPrev.genLow, 0);
+    put_n(200, 30);
+    OK(JetBackupInstance(inst, bd, JET_bitBackupIncremental, NULL));
+    put_n(900, 5); /* not in the backup */
+    /* The legacy form belongs to one-instance mode. */
+    ck_assert_int_eq(JetBackup(bd, 0, NULL), JET_errRunningInMultiInstanceMode);
+    ck_assert_int_eq(JetRestore(bd, NULL), JET_errRunningInMultiInstanceMode);
+    ck_assert_int_eq(JetRestoreInstance(inst, bd, NULL, NULL), JET_errAfterInitialization);
+    OK(JetTerm(inst));
+    inst = 0;
+    ck_assert_int_eq(unlink(dbp), 0); /* the database is lost */
+    memset(snp_calls, 0, sizeof snp_calls);
+    OK(JetRestoreInstance(JET_instanceNil, bd, NULL, on_status));
+    ck_assert_int_eq(snp_calls[JET_sntComplete], 1);
+    int n;
+    int *want = range_keys(&n, 0, 50, 100, 130);
+    int *w2 = realloc(want, sizeof(int) * (size_t)(n + 30));
+    for (int i = 200; i < 230; i++)
+        w2[n++] = i;
+    expect_keys(dbp, w2, n);
+    free(w2);
+    free(bd);
+}
+END_TEST
+
+START_TEST(atomic_backup_replaces_the_previous_one)
+{
+    char *bd = tu_path(dir, "bdir");
+    OK(JetBackupInstance(inst, bd, JET_bitBackupAtomic, NULL));
+    put_n(100, 20);
+    OK(JetBackupInstance(inst, bd, JET_bitBackupAtomic, NULL));
+    /* No leftovers, and the directory holds the newer backup: restoring it gives the 20 records. */
+    char *nd = tu_path(bd, ".new"), *od = tu_path(bd, ".old");
+    ck_assert_int_ne(access(nd, F_OK), 0);
+    ck_assert_int_ne(access(od, F_OK), 0);
+    put_n(300, 5);
+    /* A created instance lends its parameters and is locked meanwhile. */
+    OK(JetTerm(inst));
+    inst = 0;
+    ck_assert_int_eq(unlink(dbp), 0);
+    JET_INSTANCE r;
+    OK(JetCreateInstance(&r, "restorer"));
+    OK(JetRestoreInstance(r, bd, NULL, NULL));
+    OK(JetTerm(r));
+    int n;
+    int *want = range_keys(&n, 0, 50, 100, 120);
+    expect_keys(dbp, want, n);
+    free(want);
+    free(nd);
+    free(od);
+    free(bd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("backup");
@@ -1054,6 +1132,8 @@ static Suite *suite(void)
     tcase_add_test(tc, restore_incremental_chain_and_differential);
     tcase_add_test(tc, restore_errors);
     tcase_add_test(tc, restore_refused_in_one_instance_mode);
+    tcase_add_test(tc, backup_to_directory_and_restore_instance);
+    tcase_add_test(tc, atomic_backup_replaces_the_previous_one);
     suite_add_tcase(s, tc);
     TCase *tcc = tcase_create("circular");
     tcase_add_checked_fixture(tcc, setup_circular, teardown);
