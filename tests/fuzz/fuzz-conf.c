@@ -1,0 +1,154 @@
+/*
+ * fuzz-conf.c — fuzz target for the configuration parser (conf_parse_buffer).
+ *
+ * Built two ways (tests/fuzz/meson.build):
+ *  - with -Dfuzz=true and clang: a libFuzzer binary "fuzz-conf" (-fsanitize=fuzzer), run as
+ *      ./fuzz-conf -dict=tests/fuzz/conf.dict -max_total_time=300 CORPUS_DIR tests/fuzz/corpus
+ *  - always: "fuzz-conf-replay" (FUZZ_REPLAY_MAIN), which runs every file of the directories or
+ *    files named on its command line through the same target; the unit test fuzz-conf-corpus
+ *    replays tests/fuzz/corpus/ so every build exercises the corpus.
+ *
+ * Besides "no crash, no leak, no undefined behaviour" the target checks what conf.h promises:
+ * a valid result has at least one instance, absolute paths, 1..32 databases and every writer
+ * field set; an invalid one has at least one diagnostic; diagnostics come in file order.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz-conf: check failed: %s (line %d)\n", #cond, __LINE__);            \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct conf_config *cfg = NULL;
+    struct conf_diags *diags = NULL;
+    int r = conf_parse_buffer("fuzz.ini", data, size, &cfg, &diags);
+    CHECK(r == CONF_OK || r == CONF_EINVALID || r == CONF_ENOMEM);
+    if (r == CONF_OK) {
+        CHECK(cfg && diags && diags->count == 0);
+        CHECK(cfg->n_instances >= 1);
+        CHECK(cfg->writer.bus_name && cfg->writer.allow_users.n >= 1);
+        CHECK((cfg->writer.bus.kind == CONF_BUS_ADDRESS) == (cfg->writer.bus.address != NULL));
+        for (size_t i = 0; i < cfg->n_instances; i++) {
+            const struct conf_instance *in = &cfg->instances[i];
+            CHECK(in->name && strlen(in->name) <= CONF_NAME_MAX);
+            CHECK(in->display_name && strlen(in->display_name) <= CONF_NAME_MAX);
+            CHECK(in->system_path && in->system_path[0] == '/');
+            CHECK(in->log_path && in->log_path[0] == '/');
+            CHECK(in->databases.n >= 1 && in->databases.n <= CONF_DATABASES_MAX);
+            for (size_t d = 0; d < in->databases.n; d++)
+                CHECK(in->databases.v[d][0] == '/' && !strstr(in->databases.v[d], "//"));
+            CHECK(conf_find_instance(cfg, in->name) == in);
+        }
+    } else if (r == CONF_EINVALID) {
+        CHECK(!cfg && diags && diags->count >= 1);
+        unsigned prev = 1;
+        for (size_t i = 0; i < diags->count; i++) {
+            const struct conf_diag *d = &diags->items[i];
+            unsigned l = d->line ? d->line : UINT32_MAX;
+            CHECK(l >= prev);
+            prev = l;
+            CHECK(!strncmp(d->text, "fuzz.ini:", 9) && d->message && *d->message);
+            CHECK(!strchr(d->text, '\n'));
+        }
+    }
+    conf_free(cfg);
+    conf_diags_free(diags);
+    return 0;
+}
+
+#ifdef FUZZ_REPLAY_MAIN
+#include <dirent.h>
+#include <sys/stat.h>
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int run_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        return 1;
+    }
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            uint8_t *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+            }
+            buf = nb;
+        }
+    }
+    fclose(f);
+    if (!buf)
+        return 1;
+    LLVMFuzzerTestOneInput(buf, n);
+    free(buf);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    size_t files = 0;
+    int bad = 0;
+    for (int a = 1; a < argc; a++) {
+        struct stat st;
+        if (stat(argv[a], &st)) {
+            perror(argv[a]);
+            return 1;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            bad |= run_file(argv[a]);
+            files++;
+            continue;
+        }
+        DIR *d = opendir(argv[a]);
+        if (!d) {
+            perror(argv[a]);
+            return 1;
+        }
+        char **names = NULL;
+        size_t nn = 0;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.')
+                continue;
+            char **nv = realloc(names, (nn + 1) * sizeof *nv);
+            if (!nv)
+                return 1;
+            names = nv;
+            if (asprintf(&names[nn++], "%s/%s", argv[a], e->d_name) < 0)
+                return 1;
+        }
+        closedir(d);
+        qsort(names, nn, sizeof *names, cmp_str);
+        for (size_t i = 0; i < nn; i++) {
+            bad |= run_file(names[i]);
+            files++;
+            free(names[i]);
+        }
+        free(names);
+    }
+    printf("fuzz-conf-replay: %zu inputs, no crash\n", files);
+    return bad || !files;
+}
+#endif
