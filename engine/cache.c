@@ -239,8 +239,16 @@ long eng_cache_flush(eng_db *db, eng_lsn upto)
         pthread_mutex_unlock(&db->fmu);
         return err;
     }
-    /* Take the batch in bounded chunks so a huge dirty set does not need a huge staging area. */
-    const size_t chunk = 4096;
+    /* Take the batch in bounded chunks so a huge dirty set does not need a huge staging area,
+     * and size the staging area to what is dirty now, so a checkpoint of a few pages does not
+     * allocate (and, under MALLOC_PERTURB_, fill) 32 MiB. */
+    pthread_mutex_lock(&db->cmu);
+    size_t chunk = db->ndirty < 4096 ? db->ndirty : 4096;
+    pthread_mutex_unlock(&db->cmu);
+    if (chunk == 0) {
+        pthread_mutex_unlock(&db->fmu);
+        return JET_errSuccess;
+    }
     struct staged *st = malloc(chunk * sizeof *st);
     uint8_t *bufs = malloc(chunk * (size_t)db->page_size);
     if (!st || !bufs) {
