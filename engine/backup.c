@@ -193,7 +193,8 @@ long eng_bk_begin(eng_inst *in, JET_GRBIT grbit)
      * Atomic/Snapshot are refused by ESE itself. */
     ENG_RETURN_IF(grbit & ~(JET_GRBIT)JET_bitBackupIncremental, JET_errInvalidGrbit);
     bool inc = grbit & JET_bitBackupIncremental;
-    ENG_RETURN_IF(inc && in->p.circular_log, JET_errInvalidBackup);
+    /* circular_log may change while the instance runs: read atomically (ENG_PARAM_LOAD). */
+    ENG_RETURN_IF(inc && ENG_PARAM_LOAD(in, circular_log), JET_errInvalidBackup);
     pthread_mutex_lock(&b->mu);
     long err = b->state != BKS_NONE ? JET_errBackupInProgress : JET_errSuccess;
     if (!err && inc) {

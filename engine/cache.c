@@ -31,7 +31,7 @@ static void list_push(eng_page *s, eng_page *p)
 
 long eng_cache_init(eng_db *db)
 {
-    size_t want = db->inst->p.cache_pages * 2;
+    size_t want = (size_t)ENG_PARAM_LOAD(db->inst, cache_pages) * 2;
     size_t n = 1024;
     while (n < want && n < ((size_t)1 << 26))
         n <<= 1;
@@ -63,7 +63,7 @@ static void unhash(eng_db *db, eng_page *pg)
 
 static void evict(eng_db *db)
 {
-    size_t limit = db->inst->p.cache_pages;
+    size_t limit = ENG_PARAM_LOAD(db->inst, cache_pages);
     eng_page *p = db->lru.prev;
     while (db->npages_cached > limit && p != &db->lru) {
         eng_page *prev = p->prev;
@@ -312,8 +312,8 @@ long eng_cache_flush(eng_db *db, eng_lsn upto)
                 p->rec_lsn = upto + 1;
             }
         }
-        if (err)
-            db->io_err = err;
+        if (err) /* atomic: api_update_begin reads it without cmu or fmu */
+            __atomic_store_n(&db->io_err, err, __ATOMIC_RELAXED);
         evict(db);
         pthread_cond_broadcast(&db->ccv);
         pthread_mutex_unlock(&db->cmu);

@@ -25,7 +25,9 @@
 #define CHK_VERSION 1
 #define COPY_SPAN (256 * 1024)
 static const char chk_magic[8] = {'J', 'S', 'N', 'A', 'P', 'C', 'H', 'K'};
-static uint64_t chk_seq; /* only the instance owning the file writes it; monotonic per process is enough */
+/* Monotonic per process is enough (only the instance owning a file writes it), but the counter is
+ * shared by every instance's JetInit, checkpoint thread and JetTerm at once: atomic increments. */
+static uint64_t chk_seq;
 
 struct chk_entry {
     uint32_t dbid;
@@ -71,7 +73,7 @@ long eng_chk_write(eng_inst *in, eng_lsn lsn)
     eng_st32(b + 12, CHK_VERSION);
     eng_st32(b + 16, (uint32_t)off);
     eng_st32(b + 20, n);
-    eng_st64(b + 24, ++chk_seq + eng_now_usec());
+    eng_st64(b + 24, __atomic_add_fetch(&chk_seq, 1, __ATOMIC_RELAXED) + eng_now_usec());
     eng_st64(b + 32, in->logsig.random);
     eng_st64(b + 40, in->logsig.create_time_usec);
     eng_st64(b + 48, lsn);
@@ -186,7 +188,7 @@ long eng_checkpoint(eng_inst *in)
         uint32_t upto = ENG_LSN_GEN(tip), hold = atomic_load(&in->bk.hold_gen);
         if (hold && hold < upto)
             upto = hold;
-        if (in->p.circular_log && upto > 1)
+        if (ENG_PARAM_LOAD(in, circular_log) && upto > 1)
             log_delete_range(&in->logcfg, 1, upto);
     }
     pthread_mutex_unlock(&in->ckpt_run);

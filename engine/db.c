@@ -225,6 +225,16 @@ static void go_live(eng_inst *in, eng_db *db)
     pthread_mutex_unlock(&in->mu);
 }
 
+/* The checkpoint (eng_chk_write), JetGetInstanceInfo and backup read db->fd and db->hdr.sig of
+ * published databases under in->mu, so the fd is stored under it too, and only once the
+ * signature it vouches for is final. */
+static void set_fd(eng_inst *in, eng_db *db, int fd)
+{
+    pthread_mutex_lock(&in->mu);
+    db->fd = fd;
+    pthread_mutex_unlock(&in->mu);
+}
+
 long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdbid)
 {
     eng_inst *in = s->inst;
@@ -248,13 +258,19 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
         eng_db_free_struct(db);
         return eng_trace_err(JET_errDatabaseSharingViolation, __FILE__, __LINE__);
     }
+    /* The header is filled in before the fd is published (set_fd). */
+    memset(&db->hdr, 0, sizeof db->hdr);
+    db->hdr.page_size = db->page_size;
+    db->hdr.state = JET_dbstateJustCreated;
+    db->hdr.sig = eng_new_sig();
+    db->hdr.log_sig = in->logsig;
     int flags = O_RDWR | O_CREAT | ((grbit & JET_bitDbOverwriteExisting) ? 0 : O_EXCL);
     int fd = eng_io_open(cp, flags, 0644);
     if (fd < 0) {
         err = fd == -EEXIST ? JET_errFileAlreadyExists : eng_io_errno_to_jet(fd, 0);
         goto fail;
     }
-    db->fd = fd;
+    set_fd(in, db, fd);
     if ((err = lock_file(fd)))
         goto fail;
     if (grbit & JET_bitDbOverwriteExisting) {
@@ -264,11 +280,6 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
             goto fail;
         }
     }
-    memset(&db->hdr, 0, sizeof db->hdr);
-    db->hdr.page_size = db->page_size;
-    db->hdr.state = JET_dbstateJustCreated;
-    db->hdr.sig = eng_new_sig();
-    db->hdr.log_sig = in->logsig;
     if ((err = eng_dbhdr_write(fd, &db->hdr)))
         goto fail;
     {
@@ -348,11 +359,18 @@ long eng_db_attach(eng_sess *s, const char *path, JET_GRBIT grbit)
         err = eng_io_errno_to_jet(fd, 0);
         goto fail;
     }
-    db->fd = fd;
+    set_fd(in, db, fd);
     if ((err = lock_file(fd)))
         goto fail;
-    if ((err = eng_dbhdr_read(fd, in->p.page_size, &db->hdr)))
-        goto fail;
+    {
+        /* Read aside and copied under in->mu: the checkpoint may already read db->hdr.sig. */
+        eng_dbhdr h;
+        if ((err = eng_dbhdr_read(fd, in->p.page_size, &h)))
+            goto fail;
+        pthread_mutex_lock(&in->mu);
+        db->hdr = h;
+        pthread_mutex_unlock(&in->mu);
+    }
     /* A database written from a backup stream (bkinfoFullCur set) or restored but not yet
      * brought forward by hard recovery: attaching it as it is would lose the logs it needs. */
     if (db->hdr.backup_restored || db->hdr.bk_cur.type) {

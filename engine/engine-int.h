@@ -18,6 +18,9 @@
  * Lock order (outer to inner): backup mutex (bk.mu) -> checkpoint run mutex -> instance mutex ->
  * database writer lock -> instance checkpoint
  * rwlock (read side in commit) -> database view rwlock -> database cache mutex -> log mutex.
+ * The instance table lock (instancemgr/) and the handle lock (handle.c) come before every instance
+ * mutex, in that order: eng_enter_session enters the instance under the handle lock, so no handle
+ * may be made or freed while an instance mutex is held.
  */
 #ifndef ENG_ENGINE_INT_H
 #define ENG_ENGINE_INT_H
@@ -87,6 +90,11 @@ typedef struct eng_params {
     uint32_t max_instances;
     uint32_t max_sessions;
 } eng_params;
+
+/* Read a parameter that may change while the instance runs (eng_param_settable_running:
+ * circular_log, cache_pages, ossnapshot_timeout_ms). JetSetSystemParameter writes it under the
+ * instance table lock, which engine threads do not hold, so both sides access it atomically. */
+#define ENG_PARAM_LOAD(in, field) __atomic_load_n(&(in)->p.field, __ATOMIC_RELAXED)
 
 void eng_params_default(eng_params *p);
 /* JET_errInvalidParameter for an unknown id or a bad value. */
@@ -376,6 +384,7 @@ struct eng_inst {
     pthread_cond_t cv;           /* active-call drain */
     enum eng_inst_state state;
     int active;                  /* API calls in flight */
+    atomic_bool draining;        /* a term waits for the calls in flight: writer-lock waits give up */
     long fatal;                  /* sticky: JET_errInstanceUnavailable reason */
     JET_GRBIT stop_service;      /* JetStopServiceInstance2 bits in force; ENG_STOP_ALL: final */
     eng_db *dbs[ENG_MAX_DB + 1];

@@ -171,7 +171,7 @@ long eng_inst_init(eng_inst *in, JET_GRBIT grbit)
         if ((err = eng_chk_write(in, ENG_LSN(gen, 0))))
             goto fail;
         in->last_ckpt = ENG_LSN(gen, 0);
-        if (in->p.circular_log && gen > 1)
+        if (ENG_PARAM_LOAD(in, circular_log) && gen > 1)
             log_delete_range(&in->logcfg, 1, gen);
     } else {
         in->logsig = (eng_logsig){eng_new_sig().random, eng_now_usec()};
@@ -214,12 +214,10 @@ void eng_session_destroy(eng_sess *s)
         eng_txn_rollback(&s->txn, true);
     eng_txn_free(&s->txn);
     pthread_mutex_lock(&in->mu);
-    while (s->cursors) {
-        eng_cursor *c = s->cursors;
-        s->cursors = c->next;
+    eng_cursor *cursors = s->cursors;
+    s->cursors = NULL;
+    for (eng_cursor *c = cursors; c; c = c->next)
         c->db->open_tables--;
-        cursor_free(c);
-    }
     for (uint32_t id = 1; id <= ENG_MAX_DB; id++)
         if (s->open_dbs[id] && in->dbs[id])
             in->dbs[id]->opened_by -= (int)s->open_dbs[id];
@@ -230,6 +228,14 @@ void eng_session_destroy(eng_sess *s)
         }
     in->nsessions--;
     pthread_mutex_unlock(&in->mu);
+    /* Handles are freed only after in->mu is released: eng_enter_session takes the handle lock and
+     * then in->mu, so taking the handle lock under in->mu deadlocks against it (found by
+     * tests/stress/instances-stress). */
+    while (cursors) {
+        eng_cursor *c = cursors;
+        cursors = c->next;
+        cursor_free(c);
+    }
     eng_handle_free(s->handle);
     free(s);
 }
@@ -247,16 +253,17 @@ long eng_session_begin(eng_inst *in, JET_SESID *psesid)
         free(s);
         return eng_trace_err(JET_errOutOfSessions, __FILE__, __LINE__);
     }
-    s->handle = eng_handle_new(ENG_H_SESSION, s);
-    if (!s->handle) {
-        pthread_mutex_unlock(&in->mu);
-        free(s);
-        return JET_errOutOfMemory;
-    }
     s->next = in->sessions;
     in->sessions = s;
     in->nsessions++;
     pthread_mutex_unlock(&in->mu);
+    /* The handle is made outside in->mu (the handle lock comes first: see eng_session_destroy).
+     * The caller is inside eng_enter, so no term can destroy the listed session meanwhile. */
+    s->handle = eng_handle_new(ENG_H_SESSION, s);
+    if (!s->handle) {
+        eng_session_destroy(s);
+        return JET_errOutOfMemory;
+    }
     *psesid = s->handle;
     return JET_errSuccess;
 }
@@ -284,16 +291,30 @@ long eng_inst_term(eng_inst *in, JET_GRBIT grbit)
         pthread_mutex_unlock(&in->mu);
         return eng_trace_err(JET_errBackupInProgress, __FILE__, __LINE__);
     }
+    in->state = INST_TERMINATING;
+    eng_bk_stop(in); /* a backup call in flight ends with BackupAbortByServer */
+    /* Calls waiting for a database's writer lock would keep the drain below waiting for as long as
+     * they wait (see eng_txn_lock_db): wake them to give up. */
+    atomic_store(&in->draining, true);
+    for (uint32_t id = 1; id <= ENG_MAX_DB; id++)
+        if (in->dbs[id]) {
+            pthread_mutex_lock(&in->dbs[id]->wmu);
+            pthread_cond_broadcast(&in->dbs[id]->wcv);
+            pthread_mutex_unlock(&in->dbs[id]->wmu);
+        }
+    while (in->active > 0)
+        pthread_cond_wait(&in->cv, &in->mu);
+    atomic_store(&in->draining, false);
+    /* A session changes its transaction level inside its calls without in->mu, so the levels are
+     * looked at only once the calls in flight have drained (eng_leave publishes them). A refused
+     * clean term leaves the instance running; calls that raced it got TermInProgress. */
     if (complete)
         for (eng_sess *s = in->sessions; s; s = s->next)
             if (s->txn.level > 0) {
+                in->state = INST_RUNNING;
                 pthread_mutex_unlock(&in->mu);
                 return eng_trace_err(JET_errTooManyActiveUsers, __FILE__, __LINE__);
             }
-    in->state = INST_TERMINATING;
-    eng_bk_stop(in); /* a backup call in flight ends with BackupAbortByServer */
-    while (in->active > 0)
-        pthread_cond_wait(&in->cv, &in->mu);
     pthread_mutex_unlock(&in->mu);
     eng_bk_cancel(in);
 

@@ -101,15 +101,17 @@ long eng_param_set(eng_params *p, unsigned long id, JET_API_PTR lparam, const ch
         memcpy(base, sz, n + 1);
         return JET_errSuccess;
     }
+    /* Numbers and booleans are stored atomically: the ones settable while an instance runs are
+     * read by engine threads without the instance table lock (ENG_PARAM_LOAD). */
     case P_BOOL:
-        *(uint32_t *)base = lparam ? 1 : 0;
+        __atomic_store_n((uint32_t *)base, lparam ? 1u : 0u, __ATOMIC_RELAXED);
         return JET_errSuccess;
     case P_NUM:
         ENG_RETURN_IF(lparam < d->min || lparam > d->max, JET_errInvalidParameter);
         if (id == JET_paramDatabasePageSize)
             ENG_RETURN_IF(lparam != 4096 && lparam != 8192 && lparam != 16384 && lparam != 32768,
                           JET_errInvalidParameter);
-        *(uint32_t *)base = (uint32_t)lparam;
+        __atomic_store_n((uint32_t *)base, (uint32_t)lparam, __ATOMIC_RELAXED);
         return JET_errSuccess;
     }
     return JET_errInvalidParameter;

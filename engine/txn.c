@@ -354,6 +354,13 @@ long eng_txn_lock_db(eng_txn *t, eng_db *db)
     dl.tv_sec += WRITER_WAIT_SEC;
     pthread_mutex_lock(&db->wmu);
     while (db->writer) {
+        /* A term waits for this call to end, and the holder cannot end its transaction meanwhile
+         * (its calls get TermInProgress): waiting on would stall the term for the whole wait and
+         * end in WriteConflict. eng_inst_term broadcasts wcv after setting the flag. */
+        if (atomic_load(&db->inst->draining)) {
+            pthread_mutex_unlock(&db->wmu);
+            return eng_trace_err(JET_errTermInProgress, __FILE__, __LINE__);
+        }
         /* The holder runs on this very thread: waiting would deadlock. */
         if (pthread_equal(db->writer_thread, pthread_self())) {
             pthread_mutex_unlock(&db->wmu);
@@ -475,7 +482,7 @@ static int cmp_key(const void *a, const void *b)
  * writers, so the checkpoint thread can catch up). */
 static void throttle(eng_db *db)
 {
-    size_t limit = db->inst->p.cache_pages;
+    size_t limit = ENG_PARAM_LOAD(db->inst, cache_pages);
     if (eng_cache_dirty(db) <= limit)
         return;
     eng_ckpt_kick(db->inst);
