@@ -10,6 +10,7 @@ PACKAGES=(
   libinih-dev libzstd-dev libdbus-1-dev          # conf/, backup streams, D-Bus writer
   dbus-daemon dbus-bin                           # private bus for integration tests
   libsqlite3-dev sqlite3                         # benchmark baseline
+  liblmdb-dev lmdb-utils                         # bench-backup baseline (mdb_copy)
   clang                                          # fuzz targets (libFuzzer)
 )
 
