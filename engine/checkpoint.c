@@ -44,7 +44,10 @@ long eng_chk_write(eng_inst *in, eng_lsn lsn)
     for (uint32_t id = 1; id <= ENG_MAX_DB; id++) {
         eng_db *db = in->dbs[id];
         /* A database half-way through attach or detach is covered by its log records. */
-        if (!db || db->fd < 0)
+        /* Only databases whose ATTACH record is logged: one half-way through a create that then
+         * fails would otherwise be listed, and recovery would demand a file that never became
+         * a database. */
+        if (!db || db->fd < 0 || !db->logged)
             continue;
         ents[n].dbid = id;
         ents[n].sig = db->hdr.sig;

@@ -154,6 +154,11 @@ long eng_db_log_attach(eng_inst *in, eng_db *db, bool create, eng_lsn *lsn)
     long err = log_append(in->log, &rec, 1, lsn, &end);
     if (!err)
         err = log_flush(in->log, end);
+    if (!err) {
+        pthread_mutex_lock(&in->mu);
+        db->logged = true;
+        pthread_mutex_unlock(&in->mu);
+    }
     return err;
 }
 
@@ -170,6 +175,11 @@ static long log_detach(eng_inst *in, eng_db *db, eng_lsn *lsn)
     long err = log_append(in->log, &rec, 1, lsn, &end);
     if (!err)
         err = log_flush(in->log, end);
+    if (!err) {
+        pthread_mutex_lock(&in->mu);
+        db->logged = true;
+        pthread_mutex_unlock(&in->mu);
+    }
     return err;
 }
 
@@ -246,6 +256,7 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
     if (err)
         return err;
     eng_db *db;
+    bool created = false, formatted = false;
     err = eng_db_alloc_struct(in, cp, 0, &db);
     if (err)
         return err;
@@ -270,6 +281,7 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
         err = fd == -EEXIST ? JET_errFileAlreadyExists : eng_io_errno_to_jet(fd, 0);
         goto fail;
     }
+    created = true;
     set_fd(in, db, fd);
     if ((err = lock_file(fd)))
         goto fail;
@@ -309,6 +321,7 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
         eng_txn_rollback(&s->txn, true);
     if (!err && in->log)
         err = log_flush(in->log, clsn);
+    formatted = clsn != 0;
     if (err)
         goto fail;
     s->open_dbs[db->dbid]++;
@@ -318,6 +331,11 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
     *pdbid = db->dbid;
     return JET_errSuccess;
 fail:
+    /* Nothing was committed into a file this call made: remove it, so neither the caller nor a
+     * later recovery (which skips a created database whose file is gone) finds a half-made
+     * database there. */
+    if (created && !formatted)
+        eng_io_unlink(cp);
     reg_del(cp);
     withdraw(in, db);
     eng_db_free_struct(db);

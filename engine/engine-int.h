@@ -211,6 +211,7 @@ typedef struct eng_db {
     int opened_by;   /* sessions that have it open (JetOpenDatabase/Create), under inst->mu */
     int open_tables; /* cursors open on its tables, under inst->mu */
     bool detaching;
+    bool logged;     /* its ATTACH record is in the log: a checkpoint may list it (under inst->mu) */
 
     /* Committed state. */
     pthread_rwlock_t view_lock; /* readers: any page read; writer: commit's copy-in */

@@ -45,14 +45,21 @@ struct rctx {
     uint8_t *scratch;
 };
 
-/* Open (creating it if the log says it was created) the file of a database recovery must write. */
-static long rdb_open(struct rctx *c, uint32_t dbid)
+/* Open the file of a database recovery must write. A database the log says was created is
+ * created here when a committed page must go into it (may_create); otherwise a missing file of
+ * such a database is left missing: its creation never committed anything (JetCreateDatabase
+ * failed, and removed the file), and making an empty file for it would leave a bogus database. */
+static long rdb_open(struct rctx *c, uint32_t dbid, bool may_create)
 {
     struct rdb *d = &c->db[dbid];
     if (d->fd >= 0 || d->missing)
         return JET_errSuccess;
     uint32_t ps = c->in->p.page_size;
     int fd = eng_io_open(d->path, O_RDWR, 0);
+    if (fd == -ENOENT && d->create && !may_create) {
+        d->missing = true;
+        return JET_errSuccess;
+    }
     if (fd == -ENOENT && d->create) {
         fd = eng_io_open(d->path, O_RDWR | O_CREAT, 0644);
         if (fd >= 0) {
@@ -128,7 +135,7 @@ static long apply_commit(struct rctx *c, eng_lsn lsn)
         struct pend *p = &c->pend[i];
         if (p->dbid == 0 || p->dbid > ENG_MAX_DB || !c->db[p->dbid].known)
             return eng_trace_err(JET_errLogCorrupted, __FILE__, __LINE__);
-        long err = rdb_open(c, p->dbid);
+        long err = rdb_open(c, p->dbid, true);
         if (err)
             return err;
         struct rdb *d = &c->db[p->dbid];
@@ -202,7 +209,7 @@ static long on_record(struct rctx *c, const eng_logrec_view *r)
         uint32_t dbid = eng_ld32(r->data);
         ENG_RETURN_IF(dbid == 0 || dbid > ENG_MAX_DB, JET_errLogCorrupted);
         if (c->db[dbid].known) {
-            long err = rdb_open(c, dbid);
+            long err = rdb_open(c, dbid, false);
             if (!err)
                 err = rdb_finish(c, dbid, r->lsn);
             return err;
@@ -292,7 +299,7 @@ long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen)
         goto out;
     for (uint32_t id = 1; id <= ENG_MAX_DB && !err; id++)
         if (c->db[id].known) {
-            err = rdb_open(c, id);
+            err = rdb_open(c, id, false);
             if (!err)
                 err = rdb_finish(c, id, end);
         }
