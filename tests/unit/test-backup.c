@@ -5,6 +5,8 @@
  * log range, truncation, stop and term, and the events each step emits.
  */
 #include <check.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -14,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io-int.h"
 #include "jet.h"
 #include "testutil.h"
 
@@ -1106,6 +1109,155 @@ START_TEST(atomic_backup_replaces_the_previous_one)
 }
 END_TEST
 
+
+START_TEST(database_left_out_keeps_its_logs)
+{
+    /* b.edb is attached but not copied by the full backup: truncation must keep every log it
+     * would need, since it has no backup of its own. */
+    JET_DBID d2;
+    JET_TABLEID t2;
+    OK(JetCreateDatabase(ses, dbp2, NULL, &d2, 0));
+    OK(JetCreateTable(ses, d2, "t", 0, 0, &t2));
+    put_n(1000, 600);
+    int before = nlogs_on_disk();
+    ck_assert_int_ge(before, 3);
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    JET_HANDLE h;
+    OK(JetOpenFileInstance(inst, dbp, &h, NULL, NULL));
+    read_all(h, 16 * PS, NULL);
+    OK(JetCloseFileInstance(inst, h));
+    copy_logs(NULL, NULL);
+    unsigned long need = 0;
+    OK(JetGetTruncateLogInfoInstance(inst, NULL, 0, &need));
+    char *list = malloc(need);
+    OK(JetGetTruncateLogInfoInstance(inst, list, need, &need));
+    ck_assert_int_eq(count_multisz(list), 0);
+    OK(JetTruncateLogInstance(inst));
+    ck_assert_int_eq(events[225], 1); /* "no log files can be truncated" */
+    ck_assert_int_eq(nlogs_on_disk(), before + 1);
+    OK(JetEndExternalBackupInstance(inst));
+    ck_assert_int_ne(info(dbp).bkinfoFullPrev.genLow, 0);
+    ck_assert_int_eq(info(dbp2).bkinfoFullPrev.genLow, 0);
+    free(list);
+}
+END_TEST
+
+/* Hold the first fdatasync/fsync after arming until released: an init or a term is then
+ * visibly "under way" for another thread. */
+static pthread_mutex_t gmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gcv = PTHREAD_COND_INITIALIZER;
+static int gstate; /* 1 armed, 2 holding, 3 released */
+static int gate(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
+{
+    (void)ctx, (void)fd, (void)path, (void)off, (void)len;
+    if (op != ENG_IO_SYNC)
+        return 0;
+    pthread_mutex_lock(&gmu);
+    if (gstate == 1) {
+        gstate = 2;
+        pthread_cond_broadcast(&gcv);
+        while (gstate != 3)
+            pthread_cond_wait(&gcv, &gmu);
+    }
+    pthread_mutex_unlock(&gmu);
+    return 0;
+}
+static void gate_wait_holding(void)
+{
+    pthread_mutex_lock(&gmu);
+    while (gstate != 2)
+        pthread_cond_wait(&gcv, &gmu);
+    pthread_mutex_unlock(&gmu);
+}
+static void gate_release(void)
+{
+    pthread_mutex_lock(&gmu);
+    gstate = 3;
+    pthread_cond_broadcast(&gcv);
+    pthread_mutex_unlock(&gmu);
+    eng_io_set_fault_hook(NULL, NULL);
+}
+static void gate_arm(void)
+{
+    pthread_mutex_lock(&gmu);
+    gstate = 1;
+    pthread_mutex_unlock(&gmu);
+    eng_io_set_fault_hook(gate, NULL);
+}
+static void *init_thread(void *arg)
+{
+    return (void *)(intptr_t)JetInit((JET_INSTANCE *)arg);
+}
+static void *term_thread(void *arg)
+{
+    return (void *)(intptr_t)JetTerm2(*(JET_INSTANCE *)arg, JET_bitTermStopBackup);
+}
+
+START_TEST(backup_calls_racing_init_and_term)
+{
+    /* While an instance initializes (recovery), a backup is not allowed yet. */
+    OK(JetTerm(inst));
+    OK(JetCreateInstance(&inst, "bk"));
+    OK(JetSetSystemParameter(&inst, 0, JET_paramSystemPath, 0, dir));
+    OK(JetSetSystemParameter(&inst, 0, JET_paramLogFilePath, 0, dir));
+    OK(JetSetSystemParameter(&inst, 0, JET_paramLogFileSize, 128, NULL));
+    gate_arm();
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, init_thread, &inst), 0);
+    gate_wait_holding();
+    ck_assert_int_eq(JetBeginExternalBackupInstance(inst, 0), JET_errBackupNotAllowedYet);
+    gate_release();
+    void *r;
+    pthread_join(th, &r);
+    ck_assert_int_eq((long)(intptr_t)r, 0);
+    /* While a term that stops the backup runs, the backup's calls get TermInProgress. */
+    OK(JetBeginSession(inst, &ses, NULL, NULL));
+    OK(JetAttachDatabase(ses, dbp, 0));
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    gate_arm();
+    ck_assert_int_eq(pthread_create(&th, NULL, term_thread, &inst), 0);
+    gate_wait_holding();
+    unsigned long got;
+    ck_assert_int_eq(JetGetAttachInfoInstance(inst, NULL, 0, &got), JET_errTermInProgress);
+    ck_assert_int_eq(JetEndExternalBackupInstance(inst), JET_errTermInProgress);
+    gate_release();
+    pthread_join(th, &r);
+    ck_assert_int_eq((long)(intptr_t)r, 0);
+    ck_assert_int_eq(events[226], 1);
+    inst = 0;
+}
+END_TEST
+
+static JET_INSTANCE restoring;
+static JET_ERR during_restore(JET_SESID s, JET_SNP snp, JET_SNT snt, void *pv)
+{
+    (void)s, (void)pv;
+    if (snp == JET_snpRestore && snt == JET_sntBegin) {
+        /* The instance lent to the restore refuses to start or end meanwhile. */
+        JET_INSTANCE i = restoring;
+        ck_assert_int_eq(JetInit(&i), JET_errRestoreInProgress);
+        ck_assert_int_eq(JetTerm(restoring), JET_errRestoreInProgress);
+        ck_assert_int_eq(JetRestoreInstance(restoring, dir, NULL, NULL), JET_errRestoreInProgress);
+        snp_calls[15]++;
+    }
+    return JET_errSuccess;
+}
+
+START_TEST(restore_in_progress)
+{
+    char *bd = tu_path(dir, "bdir");
+    OK(JetBackupInstance(inst, bd, 0, NULL));
+    OK(JetTerm(inst));
+    inst = 0;
+    OK(JetCreateInstance(&restoring, "restorer"));
+    OK(JetRestoreInstance(restoring, bd, NULL, during_restore));
+    ck_assert_int_eq(snp_calls[15], 1);
+    /* Afterwards it is an ordinary created instance again. */
+    OK(JetTerm(restoring));
+    free(bd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("backup");
@@ -1134,6 +1286,9 @@ static Suite *suite(void)
     tcase_add_test(tc, restore_refused_in_one_instance_mode);
     tcase_add_test(tc, backup_to_directory_and_restore_instance);
     tcase_add_test(tc, atomic_backup_replaces_the_previous_one);
+    tcase_add_test(tc, database_left_out_keeps_its_logs);
+    tcase_add_test(tc, backup_calls_racing_init_and_term);
+    tcase_add_test(tc, restore_in_progress);
     suite_add_tcase(s, tc);
     TCase *tcc = tcase_create("circular");
     tcase_add_checked_fixture(tcc, setup_circular, teardown);
