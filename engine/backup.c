@@ -117,14 +117,7 @@ static bool any_open(const eng_backup *b)
     return false;
 }
 
-/* Generation of the last checkpoint: the first log crash recovery needs. */
-static uint32_t ckpt_gen(eng_inst *in)
-{
-    pthread_mutex_lock(&in->ckpt_run);
-    uint32_t g = ENG_LSN_GEN(in->last_ckpt);
-    pthread_mutex_unlock(&in->ckpt_run);
-    return g ? g : 1;
-}
+static uint32_t ckpt_gen(eng_inst *in) { return eng_ckpt_gen(in); }
 
 /* Copy a multi-sz list into the caller's buffer by ESE's convention (NULL buffer: size only;
  * otherwise at most cbMax bytes, and *pcb = min(cbMax, needed)). */
@@ -196,7 +189,8 @@ long eng_bk_begin(eng_inst *in, JET_GRBIT grbit)
     /* circular_log may change while the instance runs: read atomically (ENG_PARAM_LOAD). */
     ENG_RETURN_IF(inc && ENG_PARAM_LOAD(in, circular_log), JET_errInvalidBackup);
     pthread_mutex_lock(&b->mu);
-    long err = b->state != BKS_NONE ? JET_errBackupInProgress : JET_errSuccess;
+    /* An OS snapshot between Freeze and End holds the instance's backup slot too (ESE). */
+    long err = b->state != BKS_NONE || atomic_load(&in->snap_hold) ? JET_errBackupInProgress : JET_errSuccess;
     if (!err && inc) {
         /* An incremental needs a streaming full backup of every attached database to follow. */
         pthread_mutex_lock(&in->mu);
@@ -815,7 +809,7 @@ static long stamp(eng_inst *in, eng_db *db, bool truncated)
         memset(&h.bk_diff, 0, sizeof h.bk_diff);
         memset(&h.bk_snap, 0, sizeof h.bk_snap);
     }
-    long err = eng_dbhdr_write(db->fd, &h);
+    long err = eng_db_hdr_write(db, &h);
     if (!err)
         db->hdr = h;
     else

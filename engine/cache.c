@@ -273,6 +273,8 @@ long eng_cache_flush(eng_db *db, eng_lsn upto)
         pthread_mutex_unlock(&db->cmu);
         if (!n)
             break;
+        /* Nothing reaches the file while the instance is frozen for an OS snapshot. */
+        eng_frz_enter(db->inst);
         /* Copy images under the view lock so a concurrent commit cannot change them mid-copy. */
         pthread_rwlock_rdlock(&db->view_lock);
         for (size_t i = 0; i < n; i++) {
@@ -295,6 +297,7 @@ long eng_cache_flush(eng_db *db, eng_lsn upto)
             if (r < 0)
                 err = eng_io_errno_to_jet(r, 0);
         }
+        eng_frz_exit(db->inst);
         pthread_mutex_lock(&db->cmu);
         for (size_t i = 0; i < n; i++) {
             eng_page *p = st[i].pg;

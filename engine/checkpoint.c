@@ -81,6 +81,7 @@ long eng_chk_write(eng_inst *in, eng_lsn lsn)
     eng_st64(b + 40, in->logsig.create_time_usec);
     eng_st64(b + 48, lsn);
     eng_st32(b, eng_crc32c(0, b + 4, off - 4));
+    eng_frz_enter(in); /* edb.chk is not written while the instance is frozen */
     int r = eng_io_pwrite(in->chk_fd, b, off, 0);
     if (!r)
         r = eng_io_fdatasync(in->chk_fd);
@@ -88,6 +89,7 @@ long eng_chk_write(eng_inst *in, eng_lsn lsn)
         r = eng_io_pwrite(in->chk_fd, b, off, COPY_SPAN);
     if (!r)
         r = eng_io_fdatasync(in->chk_fd);
+    eng_frz_exit(in);
     free(b);
     ENG_RETURN_IF(r < 0, eng_io_errno_to_jet(r, 0));
     return JET_errSuccess;
@@ -185,14 +187,17 @@ long eng_checkpoint(eng_inst *in)
     if (!err)
         err = eng_chk_write(in, tip);
     if (!err) {
-        in->last_ckpt = tip;
+        __atomic_store_n(&in->last_ckpt, tip, __ATOMIC_RELEASE);
         /* Circular logging deletes what recovery no longer needs, but never what a running
          * backup still has to copy. */
         uint32_t upto = ENG_LSN_GEN(tip), hold = atomic_load(&in->bk.hold_gen);
         if (hold && hold < upto)
             upto = hold;
-        if (ENG_PARAM_LOAD(in, circular_log) && upto > 1)
+        if (ENG_PARAM_LOAD(in, circular_log) && upto > 1) {
+            eng_frz_enter(in);
             log_delete_range(&in->logcfg, 1, upto);
+            eng_frz_exit(in);
+        }
     }
     pthread_mutex_unlock(&in->ckpt_run);
     if (err)
@@ -245,4 +250,10 @@ void eng_ckpt_stop(eng_inst *in)
     pthread_mutex_unlock(&in->ckmu);
     pthread_join(in->ckpt_thread, NULL);
     in->ckpt_running = false;
+}
+
+uint32_t eng_ckpt_gen(eng_inst *in)
+{
+    uint32_t g = ENG_LSN_GEN(__atomic_load_n(&in->last_ckpt, __ATOMIC_ACQUIRE));
+    return g ? g : 1;
 }

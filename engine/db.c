@@ -292,7 +292,7 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
             goto fail;
         }
     }
-    if ((err = eng_dbhdr_write(fd, &db->hdr)))
+    if ((err = eng_db_hdr_write(db, &db->hdr)))
         goto fail;
     {
         char dir[ENG_PATH_MAX];
@@ -304,7 +304,7 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
         goto fail;
     db->hdr.state = JET_dbstateDirtyShutdown;
     db->hdr.lsn_attach = lsn;
-    if ((err = eng_dbhdr_write(fd, &db->hdr)))
+    if ((err = eng_db_hdr_write(db, &db->hdr)))
         goto fail;
     db->npages = 1; /* nothing committed yet: the formatting transaction creates pages 1 and 2 */
 
@@ -423,7 +423,7 @@ long eng_db_attach(eng_sess *s, const char *path, JET_GRBIT grbit)
     db->hdr.state = JET_dbstateDirtyShutdown;
     db->hdr.lsn_attach = lsn;
     db->hdr.log_sig = in->logsig;
-    if ((err = eng_dbhdr_write(fd, &db->hdr)))
+    if ((err = eng_db_hdr_write(db, &db->hdr)))
         goto fail;
     go_live(in, db);
     eng_event(in, 4, 103, "database %s attached", cp);
@@ -448,7 +448,7 @@ long eng_db_close_file(eng_inst *in, eng_db *db, bool clean)
             db->hdr.lsn_consistent = lsn;
             db->hdr.lsn_detach = lsn;
             db->hdr.time_consistent_usec = eng_now_usec();
-            err = eng_dbhdr_write(db->fd, &db->hdr);
+            err = eng_db_hdr_write(db, &db->hdr);
         }
     }
     withdraw(in, db);

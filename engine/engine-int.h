@@ -404,9 +404,18 @@ struct eng_inst {
     pthread_mutex_t ckmu;
     pthread_cond_t ckcv;
     bool ckpt_wanted, ckpt_stop;
-    eng_lsn last_ckpt;
+    eng_lsn last_ckpt;           /* stored and loaded atomically (eng_ckpt_gen) */
 
     eng_backup bk;               /* the external backup, if one runs */
+
+    /* OS snapshot freeze (snapshot.c): while frozen, nothing is written to the instance's
+     * database, checkpoint or log files. Writers of database and checkpoint files enter the gate
+     * (eng_frz_enter/exit) around each write; the log has its own pause. */
+    pthread_mutex_t frz_mu;
+    pthread_cond_t frz_cv;
+    bool frozen;                 /* under frz_mu */
+    int frz_io;                  /* gated writes in flight, under frz_mu */
+    atomic_bool snap_hold;       /* an OS snapshot session holds the backup slot (Freeze..End) */
 
     /* Owned by instancemgr/, only under its table lock: the engine never reads them. */
     int mgr_pins;                /* callers between resolve and unpin: the struct stays allocated */
@@ -449,6 +458,9 @@ long eng_chk_write(eng_inst *in, eng_lsn lsn);
 long eng_chk_read(eng_inst *in, eng_lsn *lsn, eng_logsig *sig, uint32_t *ndb, uint32_t *dbids,
                   char (*paths)[ENG_PATH_MAX]);
 long eng_checkpoint(eng_inst *in);
+/* Generation of the checkpoint last written to edb.chk: the first log crash recovery needs.
+ * Lock-free (last_ckpt is stored atomically), so it answers while a checkpoint is held up. */
+uint32_t eng_ckpt_gen(eng_inst *in);
 long eng_ckpt_start(eng_inst *in);
 void eng_ckpt_stop(eng_inst *in);
 void eng_ckpt_kick(eng_inst *in);
@@ -496,6 +508,28 @@ long eng_restore(const eng_restore_args *a);
  * directory, and a directory's databases put back where they were and recovered. */
 long eng_bk_to_dir(eng_inst *in, const char *dir, JET_GRBIT grbit, JET_PFNSTATUS pfn);
 long eng_restore_dir(const eng_params *p, const char *backup_dir, const char *dest, JET_PFNSTATUS pfn);
+
+/* OS snapshots (snapshot.c): the per-instance half of JetOSSnapshot*; instancemgr/ runs the
+ * sessions that span instances. */
+void eng_frz_init(eng_inst *in);
+void eng_frz_destroy(eng_inst *in);
+/* Around every write to a database or checkpoint file: waits while the instance is frozen. */
+void eng_frz_enter(eng_inst *in);
+void eng_frz_exit(eng_inst *in);
+/* Freeze: stop database and checkpoint writes (waiting for those in flight), then write and sync
+ * the log and stop it too. Errors: the log's sticky error (then nothing stays frozen). */
+long eng_freeze(eng_inst *in);
+void eng_thaw(eng_inst *in);
+/* Write a database header through the gate. */
+long eng_db_hdr_write(eng_db *db, eng_dbhdr *h);
+/* Record a snapshot backup in every attached database's header: incremental picks Incremental
+ * (or Differential for a copy), otherwise Full (or Copy). */
+long eng_snap_stamp(eng_inst *in, bool incremental, bool copy, const eng_bkinfo *bk);
+/* Is every attached database's last full backup an OS snapshot? MissingFullBackup if not. */
+long eng_snap_check_incremental(eng_inst *in);
+/* Delete archived logs below upto (never one crash recovery needs). RequiredLogFilesMissing if
+ * the oldest log on disk is already past upto. */
+long eng_snap_truncate(eng_inst *in, uint32_t upto);
 
 /* Recovery (recovery.c). */
 long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen);

@@ -29,6 +29,7 @@ eng_inst *eng_inst_new(void)
     in->chk_fd = -1;
     in->state = INST_CREATED;
     eng_bk_init(in);
+    eng_frz_init(in);
     return in;
 }
 
@@ -43,6 +44,7 @@ void eng_inst_free(eng_inst *in)
     pthread_mutex_destroy(&in->ckmu);
     pthread_cond_destroy(&in->ckcv);
     eng_bk_destroy(in);
+    eng_frz_destroy(in);
     free(in);
 }
 
@@ -170,7 +172,7 @@ long eng_inst_init(eng_inst *in, JET_GRBIT grbit)
         /* From now on nothing before this generation is needed for crash recovery. */
         if ((err = eng_chk_write(in, ENG_LSN(gen, 0))))
             goto fail;
-        in->last_ckpt = ENG_LSN(gen, 0);
+        __atomic_store_n(&in->last_ckpt, ENG_LSN(gen, 0), __ATOMIC_RELEASE);
         if (ENG_PARAM_LOAD(in, circular_log) && gen > 1)
             log_delete_range(&in->logcfg, 1, gen);
     } else {

@@ -231,6 +231,10 @@ typedef struct _JET_RSTINFO {
  * ------------------------------------------------------------------------------------------- */
 #define JET_errSuccess 0
 #define JET_wrnNyi (-1)
+#define JET_errOSSnapshotInvalidSequence (-2401)
+#define JET_errOSSnapshotTimeOut (-2402)
+#define JET_errOSSnapshotNotAllowed (-2403)
+#define JET_errOSSnapshotInvalidSnapId (-2404)
 
 #define JET_errInternalError (-107)
 #define JET_errKeyTruncated (-346)
@@ -402,6 +406,13 @@ typedef struct _JET_RSTINFO {
  * Grbits (ESE's values)
  * ------------------------------------------------------------------------------------------- */
 /* JetTerm2 */
+/* OS snapshots (JetOSSnapshot*) */
+#define JET_bitIncrementalSnapshot 0x00000001
+#define JET_bitCopySnapshot 0x00000002
+#define JET_bitContinueAfterThaw 0x00000004
+#define JET_bitExplicitPrepare 0x00000008
+#define JET_bitAllDatabasesSnapshot 0x00000001
+#define JET_bitAbortSnapshot 0x00000001
 /* External backup (JetBeginExternalBackup*, JetBackup*, JetEndExternalBackupInstance2) */
 #define JET_bitBackupIncremental 0x00000001
 #define JET_bitBackupAtomic 0x00000004
@@ -768,6 +779,84 @@ JET_ERR JET_API JetGetDatabaseFileInfo(const char *szDatabaseName, void *pvResul
  * truncation, "backup completed", aborts, recovery ...), process-wide; NULL stops them. ctx is
  * passed back. Always JET_errSuccess. */
 JET_ERR JET_API JetSetEventCallback(JET_PFNEVENT pfnEvent, void *ctx);
+
+/* ---------------------------------------------------------------------------------------------
+ * OS snapshots (VSS-style) — ESE-NOTES.md §3. A snapshot service makes its point-in-time copy
+ * application-consistent by freezing the instances around it:
+ *   Prepare → [PrepareInstance] → Freeze → (the service copies the disks) → Thaw
+ *   → [TruncateLog(Instance)] → End   (or Abort at any point)
+ * Between Freeze returning and Thaw, nothing is written to the database, checkpoint or log files of
+ * a frozen instance; sessions keep running in memory, and a durable commit waits until thaw. What
+ * is on disk at Freeze recovers (JetInit in place, or JetExternalRestore from the copy) to the
+ * transactions committed before Freeze returned. A freeze always ends: by Thaw, or by itself after
+ * JET_paramOSSnapshotTimeout ms (the lowest of the instances'; default 70000), after which Thaw
+ * returns JET_errOSSnapshotTimeOut so the caller discards the copy. Several sessions may exist at
+ * once; an instance belongs to at most one. An unknown session id gives
+ * JET_errOSSnapshotInvalidSnapId (-2404), a call in the wrong state
+ * JET_errOSSnapshotInvalidSequence (-2401), a bad grbit JET_errInvalidGrbit (as ESE's code; its
+ * documentation says InvalidParameter).
+ * ------------------------------------------------------------------------------------------- */
+
+/* JetOSSnapshotPrepare: start a session; *psnapId gets its id. grbit: JET_bitIncrementalSnapshot
+ * (logs only: needs a previous full OS snapshot of every database and no circular logging),
+ * JET_bitCopySnapshot (recorded as Copy/Differential; logs are never truncated),
+ * JET_bitContinueAfterThaw (the session survives Thaw and needs End), JET_bitExplicitPrepare (no
+ * instance joins by itself; add them with PrepareInstance). Without ExplicitPrepare every
+ * initialized instance that is not in another session joins.
+ * Errors: InvalidGrbit, InvalidParameter (NULL psnapId), NotInitialized (no instance exists). */
+JET_ERR JET_API JetOSSnapshotPrepare(JET_OSSNAPID *psnapId, const JET_GRBIT grbit);
+
+/* JetOSSnapshotPrepareInstance: add an instance to a session in Prepare. grbit must be 0.
+ * Errors: OSSnapshotInvalidSnapId, InvalidGrbit, OSSnapshotInvalidSequence (not in Prepare),
+ *   InvalidParameter (unknown instance), OSSnapshotNotAllowed (in another session, a streaming
+ *   backup runs, or not initialized, recovering or terminating). */
+JET_ERR JET_API JetOSSnapshotPrepareInstance(JET_OSSNAPID snapId, JET_INSTANCE instance, const JET_GRBIT grbit);
+
+/* JetOSSnapshotFreeze: freeze every instance of the session, all or none: it forces each log to disk
+ * and stops its I/O (it does not wait for the cache to be written). *paInstanceInfo gets the frozen
+ * instances and their databases (free it with JetFreeBuffer). grbit must be 0. If it fails nothing
+ * is frozen and the session stays in Prepare.
+ * Errors: OSSnapshotInvalidSnapId, InvalidGrbit, InvalidParameter, OSSnapshotInvalidSequence (not in
+ *   Prepare), OSSnapshotNotAllowed (a streaming backup runs, or an instance is not running),
+ *   InvalidBackup / MissingFullBackup (incremental: circular logging / no full OS snapshot first),
+ *   the log's write errors. */
+JET_ERR JET_API JetOSSnapshotFreeze(const JET_OSSNAPID snapId, unsigned long *pcInstanceInfo,
+                                    JET_INSTANCE_INFO **paInstanceInfo, const JET_GRBIT grbit);
+
+/* JetOSSnapshotGetFreezeInfo: the session's instances and databases, as Freeze returns them; any
+ * state. Errors: OSSnapshotInvalidSnapId, InvalidGrbit, InvalidParameter. */
+JET_ERR JET_API JetOSSnapshotGetFreezeInfo(const JET_OSSNAPID snapId, unsigned long *pcInstanceInfo,
+                                           JET_INSTANCE_INFO **paInstanceInfo, const JET_GRBIT grbit);
+
+/* JetOSSnapshotThaw: end the freeze; writes resume. Without ContinueAfterThaw the session then ends
+ * as End would (normally; aborted after a time-out). grbit must be 0.
+ * Errors: OSSnapshotInvalidSnapId, InvalidGrbit, OSSnapshotInvalidSequence (not frozen),
+ *   OSSnapshotTimeOut (the freeze had already ended by itself: discard the copy). */
+JET_ERR JET_API JetOSSnapshotThaw(const JET_OSSNAPID snapId, const JET_GRBIT grbit);
+
+/* JetOSSnapshotTruncateLog: after Thaw, with JET_bitAllDatabasesSnapshot (every database was in
+ * the copy), delete each instance's logs older than the checkpoint at Freeze — never a log crash
+ * recovery needs, and nothing with circular logging; with 0, delete nothing. Once per instance;
+ * may be repeated. Errors: OSSnapshotInvalidSnapId, InvalidGrbit, OSSnapshotInvalidSequence (not
+ *   thawed, timed out, or a copy snapshot), RequiredLogFilesMissing (the logs on disk already start
+ *   after that checkpoint), disk errors. */
+JET_ERR JET_API JetOSSnapshotTruncateLog(const JET_OSSNAPID snapId, const JET_GRBIT grbit);
+
+/* JetOSSnapshotTruncateLogInstance: the same for one instance of the session; an instance that is
+ * not in the session gives JET_wrnNyi (-1). */
+JET_ERR JET_API JetOSSnapshotTruncateLogInstance(const JET_OSSNAPID snapId, JET_INSTANCE instance,
+                                                 const JET_GRBIT grbit);
+
+/* JetOSSnapshotEnd: end the session. After Thaw it records the snapshot in every attached database
+ * of its instances (JetGetDatabaseFileInfo; the fOSSnapshot bit of logtimeMark is set): Full or
+ * Incremental, or Copy or Differential for a copy snapshot. From Prepare it just ends.
+ * JET_bitAbortSnapshot: as JetOSSnapshotAbort. Errors: OSSnapshotInvalidSnapId, InvalidGrbit,
+ *   OSSnapshotInvalidSequence (frozen, or timed out without the abort bit), header write errors. */
+JET_ERR JET_API JetOSSnapshotEnd(const JET_OSSNAPID snapId, const JET_GRBIT grbit);
+
+/* JetOSSnapshotAbort: end the session from any state, thawing first if frozen; nothing is recorded.
+ * grbit must be 0. Errors: OSSnapshotInvalidSnapId, InvalidGrbit. */
+JET_ERR JET_API JetOSSnapshotAbort(const JET_OSSNAPID snapId, const JET_GRBIT grbit);
 
 /* ---------------------------------------------------------------------------------------------
  * Sessions

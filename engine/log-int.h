@@ -103,6 +103,13 @@ int log_writer_close(eng_log *lg);
 /* The sticky error (0 if none). */
 int log_error(eng_log *lg);
 
+/* Freeze the log for an OS snapshot: wait for the I/O in flight, write and fdatasync everything
+ * appended so far, then do no log I/O at all (no write, sync, roll or file creation) until
+ * log_resume. Meanwhile appends still go to the in-memory buffer and log_flush waits. Returns 0,
+ * or the sticky error (then the log is not paused). */
+int log_pause(eng_log *lg);
+void log_resume(eng_log *lg);
+
 /* ---------------------------------------------------------------------------------------------
  * Files
  * ------------------------------------------------------------------------------------------- */

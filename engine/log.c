@@ -107,6 +107,7 @@ struct eng_log {
     bool leader; /* a thread is doing log I/O; it owns buf[!active] */
     bool excl;   /* an append run released mu half-way: other appends wait */
     int err;     /* sticky */
+    bool paused; /* log_pause: no log I/O until log_resume (an OS snapshot is being taken) */
     enum log_tmp_state tmp;
     int tmp_fd; /* <base>tmp.log for generation gen + 1 when tmp == LOG_TMP_READY */
 };
@@ -218,7 +219,7 @@ static int log_roll_locked(eng_log *lg)
     for (;;) {
         if (lg->err)
             return lg->err;
-        if (lg->leader || lg->tmp == LOG_TMP_CREATING) {
+        if (lg->leader || lg->tmp == LOG_TMP_CREATING || lg->paused) {
             pthread_cond_wait(&lg->cv, &lg->mu);
             continue;
         }
@@ -384,20 +385,21 @@ int log_append(eng_log *lg, const eng_logrec *recs, size_t n, eng_lsn *first_lsn
         lg->tip = ENG_LSN(lg->gen, lg->off);
         /* A long run writes out as it goes so memory stays bounded; if a leader is busy, the
          * check after the run catches up. */
-        if (i + 1 < n && lg->buf[lg->active].len >= LOG_BUF_HIGH && !lg->leader) {
+        if (i + 1 < n && lg->buf[lg->active].len >= LOG_BUF_HIGH && !lg->leader && !lg->paused) {
             lg->excl = true;
             log_lead(lg, false);
         }
     }
     log_end_excl(lg);
+    /* While paused the buffer just grows: only lazy commits get this far, and the pause ends. */
     if (!e && !lg->err)
-        while (lg->buf[lg->active].len >= LOG_BUF_HIGH && !lg->err) {
+        while (lg->buf[lg->active].len >= LOG_BUF_HIGH && !lg->err && !lg->paused) {
             if (lg->leader)
                 pthread_cond_wait(&lg->cv, &lg->mu);
             else
                 log_lead(lg, false);
         }
-    if (!e && lg->tmp == LOG_TMP_NONE && !lg->err)
+    if (!e && lg->tmp == LOG_TMP_NONE && !lg->err && !lg->paused)
         log_precreate(lg);
     if (!e)
         e = lg->err;
@@ -428,7 +430,7 @@ int log_flush(eng_log *lg, eng_lsn upto)
             break;
         if (lg->durable >= (upto < lg->tip ? upto : lg->tip))
             break;
-        if (lg->leader)
+        if (lg->leader || lg->paused)
             pthread_cond_wait(&lg->cv, &lg->mu);
         else
             log_lead(lg, true);
@@ -436,6 +438,45 @@ int log_flush(eng_log *lg, eng_lsn upto)
     int e = lg->err;
     pthread_mutex_unlock(&lg->mu);
     return e;
+}
+
+int log_pause(eng_log *lg)
+{
+    if (!lg)
+        return JET_errInvalidParameter;
+    pthread_mutex_lock(&lg->mu);
+    /* No append run half-way, no I/O in flight, no next file being made; then everything appended
+     * so far goes to disk, and nothing more until log_resume. */
+    int e = log_wait_excl(lg);
+    lg->paused = true;
+    while (!e && (lg->leader || lg->tmp == LOG_TMP_CREATING) && !lg->err)
+        pthread_cond_wait(&lg->cv, &lg->mu);
+    if (!e && !lg->err && lg->durable < lg->tip) {
+        lg->paused = false; /* lead this one flush ourselves; nobody else can start one meanwhile */
+        lg->excl = true;
+        log_lead(lg, true);
+        lg->paused = true;
+        log_end_excl(lg);
+    }
+    e = lg->err;
+    if (e) {
+        lg->paused = false;
+        pthread_cond_broadcast(&lg->cv);
+    }
+    pthread_mutex_unlock(&lg->mu);
+    return e;
+}
+
+void log_resume(eng_log *lg)
+{
+    if (!lg)
+        return;
+    pthread_mutex_lock(&lg->mu);
+    lg->paused = false;
+    pthread_cond_broadcast(&lg->cv);
+    if (lg->tmp == LOG_TMP_NONE && !lg->err)
+        log_precreate(lg);
+    pthread_mutex_unlock(&lg->mu);
 }
 
 eng_lsn log_tip(eng_log *lg)
@@ -475,7 +516,7 @@ int log_roll(eng_log *lg, uint32_t *new_gen)
         now = lg->gen;
         log_end_excl(lg);
     }
-    if (!e && lg->tmp == LOG_TMP_NONE)
+    if (!e && lg->tmp == LOG_TMP_NONE && !lg->paused)
         log_precreate(lg);
     if (!e)
         e = lg->err;

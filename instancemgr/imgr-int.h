@@ -32,6 +32,14 @@ void imgr_unpin(eng_inst *in);
  * them, *n their number. Errors: OutOfMemory. */
 long imgr_pin_all(eng_inst ***out, size_t *n);
 
+/* The JET_INSTANCE_INFO block (one allocation, freed with JetFreeBuffer) for the running ones
+ * among n pinned instances (JetGetInstanceInfo, JetOSSnapshotFreeze). Errors: OutOfMemory. */
+long imgr_instance_info(eng_inst **v, size_t n, unsigned long *pc, JET_INSTANCE_INFO **pa);
+
+/* JetTerm2: wait until the instance's snapshot session (if any) is no longer frozen, then take the
+ * instance out of it. Call without the table lock. */
+void imgr_snap_leave(eng_inst *in);
+
 /* The process defaults (parameters for instances created later). */
 void imgr_defaults(eng_params *out);
 

@@ -50,6 +50,17 @@ JET_ERR JET_API JetGetInstanceInfo(unsigned long *pcInstanceInfo, JET_INSTANCE_I
     long err = imgr_pin_all(&all, &n);
     if (err)
         return err;
+    err = imgr_instance_info(all, n, pcInstanceInfo, paInstanceInfo);
+    for (size_t i = 0; i < n; i++)
+        imgr_unpin(all[i]);
+    free(all);
+    return err;
+}
+
+long imgr_instance_info(eng_inst **all, size_t n, unsigned long *pcInstanceInfo,
+                        JET_INSTANCE_INFO **paInstanceInfo)
+{
+    long err = JET_errSuccess;
     struct snap *sn = calloc(n ? n : 1, sizeof *sn);
     size_t count = 0, bytes = 0;
     if (!sn)
@@ -106,12 +117,8 @@ JET_ERR JET_API JetGetInstanceInfo(unsigned long *pcInstanceInfo, JET_INSTANCE_I
             }
         }
     }
-    for (size_t i = 0; i < n; i++) {
-        if (sn)
-            snap_free(&sn[i]);
-        imgr_unpin(all[i]);
-    }
-    free(all);
+    for (size_t i = 0; sn && i < n; i++)
+        snap_free(&sn[i]);
     free(sn);
     if (err)
         return err;

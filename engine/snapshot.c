@@ -1,0 +1,155 @@
+/*
+ * snapshot.c — the per-instance part of an OS snapshot (ESE-NOTES.md §3): freeze and thaw, and
+ * the header stamps and log truncation that follow. The session that spans instances, its state
+ * machine and its time-out live in instancemgr/snapshot-api.c.
+ *
+ * Freeze must be fast and bounded and must leave on disk something that recovers to what was
+ * committed: it closes the gate that every write of a database or checkpoint file passes (waiting
+ * only for the writes already in flight, one bounded flush batch at most), then writes and syncs
+ * what the log holds and pauses it. It does not flush the cache: dirty pages stay in memory and
+ * the log, which is on disk, covers them. While frozen, sessions keep reading and writing in
+ * memory; a durable commit waits in log_flush, and a full cache stalls its writer, until thaw.
+ */
+#include <string.h>
+
+#include "engine-int.h"
+
+void eng_frz_init(eng_inst *in)
+{
+    pthread_mutex_init(&in->frz_mu, NULL);
+    pthread_cond_init(&in->frz_cv, NULL);
+    in->frozen = false;
+    in->frz_io = 0;
+    atomic_store(&in->snap_hold, false);
+}
+
+void eng_frz_destroy(eng_inst *in)
+{
+    pthread_mutex_destroy(&in->frz_mu);
+    pthread_cond_destroy(&in->frz_cv);
+}
+
+void eng_frz_enter(eng_inst *in)
+{
+    pthread_mutex_lock(&in->frz_mu);
+    while (in->frozen)
+        pthread_cond_wait(&in->frz_cv, &in->frz_mu);
+    in->frz_io++;
+    pthread_mutex_unlock(&in->frz_mu);
+}
+
+void eng_frz_exit(eng_inst *in)
+{
+    pthread_mutex_lock(&in->frz_mu);
+    if (--in->frz_io == 0)
+        pthread_cond_broadcast(&in->frz_cv);
+    pthread_mutex_unlock(&in->frz_mu);
+}
+
+long eng_freeze(eng_inst *in)
+{
+    pthread_mutex_lock(&in->frz_mu);
+    in->frozen = true;
+    while (in->frz_io > 0)
+        pthread_cond_wait(&in->frz_cv, &in->frz_mu);
+    pthread_mutex_unlock(&in->frz_mu);
+    long err = in->log ? log_pause(in->log) : JET_errSuccess;
+    if (err) {
+        pthread_mutex_lock(&in->frz_mu);
+        in->frozen = false;
+        pthread_cond_broadcast(&in->frz_cv);
+        pthread_mutex_unlock(&in->frz_mu);
+    }
+    return err;
+}
+
+void eng_thaw(eng_inst *in)
+{
+    if (in->log)
+        log_resume(in->log);
+    pthread_mutex_lock(&in->frz_mu);
+    in->frozen = false;
+    pthread_cond_broadcast(&in->frz_cv);
+    pthread_mutex_unlock(&in->frz_mu);
+}
+
+long eng_db_hdr_write(eng_db *db, eng_dbhdr *h)
+{
+    eng_frz_enter(db->inst);
+    long err = eng_dbhdr_write(db->fd, h);
+    eng_frz_exit(db->inst);
+    return err;
+}
+
+static bool live(eng_db *db) { return db && db->fd >= 0 && !db->detaching; }
+
+long eng_snap_check_incremental(eng_inst *in)
+{
+    long err = JET_errSuccess;
+    pthread_mutex_lock(&in->mu);
+    for (uint32_t id = 1; id <= ENG_MAX_DB; id++) {
+        eng_db *db = in->dbs[id];
+        if (live(db) && (db->hdr.bk_full.gen_low == 0 || db->hdr.bk_full.type != ENG_BKTYPE_SNAPSHOT)) {
+            eng_event(in, 2, 206, "database %s cannot have an incremental snapshot without a full one first",
+                      db->path);
+            err = JET_errMissingFullBackup;
+        }
+    }
+    pthread_mutex_unlock(&in->mu);
+    return err;
+}
+
+long eng_snap_stamp(eng_inst *in, bool incremental, bool copy, const eng_bkinfo *bk)
+{
+    long err = JET_errSuccess;
+    pthread_mutex_lock(&in->mu);
+    for (uint32_t id = 1; id <= ENG_MAX_DB; id++) {
+        eng_db *db = in->dbs[id];
+        if (!live(db))
+            continue;
+        eng_dbhdr h = db->hdr;
+        eng_bkinfo *slot = incremental ? (copy ? &h.bk_diff : &h.bk_inc) : (copy ? &h.bk_copy : &h.bk_full);
+        if (slot->type && slot->mark > bk->mark)
+            continue; /* a later backup is already recorded */
+        *slot = *bk;
+        if (!incremental && !copy) {
+            memset(&h.bk_inc, 0, sizeof h.bk_inc);
+            memset(&h.bk_diff, 0, sizeof h.bk_diff);
+        }
+        long e = eng_db_hdr_write(db, &h);
+        if (e) {
+            eng_event(in, 2, 219, "error %ld updating the header of %s with the snapshot information", e, db->path);
+            if (!err)
+                err = e;
+        } else {
+            db->hdr = h;
+        }
+    }
+    pthread_mutex_unlock(&in->mu);
+    return err;
+}
+
+long eng_snap_truncate(eng_inst *in, uint32_t upto)
+{
+    eng_log_config cfg = in->logcfg;
+    cfg.sig = in->logsig;
+    uint32_t lo = 0, hi = 0, cur = 0;
+    long err = log_list(&cfg, &lo, &hi, &cur);
+    if (err)
+        return err;
+    uint32_t need = eng_ckpt_gen(in); /* never what crash recovery needs */
+    if (upto > need)
+        upto = need;
+    if (!lo || lo >= upto) {
+        if (lo > upto)
+            return eng_trace_err(JET_errRequiredLogFilesMissing, __FILE__, __LINE__);
+        eng_event(in, 3, 225, "no log files can be truncated");
+        return JET_errSuccess;
+    }
+    eng_frz_enter(in);
+    err = log_delete_range(&cfg, lo, upto);
+    eng_frz_exit(in);
+    if (!err)
+        eng_event(in, 3, 224, "deleting log files %u to %u", lo, upto - 1);
+    return err;
+}

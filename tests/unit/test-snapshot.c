@@ -1,0 +1,646 @@
+/*
+ * test-snapshot.c — JetOSSnapshot*: every ordering and grbit rule of ESE-NOTES.md §3.3-3.4 (each
+ * test fails if its rule is broken), the header stamps End makes, the freeze time-out (writers
+ * resume by themselves, a late Thaw reports the time-out), and proof that nothing is written to a
+ * frozen instance's files: the I/O layer's hook counts every write, sync, rename, truncate and
+ * unlink under the instance's directory while it is frozen.
+ */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io-int.h"
+#include "jet.h"
+#include "testutil.h"
+
+#define OK(call) ck_assert_int_eq((call), JET_errSuccess)
+
+static char *root;
+
+struct inst {
+    JET_INSTANCE inst;
+    JET_SESID ses;
+    JET_TABLEID tab;
+    JET_DBID db;
+    char *dir, *dbp;
+};
+static struct inst A, B;
+
+static int events[4096];
+static void on_event(void *ctx, JET_INSTANCE in, const char *name, int level, long id, const char *msg)
+{
+    (void)ctx, (void)in, (void)name, (void)level, (void)msg;
+    if (id >= 0 && id < 4096)
+        __atomic_add_fetch(&events[id], 1, __ATOMIC_RELAXED);
+}
+
+static void start(struct inst *x, const char *name, int circular)
+{
+    x->dir = tu_path(root, name);
+    mkdir(x->dir, 0755);
+    x->dbp = tu_path(x->dir, "db.edb");
+    OK(JetCreateInstance(&x->inst, name));
+    OK(JetSetSystemParameter(&x->inst, 0, JET_paramSystemPath, 0, x->dir));
+    OK(JetSetSystemParameter(&x->inst, 0, JET_paramLogFilePath, 0, x->dir));
+    OK(JetSetSystemParameter(&x->inst, 0, JET_paramLogFileSize, 128, NULL));
+    OK(JetSetSystemParameter(&x->inst, 0, JET_paramCircularLog, (JET_API_PTR)circular, NULL));
+    OK(JetInit(&x->inst));
+    OK(JetBeginSession(x->inst, &x->ses, NULL, NULL));
+    if (access(x->dbp, F_OK) == 0) {
+        OK(JetAttachDatabase(x->ses, x->dbp, 0));
+        OK(JetOpenDatabase(x->ses, x->dbp, NULL, &x->db, 0));
+        OK(JetOpenTable(x->ses, x->db, "t", NULL, 0, 0, &x->tab));
+    } else {
+        OK(JetCreateDatabase(x->ses, x->dbp, NULL, &x->db, 0));
+        OK(JetCreateTable(x->ses, x->db, "t", 0, 0, &x->tab));
+    }
+}
+
+static void put(struct inst *x, int i, JET_GRBIT commit)
+{
+    char k[32];
+    snprintf(k, sizeof k, "k%08d", i);
+    OK(JetBeginTransaction(x->ses));
+    OK(JetPutRecord(x->ses, x->tab, k, (unsigned long)strlen(k), k, (unsigned long)strlen(k), 0));
+    OK(JetCommitTransaction(x->ses, commit));
+}
+
+static void setup(void)
+{
+    memset(events, 0, sizeof events);
+    JetSetEventCallback(on_event, NULL);
+    root = tu_mkdtemp("snap");
+    start(&A, "a", 0);
+    start(&B, "b", 0);
+    for (int i = 0; i < 20; i++) {
+        put(&A, i, 0);
+        put(&B, i, 0);
+    }
+}
+
+static void teardown(void)
+{
+    eng_io_set_fault_hook(NULL, NULL);
+    JetSetEventCallback(NULL, NULL);
+    struct inst *all[] = {&A, &B};
+    for (int i = 0; i < 2; i++) {
+        if (all[i]->inst)
+            JetTerm2(all[i]->inst, JET_bitTermAbrupt);
+        free(all[i]->dir);
+        free(all[i]->dbp);
+        memset(all[i], 0, sizeof *all[i]);
+    }
+    tu_rmtree(root);
+    free(root);
+}
+
+static JET_DBINFOMISC info(const char *p)
+{
+    JET_DBINFOMISC m;
+    OK(JetGetDatabaseFileInfo(p, &m, sizeof m, JET_DbInfoMisc));
+    return m;
+}
+
+/* A whole snapshot: Prepare(grbit|ContinueAfterThaw) Freeze Thaw [Truncate] End. */
+static void snapshot(JET_GRBIT grbit, bool truncate)
+{
+    JET_OSSNAPID id;
+    unsigned long n;
+    JET_INSTANCE_INFO *ii;
+    OK(JetOSSnapshotPrepare(&id, grbit | JET_bitContinueAfterThaw));
+    OK(JetOSSnapshotFreeze(id, &n, &ii, 0));
+    JetFreeBuffer((char *)ii);
+    OK(JetOSSnapshotThaw(id, 0));
+    if (truncate)
+        OK(JetOSSnapshotTruncateLog(id, JET_bitAllDatabasesSnapshot));
+    OK(JetOSSnapshotEnd(id, 0));
+}
+
+START_TEST(prepare_rules)
+{
+    JET_OSSNAPID id;
+    ck_assert_int_eq(JetOSSnapshotPrepare(NULL, 0), JET_errInvalidParameter);
+    ck_assert_int_eq(JetOSSnapshotPrepare(&id, 0x10), JET_errInvalidGrbit);
+    OK(JetOSSnapshotPrepare(&id, 0));
+    ck_assert_int_eq(events[2005], 2); /* "will be a Full shadow copy", per instance */
+    /* Both instances joined: a second session gets none of them. */
+    JET_OSSNAPID id2;
+    OK(JetOSSnapshotPrepare(&id2, JET_bitCopySnapshot));
+    ck_assert(id2 != id);
+    unsigned long n;
+    JET_INSTANCE_INFO *ii;
+    OK(JetOSSnapshotGetFreezeInfo(id2, &n, &ii, 0));
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(JetOSSnapshotPrepareInstance(id2, A.inst, 0), JET_errOSSnapshotNotAllowed);
+    OK(JetOSSnapshotGetFreezeInfo(id, &n, &ii, 0));
+    ck_assert_int_eq(n, 2);
+    JetFreeBuffer((char *)ii);
+    OK(JetOSSnapshotEnd(id2, 0)); /* from Prepare: nothing happens */
+    OK(JetOSSnapshotAbort(id, 0));
+    ck_assert_int_eq(events[2007], 2);
+    ck_assert_int_eq(JetOSSnapshotAbort(id, 0), JET_errOSSnapshotInvalidSnapId);
+    ck_assert_int_eq(JetOSSnapshotFreeze(id, &n, &ii, 0), JET_errOSSnapshotInvalidSnapId);
+    ck_assert_int_eq(JetOSSnapshotThaw(12345, 0), JET_errOSSnapshotInvalidSnapId);
+    /* Kinds: events 2008 incremental, 2009 copy, 2010 differential. */
+    OK(JetOSSnapshotPrepare(&id, JET_bitCopySnapshot | JET_bitExplicitPrepare));
+    ck_assert_int_eq(events[2009], 0); /* explicit: nobody joined yet */
+    OK(JetOSSnapshotPrepareInstance(id, A.inst, 0));
+    ck_assert_int_eq(events[2009], 1);
+    ck_assert_int_eq(JetOSSnapshotPrepareInstance(id, A.inst, 0), JET_errOSSnapshotNotAllowed);
+    ck_assert_int_eq(JetOSSnapshotPrepareInstance(id, B.inst, 1), JET_errInvalidGrbit);
+    ck_assert_int_eq(JetOSSnapshotPrepareInstance(id, 777, 0), JET_errInvalidParameter);
+    OK(JetOSSnapshotGetFreezeInfo(id, &n, &ii, 0));
+    ck_assert_int_eq(n, 1);
+    ck_assert(ii[0].hInstanceId == A.inst);
+    ck_assert_str_eq(ii[0].szDatabaseFileName[0], A.dbp);
+    JetFreeBuffer((char *)ii);
+    OK(JetOSSnapshotAbort(id, 0));
+}
+END_TEST
+
+START_TEST(prepare_needs_an_instance)
+{
+    OK(JetTerm(A.inst));
+    OK(JetTerm(B.inst));
+    A.inst = B.inst = 0;
+    JET_OSSNAPID id;
+    ck_assert_int_eq(JetOSSnapshotPrepare(&id, 0), JET_errNotInitialized);
+}
+END_TEST
+
+START_TEST(sequence_rules)
+{
+    JET_OSSNAPID id;
+    unsigned long n;
+    JET_INSTANCE_INFO *ii;
+    OK(JetOSSnapshotPrepare(&id, JET_bitContinueAfterThaw));
+    ck_assert_int_eq(JetOSSnapshotThaw(id, 0), JET_errOSSnapshotInvalidSequence);
+    ck_assert_int_eq(JetOSSnapshotTruncateLog(id, 0), JET_errOSSnapshotInvalidSequence);
+    ck_assert_int_eq(JetOSSnapshotFreeze(id, &n, &ii, 1), JET_errInvalidGrbit);
+    ck_assert_int_eq(JetOSSnapshotFreeze(id, NULL, &ii, 0), JET_errInvalidParameter);
+    OK(JetOSSnapshotFreeze(id, &n, &ii, 0));
+    ck_assert_int_eq(n, 2);
+    JetFreeBuffer((char *)ii);
+    ck_assert_int_eq(events[2001], 2);
+    ck_assert_int_eq(JetOSSnapshotFreeze(id, &n, &ii, 0), JET_errOSSnapshotInvalidSequence);
+    ck_assert_int_eq(JetOSSnapshotPrepareInstance(id, A.inst, 0), JET_errOSSnapshotInvalidSequence);
+    ck_assert_int_eq(JetOSSnapshotTruncateLog(id, JET_bitAllDatabasesSnapshot), JET_errOSSnapshotInvalidSequence);
+    ck_assert_int_eq(JetOSSnapshotEnd(id, 0), JET_errOSSnapshotInvalidSequence); /* frozen */
+    ck_assert_int_eq(JetOSSnapshotEnd(id, 2), JET_errInvalidGrbit);
+    ck_assert_int_eq(JetOSSnapshotThaw(id, 4), JET_errInvalidGrbit);
+    /* A streaming backup is refused while the snapshot holds the instances. */
+    ck_assert_int_eq(JetBeginExternalBackupInstance(A.inst, 0), JET_errBackupInProgress);
+    OK(JetOSSnapshotGetFreezeInfo(id, &n, &ii, 0));
+    JetFreeBuffer((char *)ii);
+    OK(JetOSSnapshotThaw(id, 0));
+    ck_assert_int_eq(events[2003], 2);
+    ck_assert_int_eq(JetOSSnapshotThaw(id, 0), JET_errOSSnapshotInvalidSequence);
+    ck_assert_int_eq(JetOSSnapshotTruncateLog(id, 2), JET_errInvalidGrbit);
+    OK(JetOSSnapshotTruncateLog(id, 0));
+    OK(JetOSSnapshotTruncateLog(id, JET_bitAllDatabasesSnapshot)); /* repeatable */
+    ck_assert_int_eq(JetOSSnapshotTruncateLogInstance(id, 4242, 0), JET_wrnNyi);
+    ck_assert_int_eq(JetBeginExternalBackupInstance(A.inst, 0), JET_errBackupInProgress);
+    OK(JetOSSnapshotEnd(id, 0));
+    ck_assert_int_eq(events[2006], 2);
+    ck_assert_int_eq(JetOSSnapshotEnd(id, 0), JET_errOSSnapshotInvalidSnapId);
+    /* After End the instances are free again for a streaming backup. */
+    OK(JetBeginExternalBackupInstance(A.inst, 0));
+    OK(JetEndExternalBackupInstance2(A.inst, JET_bitBackupEndAbort));
+}
+END_TEST
+
+START_TEST(thaw_without_continue_ends_the_session)
+{
+    JET_OSSNAPID id;
+    unsigned long n;
+    JET_INSTANCE_INFO *ii;
+    OK(JetOSSnapshotPrepare(&id, 0));
+    OK(JetOSSnapshotFreeze(id, &n, &ii, 0));
+    JetFreeBuffer((char *)ii);
+    OK(JetOSSnapshotThaw(id, 0));
+    ck_assert_int_eq(JetOSSnapshotEnd(id, 0), JET_errOSSnapshotInvalidSnapId);
+    ck_assert_int_eq(events[2006], 2);
+    /* It was a full snapshot, recorded as such with the OS-snapshot bit. */
+    JET_DBINFOMISC m = info(A.dbp);
+    ck_assert_int_ne(m.bkinfoFullPrev.genLow, 0);
+    ck_assert_int_eq(m.bkinfoFullPrev.logtimeMark.bFiller2 & 1, 1);
+}
+END_TEST
+
+START_TEST(abort_while_frozen_thaws)
+{
+    JET_OSSNAPID id;
+    unsigned long n;
+    JET_INSTANCE_INFO *ii;
+    OK(JetOSSnapshotPrepare(&id, JET_bitContinueAfterThaw));
+    OK(JetOSSnapshotFreeze(id, &n, &ii, 0));
+    JetFreeBuffer((char *)ii);
+    OK(JetOSSnapshotEnd(id, JET_bitAbortSnapshot));
+    /* Thawed: a durable commit goes through, and nothing was recorded. */
+    put(&A, 100, 0);
+    ck_assert_int_eq(info(A.dbp).bkinfoFullPrev.genLow, 0);
+    ck_assert_int_eq(events[2007], 2);
+}
+END_TEST
+
+START_TEST(freeze_refused_during_streaming_backup)
+{
+    OK(JetBeginExternalBackupInstance(B.inst, 0));
+    JET_OSSNAPID id;
+    unsigned long n;
+    JET_INSTANCE_INFO *ii;
+    /* B does not join a new session; added explicitly it is refused. */
+    OK(JetOSSnapshotPrepare(&id, JET_bitExplicitPrepare));
+    ck_assert_int_eq(JetOSSnapshotPrepareInstance(id, B.inst, 0), JET_errOSSnapshotNotAllowed);
+    OK(JetOSSnapshotPrepareInstance(id, A.inst, 0));
+    OK(JetOSSnapshotAbort(id, 0));
+    /* A backup that starts between Prepare and Freeze makes the freeze fail, freezing nothing. */
+    OK(JetEndExternalBackupInstance2(B.inst, JET_bitBackupEndAbort));
+    OK(JetOSSnapshotPrepare(&id, JET_bitContinueAfterThaw));
+    OK(JetBeginExternalBackupInstance(B.inst, 0));
+    ck_assert_int_eq(JetOSSnapshotFreeze(id, &n, &ii, 0), JET_errOSSnapshotNotAllowed);
+    put(&A, 200, 0); /* A is not frozen */
+    OK(JetEndExternalBackupInstance2(B.inst, JET_bitBackupEndAbort));
+    /* Still in Prepare: it can be frozen now. */
+    OK(JetOSSnapshotFreeze(id, &n, &ii, 0));
+    JetFreeBuffer((char *)ii);
+    OK(JetOSSnapshotThaw(id, 0));
+    OK(JetOSSnapshotEnd(id, 0));
+}
+END_TEST
+
+START_TEST(kinds_and_header_stamps)
+{
+    ck_assert_int_eq(JetOSSnapshotPrepare(&(JET_OSSNAPID){0}, 0x20), JET_errInvalidGrbit);
+    /* An incremental needs a full OS snapshot first (a streaming full does not count). */
+    JET_OSSNAPID id;
+    unsigned long n;
+    JET_INSTANCE_INFO *ii;
+    OK(JetOSSnapshotPrepare(&id, JET_bitIncrementalSnapshot));
+    ck_assert_int_eq(JetOSSnapshotFreeze(id, &n, &ii, 0), JET_errMissingFullBackup);
+    OK(JetOSSnapshotAbort(id, 0));
+    snapshot(0, true);
+    JET_DBINFOMISC m = info(A.dbp);
+    ck_assert_int_ne(m.bkinfoFullPrev.genLow, 0);
+    ck_assert_int_le(m.bkinfoFullPrev.genLow, m.bkinfoFullPrev.genHigh);
+    put(&A, 300, 0);
+    snapshot(JET_bitIncrementalSnapshot, true);
+    m = info(A.dbp);
+    ck_assert_int_ne(m.bkinfoIncPrev.genLow, 0);
+    ck_assert_int_eq(m.bkinfoIncPrev.logtimeMark.bFiller2 & 1, 1);
+    snapshot(JET_bitCopySnapshot, false);
+    m = info(A.dbp);
+    ck_assert_int_ne(m.bkinfoCopyPrev.genLow, 0);
+    snapshot(JET_bitCopySnapshot | JET_bitIncrementalSnapshot, false);
+    m = info(A.dbp);
+    ck_assert_int_ne(m.bkinfoDiffPrev.genLow, 0);
+    /* A copy snapshot never truncates. */
+    OK(JetOSSnapshotPrepare(&id, JET_bitCopySnapshot | JET_bitContinueAfterThaw));
+    OK(JetOSSnapshotFreeze(id, &n, &ii, 0));
+    JetFreeBuffer((char *)ii);
+    OK(JetOSSnapshotThaw(id, 0));
+    ck_assert_int_eq(JetOSSnapshotTruncateLog(id, JET_bitAllDatabasesSnapshot), JET_errOSSnapshotInvalidSequence);
+    OK(JetOSSnapshotEnd(id, 0));
+    /* A new full clears Incremental and Differential. */
+    snapshot(0, false);
+    m = info(A.dbp);
+    ck_assert_int_eq(m.bkinfoIncPrev.genLow, 0);
+    ck_assert_int_eq(m.bkinfoDiffPrev.genLow, 0);
+}
+END_TEST
+
+START_TEST(incremental_with_circular_logging_is_invalid)
+{
+    OK(JetTerm(B.inst));
+    B.inst = 0;
+    free(B.dir);
+    free(B.dbp);
+    start(&B, "c", 1);
+    snapshot(0, false);
+    JET_OSSNAPID id;
+    unsigned long n;
+    JET_INSTANCE_INFO *ii;
+    OK(JetOSSnapshotPrepare(&id, JET_bitIncrementalSnapshot | JET_bitExplicitPrepare));
+    OK(JetOSSnapshotPrepareInstance(id, B.inst, 0));
+    ck_assert_int_eq(JetOSSnapshotFreeze(id, &n, &ii, 0), JET_errInvalidBackup);
+    OK(JetOSSnapshotAbort(id, 0));
+}
+END_TEST
+
+START_TEST(truncation_deletes_only_what_is_safe)
+{
+    for (int i = 0; i < 400; i++)
+        put(&A, 1000 + i, 0); /* several 128 KB generations */
+    char name[64];
+    snprintf(name, sizeof name, "edb%05X.log", 1);
+    char *first = tu_path(A.dir, name);
+    ck_assert_int_eq(access(first, F_OK), 0);
+    JET_OSSNAPID id;
+    unsigned long n;
+    JET_INSTANCE_INFO *ii;
+    OK(JetOSSnapshotPrepare(&id, JET_bitContinueAfterThaw));
+    OK(JetOSSnapshotFreeze(id, &n, &ii, 0));
+    JetFreeBuffer((char *)ii);
+    OK(JetOSSnapshotThaw(id, 0));
+    OK(JetOSSnapshotTruncateLogInstance(id, A.inst, 0)); /* 0: nothing deleted */
+    ck_assert_int_eq(access(first, F_OK), 0);
+    OK(JetOSSnapshotEnd(id, 0));
+    /* With AllDatabasesSnapshot, the logs below the checkpoint at freeze go. */
+    OK(JetOSSnapshotPrepare(&id, JET_bitContinueAfterThaw));
+    OK(JetOSSnapshotFreeze(id, &n, &ii, 0));
+    JetFreeBuffer((char *)ii);
+    OK(JetOSSnapshotThaw(id, 0));
+    OK(JetOSSnapshotTruncateLogInstance(id, A.inst, JET_bitAllDatabasesSnapshot));
+    ck_assert_int_ne(access(first, F_OK), 0);
+    OK(JetOSSnapshotEnd(id, 0));
+    /* The instance still recovers after a crash. */
+    put(&A, 5000, 0);
+    ck_assert_int_eq(JetTerm2(A.inst, JET_bitTermDirty), JET_errDirtyShutdown);
+    A.inst = 0;
+    free(A.dir);
+    free(A.dbp);
+    start(&A, "a", 0);
+    char v[32];
+    unsigned long got;
+    OK(JetGetRecord(A.ses, A.tab, "k00005000", 9, v, sizeof v, &got, 0));
+    OK(JetGetRecord(A.ses, A.tab, "k00001000", 9, v, sizeof v, &got, 0));
+    free(first);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------- */
+/* Writers and the I/O counter. */
+
+static atomic_bool frozen_window;  /* set by the test from Freeze's return to Thaw's call */
+static atomic_int writes_while_frozen;
+static const char *watched[2];
+
+static int under_watched(int fd, const char *path)
+{
+    char target[4096];
+    if (path) {
+        snprintf(target, sizeof target, "%s", path);
+    } else {
+        char link[64];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n <= 0)
+            return 0;
+        target[n] = 0;
+    }
+    for (int i = 0; i < 2; i++)
+        if (watched[i] && !strncmp(target, watched[i], strlen(watched[i])))
+            return 1;
+    return 0;
+}
+
+static int count_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
+{
+    (void)ctx, (void)off, (void)len;
+    if (op == ENG_IO_READ || op == ENG_IO_OPEN || !atomic_load(&frozen_window))
+        return 0;
+    if (under_watched(fd, path))
+        atomic_fetch_add(&writes_while_frozen, 1);
+    return 0;
+}
+
+struct writer {
+    struct inst *x;
+    JET_SESID ses;
+    JET_TABLEID tab;
+    int base;
+    atomic_int done;          /* commits acknowledged */
+    atomic_bool stop;
+    atomic_llong last_ack_ns; /* when the last commit returned */
+    JET_GRBIT grbit;
+};
+
+static long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    for (int i = 0; !atomic_load(&w->stop); i++) {
+        char k[32], v[600];
+        snprintf(k, sizeof k, "w%d-%08d", w->base, i);
+        memset(v, 'a' + i % 26, sizeof v);
+        if (JetBeginTransaction(w->ses) || JetPutRecord(w->ses, w->tab, k, (unsigned long)strlen(k), v, sizeof v, 0) ||
+            JetCommitTransaction(w->ses, i % 3 == 0 ? JET_bitCommitLazyFlush : 0))
+            break;
+        atomic_fetch_add(&w->done, 1);
+        atomic_store(&w->last_ack_ns, now_ns());
+    }
+    return NULL;
+}
+
+static void writer_start(struct writer *w, struct inst *x, int base, pthread_t *th)
+{
+    memset(w, 0, sizeof *w);
+    w->x = x;
+    w->base = base;
+    JET_DBID db;
+    OK(JetBeginSession(x->inst, &w->ses, NULL, NULL));
+    OK(JetOpenDatabase(w->ses, x->dbp, NULL, &db, 0));
+    OK(JetOpenTable(w->ses, db, "t", NULL, 0, 0, &w->tab));
+    ck_assert_int_eq(pthread_create(th, NULL, writer_main, w), 0);
+}
+
+START_TEST(nothing_is_written_while_frozen)
+{
+    /* A small cache, so the writers also push the checkpoint and the cache limits. */
+    OK(JetSetSystemParameter(&A.inst, 0, JET_paramCacheSizeMax, 64, NULL));
+    watched[0] = A.dir;
+    watched[1] = B.dir;
+    eng_io_set_fault_hook(count_hook, NULL);
+    struct writer w[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        writer_start(&w[i], i < 2 ? &A : &B, i, &th[i]);
+    usleep(200000);
+    for (int round = 0; round < 5; round++) {
+        JET_OSSNAPID id;
+        unsigned long n;
+        JET_INSTANCE_INFO *ii;
+        OK(JetOSSnapshotPrepare(&id, JET_bitContinueAfterThaw));
+        OK(JetOSSnapshotFreeze(id, &n, &ii, 0));
+        atomic_store(&frozen_window, true);
+        JetFreeBuffer((char *)ii);
+        int before[4];
+        for (int i = 0; i < 4; i++)
+            before[i] = atomic_load(&w[i].done);
+        usleep(150000); /* long enough for commits, checkpoints and rolls to want to happen */
+        /* Durable commits wait; at most the lazy ones went through. */
+        int during = 0;
+        for (int i = 0; i < 4; i++)
+            during += atomic_load(&w[i].done) - before[i];
+        atomic_store(&frozen_window, false);
+        OK(JetOSSnapshotThaw(id, 0));
+        ck_assert_int_le(during, 4 * 2); /* a lazy commit then a durable one that blocks */
+        OK(JetOSSnapshotEnd(id, 0));
+        usleep(100000);
+    }
+    for (int i = 0; i < 4; i++) {
+        atomic_store(&w[i].stop, true);
+        pthread_join(th[i], NULL);
+        JetEndSession(w[i].ses, 0);
+    }
+    eng_io_set_fault_hook(NULL, NULL);
+    ck_assert_int_eq(atomic_load(&writes_while_frozen), 0);
+    int total = 0;
+    for (int i = 0; i < 4; i++)
+        total += atomic_load(&w[i].done);
+    ck_assert_int_gt(total, 100); /* they really were writing */
+}
+END_TEST
+
+START_TEST(freeze_times_out)
+{
+    OK(JetSetSystemParameter(&A.inst, 0, JET_paramOSSnapshotTimeout, 300, NULL));
+    OK(JetSetSystemParameter(&B.inst, 0, JET_paramOSSnapshotTimeout, 300, NULL));
+    struct writer w;
+    pthread_t th;
+    writer_start(&w, &A, 9, &th);
+    usleep(100000);
+    JET_OSSNAPID id;
+    unsigned long n;
+    JET_INSTANCE_INFO *ii;
+    OK(JetOSSnapshotPrepare(&id, JET_bitContinueAfterThaw));
+    OK(JetOSSnapshotFreeze(id, &n, &ii, 0));
+    long long t0 = now_ns();
+    JetFreeBuffer((char *)ii);
+    usleep(600000);
+    ck_assert_int_eq(JetOSSnapshotThaw(id, 0), JET_errOSSnapshotTimeOut);
+    ck_assert_int_eq(events[2004], 2);
+    /* The writer resumed by itself at about 300 ms: its first commit after the freeze returned
+     * well before the late Thaw. */
+    atomic_store(&w.stop, true);
+    pthread_join(th, NULL);
+    JetEndSession(w.ses, 0);
+    /* Find when it resumed: the first acknowledgement after t0 + 200 ms. */
+    long long last = atomic_load(&w.last_ack_ns);
+    ck_assert_msg(last - t0 > 250000000LL, "the writer went on during the freeze (%lld ms)", (last - t0) / 1000000);
+    /* After a time-out only an abort ends the session. */
+    ck_assert_int_eq(JetOSSnapshotEnd(id, 0), JET_errOSSnapshotInvalidSequence);
+    ck_assert_int_eq(JetOSSnapshotTruncateLog(id, JET_bitAllDatabasesSnapshot), JET_errOSSnapshotInvalidSequence);
+    OK(JetOSSnapshotEnd(id, JET_bitAbortSnapshot));
+    ck_assert_int_eq(info(A.dbp).bkinfoFullPrev.genLow, 0);
+}
+END_TEST
+
+static void *resume_probe(void *arg)
+{
+    /* One durable commit issued while frozen: it returns only after the thaw. */
+    struct inst *x = arg;
+    JET_SESID s;
+    JET_DBID db;
+    JET_TABLEID t;
+    JetBeginSession(x->inst, &s, NULL, NULL);
+    JetOpenDatabase(s, x->dbp, NULL, &db, 0);
+    JetOpenTable(s, db, "t", NULL, 0, 0, &t);
+    JetBeginTransaction(s);
+    JetPutRecord(s, t, "probe", 5, "p", 1, 0);
+    long long t0 = now_ns();
+    JET_ERR e = JetCommitTransaction(s, 0);
+    long long dt = now_ns() - t0;
+    JetEndSession(s, 0);
+    return (void *)(intptr_t)(e ? -1 : dt / 1000000);
+}
+
+START_TEST(time_out_resumes_writers_at_the_deadline)
+{
+    OK(JetSetSystemParameter(&A.inst, 0, JET_paramOSSnapshotTimeout, 300, NULL));
+    JET_OSSNAPID id;
+    unsigned long n;
+    JET_INSTANCE_INFO *ii;
+    OK(JetOSSnapshotPrepare(&id, JET_bitExplicitPrepare));
+    OK(JetOSSnapshotPrepareInstance(id, A.inst, 0));
+    OK(JetOSSnapshotFreeze(id, &n, &ii, 0));
+    JetFreeBuffer((char *)ii);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, resume_probe, &A), 0);
+    void *r;
+    pthread_join(th, &r);
+    long ms = (long)(intptr_t)r;
+    ck_assert_msg(ms >= 200 && ms < 1000, "the commit waited %ld ms; the time-out is 300 ms", ms);
+    /* Without ContinueAfterThaw the late Thaw reports the time-out and ends the session. */
+    ck_assert_int_eq(JetOSSnapshotThaw(id, 0), JET_errOSSnapshotTimeOut);
+    ck_assert_int_eq(JetOSSnapshotAbort(id, 0), JET_errOSSnapshotInvalidSnapId);
+}
+END_TEST
+
+static void *term_probe(void *arg)
+{
+    JET_INSTANCE i = *(JET_INSTANCE *)arg;
+    long long t0 = now_ns();
+    JetTerm(i);
+    return (void *)(intptr_t)((now_ns() - t0) / 1000000);
+}
+
+START_TEST(term_waits_for_the_freeze)
+{
+    JET_OSSNAPID id;
+    unsigned long n;
+    JET_INSTANCE_INFO *ii;
+    OK(JetOSSnapshotPrepare(&id, JET_bitContinueAfterThaw));
+    OK(JetOSSnapshotFreeze(id, &n, &ii, 0));
+    JetFreeBuffer((char *)ii);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, term_probe, &B.inst), 0);
+    usleep(200000);
+    OK(JetOSSnapshotThaw(id, 0));
+    void *r;
+    pthread_join(th, &r);
+    ck_assert_int_ge((long)(intptr_t)r, 150);
+    B.inst = 0;
+    /* B left the session; End stamps A only. */
+    OK(JetOSSnapshotEnd(id, 0));
+    ck_assert_int_ne(info(A.dbp).bkinfoFullPrev.genLow, 0);
+    ck_assert_int_eq(info(B.dbp).bkinfoFullPrev.genLow, 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("snapshot");
+    TCase *tc = tcase_create("rules");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, prepare_rules);
+    tcase_add_test(tc, prepare_needs_an_instance);
+    tcase_add_test(tc, sequence_rules);
+    tcase_add_test(tc, thaw_without_continue_ends_the_session);
+    tcase_add_test(tc, abort_while_frozen_thaws);
+    tcase_add_test(tc, freeze_refused_during_streaming_backup);
+    tcase_add_test(tc, kinds_and_header_stamps);
+    tcase_add_test(tc, incremental_with_circular_logging_is_invalid);
+    tcase_add_test(tc, truncation_deletes_only_what_is_safe);
+    tcase_add_test(tc, nothing_is_written_while_frozen);
+    tcase_add_test(tc, freeze_times_out);
+    tcase_add_test(tc, time_out_resumes_writers_at_the_deadline);
+    tcase_add_test(tc, term_waits_for_the_freeze);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
