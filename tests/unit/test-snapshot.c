@@ -613,6 +613,48 @@ START_TEST(term_waits_for_the_freeze)
 }
 END_TEST
 
+
+/* EIO on every write under one directory. */
+static const char *failing_dir;
+static int fail_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
+{
+    (void)ctx, (void)off, (void)len;
+    if (op != ENG_IO_WRITE)
+        return 0;
+    const char *save = watched[0];
+    watched[0] = failing_dir;
+    int hit = under_watched(fd, path);
+    watched[0] = save;
+    return hit ? -EIO : 0;
+}
+
+START_TEST(failed_freeze_leaves_nothing_frozen)
+{
+    /* B holds a lazy commit, so its freeze must write the log — and that write fails. */
+    put(&B, 500, JET_bitCommitLazyFlush);
+    JET_OSSNAPID id;
+    unsigned long n;
+    JET_INSTANCE_INFO *ii;
+    OK(JetOSSnapshotPrepare(&id, JET_bitExplicitPrepare | JET_bitContinueAfterThaw));
+    OK(JetOSSnapshotPrepareInstance(id, A.inst, 0)); /* frozen first */
+    OK(JetOSSnapshotPrepareInstance(id, B.inst, 0));
+    watched[0] = watched[1] = NULL;
+    failing_dir = B.dir;
+    eng_io_set_fault_hook(fail_hook, NULL);
+    JET_ERR e = JetOSSnapshotFreeze(id, &n, &ii, 0);
+    eng_io_set_fault_hook(NULL, NULL);
+    ck_assert_int_eq(e, JET_errLogWriteFail);
+    ck_assert_int_eq(events[2002], 1);
+    /* A was thawed again: a durable commit completes at once. */
+    long long t0 = now_ns();
+    put(&A, 501, 0);
+    ck_assert_int_lt(now_ns() - t0, 2000000000LL);
+    /* The session is still in Prepare, with nothing to thaw. */
+    ck_assert_int_eq(JetOSSnapshotThaw(id, 0), JET_errOSSnapshotInvalidSequence);
+    OK(JetOSSnapshotAbort(id, 0));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("snapshot");
@@ -632,6 +674,7 @@ static Suite *suite(void)
     tcase_add_test(tc, freeze_times_out);
     tcase_add_test(tc, time_out_resumes_writers_at_the_deadline);
     tcase_add_test(tc, term_waits_for_the_freeze);
+    tcase_add_test(tc, failed_freeze_leaves_nothing_frozen);
     suite_add_tcase(s, tc);
     return s;
 }
