@@ -452,11 +452,18 @@ int log_pause(eng_log *lg)
     while (!e && (lg->leader || lg->tmp == LOG_TMP_CREATING) && !lg->err)
         pthread_cond_wait(&lg->cv, &lg->mu);
     if (!e && !lg->err && lg->durable < lg->tip) {
+        /* excl may be held already: an appender that had to roll while we waited above set it,
+         * put the seal in the buffer and now waits in log_roll_locked for log_resume. Our flush
+         * writes that seal; the excl stays the roller's. Clearing it here let other appenders put
+         * records after the seal — in a generation whose end is on disk and where recovery never
+         * looks, yet their commits were acknowledged — or start a second roll over the first. */
+        bool held = lg->excl;
         lg->paused = false; /* lead this one flush ourselves; nobody else can start one meanwhile */
         lg->excl = true;
         log_lead(lg, true);
         lg->paused = true;
-        log_end_excl(lg);
+        if (!held)
+            log_end_excl(lg);
     }
     e = lg->err;
     if (e) {
