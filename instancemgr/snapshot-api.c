@@ -234,6 +234,87 @@ static void *timer_main(void *arg)
     return NULL;
 }
 
+/* Freezing the instances one after another would add their waits up: an instance in the middle
+ * of a log roll, of creating its next log file or of a cache flush batch holds the freeze up for
+ * a few milliseconds, and meanwhile the instances not yet frozen keep starting new rolls and
+ * batches. So the instances are frozen in parallel, by up to FREEZE_WORKERS threads (the caller
+ * is one of them) that take them in turn from a shared index; the freeze then lasts about as long
+ * as its slowest instance. Each instance's freeze is the same eng_freeze as before and touches
+ * only that instance; the caller holds s_mu throughout, as before, so a time-out or a Thaw of
+ * this session cannot run meanwhile. */
+#define FREEZE_WORKERS 8
+
+struct freeze_job {
+    struct snap_sess *s;
+    long *errs; /* per instance of the session */
+    atomic_size_t next;
+};
+
+static void *freeze_worker(void *arg)
+{
+    struct freeze_job *j = arg;
+    size_t i;
+    while ((i = atomic_fetch_add(&j->next, 1)) < j->s->n) {
+        eng_inst *in = j->s->v[i].in;
+        long err = eng_freeze(in);
+        j->errs[i] = err;
+        if (err)
+            continue;
+        /* Recorded frozen, so neither can move: the first log recovery of this copy needs, and
+         * the generation holding the last commit in it. */
+        eng_bkinfo *bk = &j->s->v[i].bk;
+        bk->mark = in->log ? log_tip(in->log) : 0;
+        bk->mark_usec = eng_now_usec();
+        bk->gen_low = eng_ckpt_gen(in);
+        bk->gen_high = ENG_LSN_GEN(bk->mark);
+        bk->type = ENG_BKTYPE_SNAPSHOT;
+    }
+    return NULL;
+}
+
+/* Freeze every instance of s (snap_hold already set on each). All or nothing: if one fails, the
+ * others are thawed again and every snap_hold is cleared; the error of the first failed instance
+ * (in session order) is returned. Under s_mu. */
+static long freeze_all(struct snap_sess *s)
+{
+    if (!s->n)
+        return JET_errSuccess;
+    long *errs = calloc(s->n, sizeof *errs);
+    if (!errs) {
+        for (size_t i = 0; i < s->n; i++)
+            atomic_store(&s->v[i].in->snap_hold, false);
+        return JET_errOutOfMemory;
+    }
+    struct freeze_job job = {.s = s, .errs = errs};
+    atomic_init(&job.next, 0);
+    for (size_t i = 0; i < s->n; i++)
+        eng_event(s->v[i].in, 3, 2001, "the shadow copy freeze started");
+    pthread_t th[FREEZE_WORKERS - 1];
+    size_t nth = 0;
+    size_t want = s->n < FREEZE_WORKERS ? s->n - 1 : FREEZE_WORKERS - 1;
+    /* A worker that cannot be started is no error: the caller and the others take its share. */
+    while (nth < want && pthread_create(&th[nth], NULL, freeze_worker, &job) == 0)
+        nth++;
+    freeze_worker(&job);
+    for (size_t i = 0; i < nth; i++)
+        pthread_join(th[i], NULL);
+    long err = JET_errSuccess;
+    for (size_t i = 0; i < s->n; i++)
+        if (errs[i]) {
+            eng_event(s->v[i].in, 1, 2002, "the shadow copy freeze failed with error %ld", errs[i]);
+            if (!err)
+                err = errs[i];
+        }
+    if (err)
+        for (size_t i = 0; i < s->n; i++) {
+            if (!errs[i])
+                eng_thaw(s->v[i].in); /* eng_freeze undid its own failure already */
+            atomic_store(&s->v[i].in->snap_hold, false);
+        }
+    free(errs);
+    return err;
+}
+
 JET_ERR JET_API JetOSSnapshotFreeze(const JET_OSSNAPID snapId, unsigned long *pcInstanceInfo,
                                     JET_INSTANCE_INFO **paInstanceInfo, const JET_GRBIT grbit)
 {
@@ -253,41 +334,27 @@ JET_ERR JET_API JetOSSnapshotFreeze(const JET_OSSNAPID snapId, unsigned long *pc
         if (!err && inc)
             err = eng_snap_check_incremental(in);
     }
-    size_t done = 0;
+    size_t held = 0;
     uint32_t timeout = UINT32_MAX;
-    for (; !err && done < s->n; done++) {
-        eng_inst *in = s->v[done].in;
+    for (; !err && held < s->n; held++) {
+        eng_inst *in = s->v[held].in;
         atomic_store(&in->snap_hold, true); /* a streaming backup is refused from here on */
         if (eng_bk_running(in)) {
             err = JET_errOSSnapshotNotAllowed; /* one started just now */
             atomic_store(&in->snap_hold, false);
             break;
         }
-        eng_event(in, 3, 2001, "the shadow copy freeze started");
-        err = eng_freeze(in);
-        if (err) {
-            atomic_store(&in->snap_hold, false);
-            eng_event(in, 1, 2002, "the shadow copy freeze failed with error %ld", err);
-            break;
-        }
-        /* Recorded frozen, so neither can move: the first log recovery of this copy needs, and
-         * the generation holding the last commit in it. */
-        eng_bkinfo *bk = &s->v[done].bk;
-        bk->mark = in->log ? log_tip(in->log) : 0;
-        bk->mark_usec = eng_now_usec();
-        bk->gen_low = eng_ckpt_gen(in);
-        bk->gen_high = ENG_LSN_GEN(bk->mark);
-        bk->type = ENG_BKTYPE_SNAPSHOT;
-        uint32_t t = ENG_PARAM_LOAD(in, ossnapshot_timeout_ms);
+    }
+    if (err) {
+        for (size_t i = 0; s && i < held; i++)
+            atomic_store(&s->v[i].in->snap_hold, false);
+    } else {
+        err = freeze_all(s); /* all or nothing: on failure nothing is frozen or held */
+    }
+    for (size_t i = 0; !err && i < s->n; i++) {
+        uint32_t t = ENG_PARAM_LOAD(s->v[i].in, ossnapshot_timeout_ms);
         if (t < timeout)
             timeout = t;
-    }
-    if (err && s) {
-        /* All or nothing: thaw what was frozen; the session stays in Prepare. */
-        for (size_t i = 0; i < done; i++) {
-            eng_thaw(s->v[i].in);
-            atomic_store(&s->v[i].in->snap_hold, false);
-        }
     }
     JET_INSTANCE_INFO *info = NULL;
     unsigned long count = 0;

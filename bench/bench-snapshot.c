@@ -1,0 +1,641 @@
+/*
+ * bench-snapshot.c — OS snapshot freeze and thaw latency under a steady write load.
+ *
+ *   bench-snapshot [--rounds N] [--instances 1,16,64] [--writers W | --writers-per-instance K]
+ *                  [--hold-ms MS] [--pause-ms MS] [--baseline-seconds S] [--log-kib K]
+ *                  [--dir DIR] [--scale F] [--keep]
+ *
+ * For each instance count N: create N instances (each in its own directory, one database with one
+ * table each, circular logging), start W writer threads (default 4 in total, whatever N is, so
+ * the machine carries the same number of committers at every N) that make durable single-record
+ * commits round-robin over the instances they serve (writer w serves instances w, w+W, w+2W, ...
+ * when N >= W; when N < W the writers are spread over the instances, several per instance), let
+ * them run alone for --baseline-seconds, then run --rounds snapshot rounds:
+ *
+ *   JetOSSnapshotPrepare(ContinueAfterThaw) -> JetOSSnapshotFreeze (timed) -> hold --hold-ms
+ *   -> JetOSSnapshotThaw (timed) -> JetOSSnapshotEnd (timed) -> pause --pause-ms
+ *
+ * Printed per N: Freeze, Thaw and End latency (p50, p99, max; nearest-rank percentiles over the
+ * rounds), the writers' longest stall (the longest gap between two consecutive commit
+ * acknowledgements of one writer, over the whole run of rounds, and that gap minus the hold time),
+ * the per-round stall (the longest gap of any writer that overlaps the round's Freeze..Thaw;
+ * p50/p99), and the writers' throughput alone and during the rounds. The targets of the issue
+ * (Freeze p99 <= 20 ms at 64 instances, Thaw p99 <= 5 ms) are printed as met / not met, never
+ * asserted. The exit status is non-zero only when a call fails. RESULT lines repeat the figures.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jet.h"
+
+#define MAX_COUNTS 16
+#define MAX_N 1024
+#define VALUE_BYTES 100
+
+static struct {
+    int rounds;
+    int counts[MAX_COUNTS], ncounts;
+    int writers;      /* total writers; 0 = writers_per_instance * N */
+    int writers_per_instance;
+    double hold_ms, pause_ms, baseline_s, scale;
+    unsigned log_kib;
+    const char *dir;
+    bool keep;
+} opt = {
+    .rounds = 200,
+    .counts = {1, 16, 64},
+    .ncounts = 3,
+    .writers = 4,
+    .hold_ms = 20,
+    .pause_ms = 20,
+    .baseline_s = 1.0,
+    .scale = 1.0,
+    .log_kib = 5120,
+};
+
+static char g_root[PATH_MAX];
+static atomic_bool g_cleaning;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void cleanup(void)
+{
+    if (!g_root[0] || atomic_exchange(&g_cleaning, true))
+        return;
+    if (opt.keep)
+        fprintf(stderr, "bench-snapshot: work directory kept: %s\n", g_root);
+    else
+        nftw(g_root, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+static _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static _Noreturn void fail(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fputs("bench-snapshot: FAILED: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    cleanup();
+    _exit(1);
+}
+
+static void check(JET_ERR e, const char *call, int i)
+{
+    if (e < 0)
+        fail("%s (instance %d): JET error %ld", call, i, e);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void sleep_s(double s)
+{
+    if (s <= 0)
+        return;
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of a sorted array: the smallest value with at least p of them <= it. */
+static double pct(const double *v, size_t n, double p)
+{
+    if (!n)
+        return 0;
+    double x = p * (double)n;
+    size_t k = (size_t)x;
+    if ((double)k < x)
+        k++; /* ceil */
+    if (k < 1)
+        k = 1;
+    if (k > n)
+        k = n;
+    return v[k - 1];
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Instances and writers
+ * ------------------------------------------------------------------------------------------- */
+
+static JET_INSTANCE g_inst[MAX_N];
+static char g_dbpath[MAX_N][PATH_MAX];
+
+struct writer {
+    pthread_t th;
+    int id;
+    int ninst;
+    int *inst;          /* indexes into g_inst */
+    JET_SESID *ses;
+    JET_TABLEID *tab;
+    double *ack;        /* monotonic time of every commit acknowledgement */
+    size_t nack, cap;
+    uint64_t seq;
+};
+
+static atomic_bool g_stop;
+static pthread_barrier_t g_start;
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    for (int k = 0; k < w->ninst; k++) {
+        int i = w->inst[k];
+        JET_DBID db;
+        check(JetBeginSession(g_inst[i], &w->ses[k], NULL, NULL), "JetBeginSession", i);
+        check(JetOpenDatabase(w->ses[k], g_dbpath[i], NULL, &db, 0), "JetOpenDatabase", i);
+        check(JetOpenTable(w->ses[k], db, "kv", NULL, 0, 0, &w->tab[k]), "JetOpenTable", i);
+    }
+    uint8_t key[8], val[VALUE_BYTES];
+    for (size_t b = 0; b < sizeof val; b++)
+        val[b] = (uint8_t)(b * 31 + (size_t)w->id);
+    pthread_barrier_wait(&g_start);
+    int k = 0;
+    while (!atomic_load_explicit(&g_stop, memory_order_relaxed)) {
+        /* Key: writer id in the top 16 bits, then a sequence number: appends at the right edge. */
+        uint64_t kv = ((uint64_t)w->id << 48) | w->seq++;
+        for (int b = 0; b < 8; b++)
+            key[b] = (uint8_t)(kv >> (56 - 8 * b));
+        memcpy(val, key, sizeof key);
+        int i = w->inst[k];
+        check(JetBeginTransaction(w->ses[k]), "JetBeginTransaction", i);
+        check(JetPutRecord(w->ses[k], w->tab[k], key, sizeof key, val, sizeof val, 0), "JetPutRecord", i);
+        check(JetCommitTransaction(w->ses[k], 0), "JetCommitTransaction", i);
+        double t = now_s();
+        if (w->nack == w->cap) {
+            size_t nc = w->cap ? w->cap * 2 : 65536;
+            double *na = realloc(w->ack, nc * sizeof *na);
+            if (!na)
+                fail("out of memory (acknowledgement times)");
+            w->ack = na;
+            w->cap = nc;
+        }
+        w->ack[w->nack++] = t;
+        if (++k == w->ninst)
+            k = 0;
+    }
+    for (int j = 0; j < w->ninst; j++)
+        check(JetEndSession(w->ses[j], 0), "JetEndSession", w->inst[j]);
+    return NULL;
+}
+
+static void set_param(int i, unsigned long id, JET_API_PTR num, const char *str, const char *what)
+{
+    check(JetSetSystemParameter(&g_inst[i], 0, id, num, str), what, i);
+}
+
+static void create_instances(int n)
+{
+    for (int i = 0; i < n; i++) {
+        char name[64], dir[PATH_MAX];
+        snprintf(name, sizeof name, "snap-%d-%d", n, i);
+        if ((size_t)snprintf(dir, sizeof dir, "%s/%s", g_root, name) >= sizeof dir ||
+            (size_t)snprintf(g_dbpath[i], sizeof g_dbpath[i], "%s/snap.edb", dir) >= sizeof g_dbpath[i])
+            fail("path too long under %s", g_root);
+        if (mkdir(dir, 0755) < 0)
+            fail("mkdir %s: %s", dir, strerror(errno));
+        check(JetCreateInstance(&g_inst[i], name), "JetCreateInstance", i);
+        set_param(i, JET_paramSystemPath, 0, dir, "JetSetSystemParameter(SystemPath)");
+        set_param(i, JET_paramLogFilePath, 0, dir, "JetSetSystemParameter(LogFilePath)");
+        set_param(i, JET_paramTempPath, 0, dir, "JetSetSystemParameter(TempPath)");
+        set_param(i, JET_paramCircularLog, 1, NULL, "JetSetSystemParameter(CircularLog)");
+        set_param(i, JET_paramLogFileSize, opt.log_kib, NULL, "JetSetSystemParameter(LogFileSize)");
+        check(JetInit(&g_inst[i]), "JetInit", i);
+        JET_SESID ses;
+        JET_DBID db;
+        JET_TABLEID t;
+        check(JetBeginSession(g_inst[i], &ses, NULL, NULL), "JetBeginSession", i);
+        check(JetCreateDatabase(ses, g_dbpath[i], NULL, &db, 0), "JetCreateDatabase", i);
+        check(JetCreateTable(ses, db, "kv", 0, 0, &t), "JetCreateTable", i);
+        check(JetCloseTable(ses, t), "JetCloseTable", i);
+        check(JetEndSession(ses, 0), "JetEndSession", i); /* the database stays attached */
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * One instance count
+ * ------------------------------------------------------------------------------------------- */
+
+struct round {
+    double prep0, frz0, frz1, thaw0, thaw1, end1;
+};
+
+struct result {
+    int n, writers, rounds;
+    double frz_p50, frz_p99, frz_max, thaw_p50, thaw_p99, thaw_max, end_p50, end_p99, end_max;
+    double stall_max, stall_round_p50, stall_round_p99;
+    double base_rate, base_gap_max, load_rate, ratio;
+    double hold_ms_measured; /* mean Freeze-return .. Thaw-call gap */
+};
+
+/* Longest gap between consecutive acknowledgements of w that overlaps [a, b]. */
+static double gap_over(const struct writer *w, double a, double b)
+{
+    /* First acknowledgement after a. */
+    size_t lo = 0, hi = w->nack;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (w->ack[mid] <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 || lo == w->nack)
+        return 0; /* no acknowledgement before (or after): not a complete gap */
+    double best = 0;
+    for (size_t k = lo; k < w->nack; k++) {
+        double g = w->ack[k] - w->ack[k - 1];
+        if (g > best)
+            best = g;
+        if (w->ack[k] >= b)
+            break;
+    }
+    return best;
+}
+
+/* Commits acknowledged in [a, b] and the longest gap between two of them. */
+static void window_stats(const struct writer *ws, int nw, double a, double b, size_t *commits, double *gap)
+{
+    *commits = 0;
+    *gap = 0;
+    for (int j = 0; j < nw; j++) {
+        const struct writer *w = &ws[j];
+        double prev = -1;
+        for (size_t k = 0; k < w->nack; k++) {
+            double t = w->ack[k];
+            if (t < a)
+                continue;
+            if (t > b)
+                break;
+            (*commits)++;
+            if (prev >= 0 && t - prev > *gap)
+                *gap = t - prev;
+            prev = t;
+        }
+    }
+}
+
+static void run(int n, struct result *r)
+{
+    int nw = opt.writers ? opt.writers : opt.writers_per_instance * n;
+    memset(r, 0, sizeof *r);
+    r->n = n;
+    r->writers = nw;
+    r->rounds = opt.rounds;
+
+    double c0 = now_s();
+    create_instances(n);
+    double c1 = now_s();
+
+    /* Writer w serves instances w, w+W, ... (N >= W) or instance w mod N (N < W). */
+    struct writer *ws = calloc((size_t)nw, sizeof *ws);
+    if (!ws)
+        fail("out of memory");
+    for (int j = 0; j < nw; j++) {
+        struct writer *w = &ws[j];
+        w->id = j;
+        w->inst = calloc((size_t)n, sizeof *w->inst);
+        w->ses = calloc((size_t)n, sizeof *w->ses);
+        w->tab = calloc((size_t)n, sizeof *w->tab);
+        if (!w->inst || !w->ses || !w->tab)
+            fail("out of memory");
+        if (n >= nw)
+            for (int i = j; i < n; i += nw)
+                w->inst[w->ninst++] = i;
+        else
+            w->inst[w->ninst++] = j % n;
+    }
+    atomic_store(&g_stop, false);
+    if (pthread_barrier_init(&g_start, NULL, (unsigned)nw + 1) != 0)
+        fail("pthread_barrier_init");
+    for (int j = 0; j < nw; j++)
+        if (pthread_create(&ws[j].th, NULL, writer_main, &ws[j]) != 0)
+            fail("pthread_create (writer %d)", j);
+    pthread_barrier_wait(&g_start);
+
+    /* Writers alone: a short warm-up, then the baseline window. */
+    sleep_s(0.3);
+    double b0 = now_s();
+    sleep_s(opt.baseline_s);
+    double b1 = now_s();
+
+    struct round *rd = calloc((size_t)opt.rounds, sizeof *rd);
+    if (!rd)
+        fail("out of memory");
+    for (int k = 0; k < opt.rounds; k++) {
+        struct round *x = &rd[k];
+        JET_OSSNAPID id;
+        unsigned long ninfo = 0;
+        JET_INSTANCE_INFO *info = NULL;
+        x->prep0 = now_s();
+        check(JetOSSnapshotPrepare(&id, JET_bitContinueAfterThaw), "JetOSSnapshotPrepare", -1);
+        x->frz0 = now_s();
+        check(JetOSSnapshotFreeze(id, &ninfo, &info, 0), "JetOSSnapshotFreeze", -1);
+        x->frz1 = now_s();
+        JetFreeBuffer((char *)info);
+        if (ninfo != (unsigned long)n)
+            fail("JetOSSnapshotFreeze froze %lu instances, expected %d", ninfo, n);
+        sleep_s(opt.hold_ms / 1e3 - (now_s() - x->frz1));
+        x->thaw0 = now_s();
+        check(JetOSSnapshotThaw(id, 0), "JetOSSnapshotThaw", -1);
+        x->thaw1 = now_s();
+        check(JetOSSnapshotEnd(id, 0), "JetOSSnapshotEnd", -1);
+        x->end1 = now_s();
+        sleep_s(opt.pause_ms / 1e3);
+    }
+    double l0 = rd[0].prep0, l1 = now_s();
+
+    atomic_store(&g_stop, true);
+    for (int j = 0; j < nw; j++)
+        pthread_join(ws[j].th, NULL);
+    pthread_barrier_destroy(&g_start);
+
+    /* Figures. */
+    double *frz = malloc((size_t)opt.rounds * sizeof *frz);
+    double *thaw = malloc((size_t)opt.rounds * sizeof *thaw);
+    double *end = malloc((size_t)opt.rounds * sizeof *end);
+    double *stall = malloc((size_t)opt.rounds * sizeof *stall);
+    if (!frz || !thaw || !end || !stall)
+        fail("out of memory");
+    double hold_sum = 0;
+    for (int k = 0; k < opt.rounds; k++) {
+        frz[k] = (rd[k].frz1 - rd[k].frz0) * 1e3;
+        thaw[k] = (rd[k].thaw1 - rd[k].thaw0) * 1e3;
+        end[k] = (rd[k].end1 - rd[k].thaw1) * 1e3;
+        hold_sum += rd[k].thaw0 - rd[k].frz1;
+        double worst = 0;
+        for (int j = 0; j < nw; j++) {
+            double g = gap_over(&ws[j], rd[k].frz0, rd[k].thaw1);
+            if (g > worst)
+                worst = g;
+        }
+        stall[k] = worst * 1e3;
+    }
+    qsort(frz, (size_t)opt.rounds, sizeof *frz, cmp_double);
+    qsort(thaw, (size_t)opt.rounds, sizeof *thaw, cmp_double);
+    qsort(end, (size_t)opt.rounds, sizeof *end, cmp_double);
+    qsort(stall, (size_t)opt.rounds, sizeof *stall, cmp_double);
+    size_t R = (size_t)opt.rounds;
+    r->frz_p50 = pct(frz, R, 0.50);
+    r->frz_p99 = pct(frz, R, 0.99);
+    r->frz_max = pct(frz, R, 1.0);
+    r->thaw_p50 = pct(thaw, R, 0.50);
+    r->thaw_p99 = pct(thaw, R, 0.99);
+    r->thaw_max = pct(thaw, R, 1.0);
+    r->end_p50 = pct(end, R, 0.50);
+    r->end_p99 = pct(end, R, 0.99);
+    r->end_max = pct(end, R, 1.0);
+    r->stall_round_p50 = pct(stall, R, 0.50);
+    r->stall_round_p99 = pct(stall, R, 0.99);
+    double stall_round_max = pct(stall, R, 1.0);
+    r->hold_ms_measured = hold_sum / (double)R * 1e3;
+
+    size_t bc, lc;
+    double bgap, lgap;
+    window_stats(ws, nw, b0, b1, &bc, &bgap);
+    window_stats(ws, nw, l0, l1, &lc, &lgap);
+    r->base_rate = (double)bc / (b1 - b0);
+    r->base_gap_max = bgap * 1e3;
+    r->load_rate = (double)lc / (l1 - l0);
+    r->ratio = r->base_rate > 0 ? r->load_rate / r->base_rate : 0;
+    r->stall_max = lgap * 1e3;
+
+    printf("\nN=%d: %d instance%s created in %.2f s; %d writers (%s), %d rounds, hold %.0f ms, pause %.0f ms\n",
+           n, n, n == 1 ? "" : "s", c1 - c0, nw,
+           n >= nw ? "each round-robin over its own instances" : "several per instance", opt.rounds,
+           opt.hold_ms, opt.pause_ms);
+    printf("  %-34s %10s %10s %10s\n", "", "p50 ms", "p99 ms", "max ms");
+    printf("  %-34s %10.3f %10.3f %10.3f\n", "JetOSSnapshotFreeze", r->frz_p50, r->frz_p99, r->frz_max);
+    printf("  %-34s %10.3f %10.3f %10.3f\n", "JetOSSnapshotThaw", r->thaw_p50, r->thaw_p99, r->thaw_max);
+    printf("  %-34s %10.3f %10.3f %10.3f\n", "JetOSSnapshotEnd", r->end_p50, r->end_p99, r->end_max);
+    printf("  %-34s %10.3f %10.3f %10.3f\n", "writers' stall per round", r->stall_round_p50, r->stall_round_p99,
+           stall_round_max);
+    printf("  %-34s %10.3f %10.3f %10.3f\n", "  minus the hold", r->stall_round_p50 - r->hold_ms_measured,
+           r->stall_round_p99 - r->hold_ms_measured, stall_round_max - r->hold_ms_measured);
+    printf("  writers' longest stall over the rounds: %.3f ms (%.3f ms beyond the %.3f ms hold); "
+           "writers alone: %.3f ms\n",
+           r->stall_max, r->stall_max - r->hold_ms_measured, r->hold_ms_measured, r->base_gap_max);
+    printf("  writers' throughput: alone %.0f commits/s, during the rounds %.0f commits/s (%.2fx)\n",
+           r->base_rate, r->load_rate, r->ratio);
+    fflush(stdout);
+
+    free(frz);
+    free(thaw);
+    free(end);
+    free(stall);
+    free(rd);
+    for (int j = 0; j < nw; j++) {
+        free(ws[j].inst);
+        free(ws[j].ses);
+        free(ws[j].tab);
+        free(ws[j].ack);
+    }
+    free(ws);
+    for (int i = 0; i < n; i++)
+        check(JetTerm(g_inst[i]), "JetTerm", i);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * main
+ * ------------------------------------------------------------------------------------------- */
+
+static _Noreturn void usage(const char *argv0)
+{
+    fprintf(stderr,
+            "usage: %s [--rounds N] [--instances 1,16,64] [--writers W | --writers-per-instance K]\n"
+            "          [--hold-ms MS] [--pause-ms MS] [--baseline-seconds S] [--log-kib K]\n"
+            "          [--dir DIR] [--scale F] [--keep]\n",
+            argv0);
+    exit(2);
+}
+
+static double num_arg(const char *argv0, const char *s, double lo, double hi)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi))
+        usage(argv0);
+    return v;
+}
+
+static void *signal_thread(void *arg)
+{
+    sigset_t *set = arg;
+    int sig;
+    if (sigwait(set, &sig) == 0) {
+        fprintf(stderr, "bench-snapshot: interrupted by signal %d\n", sig);
+        cleanup();
+        _exit(128 + sig);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    const char *parent = getenv("TMPDIR");
+    if (!parent || !*parent)
+        parent = "/tmp";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--keep")) {
+            opt.keep = true;
+        } else if (i + 1 >= argc) {
+            usage(argv[0]);
+        } else if (!strcmp(a, "--rounds")) {
+            opt.rounds = (int)num_arg(argv[0], argv[++i], 1, 1e7);
+        } else if (!strcmp(a, "--instances")) {
+            opt.ncounts = 0;
+            for (char *p = argv[++i]; *p;) {
+                char *end;
+                long v = strtol(p, &end, 10);
+                if (end == p || v < 1 || v > MAX_N || opt.ncounts == MAX_COUNTS || (*end && *end != ','))
+                    usage(argv[0]);
+                opt.counts[opt.ncounts++] = (int)v;
+                p = *end == ',' ? end + 1 : end;
+            }
+            if (!opt.ncounts)
+                usage(argv[0]);
+        } else if (!strcmp(a, "--writers")) {
+            opt.writers = (int)num_arg(argv[0], argv[++i], 1, 1024);
+            opt.writers_per_instance = 0;
+        } else if (!strcmp(a, "--writers-per-instance")) {
+            opt.writers_per_instance = (int)num_arg(argv[0], argv[++i], 1, 16);
+            opt.writers = 0;
+        } else if (!strcmp(a, "--hold-ms")) {
+            opt.hold_ms = num_arg(argv[0], argv[++i], 0, 60000);
+        } else if (!strcmp(a, "--pause-ms")) {
+            opt.pause_ms = num_arg(argv[0], argv[++i], 0, 60000);
+        } else if (!strcmp(a, "--baseline-seconds")) {
+            opt.baseline_s = num_arg(argv[0], argv[++i], 0.1, 3600);
+        } else if (!strcmp(a, "--log-kib")) {
+            opt.log_kib = (unsigned)num_arg(argv[0], argv[++i], 64, 32768);
+        } else if (!strcmp(a, "--dir")) {
+            parent = argv[++i];
+        } else if (!strcmp(a, "--scale")) {
+            opt.scale = num_arg(argv[0], argv[++i], 1e-6, 1e6);
+        } else {
+            usage(argv[0]);
+        }
+    }
+    /* --scale shortens the run: fewer rounds (at least 10) and a shorter baseline (at least 0.2 s). */
+    if (opt.scale != 1.0) {
+        double r = opt.rounds * opt.scale + 0.5;
+        opt.rounds = r < 10 ? 10 : r > 1e7 ? 10000000 : (int)r;
+        opt.baseline_s = opt.baseline_s * opt.scale < 0.2 ? 0.2 : opt.baseline_s * opt.scale;
+    }
+    int maxn = 0;
+    for (int i = 0; i < opt.ncounts; i++)
+        if (opt.counts[i] > maxn)
+            maxn = opt.counts[i];
+
+    static sigset_t set;
+    pthread_t sig_thread;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (pthread_create(&sig_thread, NULL, signal_thread, &set) != 0)
+        fail("pthread_create (signal thread)");
+    pthread_detach(sig_thread);
+
+    if ((size_t)snprintf(g_root, sizeof g_root, "%s/bench-snapshot.XXXXXX", parent) >= sizeof g_root)
+        fail("--dir too long");
+    if (!mkdtemp(g_root)) {
+        int e = errno;
+        g_root[0] = 0;
+        fail("mkdtemp in %s: %s", parent, strerror(e));
+    }
+    /* Global, and only settable while no instance runs: once, for the largest count. */
+    check(JetSetSystemParameter(NULL, 0, JET_paramMaxInstances, (JET_API_PTR)(maxn > 16 ? maxn : 16), NULL),
+          "JetSetSystemParameter(MaxInstances)", -1);
+
+    printf("bench-snapshot: work directory %s; %d rounds per count; writers: %s; durable single-record "
+           "commits (8-byte key, %d-byte value); circular logging, %u KiB log files\n",
+           g_root, opt.rounds, opt.writers ? "fixed total" : "per instance", VALUE_BYTES, opt.log_kib);
+    fflush(stdout);
+
+    struct result res[MAX_COUNTS];
+    for (int i = 0; i < opt.ncounts; i++)
+        run(opt.counts[i], &res[i]);
+
+    printf("\nSummary (ms; nearest-rank percentiles over %d rounds)\n", opt.rounds);
+    printf("%5s %7s %9s %9s %9s %9s %9s %9s %11s %11s %10s %10s %7s\n", "N", "writers", "frz p50", "frz p99",
+           "frz max", "thaw p50", "thaw p99", "thaw max", "stall max", "stall-hold", "alone c/s", "rounds c/s",
+           "ratio");
+    for (int i = 0; i < opt.ncounts; i++) {
+        const struct result *r = &res[i];
+        printf("%5d %7d %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %11.3f %11.3f %10.0f %10.0f %7.2f\n", r->n,
+               r->writers, r->frz_p50, r->frz_p99, r->frz_max, r->thaw_p50, r->thaw_p99, r->thaw_max, r->stall_max,
+               r->stall_max - r->hold_ms_measured, r->base_rate, r->load_rate, r->ratio);
+    }
+    printf("\nTargets (informational, never asserted):\n");
+    for (int i = 0; i < opt.ncounts; i++) {
+        const struct result *r = &res[i];
+        if (r->n == 64)
+            printf("  Freeze p99 <= 20 ms at 64 instances: %s (%.3f ms)\n", r->frz_p99 <= 20 ? "met" : "NOT MET",
+                   r->frz_p99);
+    }
+    for (int i = 0; i < opt.ncounts; i++) {
+        const struct result *r = &res[i];
+        printf("  Thaw p99 <= 5 ms at %d instance%s: %s (%.3f ms)\n", r->n, r->n == 1 ? "" : "s",
+               r->thaw_p99 <= 5 ? "met" : "NOT MET", r->thaw_p99);
+    }
+    for (int i = 0; i < opt.ncounts; i++) {
+        const struct result *r = &res[i];
+        printf("RESULT n=%d writers=%d rounds=%d freeze_p50_ms=%.3f freeze_p99_ms=%.3f freeze_max_ms=%.3f "
+               "thaw_p50_ms=%.3f thaw_p99_ms=%.3f thaw_max_ms=%.3f end_p50_ms=%.3f end_p99_ms=%.3f "
+               "stall_max_ms=%.3f stall_max_minus_hold_ms=%.3f stall_round_p50_ms=%.3f stall_round_p99_ms=%.3f "
+               "writers_alone_per_s=%.0f writers_rounds_per_s=%.0f ratio_writers_rounds_over_alone=%.3f "
+               "writers_alone_gap_max_ms=%.3f\n",
+               r->n, r->writers, r->rounds, r->frz_p50, r->frz_p99, r->frz_max, r->thaw_p50, r->thaw_p99,
+               r->thaw_max, r->end_p50, r->end_p99, r->stall_max, r->stall_max - r->hold_ms_measured,
+               r->stall_round_p50, r->stall_round_p99, r->base_rate, r->load_rate, r->ratio, r->base_gap_max);
+    }
+    for (int i = 0; i < opt.ncounts; i++) {
+        const struct result *r = &res[i];
+        if (r->n == 64)
+            printf("RESULT target_freeze_p99_64_met=%d\n", r->frz_p99 <= 20);
+    }
+    bool thaw_ok = true;
+    for (int i = 0; i < opt.ncounts; i++)
+        thaw_ok = thaw_ok && res[i].thaw_p99 <= 5;
+    printf("RESULT target_thaw_p99_met=%d\n", thaw_ok);
+    printf("RESULT hold_ms=%.1f pause_ms=%.1f baseline_seconds=%.2f log_kib=%u\n", opt.hold_ms, opt.pause_ms,
+           opt.baseline_s, opt.log_kib);
+    cleanup();
+    return 0;
+}
