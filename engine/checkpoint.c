@@ -82,6 +82,11 @@ long eng_chk_write(eng_inst *in, eng_lsn lsn)
     eng_st64(b + 48, lsn);
     eng_st32(b, eng_crc32c(0, b + 4, off - 4));
     eng_frz_enter(in); /* edb.chk is not written while the instance is frozen */
+    /* chk_mu makes the file and last_ckpt change together: whoever asks for the checkpoint
+     * generation (log truncation) sees exactly what edb.chk says, never a newer one that is not
+     * durable yet (it could delete logs recovery still needs) nor an older one. Taken inside the
+     * gate, so a freeze never leaves it held. */
+    pthread_mutex_lock(&in->chk_mu);
     int r = eng_io_pwrite(in->chk_fd, b, off, 0);
     if (!r)
         r = eng_io_fdatasync(in->chk_fd);
@@ -89,6 +94,9 @@ long eng_chk_write(eng_inst *in, eng_lsn lsn)
         r = eng_io_pwrite(in->chk_fd, b, off, COPY_SPAN);
     if (!r)
         r = eng_io_fdatasync(in->chk_fd);
+    if (!r)
+        in->last_ckpt = lsn;
+    pthread_mutex_unlock(&in->chk_mu);
     eng_frz_exit(in);
     free(b);
     ENG_RETURN_IF(r < 0, eng_io_errno_to_jet(r, 0));
@@ -187,7 +195,6 @@ long eng_checkpoint(eng_inst *in)
     if (!err)
         err = eng_chk_write(in, tip);
     if (!err) {
-        __atomic_store_n(&in->last_ckpt, tip, __ATOMIC_RELEASE);
         /* Circular logging deletes what recovery no longer needs, but never what a running
          * backup still has to copy. */
         uint32_t upto = ENG_LSN_GEN(tip), hold = atomic_load(&in->bk.hold_gen);
@@ -254,6 +261,8 @@ void eng_ckpt_stop(eng_inst *in)
 
 uint32_t eng_ckpt_gen(eng_inst *in)
 {
-    uint32_t g = ENG_LSN_GEN(__atomic_load_n(&in->last_ckpt, __ATOMIC_ACQUIRE));
+    pthread_mutex_lock(&in->chk_mu);
+    uint32_t g = ENG_LSN_GEN(in->last_ckpt);
+    pthread_mutex_unlock(&in->chk_mu);
     return g ? g : 1;
 }

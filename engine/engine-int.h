@@ -404,7 +404,8 @@ struct eng_inst {
     pthread_mutex_t ckmu;
     pthread_cond_t ckcv;
     bool ckpt_wanted, ckpt_stop;
-    eng_lsn last_ckpt;           /* stored and loaded atomically (eng_ckpt_gen) */
+    pthread_mutex_t chk_mu;      /* edb.chk's writes and last_ckpt, together */
+    eng_lsn last_ckpt;           /* what edb.chk says, under chk_mu (eng_ckpt_gen) */
 
     eng_backup bk;               /* the external backup, if one runs */
 
@@ -458,8 +459,8 @@ long eng_chk_write(eng_inst *in, eng_lsn lsn);
 long eng_chk_read(eng_inst *in, eng_lsn *lsn, eng_logsig *sig, uint32_t *ndb, uint32_t *dbids,
                   char (*paths)[ENG_PATH_MAX]);
 long eng_checkpoint(eng_inst *in);
-/* Generation of the checkpoint last written to edb.chk: the first log crash recovery needs.
- * Lock-free (last_ckpt is stored atomically), so it answers while a checkpoint is held up. */
+/* Generation of the checkpoint in edb.chk: the first log crash recovery needs. Never waits for
+ * a checkpoint held up by a freeze (chk_mu is taken only inside the freeze gate). */
 uint32_t eng_ckpt_gen(eng_inst *in);
 long eng_ckpt_start(eng_inst *in);
 void eng_ckpt_stop(eng_inst *in);

@@ -24,6 +24,7 @@ eng_inst *eng_inst_new(void)
     pthread_cond_init(&in->cv, NULL);
     pthread_rwlock_init(&in->ckpt_lock, NULL);
     pthread_mutex_init(&in->ckpt_run, NULL);
+    pthread_mutex_init(&in->chk_mu, NULL);
     pthread_mutex_init(&in->ckmu, NULL);
     pthread_cond_init(&in->ckcv, NULL);
     in->chk_fd = -1;
@@ -41,6 +42,7 @@ void eng_inst_free(eng_inst *in)
     pthread_cond_destroy(&in->cv);
     pthread_rwlock_destroy(&in->ckpt_lock);
     pthread_mutex_destroy(&in->ckpt_run);
+    pthread_mutex_destroy(&in->chk_mu);
     pthread_mutex_destroy(&in->ckmu);
     pthread_cond_destroy(&in->ckcv);
     eng_bk_destroy(in);
@@ -172,7 +174,6 @@ long eng_inst_init(eng_inst *in, JET_GRBIT grbit)
         /* From now on nothing before this generation is needed for crash recovery. */
         if ((err = eng_chk_write(in, ENG_LSN(gen, 0))))
             goto fail;
-        __atomic_store_n(&in->last_ckpt, ENG_LSN(gen, 0), __ATOMIC_RELEASE);
         if (ENG_PARAM_LOAD(in, circular_log) && gen > 1)
             log_delete_range(&in->logcfg, 1, gen);
     } else {
