@@ -532,6 +532,23 @@ long eng_snap_check_incremental(eng_inst *in);
  * the oldest log on disk is already past upto. */
 long eng_snap_truncate(eng_inst *in, uint32_t upto);
 
+/* Redo (redo.c): a transaction's page images, held until its COMMIT record is read. */
+typedef struct eng_redo_page {
+    uint32_t dbid, pgno;
+    uint8_t *img;
+} eng_redo_page;
+typedef struct eng_redo {
+    uint32_t ps; /* page size: set before use */
+    eng_redo_page *pages;
+    size_t n, cap;
+} eng_redo;
+/* Hold the image of an ENG_LR_PAGE record. Errors: LogCorrupted (wrong size), OutOfMemory. */
+long eng_redo_add(eng_redo *r, const eng_logrec_view *v);
+/* Write a held image into fd, stamped with the commit's LSN and sealed. Errors: disk errors. */
+long eng_redo_write(const eng_redo *r, int fd, eng_redo_page *p, eng_lsn lsn);
+void eng_redo_clear(eng_redo *r); /* drop what is held (a transaction that never committed) */
+void eng_redo_free(eng_redo *r);
+
 /* Recovery (recovery.c). */
 long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen);
 

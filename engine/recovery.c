@@ -31,17 +31,11 @@ struct rdb {
     eng_dbhdr hdr;
 };
 
-struct pend {
-    uint32_t dbid, pgno;
-    uint8_t *img;
-};
-
 struct rctx {
     eng_inst *in;
     JET_GRBIT grbit;
     struct rdb db[ENG_MAX_DB + 1];
-    struct pend *pend;
-    size_t npend, cappend;
+    eng_redo redo;
     uint8_t *scratch;
 };
 
@@ -130,55 +124,28 @@ static long rdb_finish(struct rctx *c, uint32_t dbid, eng_lsn lsn)
 
 static long apply_commit(struct rctx *c, eng_lsn lsn)
 {
-    uint32_t ps = c->in->p.page_size;
-    for (size_t i = 0; i < c->npend; i++) {
-        struct pend *p = &c->pend[i];
+    for (size_t i = 0; i < c->redo.n; i++) {
+        eng_redo_page *p = &c->redo.pages[i];
         if (p->dbid == 0 || p->dbid > ENG_MAX_DB || !c->db[p->dbid].known)
             return eng_trace_err(JET_errLogCorrupted, __FILE__, __LINE__);
         long err = rdb_open(c, p->dbid, true);
         if (err)
             return err;
         struct rdb *d = &c->db[p->dbid];
-        if (d->missing)
-            continue;
-        eng_st64(p->img + 8, lsn);
-        eng_page_seal(p->img, p->pgno, ps);
-        int r = eng_io_pwrite(d->fd, p->img, ps, eng_page_off(p->pgno, ps));
-        if (r < 0)
-            return eng_trace_err(eng_io_errno_to_jet(r, 0), __FILE__, __LINE__);
+        if (!d->missing && (err = eng_redo_write(&c->redo, d->fd, p, lsn)))
+            return err;
     }
     return JET_errSuccess;
 }
 
-static void clear_pending(struct rctx *c)
-{
-    for (size_t i = 0; i < c->npend; i++)
-        free(c->pend[i].img);
-    c->npend = 0;
-}
+static void clear_pending(struct rctx *c) { eng_redo_clear(&c->redo); }
 
 static long on_record(struct rctx *c, const eng_logrec_view *r)
 {
     uint32_t ps = c->in->p.page_size;
     switch (r->type) {
-    case ENG_LR_PAGE: {
-        ENG_RETURN_IF(r->len != ENG_REC_PAGE_HDR + ps, JET_errLogCorrupted);
-        if (c->npend == c->cappend) {
-            size_t nc = c->cappend ? c->cappend * 2 : 64;
-            struct pend *np = realloc(c->pend, nc * sizeof *np);
-            ENG_RETURN_IF(!np, JET_errOutOfMemory);
-            c->pend = np;
-            c->cappend = nc;
-        }
-        uint8_t *img = malloc(ps);
-        ENG_RETURN_IF(!img, JET_errOutOfMemory);
-        memcpy(img, r->data + ENG_REC_PAGE_HDR, ps);
-        c->pend[c->npend].dbid = eng_ld32(r->data);
-        c->pend[c->npend].pgno = eng_ld32(r->data + 4);
-        c->pend[c->npend].img = img;
-        c->npend++;
-        return JET_errSuccess;
-    }
+    case ENG_LR_PAGE:
+        return eng_redo_add(&c->redo, r);
     case ENG_LR_COMMIT: {
         long err = apply_commit(c, r->lsn);
         clear_pending(c);
@@ -232,6 +199,7 @@ long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen)
     ENG_RETURN_IF(!c, JET_errOutOfMemory);
     c->in = in;
     c->grbit = grbit;
+    c->redo.ps = in->p.page_size;
     for (int i = 0; i <= ENG_MAX_DB; i++)
         c->db[i].fd = -1;
 
@@ -319,8 +287,7 @@ out:
     for (int i = 0; i <= ENG_MAX_DB; i++)
         if (c->db[i].fd >= 0)
             eng_io_close(c->db[i].fd);
-    clear_pending(c);
-    free(c->pend);
+    eng_redo_free(&c->redo);
     free(c);
     free(paths);
     return err;

@@ -43,28 +43,17 @@ struct rfile {
 #define MAXF (ENG_MAX_DB * 2)
 #define MAP_NONE (-1)
 
-struct pend {
-    uint32_t dbid, pgno;
-    uint8_t *img;
-};
-
 struct rst {
     const eng_restore_args *a;
     uint32_t ps;
     struct rfile f[MAXF];
     int nf;
     int map[ENG_MAX_DB + 1];   /* dbid -> index in f, or MAP_NONE */
-    struct pend *pend;
-    size_t npend, cappend;
+    eng_redo redo;
     uint64_t applied;
 };
 
-static void clear_pending(struct rst *r)
-{
-    for (size_t i = 0; i < r->npend; i++)
-        free(r->pend[i].img);
-    r->npend = 0;
-}
+static void clear_pending(struct rst *r) { eng_redo_clear(&r->redo); }
 
 static int find_sig(struct rst *r, eng_dbsig s)
 {
@@ -208,16 +197,14 @@ static long survey(struct rst *r, const eng_log_config *cfg, uint32_t lo, uint32
 
 static long apply_commit(struct rst *r, eng_lsn lsn)
 {
-    for (size_t i = 0; i < r->npend; i++) {
-        struct pend *p = &r->pend[i];
+    for (size_t i = 0; i < r->redo.n; i++) {
+        eng_redo_page *p = &r->redo.pages[i];
         int fi = p->dbid <= ENG_MAX_DB ? r->map[p->dbid] : MAP_NONE;
         if (fi == MAP_NONE)
             continue; /* a database that is not being restored */
-        eng_st64(p->img + 8, lsn);
-        eng_page_seal(p->img, p->pgno, r->ps);
-        int w = eng_io_pwrite(r->f[fi].fd, p->img, r->ps, eng_page_off(p->pgno, r->ps));
-        if (w < 0)
-            return eng_trace_err(eng_io_errno_to_jet(w, 0), __FILE__, __LINE__);
+        long err = eng_redo_write(&r->redo, r->f[fi].fd, p, lsn);
+        if (err)
+            return err;
         r->applied++;
     }
     return JET_errSuccess;
@@ -226,21 +213,8 @@ static long apply_commit(struct rst *r, eng_lsn lsn)
 static long on_record(struct rst *r, const eng_logrec_view *v)
 {
     switch (v->type) {
-    case ENG_LR_PAGE: {
-        ENG_RETURN_IF(v->len != ENG_REC_PAGE_HDR + r->ps, JET_errLogCorrupted);
-        if (r->npend == r->cappend) {
-            size_t nc = r->cappend ? r->cappend * 2 : 64;
-            struct pend *np = realloc(r->pend, nc * sizeof *np);
-            ENG_RETURN_IF(!np, JET_errOutOfMemory);
-            r->pend = np;
-            r->cappend = nc;
-        }
-        uint8_t *img = malloc(r->ps);
-        ENG_RETURN_IF(!img, JET_errOutOfMemory);
-        memcpy(img, v->data + ENG_REC_PAGE_HDR, r->ps);
-        r->pend[r->npend++] = (struct pend){eng_ld32(v->data), eng_ld32(v->data + 4), img};
-        return JET_errSuccess;
-    }
+    case ENG_LR_PAGE:
+        return eng_redo_add(&r->redo, v);
     case ENG_LR_COMMIT: {
         long err = apply_commit(r, v->lsn);
         clear_pending(r);
@@ -346,6 +320,7 @@ long eng_restore(const eng_restore_args *a)
     ENG_RETURN_IF(!r, JET_errOutOfMemory);
     r->a = a;
     r->ps = a->p->page_size;
+    r->redo.ps = r->ps;
     for (int i = 0; i <= ENG_MAX_DB; i++)
         r->map[i] = MAP_NONE;
     long err = JET_errSuccess;
@@ -438,7 +413,7 @@ long eng_restore(const eng_restore_args *a)
     status(a, err ? JET_sntFail : JET_sntComplete, NULL);
     for (int i = 0; i < r->nf; i++)
         eng_io_close(r->f[i].fd);
-    free(r->pend);
+    eng_redo_free(&r->redo);
     free(r);
     return err;
 }

@@ -91,6 +91,18 @@ static void sess_remove(struct snap_sess *s)
     sess_unref(s);
 }
 
+/* The session's instances and databases as JET_INSTANCE_INFO (Freeze, GetFreezeInfo). */
+static long session_info(struct snap_sess *s, unsigned long *pc, JET_INSTANCE_INFO **pa)
+{
+    eng_inst **v = malloc((s->n ? s->n : 1) * sizeof *v);
+    ENG_RETURN_IF(!v, JET_errOutOfMemory);
+    for (size_t i = 0; i < s->n; i++)
+        v[i] = s->v[i].in;
+    long err = imgr_instance_info(v, s->n, pc, pa);
+    free(v);
+    return err;
+}
+
 static long add_instance(struct snap_sess *s, eng_inst *in)
 {
     if (s->n == s->cap) {
@@ -359,11 +371,7 @@ JET_ERR JET_API JetOSSnapshotFreeze(const JET_OSSNAPID snapId, unsigned long *pc
     JET_INSTANCE_INFO *info = NULL;
     unsigned long count = 0;
     if (!err) {
-        eng_inst **v = malloc((s->n ? s->n : 1) * sizeof *v);
-        for (size_t i = 0; v && i < s->n; i++)
-            v[i] = s->v[i].in;
-        err = v ? imgr_instance_info(v, s->n, &count, &info) : JET_errOutOfMemory;
-        free(v);
+        err = session_info(s, &count, &info);
         if (err)
             for (size_t i = 0; i < s->n; i++) {
                 eng_thaw(s->v[i].in);
@@ -412,11 +420,7 @@ JET_ERR JET_API JetOSSnapshotGetFreezeInfo(const JET_OSSNAPID snapId, unsigned l
                : !pcInstanceInfo || !paInstanceInfo ? JET_errInvalidParameter
                                                      : JET_errSuccess;
     if (!err) {
-        eng_inst **v = malloc((s->n ? s->n : 1) * sizeof *v);
-        for (size_t i = 0; v && i < s->n; i++)
-            v[i] = s->v[i].in;
-        err = v ? imgr_instance_info(v, s->n, pcInstanceInfo, paInstanceInfo) : JET_errOutOfMemory;
-        free(v);
+        err = session_info(s, pcInstanceInfo, paInstanceInfo);
     }
     pthread_mutex_unlock(&s_mu);
     return err;
