@@ -26,14 +26,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -42,13 +39,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
 #include <sqlite3.h>
 
 #include "jet.h"
+
+#include "benchutil.h"
 
 extern char **environ;
 
@@ -82,52 +80,8 @@ static struct {
     .keep = false,
 };
 
-static char g_workdir[PATH_MAX];
-static atomic_bool g_cleaning;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void remove_tree(const char *path)
-{
-    nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
-}
-
-static void cleanup_workdir(void)
-{
-    if (g_workdir[0] == '\0' || atomic_exchange(&g_cleaning, true))
-        return;
-    if (opt.keep)
-        fprintf(stderr, "bench-backup: work directory kept: %s\n", g_workdir);
-    else
-        remove_tree(g_workdir);
-}
-
-static _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static _Noreturn void fail(const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fputs("bench-backup: FAILED: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    cleanup_workdir();
-    _exit(1);
-}
-
 /* ESE's error numbers, spelled out by number (the backup and restore ones first). */
-static const struct {
-    long err;
-    const char *name;
-} jet_err_names[] = {
+static const struct bu_err_name jet_err_names[] = {
     {-503, "JET_errNoBackupDirectory"},
     {-504, "JET_errBackupDirectoryNotEmpty"},
     {-505, "JET_errBackupInProgress"},
@@ -177,10 +131,8 @@ static const struct {
 
 static const char *jet_err_name(JET_ERR err)
 {
-    for (size_t i = 0; i < sizeof jet_err_names / sizeof jet_err_names[0]; i++)
-        if (jet_err_names[i].err == err)
-            return jet_err_names[i].name;
-    return "JET_err (see jet.h)";
+    return bu_err_name(jet_err_names, sizeof jet_err_names / sizeof jet_err_names[0], err,
+                       "JET_err (see jet.h)");
 }
 
 #define JET_CHECK(call) jet_check((call), #call)
@@ -188,50 +140,16 @@ static const char *jet_err_name(JET_ERR err)
 static void jet_check(JET_ERR err, const char *call)
 {
     if (err < 0)
-        fail("jetsnap: %s returned %ld (%s)", call, (long)err, jet_err_name(err));
-}
-
-static _Noreturn void sqlite_fail(sqlite3 *db, int rc, const char *what)
-{
-    fail("SQLite: %s returned %d (%s): %s", what, rc, sqlite3_errstr(rc),
-         db ? sqlite3_errmsg(db) : "no connection");
-}
-
-static void sql_exec(sqlite3 *db, const char *sql)
-{
-    char *msg = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK)
-        fail("SQLite: sqlite3_exec(\"%s\") returned %d (%s): %s", sql, rc, sqlite3_errstr(rc),
-             msg ? msg : "");
-}
-
-static sqlite3_stmt *sql_prepare(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        sqlite_fail(db, rc, sql);
-    return st;
-}
-
-static void sql_step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
-{
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
-        sqlite_fail(db, rc, what);
-    rc = sqlite3_reset(st);
-    if (rc != SQLITE_OK)
-        sqlite_fail(db, rc, what);
+        bu_fail("jetsnap: %s returned %ld (%s)", call, (long)err, jet_err_name(err));
 }
 
 /* A query that returns one integer. */
 static int64_t sql_int(sqlite3 *db, const char *sql)
 {
-    sqlite3_stmt *st = sql_prepare(db, sql);
+    sqlite3_stmt *st = bu_sql_prepare(db, sql);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW)
-        sqlite_fail(db, rc, sql);
+        bu_sqlite_fail(db, rc, sql);
     int64_t v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
@@ -240,28 +158,12 @@ static int64_t sql_int(sqlite3 *db, const char *sql)
 static void mdb_check(int rc, const char *what)
 {
     if (rc != MDB_SUCCESS)
-        fail("LMDB: %s returned %d (%s)", what, rc, mdb_strerror(rc));
+        bu_fail("LMDB: %s returned %d (%s)", what, rc, mdb_strerror(rc));
 }
 
 /* ---------------------------------------------------------------------------------------------
  * Workload data: the same keys and values for every engine.
  * ------------------------------------------------------------------------------------------- */
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static void make_key(uint64_t seq, unsigned char key[KEY_SIZE])
-{
-    for (int i = KEY_SIZE - 1; i >= 0; i--) {
-        key[i] = (unsigned char)(seq & 0xFF);
-        seq >>= 8;
-    }
-}
-
 static uint64_t key_seq(const unsigned char key[KEY_SIZE])
 {
     uint64_t v = 0;
@@ -270,82 +172,24 @@ static uint64_t key_seq(const unsigned char key[KEY_SIZE])
     return v;
 }
 
-static void make_value(uint64_t seq, unsigned char val[VALUE_SIZE])
-{
-    uint64_t s = seq ^ 0x6A65747370617021ull;
-    for (size_t off = 0; off < VALUE_SIZE; off += 8) {
-        uint64_t r = splitmix64(&s);
-        size_t n = VALUE_SIZE - off < 8 ? VALUE_SIZE - off : 8;
-        memcpy(val + off, &r, n);
-    }
-}
-
-/* Keys of the writers: above every bulk key; run 1 = writers alone, run 2 = during the backup. */
-static uint64_t writer_seq(unsigned run, unsigned tid, uint64_t i)
-{
-    return (1ull << 63) | ((uint64_t)run << 48) | ((uint64_t)tid << 32) | (i & 0xFFFFFFFFull);
-}
-
 /* ---------------------------------------------------------------------------------------------
  * Time and files
  * ------------------------------------------------------------------------------------------- */
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_seconds(double s)
-{
-    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static void path_fmt(char *buf, size_t cb, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void path_fmt(char *buf, size_t cb, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, cb, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= cb)
-        fail("path too long (%s)", fmt);
-}
-
-static void make_dir(const char *path)
-{
-    if (mkdir(path, 0700) != 0)
-        fail("mkdir %s: %s", path, strerror(errno));
-}
-
 static uint64_t file_size(const char *path)
 {
     struct stat st;
     if (stat(path, &st) != 0)
-        fail("stat %s: %s", path, strerror(errno));
+        bu_fail("stat %s: %s", path, strerror(errno));
     return (uint64_t)st.st_size;
-}
-
-/* Flush whatever earlier phases left dirty, so its writeback does not land in a measurement. */
-static void settle_disk(void)
-{
-    int fd = open(g_workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        syncfs(fd);
-        close(fd);
-    }
 }
 
 static void fsync_path(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        fail("open %s: %s", path, strerror(errno));
+        bu_fail("open %s: %s", path, strerror(errno));
     if (fsync(fd) != 0)
-        fail("fsync %s: %s", path, strerror(errno));
+        bu_fail("fsync %s: %s", path, strerror(errno));
     close(fd);
 }
 
@@ -357,7 +201,7 @@ static void write_all(int fd, const void *buf, size_t n, const char *path)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            fail("write %s: %s", path, strerror(errno));
+            bu_fail("write %s: %s", path, strerror(errno));
         }
         p += w;
         n -= (size_t)w;
@@ -373,15 +217,15 @@ static int run_program(char *const argv[])
     if (rc == ENOENT)
         return -1;
     if (rc != 0)
-        fail("posix_spawnp %s: %s", argv[0], strerror(rc));
+        bu_fail("posix_spawnp %s: %s", argv[0], strerror(rc));
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
-            fail("waitpid %s: %s", argv[0], strerror(errno));
+            bu_fail("waitpid %s: %s", argv[0], strerror(errno));
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
         return -1;
     if (!WIFEXITED(status))
-        fail("%s was killed by signal %d", argv[0], WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        bu_fail("%s was killed by signal %d", argv[0], WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     return WEXITSTATUS(status);
 }
 
@@ -390,41 +234,41 @@ static double time_cp_sync(const char *src, const char *dst)
 {
     char *cp_argv[] = {"cp", (char *)src, (char *)dst, NULL};
     char *sync_argv[] = {"sync", (char *)dst, NULL};
-    settle_disk();
-    double t0 = now();
+    bu_settle_disk();
+    double t0 = bu_now();
     if (run_program(cp_argv) != 0)
-        fail("cp %s %s failed", src, dst);
+        bu_fail("cp %s %s failed", src, dst);
     if (run_program(sync_argv) != 0)
-        fail("sync %s failed", dst);
-    return now() - t0;
+        bu_fail("sync %s failed", dst);
+    return bu_now() - t0;
 }
 
 /* A copy in C with the backup's buffer size: read/write of opt.read_mib MiB, then fsync. */
 static double time_c_copy(const char *src, const char *dst, unsigned char *buf, size_t cb)
 {
-    settle_disk();
-    double t0 = now();
+    bu_settle_disk();
+    double t0 = bu_now();
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0)
-        fail("open %s: %s", src, strerror(errno));
+        bu_fail("open %s: %s", src, strerror(errno));
     int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (out < 0)
-        fail("open %s: %s", dst, strerror(errno));
+        bu_fail("open %s: %s", dst, strerror(errno));
     for (;;) {
         ssize_t n = read(in, buf, cb);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            fail("read %s: %s", src, strerror(errno));
+            bu_fail("read %s: %s", src, strerror(errno));
         if (n == 0)
             break;
         write_all(out, buf, (size_t)n, dst);
     }
     if (fsync(out) != 0)
-        fail("fsync %s: %s", dst, strerror(errno));
+        bu_fail("fsync %s: %s", dst, strerror(errno));
     close(out);
     close(in);
-    return now() - t0;
+    return bu_now() - t0;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -472,22 +316,22 @@ static void jet_stop(void)
 static void jet_load(uint64_t target)
 {
     unsigned char key[KEY_SIZE], val[VALUE_SIZE];
-    path_fmt(g_jet_dir, sizeof g_jet_dir, "%s/jet/", g_workdir);
-    path_fmt(g_jet_db, sizeof g_jet_db, "%sbench.edb", g_jet_dir);
-    make_dir(g_jet_dir);
+    bu_path_fmt(g_jet_dir, sizeof g_jet_dir, "%s/jet/", bu_workdir);
+    bu_path_fmt(g_jet_db, sizeof g_jet_db, "%sbench.edb", g_jet_dir);
+    bu_make_dir(g_jet_dir, false);
     jet_start(true);
     printf("jetsnap: loading about %.0f MiB (%d-byte values, %d records per durable commit) ...\n",
            (double)target / 1048576.0, VALUE_SIZE, TXN_SIZE);
     fflush(stdout);
-    double t0 = now();
+    double t0 = bu_now();
     uint64_t i = 0;
     /* The file grows only as the cache flushes, so it can lag by the cache's size: the raw bytes
      * inserted stop the load too (the B-tree packs appended records into nearly full pages). */
     while (file_size(g_jet_db) < target && i * (KEY_SIZE + VALUE_SIZE) < target) {
         JET_CHECK(JetBeginTransaction(g_ses));
         for (uint64_t end = i + TXN_SIZE; i < end; i++) {
-            make_key(i, key);
-            make_value(i, val);
+            bu_make_key(i, key, KEY_SIZE);
+            bu_make_value(i, val, VALUE_SIZE);
             JET_ERR err = JetPutRecord(g_ses, g_tab, key, KEY_SIZE, val, VALUE_SIZE,
                                        JET_bitPutNoOverwrite);
             if (err < 0)
@@ -497,7 +341,7 @@ static void jet_load(uint64_t target)
     }
     g_records = i;
     jet_stop();
-    g_jet_load_s = now() - t0;
+    g_jet_load_s = bu_now() - t0;
     jet_start(false);
     g_jet_bytes = file_size(g_jet_db);
     printf("jetsnap: %" PRIu64 " records, database file %.1f MiB, loaded in %.1f s\n", g_records,
@@ -526,8 +370,8 @@ static void jet_verify(const char *path, const struct expect_run *runs, unsigned
     uint64_t seen[4][64];
     memset(seen, 0, sizeof seen);
 
-    path_fmt(dir, sizeof dir, "%s/verify/", g_workdir);
-    make_dir(dir);
+    bu_path_fmt(dir, sizeof dir, "%s/verify/", bu_workdir);
+    bu_make_dir(dir, false);
     JET_CHECK(JetCreateInstance(&v, "bench-backup-verify"));
     JET_CHECK(JetSetSystemParameter(&v, 0, JET_paramSystemPath, 0, dir));
     JET_CHECK(JetSetSystemParameter(&v, 0, JET_paramLogFilePath, 0, dir));
@@ -543,22 +387,23 @@ static void jet_verify(const char *path, const struct expect_run *runs, unsigned
         JET_CHECK(JetRetrieveKey(s, t, key, sizeof key, &kl, 0));
         JET_CHECK(JetRetrieveRecord(s, t, val, sizeof val, &vl, 0));
         if (kl != KEY_SIZE || vl != VALUE_SIZE)
-            fail("%s: record %" PRIu64 " has a %lu-byte key and a %lu-byte value", what, n, kl, vl);
+            bu_fail("%s: record %" PRIu64 " has a %lu-byte key and a %lu-byte value", what, n, kl,
+                    vl);
         uint64_t seq = key_seq(key);
-        make_value(seq, want);
+        bu_make_value(seq, want, VALUE_SIZE);
         if (memcmp(val, want, VALUE_SIZE) != 0)
-            fail("%s: the value of key %#" PRIx64 " is wrong", what, seq);
+            bu_fail("%s: the value of key %#" PRIx64 " is wrong", what, seq);
         if (!(seq >> 63)) {
             if (seq != bulk)
-                fail("%s: bulk key %" PRIu64 " found where %" PRIu64 " was expected", what, seq,
-                     bulk);
+                bu_fail("%s: bulk key %" PRIu64 " found where %" PRIu64 " was expected", what, seq,
+                        bulk);
             bulk++;
         } else {
             unsigned run = (unsigned)((seq >> 48) & 0x7FFF), tid = (unsigned)((seq >> 32) & 0xFFFF);
             uint64_t i = seq & 0xFFFFFFFFull;
             if (run >= 4 || tid >= 64 || i != seen[run][tid])
-                fail("%s: writer key run %u thread %u #%" PRIu64 " out of sequence", what, run, tid,
-                     i);
+                bu_fail("%s: writer key run %u thread %u #%" PRIu64 " out of sequence", what, run,
+                        tid, i);
             seen[run][tid]++;
         }
         n++;
@@ -567,7 +412,7 @@ static void jet_verify(const char *path, const struct expect_run *runs, unsigned
     if (e != JET_errNoCurrentRecord)
         jet_check(e, "JetMove (verify)");
     if (bulk != g_records)
-        fail("%s: %" PRIu64 " bulk records, expected %" PRIu64, what, bulk, g_records);
+        bu_fail("%s: %" PRIu64 " bulk records, expected %" PRIu64, what, bulk, g_records);
     for (unsigned r = 0; r < 4; r++)
         for (unsigned tid = 0; tid < 64; tid++) {
             uint64_t lo = 0, hi = 0;
@@ -577,15 +422,15 @@ static void jet_verify(const char *path, const struct expect_run *runs, unsigned
                     hi = runs[k].hi[tid];
                 }
             if (seen[r][tid] < lo || seen[r][tid] > hi)
-                fail("%s: writer run %u thread %u has %" PRIu64 " records, expected %" PRIu64
-                     "..%" PRIu64,
-                     what, r, tid, seen[r][tid], lo, hi);
+                bu_fail("%s: writer run %u thread %u has %" PRIu64 " records, expected %" PRIu64
+                        "..%" PRIu64,
+                        what, r, tid, seen[r][tid], lo, hi);
         }
     JET_CHECK(JetCloseTable(s, t));
     JET_CHECK(JetCloseDatabase(s, d, 0));
     JET_CHECK(JetEndSession(s, 0));
     JET_CHECK(JetTerm2(v, JET_bitTermComplete));
-    remove_tree(dir);
+    bu_remove_tree(dir);
     printf("  %s: %" PRIu64 " records checked, all correct\n", what, n);
 }
 
@@ -593,7 +438,7 @@ static void jet_verify(const char *path, const struct expect_run *runs, unsigned
  * jetsnap: writers
  * ------------------------------------------------------------------------------------------- */
 struct commit_rec {
-    double end; /* when the commit returned (now()) */
+    double end; /* when the commit returned (bu_now()) */
     double lat; /* seconds from JetBeginTransaction to the commit's return */
 };
 
@@ -613,13 +458,6 @@ struct writer_set {
     struct writer w[64];
 };
 
-static void barrier_wait(pthread_barrier_t *b)
-{
-    int rc = pthread_barrier_wait(b);
-    if (rc != 0 && rc != PTHREAD_BARRIER_SERIAL_THREAD)
-        fail("pthread_barrier_wait: %s", strerror(rc));
-}
-
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
@@ -632,26 +470,26 @@ static void *writer_main(void *arg)
     JET_CHECK(JetBeginSession(g_inst, &ses, NULL, NULL));
     JET_CHECK(JetOpenDatabase(ses, g_jet_db, NULL, &dbid, 0));
     JET_CHECK(JetOpenTable(ses, dbid, "kv", NULL, 0, 0, &tab));
-    barrier_wait(&set->start);
+    bu_barrier_wait(&set->start);
     uint64_t i = 0;
     while (!atomic_load_explicit(&set->stopping, memory_order_relaxed)) {
-        uint64_t seq = writer_seq(set->run, w->tid, i);
-        make_key(seq, key);
-        make_value(seq, val);
-        double t0 = now();
+        uint64_t seq = bu_writer_seq(set->run, w->tid, i);
+        bu_make_key(seq, key, KEY_SIZE);
+        bu_make_value(seq, val, VALUE_SIZE);
+        double t0 = bu_now();
         JET_CHECK(JetBeginTransaction(ses));
         JET_ERR err = JetPutRecord(ses, tab, key, KEY_SIZE, val, VALUE_SIZE, JET_bitPutNoOverwrite);
         if (err < 0)
             jet_check(err, "JetPutRecord (writer)");
         JET_CHECK(JetCommitTransaction(ses, 0));
-        double t1 = now();
+        double t1 = bu_now();
         i++;
         atomic_store(&w->count, i);
         if (w->nrecs == w->caprecs) {
             size_t cap = w->caprecs ? w->caprecs * 2 : 65536;
             struct commit_rec *r = realloc(w->recs, cap * sizeof *r);
             if (!r)
-                fail("out of memory (commit records)");
+                bu_fail("out of memory (commit records)");
             w->recs = r;
             w->caprecs = cap;
         }
@@ -667,7 +505,7 @@ static struct writer_set *writers_start(unsigned run)
 {
     struct writer_set *set = calloc(1, sizeof *set);
     if (!set)
-        fail("out of memory");
+        bu_fail("out of memory");
     set->run = run;
     set->n = opt.threads;
     atomic_init(&set->stopping, false);
@@ -678,9 +516,9 @@ static struct writer_set *writers_start(unsigned run)
         atomic_init(&set->w[i].count, 0);
         int rc = pthread_create(&set->w[i].thread, NULL, writer_main, &set->w[i]);
         if (rc != 0)
-            fail("pthread_create: %s", strerror(rc));
+            bu_fail("pthread_create: %s", strerror(rc));
     }
-    barrier_wait(&set->start);
+    bu_barrier_wait(&set->start);
     return set;
 }
 
@@ -699,12 +537,6 @@ struct writer_stats {
     double window_s;
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Throughput and latency of the commits that returned within [t0, t1]. */
 static struct writer_stats writer_window(const struct writer_set *set, double t0, double t1)
 {
@@ -714,7 +546,7 @@ static struct writer_stats writer_window(const struct writer_set *set, double t0
         total += set->w[i].nrecs;
     double *lat = malloc((total ? total : 1) * sizeof *lat);
     if (!lat)
-        fail("out of memory");
+        bu_fail("out of memory");
     size_t n = 0;
     for (unsigned i = 0; i < set->n; i++)
         for (size_t k = 0; k < set->w[i].nrecs; k++)
@@ -724,7 +556,7 @@ static struct writer_stats writer_window(const struct writer_set *set, double t0
     st.window_s = t1 - t0;
     st.rate = t1 > t0 ? (double)n / (t1 - t0) : 0;
     if (n) {
-        qsort(lat, n, sizeof *lat, cmp_double);
+        qsort(lat, n, sizeof *lat, bu_cmp_double);
         st.p50_ms = lat[(n - 1) / 2] * 1e3;
         st.p99_ms = lat[(size_t)((double)(n - 1) * 0.99)] * 1e3;
         st.max_ms = lat[n - 1] * 1e3;
@@ -761,11 +593,11 @@ static uint64_t stream_file(const char *name, const char *outdir, unsigned char 
     JET_HANDLE h;
     unsigned long lo = 0, hi = 0;
     const char *base = strrchr(name, '/');
-    path_fmt(out, sizeof out, "%s/%s", outdir, base ? base + 1 : name);
+    bu_path_fmt(out, sizeof out, "%s/%s", outdir, base ? base + 1 : name);
     JET_CHECK(JetOpenFileInstance(g_inst, name, &h, &lo, &hi));
     int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
-        fail("open %s: %s", out, strerror(errno));
+        bu_fail("open %s: %s", out, strerror(errno));
     uint64_t total = 0;
     for (;;) {
         unsigned long got = 0;
@@ -776,13 +608,13 @@ static uint64_t stream_file(const char *name, const char *outdir, unsigned char 
         total += got;
     }
     if (fsync(fd) != 0)
-        fail("fsync %s: %s", out, strerror(errno));
+        bu_fail("fsync %s: %s", out, strerror(errno));
     close(fd);
     JET_CHECK(JetCloseFileInstance(g_inst, h));
     uint64_t want = ((uint64_t)hi << 32) | lo;
     if (total != want)
-        fail("jetsnap: backup of %s gave %" PRIu64 " bytes, JetOpenFile announced %" PRIu64, name,
-             total, want);
+        bu_fail("jetsnap: backup of %s gave %" PRIu64 " bytes, JetOpenFile announced %" PRIu64,
+                name, total, want);
     return total;
 }
 
@@ -793,35 +625,35 @@ static struct backup_result jet_backup(const char *outdir, unsigned char *buf, s
 {
     struct backup_result r = {0};
     unsigned long need = 0, got = 0;
-    make_dir(outdir);
-    double t0 = now();
+    bu_make_dir(outdir, false);
+    double t0 = bu_now();
     JET_CHECK(JetBeginExternalBackupInstance(g_inst, 0));
     JET_CHECK(JetGetAttachInfoInstance(g_inst, NULL, 0, &need));
     char *list = malloc(need);
     if (!list)
-        fail("out of memory");
+        bu_fail("out of memory");
     JET_CHECK(JetGetAttachInfoInstance(g_inst, list, need, &got));
     for (const char *p = list; *p; p += strlen(p) + 1)
         r.db_bytes += stream_file(p, outdir, buf, cb);
     free(list);
-    double t1 = now();
+    double t1 = bu_now();
     if (before_logs)
         before_logs(ctx);
     r.li = (JET_LOGINFO){.cbSize = sizeof r.li};
     JET_CHECK(JetGetLogInfoInstance2(g_inst, NULL, 0, &need, &r.li));
     list = malloc(need);
     if (!list)
-        fail("out of memory");
+        bu_fail("out of memory");
     JET_CHECK(JetGetLogInfoInstance(g_inst, list, need, &got));
     for (const char *p = list; *p; p += strlen(p) + 1) {
         r.log_bytes += stream_file(p, outdir, buf, cb);
         r.nlogs++;
     }
     free(list);
-    double t2 = now();
+    double t2 = bu_now();
     JET_CHECK(JetTruncateLogInstance(g_inst));
     JET_CHECK(JetEndExternalBackupInstance(g_inst));
-    double t3 = now();
+    double t3 = bu_now();
     r.db_s = t1 - t0;
     r.logs_s = t2 - t1;
     r.end_s = t3 - t2;
@@ -833,16 +665,16 @@ static struct backup_result jet_backup(const char *outdir, unsigned char *buf, s
 static double jet_restore(const char *dir, const struct backup_result *b)
 {
     char stream[PATH_MAX], logs[PATH_MAX], bdir[PATH_MAX];
-    path_fmt(stream, sizeof stream, "%s/bench.edb", dir);
-    path_fmt(logs, sizeof logs, "%s/restore-logs", dir);
-    path_fmt(bdir, sizeof bdir, "%s", dir);
-    make_dir(logs);
+    bu_path_fmt(stream, sizeof stream, "%s/bench.edb", dir);
+    bu_path_fmt(logs, sizeof logs, "%s/restore-logs", dir);
+    bu_path_fmt(bdir, sizeof bdir, "%s", dir);
+    bu_make_dir(logs, false);
     JET_RSTMAP map = {g_jet_db, stream};
-    settle_disk();
-    double t0 = now();
+    bu_settle_disk();
+    double t0 = bu_now();
     JET_CHECK(JetExternalRestore(logs, logs, &map, 1, bdir, (long)b->li.ulGenLow,
                                  (long)b->li.ulGenHigh, NULL));
-    return now() - t0;
+    return bu_now() - t0;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -850,16 +682,9 @@ static double jet_restore(const char *dir, const struct backup_result *b)
  * ------------------------------------------------------------------------------------------- */
 static sqlite3 *sqlite_connect(const char *path, bool create)
 {
-    sqlite3 *db = NULL;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-    int rc = sqlite3_open_v2(path, &db, flags, NULL);
-    if (rc != SQLITE_OK)
-        sqlite_fail(db, rc, "sqlite3_open_v2");
-    rc = sqlite3_busy_timeout(db, 10000);
-    if (rc != SQLITE_OK)
-        sqlite_fail(db, rc, "sqlite3_busy_timeout");
-    sql_exec(db, "PRAGMA journal_mode=WAL");
-    sql_exec(db, "PRAGMA synchronous=FULL");
+    sqlite3 *db = bu_sqlite_open(path, create);
+    bu_sql_exec(db, "PRAGMA journal_mode=WAL");
+    bu_sql_exec(db, "PRAGMA synchronous=FULL");
     return db;
 }
 
@@ -879,12 +704,12 @@ static struct sqlite_backup_result sqlite_backup(sqlite3 *src, const char *dst, 
     sqlite3 *d = NULL;
     int rc = sqlite3_open_v2(dst, &d, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK)
-        sqlite_fail(d, rc, "sqlite3_open_v2 (backup destination)");
-    sql_exec(d, "PRAGMA synchronous=FULL");
-    double t0 = now();
+        bu_sqlite_fail(d, rc, "sqlite3_open_v2 (backup destination)");
+    bu_sql_exec(d, "PRAGMA synchronous=FULL");
+    double t0 = bu_now();
     sqlite3_backup *b = sqlite3_backup_init(d, "main", src, "main");
     if (!b)
-        sqlite_fail(d, sqlite3_errcode(d), "sqlite3_backup_init");
+        bu_sqlite_fail(d, sqlite3_errcode(d), "sqlite3_backup_init");
     int last_left = -1;
     for (;;) {
         rc = sqlite3_backup_step(b, SQLITE_STEP_PAGES);
@@ -897,21 +722,21 @@ static struct sqlite_backup_result sqlite_backup(sqlite3 *src, const char *dst, 
             break;
         }
         if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-            sleep_seconds(0.001);
+            bu_sleep(0.001);
         else if (rc != SQLITE_OK)
-            sqlite_fail(d, rc, "sqlite3_backup_step");
-        if (deadline > 0 && (now() - t0 > deadline || r.restarts >= SQLITE_MAX_RESTARTS))
+            bu_sqlite_fail(d, rc, "sqlite3_backup_step");
+        if (deadline > 0 && (bu_now() - t0 > deadline || r.restarts >= SQLITE_MAX_RESTARTS))
             break;
     }
     r.pages_total = sqlite3_backup_pagecount(b);
     r.pages_left = sqlite3_backup_remaining(b);
     rc = sqlite3_backup_finish(b);
     if (r.finished && rc != SQLITE_OK)
-        sqlite_fail(d, rc, "sqlite3_backup_finish");
+        bu_sqlite_fail(d, rc, "sqlite3_backup_finish");
     rc = sqlite3_close(d);
     if (rc != SQLITE_OK)
-        sqlite_fail(d, rc, "sqlite3_close (backup destination)");
-    r.s = now() - t0;
+        bu_sqlite_fail(d, rc, "sqlite3_close (backup destination)");
+    r.s = bu_now() - t0;
     return r;
 }
 
@@ -928,29 +753,29 @@ static void *sqlite_writer_main(void *arg)
     struct sqlite_writer *w = arg;
     unsigned char key[KEY_SIZE], val[VALUE_SIZE];
     sqlite3 *db = sqlite_connect(w->path, false);
-    sqlite3_stmt *begin = sql_prepare(db, "BEGIN IMMEDIATE");
-    sqlite3_stmt *ins = sql_prepare(db, "INSERT INTO kv(k, v) VALUES (?1, ?2)");
-    sqlite3_stmt *commit = sql_prepare(db, "COMMIT");
-    barrier_wait(&w->start);
-    w->t0 = now();
+    sqlite3_stmt *begin = bu_sql_prepare(db, "BEGIN IMMEDIATE");
+    sqlite3_stmt *ins = bu_sql_prepare(db, "INSERT INTO kv(k, v) VALUES (?1, ?2)");
+    sqlite3_stmt *commit = bu_sql_prepare(db, "COMMIT");
+    bu_barrier_wait(&w->start);
+    w->t0 = bu_now();
     while (!atomic_load_explicit(&w->stopping, memory_order_relaxed)) {
-        uint64_t seq = writer_seq(3, 0, w->count);
-        make_key(seq, key);
-        make_value(seq, val);
-        sql_step_done(db, begin, "BEGIN IMMEDIATE (writer)");
+        uint64_t seq = bu_writer_seq(3, 0, w->count);
+        bu_make_key(seq, key, KEY_SIZE);
+        bu_make_value(seq, val, VALUE_SIZE);
+        bu_sql_step_done(db, begin, "BEGIN IMMEDIATE (writer)");
         sqlite3_bind_blob(ins, 1, key, KEY_SIZE, SQLITE_STATIC);
         sqlite3_bind_blob(ins, 2, val, VALUE_SIZE, SQLITE_STATIC);
-        sql_step_done(db, ins, "INSERT (writer)");
-        sql_step_done(db, commit, "COMMIT (writer)");
+        bu_sql_step_done(db, ins, "INSERT (writer)");
+        bu_sql_step_done(db, commit, "COMMIT (writer)");
         w->count++;
     }
-    w->t1 = now();
+    w->t1 = bu_now();
     sqlite3_finalize(begin);
     sqlite3_finalize(ins);
     sqlite3_finalize(commit);
     int rc = sqlite3_close(db);
     if (rc != SQLITE_OK)
-        sqlite_fail(db, rc, "sqlite3_close (writer)");
+        bu_sqlite_fail(db, rc, "sqlite3_close (writer)");
     return NULL;
 }
 
@@ -992,24 +817,24 @@ static void jet_idle_phase(void)
            opt.read_mib);
     fflush(stdout);
     for (unsigned k = 0; k < opt.repeat; k++) {
-        path_fmt(dst, sizeof dst, "%s/cp-bench.edb", g_workdir);
+        bu_path_fmt(dst, sizeof dst, "%s/cp-bench.edb", bu_workdir);
         double t = time_cp_sync(g_jet_db, dst);
         if (file_size(dst) != g_jet_bytes)
-            fail("cp %s gave %" PRIu64 " bytes", dst, file_size(dst));
+            bu_fail("cp %s gave %" PRIu64 " bytes", dst, file_size(dst));
         unlink(dst);
         R.cp_all[k] = t;
         if (k == 0 || t < R.cp_s)
             R.cp_s = t;
 
-        path_fmt(dst, sizeof dst, "%s/ccopy-bench.edb", g_workdir);
+        bu_path_fmt(dst, sizeof dst, "%s/ccopy-bench.edb", bu_workdir);
         t = time_c_copy(g_jet_db, dst, g_buf, g_buf_cb);
         unlink(dst);
         R.ccopy_all[k] = t;
         if (k == 0 || t < R.ccopy_s)
             R.ccopy_s = t;
 
-        path_fmt(bdir, sizeof bdir, "%s/backup-idle-%u", g_workdir, k);
-        settle_disk();
+        bu_path_fmt(bdir, sizeof bdir, "%s/backup-idle-%u", bu_workdir, k);
+        bu_settle_disk();
         struct backup_result b = jet_backup(bdir, g_buf, g_buf_cb, NULL, NULL);
         R.bk_all[k] = b.total_s;
         if (k == 0 || b.total_s < R.bk.total_s)
@@ -1019,7 +844,7 @@ static void jet_idle_phase(void)
                k + 1, R.cp_all[k], R.ccopy_all[k], b.total_s, b.db_s, b.nlogs, b.logs_s, b.end_s);
         fflush(stdout);
         if (k + 1 < opt.repeat)
-            remove_tree(bdir);
+            bu_remove_tree(bdir);
         else
             R.bk_last = b; /* the last round's backup is kept for the restore */
     }
@@ -1044,11 +869,11 @@ static void jet_load_phase(struct expect_run *exp_alone, struct expect_run *exp_
     printf("jetsnap: %u writers (durable single-record commits) for %.1f s, no backup ...\n",
            opt.threads, opt.seconds);
     fflush(stdout);
-    settle_disk();
+    bu_settle_disk();
     struct writer_set *set = writers_start(1);
-    double t0 = now();
-    sleep_seconds(WARMUP_S + opt.seconds);
-    double t1 = now();
+    double t0 = bu_now();
+    bu_sleep(WARMUP_S + opt.seconds);
+    double t1 = bu_now();
     writers_stop(set);
     R.w_alone = writer_window(set, t0 + WARMUP_S, t1);
     writers_free(set, exp_alone);
@@ -1059,12 +884,12 @@ static void jet_load_phase(struct expect_run *exp_alone, struct expect_run *exp_
            opt.threads);
     fflush(stdout);
     char dst[PATH_MAX];
-    path_fmt(dst, sizeof dst, "%s/cp-load-bench.edb", g_workdir);
+    bu_path_fmt(dst, sizeof dst, "%s/cp-load-bench.edb", bu_workdir);
     set = writers_start(3);
-    sleep_seconds(WARMUP_S);
-    double c0 = now();
+    bu_sleep(WARMUP_S);
+    double c0 = bu_now();
     R.cp_load_s = time_cp_sync(g_jet_db, dst);
-    double c1 = now();
+    double c1 = bu_now();
     writers_stop(set);
     R.w_cp = writer_window(set, c0, c1);
     writers_free(set, exp_cp);
@@ -1072,14 +897,14 @@ static void jet_load_phase(struct expect_run *exp_alone, struct expect_run *exp_
 
     printf("jetsnap: %u writers while a full backup runs ...\n", opt.threads);
     fflush(stdout);
-    path_fmt(bdir, sizeof bdir, "%s/backup-load", g_workdir);
-    settle_disk();
+    bu_path_fmt(bdir, sizeof bdir, "%s/backup-load", bu_workdir);
+    bu_settle_disk();
     set = writers_start(2);
-    sleep_seconds(WARMUP_S);
+    bu_sleep(WARMUP_S);
     struct load_ctx ctx = {.set = set};
-    double b0 = now();
+    double b0 = bu_now();
     R.bk_load = jet_backup(bdir, g_buf, g_buf_cb, snapshot_counts, &ctx);
-    double b1 = now();
+    double b1 = bu_now();
     writers_stop(set);
     R.w_backup = writer_window(set, b0, b1);
     /* The backup must hold every commit that returned before GetLogInfo, and can hold no more
@@ -1095,54 +920,55 @@ static void sqlite_phase(uint64_t target)
 {
     char dir[PATH_MAX], path[PATH_MAX], dst[PATH_MAX];
     unsigned char key[KEY_SIZE], val[VALUE_SIZE];
-    path_fmt(dir, sizeof dir, "%s/sqlite", g_workdir);
-    path_fmt(path, sizeof path, "%s/kv.db", dir);
-    make_dir(dir);
+    bu_path_fmt(dir, sizeof dir, "%s/sqlite", bu_workdir);
+    bu_path_fmt(path, sizeof path, "%s/kv.db", dir);
+    bu_make_dir(dir, false);
     printf("SQLite %s: loading %.1f MiB (WAL, synchronous=FULL, WITHOUT ROWID) ...\n",
            sqlite3_libversion(), (double)target / 1048576.0);
     fflush(stdout);
     sqlite3 *db = sqlite_connect(path, true);
-    sql_exec(db, "CREATE TABLE kv(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID");
-    sqlite3_stmt *ins = sql_prepare(db, "INSERT INTO kv(k, v) VALUES (?1, ?2)");
+    bu_sql_exec(db, "CREATE TABLE kv(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID");
+    sqlite3_stmt *ins = bu_sql_prepare(db, "INSERT INTO kv(k, v) VALUES (?1, ?2)");
     int64_t page_size = sql_int(db, "PRAGMA page_size");
-    double t0 = now();
+    double t0 = bu_now();
     uint64_t i = 0;
     while ((uint64_t)(sql_int(db, "PRAGMA page_count") * page_size) < target) {
-        sql_exec(db, "BEGIN IMMEDIATE");
+        bu_sql_exec(db, "BEGIN IMMEDIATE");
         for (uint64_t end = i + TXN_SIZE; i < end; i++) {
-            make_key(i, key);
-            make_value(i, val);
+            bu_make_key(i, key, KEY_SIZE);
+            bu_make_value(i, val, VALUE_SIZE);
             sqlite3_bind_blob(ins, 1, key, KEY_SIZE, SQLITE_STATIC);
             sqlite3_bind_blob(ins, 2, val, VALUE_SIZE, SQLITE_STATIC);
-            sql_step_done(db, ins, "INSERT (bulk)");
+            bu_sql_step_done(db, ins, "INSERT (bulk)");
         }
-        sql_exec(db, "COMMIT");
+        bu_sql_exec(db, "COMMIT");
     }
     sqlite3_finalize(ins);
-    sql_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
-    R.sq_load_s = now() - t0;
+    bu_sql_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+    R.sq_load_s = bu_now() - t0;
     R.sq_records = i;
     R.sq_bytes = file_size(path);
     printf("SQLite: %" PRIu64 " records, database file %.1f MiB, loaded in %.1f s\n", i,
            (double)R.sq_bytes / 1048576.0, R.sq_load_s);
 
-    path_fmt(dst, sizeof dst, "%s/cp-kv.db", g_workdir);
+    bu_path_fmt(dst, sizeof dst, "%s/cp-kv.db", bu_workdir);
     R.sq_cp_s = time_cp_sync(path, dst);
     unlink(dst);
 
     printf("SQLite: sqlite3_backup_step(%d) loop (.backup), idle ...\n", SQLITE_STEP_PAGES);
     fflush(stdout);
-    path_fmt(dst, sizeof dst, "%s/backup-idle.db", g_workdir);
-    settle_disk();
+    bu_path_fmt(dst, sizeof dst, "%s/backup-idle.db", bu_workdir);
+    bu_settle_disk();
     R.sq_bk = sqlite_backup(db, dst, 0);
     {
         sqlite3 *c = NULL;
         int rc = sqlite3_open_v2(dst, &c, SQLITE_OPEN_READONLY, NULL);
         if (rc != SQLITE_OK)
-            sqlite_fail(c, rc, "sqlite3_open_v2 (backup check)");
+            bu_sqlite_fail(c, rc, "sqlite3_open_v2 (backup check)");
         int64_t n = sql_int(c, "SELECT count(*) FROM kv");
         if ((uint64_t)n != R.sq_records)
-            fail("SQLite: the backup has %" PRId64 " records, expected %" PRIu64, n, R.sq_records);
+            bu_fail("SQLite: the backup has %" PRId64 " records, expected %" PRIu64, n,
+                    R.sq_records);
         sqlite3_close(c);
     }
     unlink(dst);
@@ -1156,10 +982,10 @@ static void sqlite_phase(uint64_t target)
     pthread_t th;
     int rc = pthread_create(&th, NULL, sqlite_writer_main, &w);
     if (rc != 0)
-        fail("pthread_create: %s", strerror(rc));
-    barrier_wait(&w.start);
-    sleep_seconds(WARMUP_S);
-    path_fmt(dst, sizeof dst, "%s/backup-load.db", g_workdir);
+        bu_fail("pthread_create: %s", strerror(rc));
+    bu_barrier_wait(&w.start);
+    bu_sleep(WARMUP_S);
+    bu_path_fmt(dst, sizeof dst, "%s/backup-load.db", bu_workdir);
     R.sq_bk_load = sqlite_backup(db, dst, limit);
     atomic_store(&w.stopping, true);
     pthread_join(th, NULL);
@@ -1169,9 +995,9 @@ static void sqlite_phase(uint64_t target)
     unlink(dst);
     rc = sqlite3_close(db);
     if (rc != SQLITE_OK)
-        sqlite_fail(db, rc, "sqlite3_close");
+        bu_sqlite_fail(db, rc, "sqlite3_close");
     if (!opt.keep)
-        remove_tree(dir);
+        bu_remove_tree(dir);
 }
 
 static void lmdb_phase(uint64_t target)
@@ -1181,15 +1007,15 @@ static void lmdb_phase(uint64_t target)
     MDB_env *env;
     MDB_dbi dbi;
     MDB_txn *txn;
-    path_fmt(dir, sizeof dir, "%s/lmdb", g_workdir);
-    path_fmt(data, sizeof data, "%s/data.mdb", dir);
-    make_dir(dir);
+    bu_path_fmt(dir, sizeof dir, "%s/lmdb", bu_workdir);
+    bu_path_fmt(data, sizeof data, "%s/data.mdb", dir);
+    bu_make_dir(dir, false);
     printf("LMDB %s: loading %.1f MiB ...\n", MDB_VERSION_STRING, (double)target / 1048576.0);
     fflush(stdout);
     mdb_check(mdb_env_create(&env), "mdb_env_create");
     mdb_check(mdb_env_set_mapsize(env, (size_t)(target * 2 + (256u << 20))), "mdb_env_set_mapsize");
     mdb_check(mdb_env_open(env, dir, MDB_NOSYNC, 0600), "mdb_env_open");
-    double t0 = now();
+    double t0 = bu_now();
     uint64_t i = 0;
     for (;;) {
         MDB_envinfo info;
@@ -1202,8 +1028,8 @@ static void lmdb_phase(uint64_t target)
         if (i == 0)
             mdb_check(mdb_dbi_open(txn, NULL, 0, &dbi), "mdb_dbi_open");
         for (uint64_t end = i + TXN_SIZE; i < end; i++) {
-            make_key(i, key);
-            make_value(i, val);
+            bu_make_key(i, key, KEY_SIZE);
+            bu_make_value(i, val, VALUE_SIZE);
             MDB_val k = {KEY_SIZE, key}, v = {VALUE_SIZE, val};
             mdb_check(mdb_put(txn, dbi, &k, &v, MDB_APPEND), "mdb_put");
         }
@@ -1211,26 +1037,26 @@ static void lmdb_phase(uint64_t target)
     }
     mdb_check(mdb_env_sync(env, 1), "mdb_env_sync");
     mdb_env_close(env);
-    R.lm_load_s = now() - t0;
+    R.lm_load_s = bu_now() - t0;
     R.lm_records = i;
     R.lm_bytes = file_size(data);
     printf("LMDB: %" PRIu64 " records, data.mdb %.1f MiB, loaded in %.1f s\n", i,
            (double)R.lm_bytes / 1048576.0, R.lm_load_s);
 
-    path_fmt(dst, sizeof dst, "%s/cp-data.mdb", g_workdir);
+    bu_path_fmt(dst, sizeof dst, "%s/cp-data.mdb", bu_workdir);
     R.lm_cp_s = time_cp_sync(data, dst);
     unlink(dst);
 
-    path_fmt(dst, sizeof dst, "%s/lmdb-copy", g_workdir);
-    path_fmt(dstdata, sizeof dstdata, "%s/data.mdb", dst);
-    make_dir(dst);
+    bu_path_fmt(dst, sizeof dst, "%s/lmdb-copy", bu_workdir);
+    bu_path_fmt(dstdata, sizeof dstdata, "%s/data.mdb", dst);
+    bu_make_dir(dst, false);
     char *argv[] = {"mdb_copy", dir, dst, NULL};
-    settle_disk();
-    t0 = now();
+    bu_settle_disk();
+    t0 = bu_now();
     int rc = run_program(argv);
     R.lm_used_cli = rc != -1;
     if (rc > 0)
-        fail("mdb_copy %s %s exited with %d", dir, dst, rc);
+        bu_fail("mdb_copy %s %s exited with %d", dir, dst, rc);
     if (!R.lm_used_cli) {
         /* lmdb-utils is not installed: the library call that mdb_copy makes. */
         mdb_check(mdb_env_create(&env), "mdb_env_create");
@@ -1241,7 +1067,7 @@ static void lmdb_phase(uint64_t target)
         mdb_env_close(env);
     }
     fsync_path(dstdata);
-    R.lm_copy_s = now() - t0;
+    R.lm_copy_s = bu_now() - t0;
     R.lm_copy_bytes = file_size(dstdata);
     /* The copy must hold every record. */
     mdb_check(mdb_env_create(&env), "mdb_env_create");
@@ -1251,10 +1077,10 @@ static void lmdb_phase(uint64_t target)
     mdb_check(mdb_env_stat(env, &st), "mdb_env_stat (copy)");
     mdb_env_close(env);
     if (st.ms_entries != R.lm_records)
-        fail("LMDB: the copy has %zu records, expected %" PRIu64, st.ms_entries, R.lm_records);
-    remove_tree(dst);
+        bu_fail("LMDB: the copy has %zu records, expected %" PRIu64, st.ms_entries, R.lm_records);
+    bu_remove_tree(dst);
     if (!opt.keep)
-        remove_tree(dir);
+        bu_remove_tree(dir);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1263,14 +1089,6 @@ static void lmdb_phase(uint64_t target)
 static double mbps(uint64_t bytes, double s)
 {
     return s > 0 ? (double)bytes / 1e6 / s : 0;
-}
-
-static void result_line(const char *name, double v)
-{
-    if (v == (double)(long long)v && v < 9e15 && v > -9e15)
-        printf("RESULT %s=%lld\n", name, (long long)v);
-    else
-        printf("RESULT %s=%.4f\n", name, v);
 }
 
 static void target(const char *what, double v, bool met)
@@ -1299,7 +1117,7 @@ static void report(void)
            "reads of %u MiB; best of %u idle round(s); all copies in %s\n\n",
            (double)g_jet_bytes / 1048576.0, g_records, (double)R.sq_bytes / 1048576.0,
            R.sq_records, (double)R.lm_bytes / 1048576.0, R.lm_records, KEY_SIZE, VALUE_SIZE,
-           opt.read_mib, opt.repeat, g_workdir);
+           opt.read_mib, opt.repeat, bu_workdir);
     printf("%-58s %10s %10s %10s\n", "copy (idle, to a file, fsynced)", "MB", "seconds", "MB/s");
     printf("%-58s %10.1f %10.2f %10.1f\n", "jetsnap db: cp + sync (coreutils)", g_jet_bytes / 1e6,
            R.cp_s, cp_mbps);
@@ -1393,59 +1211,61 @@ static void report(void)
            R.sq_bk_load.finished ? "finished" : "did not finish");
 
     printf("\n");
-    result_line("size_mib", opt.size_mib);
-    result_line("seconds", opt.seconds);
-    result_line("threads", opt.threads);
-    result_line("read_mib", opt.read_mib);
-    result_line("repeat", opt.repeat);
-    result_line("jet_records", (double)g_records);
-    result_line("jet_db_bytes", (double)g_jet_bytes);
-    result_line("jet_load_s", g_jet_load_s);
-    result_line("jet_cp_sync_s", R.cp_s);
-    result_line("jet_cp_sync_mbps", cp_mbps);
-    result_line("jet_c_copy_s", R.ccopy_s);
-    result_line("jet_c_copy_mbps", mbps(g_jet_bytes, R.ccopy_s));
-    result_line("jet_backup_s", R.bk.total_s);
-    result_line("jet_backup_bytes", (double)bk_bytes);
-    result_line("jet_backup_mbps", bk_mbps);
-    result_line("jet_backup_db_s", R.bk.db_s);
-    result_line("jet_backup_db_mbps", bk_db_mbps);
-    result_line("jet_backup_logs", R.bk.nlogs);
-    result_line("jet_backup_log_bytes", (double)R.bk.log_bytes);
-    result_line("jet_backup_logs_s", R.bk.logs_s);
-    result_line("jet_backup_end_s", R.bk.end_s);
-    result_line("ratio_backup_over_cp", ratio_bk_cp);
-    result_line("writers_alone_per_s", R.w_alone.rate);
-    result_line("writers_alone_p99_ms", R.w_alone.p99_ms);
-    result_line("writers_backup_per_s", R.w_backup.rate);
-    result_line("writers_backup_p99_ms", R.w_backup.p99_ms);
-    result_line("ratio_writers_backup_over_alone", ratio_tput);
-    result_line("ratio_writers_p99_backup_over_alone", ratio_p99);
-    result_line("writers_cp_per_s", R.w_cp.rate);
-    result_line("writers_cp_p99_ms", R.w_cp.p99_ms);
-    result_line("ratio_writers_cp_over_alone", R.w_alone.rate > 0 ? R.w_cp.rate / R.w_alone.rate : 0);
-    result_line("jet_cp_load_s", R.cp_load_s);
-    result_line("ratio_cp_load_over_idle", R.cp_s > 0 ? R.cp_load_s / R.cp_s : 0);
-    result_line("jet_backup_load_s", R.bk_load.total_s);
-    result_line("jet_backup_load_bytes", (double)bkl_bytes);
-    result_line("ratio_backup_load_over_idle", ratio_load);
-    result_line("jet_restore_s", R.restore_s);
-    result_line("jet_restore_load_s", R.restore_load_s);
-    result_line("ratio_restore_over_backup", R.bk.total_s > 0 ? R.restore_s / R.bk.total_s : 0);
-    result_line("sqlite_db_bytes", (double)R.sq_bytes);
-    result_line("sqlite_cp_sync_s", R.sq_cp_s);
-    result_line("sqlite_backup_s", R.sq_bk.s);
-    result_line("ratio_sqlite_backup_over_cp", sq_cp_mbps > 0 ? sq_bk_mbps / sq_cp_mbps : 0);
-    result_line("sqlite_backup_load_finished", R.sq_bk_load.finished ? 1 : 0);
-    result_line("sqlite_backup_load_s", R.sq_bk_load.s);
-    result_line("sqlite_backup_load_restarts", R.sq_bk_load.restarts);
-    result_line("lmdb_db_bytes", (double)R.lm_bytes);
-    result_line("lmdb_cp_sync_s", R.lm_cp_s);
-    result_line("lmdb_copy_s", R.lm_copy_s);
-    result_line("lmdb_copy_cli", R.lm_used_cli ? 1 : 0);
-    result_line("ratio_lmdb_copy_over_cp", lm_cp_mbps > 0 ? lm_bk_mbps / lm_cp_mbps : 0);
-    result_line("ratio_jet_backup_over_sqlite_backup", sq_bk_mbps > 0 ? bk_mbps / sq_bk_mbps : 0);
-    result_line("ratio_jet_backup_over_mdb_copy", lm_bk_mbps > 0 ? bk_mbps / lm_bk_mbps : 0);
+    bu_result_line("size_mib", opt.size_mib);
+    bu_result_line("seconds", opt.seconds);
+    bu_result_line("threads", opt.threads);
+    bu_result_line("read_mib", opt.read_mib);
+    bu_result_line("repeat", opt.repeat);
+    bu_result_line("jet_records", (double)g_records);
+    bu_result_line("jet_db_bytes", (double)g_jet_bytes);
+    bu_result_line("jet_load_s", g_jet_load_s);
+    bu_result_line("jet_cp_sync_s", R.cp_s);
+    bu_result_line("jet_cp_sync_mbps", cp_mbps);
+    bu_result_line("jet_c_copy_s", R.ccopy_s);
+    bu_result_line("jet_c_copy_mbps", mbps(g_jet_bytes, R.ccopy_s));
+    bu_result_line("jet_backup_s", R.bk.total_s);
+    bu_result_line("jet_backup_bytes", (double)bk_bytes);
+    bu_result_line("jet_backup_mbps", bk_mbps);
+    bu_result_line("jet_backup_db_s", R.bk.db_s);
+    bu_result_line("jet_backup_db_mbps", bk_db_mbps);
+    bu_result_line("jet_backup_logs", R.bk.nlogs);
+    bu_result_line("jet_backup_log_bytes", (double)R.bk.log_bytes);
+    bu_result_line("jet_backup_logs_s", R.bk.logs_s);
+    bu_result_line("jet_backup_end_s", R.bk.end_s);
+    bu_result_line("ratio_backup_over_cp", ratio_bk_cp);
+    bu_result_line("writers_alone_per_s", R.w_alone.rate);
+    bu_result_line("writers_alone_p99_ms", R.w_alone.p99_ms);
+    bu_result_line("writers_backup_per_s", R.w_backup.rate);
+    bu_result_line("writers_backup_p99_ms", R.w_backup.p99_ms);
+    bu_result_line("ratio_writers_backup_over_alone", ratio_tput);
+    bu_result_line("ratio_writers_p99_backup_over_alone", ratio_p99);
+    bu_result_line("writers_cp_per_s", R.w_cp.rate);
+    bu_result_line("writers_cp_p99_ms", R.w_cp.p99_ms);
+    bu_result_line("ratio_writers_cp_over_alone",
+                   R.w_alone.rate > 0 ? R.w_cp.rate / R.w_alone.rate : 0);
+    bu_result_line("jet_cp_load_s", R.cp_load_s);
+    bu_result_line("ratio_cp_load_over_idle", R.cp_s > 0 ? R.cp_load_s / R.cp_s : 0);
+    bu_result_line("jet_backup_load_s", R.bk_load.total_s);
+    bu_result_line("jet_backup_load_bytes", (double)bkl_bytes);
+    bu_result_line("ratio_backup_load_over_idle", ratio_load);
+    bu_result_line("jet_restore_s", R.restore_s);
+    bu_result_line("jet_restore_load_s", R.restore_load_s);
+    bu_result_line("ratio_restore_over_backup", R.bk.total_s > 0 ? R.restore_s / R.bk.total_s : 0);
+    bu_result_line("sqlite_db_bytes", (double)R.sq_bytes);
+    bu_result_line("sqlite_cp_sync_s", R.sq_cp_s);
+    bu_result_line("sqlite_backup_s", R.sq_bk.s);
+    bu_result_line("ratio_sqlite_backup_over_cp", sq_cp_mbps > 0 ? sq_bk_mbps / sq_cp_mbps : 0);
+    bu_result_line("sqlite_backup_load_finished", R.sq_bk_load.finished ? 1 : 0);
+    bu_result_line("sqlite_backup_load_s", R.sq_bk_load.s);
+    bu_result_line("sqlite_backup_load_restarts", R.sq_bk_load.restarts);
+    bu_result_line("lmdb_db_bytes", (double)R.lm_bytes);
+    bu_result_line("lmdb_cp_sync_s", R.lm_cp_s);
+    bu_result_line("lmdb_copy_s", R.lm_copy_s);
+    bu_result_line("lmdb_copy_cli", R.lm_used_cli ? 1 : 0);
+    bu_result_line("ratio_lmdb_copy_over_cp", lm_cp_mbps > 0 ? lm_bk_mbps / lm_cp_mbps : 0);
+    bu_result_line("ratio_jet_backup_over_sqlite_backup",
+                   sq_bk_mbps > 0 ? bk_mbps / sq_bk_mbps : 0);
+    bu_result_line("ratio_jet_backup_over_mdb_copy", lm_bk_mbps > 0 ? bk_mbps / lm_bk_mbps : 0);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1465,18 +1285,6 @@ static void usage(FILE *f)
             "  --keep         keep the work directory\n");
 }
 
-static double parse_pos(const char *s, const char *what)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v > 0)) {
-        fprintf(stderr, "bench-backup: bad %s: %s\n", what, s);
-        exit(2);
-    }
-    return v;
-}
-
 static void parse_args(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -1489,13 +1297,13 @@ static void parse_args(int argc, char **argv)
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'n': opt.size_mib = parse_pos(optarg, "--size-mib"); break;
+        case 'n': opt.size_mib = bu_parse_pos(optarg, "--size-mib"); break;
         case 'd': opt.parent_dir = optarg; break;
-        case 'S': opt.seconds = parse_pos(optarg, "--seconds"); break;
-        case 'T': opt.threads = (unsigned)parse_pos(optarg, "--threads"); break;
-        case 'r': opt.read_mib = (unsigned)parse_pos(optarg, "--read-mib"); break;
-        case 'R': opt.repeat = (unsigned)parse_pos(optarg, "--repeat"); break;
-        case 's': opt.scale = parse_pos(optarg, "--scale"); break;
+        case 'S': opt.seconds = bu_parse_pos(optarg, "--seconds"); break;
+        case 'T': opt.threads = (unsigned)bu_parse_pos(optarg, "--threads"); break;
+        case 'r': opt.read_mib = (unsigned)bu_parse_pos(optarg, "--read-mib"); break;
+        case 'R': opt.repeat = (unsigned)bu_parse_pos(optarg, "--repeat"); break;
+        case 's': opt.scale = bu_parse_pos(optarg, "--scale"); break;
         case 'k': opt.keep = true; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
@@ -1519,58 +1327,22 @@ static void parse_args(int argc, char **argv)
         opt.seconds = 1;
 }
 
-static void make_workdir(void)
-{
-    const char *parent = opt.parent_dir;
-    char real[PATH_MAX], tmpl[PATH_MAX];
-    if (!parent) {
-        parent = getenv("TMPDIR");
-        if (!parent || !*parent)
-            parent = "/tmp";
-    }
-    if (!realpath(parent, real))
-        fail("directory %s: %s", parent, strerror(errno));
-    path_fmt(tmpl, sizeof tmpl, "%s/bench-backup.XXXXXX", real);
-    if (!mkdtemp(tmpl))
-        fail("mkdtemp %s: %s", tmpl, strerror(errno));
-    path_fmt(g_workdir, sizeof g_workdir, "%s", tmpl);
-}
-
-static void *signal_thread(void *arg)
-{
-    sigset_t *set = arg;
-    int sig;
-    if (sigwait(set, &sig) == 0) {
-        fprintf(stderr, "bench-backup: interrupted by signal %d\n", sig);
-        cleanup_workdir();
-        _exit(128 + sig);
-    }
-    return NULL;
-}
-
 int main(int argc, char **argv)
 {
-    static sigset_t set;
-    pthread_t sig_thread;
     char bdir[PATH_MAX], stream[PATH_MAX];
 
+    bu_init("bench-backup", &opt.keep, true);
     parse_args(argc, argv);
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    if (pthread_create(&sig_thread, NULL, signal_thread, &set) != 0)
-        fail("pthread_create (signal thread) failed");
-    pthread_detach(sig_thread);
+    if (!bu_start_signal_thread())
+        bu_fail("pthread_create (signal thread) failed");
 
-    make_workdir();
+    bu_make_workdir(opt.parent_dir);
     g_buf_cb = (size_t)opt.read_mib << 20;
     g_buf = malloc(g_buf_cb);
     if (!g_buf)
-        fail("out of memory (%u MiB buffer)", opt.read_mib);
+        bu_fail("out of memory (%u MiB buffer)", opt.read_mib);
     printf("bench-backup: work directory %s; %.0f MiB per engine, %u writers, %.1f s writer run\n",
-           g_workdir, opt.size_mib, opt.threads, opt.seconds);
+           bu_workdir, opt.size_mib, opt.threads, opt.seconds);
     fflush(stdout);
 
     jet_load((uint64_t)(opt.size_mib * 1048576.0));
@@ -1580,27 +1352,27 @@ int main(int argc, char **argv)
 
     printf("jetsnap: JetExternalRestore of the idle backup, then of the backup under load ...\n");
     fflush(stdout);
-    path_fmt(bdir, sizeof bdir, "%s/backup-idle-%u", g_workdir, opt.repeat - 1);
+    bu_path_fmt(bdir, sizeof bdir, "%s/backup-idle-%u", bu_workdir, opt.repeat - 1);
     R.restore_s = jet_restore(bdir, &R.bk_last);
-    path_fmt(stream, sizeof stream, "%s/bench.edb", bdir);
+    bu_path_fmt(stream, sizeof stream, "%s/bench.edb", bdir);
     jet_verify(stream, NULL, 0, "restored idle backup");
     if (!opt.keep)
-        remove_tree(bdir);
-    path_fmt(bdir, sizeof bdir, "%s/backup-load", g_workdir);
+        bu_remove_tree(bdir);
+    bu_path_fmt(bdir, sizeof bdir, "%s/backup-load", bu_workdir);
     R.restore_load_s = jet_restore(bdir, &R.bk_load);
-    path_fmt(stream, sizeof stream, "%s/bench.edb", bdir);
+    bu_path_fmt(stream, sizeof stream, "%s/bench.edb", bdir);
     jet_verify(stream, exp, 3, "restored backup taken under load");
     if (!opt.keep)
-        remove_tree(bdir);
+        bu_remove_tree(bdir);
     jet_stop();
     if (!opt.keep)
-        remove_tree(g_jet_dir);
+        bu_remove_tree(g_jet_dir);
 
     sqlite_phase(g_jet_bytes);
     lmdb_phase(g_jet_bytes);
     report();
     fflush(stdout);
     free(g_buf);
-    cleanup_workdir();
+    bu_cleanup();
     return 0;
 }

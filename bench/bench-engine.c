@@ -25,8 +25,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,12 +33,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "jet.h"
+
+#include "benchutil.h"
 
 #define KEY_SIZE 8
 #define VALUE_SIZE 100
@@ -79,56 +78,9 @@ static struct options opt = {
     .keep = false,
 };
 
-static char g_workdir[PATH_MAX];
-static atomic_bool g_cleaning;
-
-/* ---------------------------------------------------------------------------------------------
- * Failure handling: print what failed and where, remove the work directory, exit 1.
- * ------------------------------------------------------------------------------------------- */
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void remove_tree(const char *path)
-{
-    nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
-}
-
-static void cleanup_workdir(void)
-{
-    if (g_workdir[0] == '\0' || atomic_exchange(&g_cleaning, true))
-        return;
-    if (opt.keep)
-        fprintf(stderr, "bench-engine: work directory kept: %s\n", g_workdir);
-    else
-        remove_tree(g_workdir);
-}
-
-static _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static _Noreturn void fail(const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fputs("bench-engine: FAILED: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    cleanup_workdir();
-    _exit(1);
-}
-
 /* ESE's error numbers are fixed, so the names are spelled out here by number: the table does not
  * depend on which names jet.h happens to define. */
-static const struct {
-    long err;
-    const char *name;
-} jet_err_names[] = {
+static const struct bu_err_name jet_err_names[] = {
     {-107, "JET_errInternalError"},
     {-346, "JET_errKeyTruncated"},
     {-408, "JET_errKeyTooBig"},
@@ -235,10 +187,8 @@ static const struct {
 
 static const char *jet_err_name(JET_ERR err)
 {
-    for (size_t i = 0; i < sizeof jet_err_names / sizeof jet_err_names[0]; i++)
-        if (jet_err_names[i].err == err)
-            return jet_err_names[i].name;
-    return "unknown JET_err";
+    return bu_err_name(jet_err_names, sizeof jet_err_names / sizeof jet_err_names[0], err,
+                       "unknown JET_err");
 }
 
 /* Abort on any JET error (< 0); warnings (> 0) pass. `call` is the source text of the call. */
@@ -247,49 +197,14 @@ static const char *jet_err_name(JET_ERR err)
 static void jet_check(JET_ERR err, const char *call, const char *context)
 {
     if (err < 0)
-        fail("jetsnap: %s returned %ld (%s)%s%s", call, (long)err, jet_err_name(err),
-             context ? " " : "", context ? context : "");
-}
-
-static _Noreturn void sqlite_fail(sqlite3 *db, int rc, const char *what)
-{
-    fail("SQLite: %s returned %d (%s): %s", what, rc, sqlite3_errstr(rc),
-         db ? sqlite3_errmsg(db) : "no connection");
-}
-
-static void sql_exec(sqlite3 *db, const char *sql)
-{
-    char *msg = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK)
-        fail("SQLite: sqlite3_exec(\"%s\") returned %d (%s): %s", sql, rc, sqlite3_errstr(rc),
-             msg ? msg : "");
-}
-
-static sqlite3_stmt *sql_prepare(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        sqlite_fail(db, rc, sql);
-    return st;
-}
-
-/* Step a statement that returns no rows, then reset it. */
-static void sql_step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
-{
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
-        sqlite_fail(db, rc, what);
-    rc = sqlite3_reset(st);
-    if (rc != SQLITE_OK)
-        sqlite_fail(db, rc, what);
+        bu_fail("jetsnap: %s returned %ld (%s)%s%s", call, (long)err, jet_err_name(err),
+                context ? " " : "", context ? context : "");
 }
 
 /* Run a PRAGMA that returns one value and give it back as text (in buf). */
 static const char *sql_pragma(sqlite3 *db, const char *sql, char *buf, size_t cb)
 {
-    sqlite3_stmt *st = sql_prepare(db, sql);
+    sqlite3_stmt *st = bu_sql_prepare(db, sql);
     int rc = sqlite3_step(st);
     buf[0] = '\0';
     if (rc == SQLITE_ROW) {
@@ -298,7 +213,7 @@ static const char *sql_pragma(sqlite3 *db, const char *sql, char *buf, size_t cb
         rc = sqlite3_step(st);
     }
     if (rc != SQLITE_DONE)
-        sqlite_fail(db, rc, sql);
+        bu_sqlite_fail(db, rc, sql);
     sqlite3_finalize(st);
     return buf;
 }
@@ -306,39 +221,6 @@ static const char *sql_pragma(sqlite3 *db, const char *sql, char *buf, size_t cb
 /* ---------------------------------------------------------------------------------------------
  * Workload data
  * ------------------------------------------------------------------------------------------- */
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static void make_key(uint64_t seq, unsigned char key[KEY_SIZE])
-{
-    for (int i = KEY_SIZE - 1; i >= 0; i--) {
-        key[i] = (unsigned char)(seq & 0xFF);
-        seq >>= 8;
-    }
-}
-
-/* 100 bytes that depend only on seq, so a reader can check what it got. */
-static void make_value(uint64_t seq, unsigned char val[VALUE_SIZE])
-{
-    uint64_t s = seq ^ 0x6A65747370617021ull;
-    for (size_t off = 0; off < VALUE_SIZE; off += 8) {
-        uint64_t r = splitmix64(&s);
-        size_t n = VALUE_SIZE - off < 8 ? VALUE_SIZE - off : 8;
-        memcpy(val + off, &r, n);
-    }
-}
-
-/* Keys of the durable-commit phase: above every bulk key, distinct per run and thread. */
-static uint64_t commit_seq(unsigned run, unsigned tid, uint64_t i)
-{
-    return (1ull << 63) | ((uint64_t)run << 48) | ((uint64_t)tid << 32) | (i & 0xFFFFFFFFull);
-}
-
 /* The random read keys: the same sequence for both engines. */
 struct read_rng {
     uint64_t s;
@@ -346,52 +228,27 @@ struct read_rng {
 
 static uint64_t next_read_seq(struct read_rng *r, uint64_t n)
 {
-    return splitmix64(&r->s) % n;
+    return bu_splitmix64(&r->s) % n;
 }
 
 static void check_read(uint64_t seq, uint64_t i, const unsigned char *got, size_t cb,
                        const char *engine)
 {
     if (cb != VALUE_SIZE)
-        fail("%s: point read %" PRIu64 " of key %" PRIu64 " returned %zu bytes, expected %d",
-             engine, i, seq, cb, VALUE_SIZE);
+        bu_fail("%s: point read %" PRIu64 " of key %" PRIu64 " returned %zu bytes, expected %d",
+                engine, i, seq, cb, VALUE_SIZE);
     if (i % CHECK_EVERY == 0) {
         unsigned char want[VALUE_SIZE];
-        make_value(seq, want);
+        bu_make_value(seq, want, VALUE_SIZE);
         if (memcmp(want, got, VALUE_SIZE) != 0)
-            fail("%s: point read %" PRIu64 " of key %" PRIu64 " returned wrong content", engine, i,
-                 seq);
+            bu_fail("%s: point read %" PRIu64 " of key %" PRIu64 " returned wrong content", engine,
+                    i, seq);
     }
 }
 
 /* ---------------------------------------------------------------------------------------------
  * Time, memory, files
  * ------------------------------------------------------------------------------------------- */
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_seconds(double s)
-{
-    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-/* Flush everything earlier phases left dirty in the page cache, so that its writeback does not
- * land in the middle of the next measurement. */
-static void settle_disk(void)
-{
-    int fd = open(g_workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        syncfs(fd);
-        close(fd);
-    }
-}
-
 /* Peak RSS of the process so far, in KiB (getrusage). */
 static long peak_rss_kib(void)
 {
@@ -426,16 +283,7 @@ static bool reset_peak_rss(void)
 
 static long vm_hwm_kib(void)
 {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
-            break;
-    fclose(f);
-    return kib;
+    return bu_status_field("/proc/self/status", "VmHWM");
 }
 
 /* Bytes allocated on disk by the regular files in dir; the file named `main_name` (if any) is
@@ -463,25 +311,6 @@ static void disk_usage(const char *dir, const char *main_name, uint64_t *main_by
     nftw(dir, du_entry, 16, FTW_PHYS);
     *main_bytes = g_du_main;
     *other_bytes = g_du_other;
-}
-
-/* snprintf for paths: a path that does not fit is an error, never silently cut. */
-static void path_fmt(char *buf, size_t cb, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void path_fmt(char *buf, size_t cb, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, cb, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= cb)
-        fail("path too long (%s)", fmt);
-}
-
-static void make_dir(const char *path)
-{
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
-        fail("mkdir %s: %s", path, strerror(errno));
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -525,13 +354,6 @@ struct committer {
     pthread_t thread;
 };
 
-static void barrier_wait(pthread_barrier_t *b)
-{
-    int rc = pthread_barrier_wait(b);
-    if (rc != 0 && rc != PTHREAD_BARRIER_SERIAL_THREAD)
-        fail("pthread_barrier_wait: %s", strerror(rc));
-}
-
 static void jet_commit_loop(struct committer *c)
 {
     struct commit_ctx *ctx = c->ctx;
@@ -544,11 +366,11 @@ static void jet_commit_loop(struct committer *c)
     JET_CHECK(JetBeginSession(ctx->inst, &ses, NULL, NULL));
     JET_CHECK(JetOpenDatabase(ses, ctx->path, NULL, &dbid, 0));
     JET_CHECK(JetOpenTable(ses, dbid, "kv", NULL, 0, 0, &tab));
-    barrier_wait(&ctx->start);
+    bu_barrier_wait(&ctx->start);
     while (!atomic_load_explicit(&ctx->stopping, memory_order_relaxed)) {
-        uint64_t seq = commit_seq(ctx->run, c->tid, c->count);
-        make_key(seq, key);
-        make_value(seq, val);
+        uint64_t seq = bu_writer_seq(ctx->run, c->tid, c->count);
+        bu_make_key(seq, key, KEY_SIZE);
+        bu_make_value(seq, val, VALUE_SIZE);
         snprintf(where, sizeof where, "(thread %u, commit %" PRIu64 ")", c->tid, c->count);
         jet_check(JetBeginTransaction(ses), "JetBeginTransaction", where);
         jet_check(JetPutRecord(ses, tab, key, KEY_SIZE, val, VALUE_SIZE, JET_bitPutNoOverwrite),
@@ -556,7 +378,7 @@ static void jet_commit_loop(struct committer *c)
         jet_check(JetCommitTransaction(ses, 0), "JetCommitTransaction(sesid, 0)", where);
         c->count++;
     }
-    barrier_wait(&ctx->stop);
+    bu_barrier_wait(&ctx->stop);
     JET_CHECK(JetCloseTable(ses, tab));
     JET_CHECK(JetCloseDatabase(ses, dbid, 0));
     JET_CHECK(JetEndSession(ses, 0));
@@ -569,29 +391,29 @@ static void sqlite_commit_loop(struct committer *c)
     struct commit_ctx *ctx = c->ctx;
     unsigned char key[KEY_SIZE], val[VALUE_SIZE];
     sqlite3 *db = sqlite_connect(ctx->path, false);
-    sqlite3_stmt *begin = sql_prepare(db, "BEGIN IMMEDIATE");
-    sqlite3_stmt *ins = sql_prepare(db, "INSERT INTO kv(k, v) VALUES (?1, ?2)");
-    sqlite3_stmt *commit = sql_prepare(db, "COMMIT");
+    sqlite3_stmt *begin = bu_sql_prepare(db, "BEGIN IMMEDIATE");
+    sqlite3_stmt *ins = bu_sql_prepare(db, "INSERT INTO kv(k, v) VALUES (?1, ?2)");
+    sqlite3_stmt *commit = bu_sql_prepare(db, "COMMIT");
 
-    barrier_wait(&ctx->start);
+    bu_barrier_wait(&ctx->start);
     while (!atomic_load_explicit(&ctx->stopping, memory_order_relaxed)) {
-        uint64_t seq = commit_seq(ctx->run, c->tid, c->count);
-        make_key(seq, key);
-        make_value(seq, val);
-        sql_step_done(db, begin, "BEGIN IMMEDIATE (durable commit)");
+        uint64_t seq = bu_writer_seq(ctx->run, c->tid, c->count);
+        bu_make_key(seq, key, KEY_SIZE);
+        bu_make_value(seq, val, VALUE_SIZE);
+        bu_sql_step_done(db, begin, "BEGIN IMMEDIATE (durable commit)");
         sqlite3_bind_blob(ins, 1, key, KEY_SIZE, SQLITE_STATIC);
         sqlite3_bind_blob(ins, 2, val, VALUE_SIZE, SQLITE_STATIC);
-        sql_step_done(db, ins, "INSERT (durable commit)");
-        sql_step_done(db, commit, "COMMIT (durable commit)");
+        bu_sql_step_done(db, ins, "INSERT (durable commit)");
+        bu_sql_step_done(db, commit, "COMMIT (durable commit)");
         c->count++;
     }
-    barrier_wait(&ctx->stop);
+    bu_barrier_wait(&ctx->stop);
     sqlite3_finalize(begin);
     sqlite3_finalize(ins);
     sqlite3_finalize(commit);
     int rc = sqlite3_close(db);
     if (rc != SQLITE_OK)
-        sqlite_fail(db, rc, "sqlite3_close (commit thread)");
+        bu_sqlite_fail(db, rc, "sqlite3_close (commit thread)");
 }
 
 static void *committer_main(void *arg)
@@ -611,24 +433,24 @@ static double run_commits(enum engine engine, unsigned run, unsigned nthreads, J
     struct commit_ctx ctx = {.engine = engine, .run = run, .inst = inst, .path = path};
     struct committer *c = calloc(nthreads, sizeof *c);
     if (!c)
-        fail("out of memory");
+        bu_fail("out of memory");
     atomic_init(&ctx.stopping, false);
     pthread_barrier_init(&ctx.start, NULL, nthreads + 1);
     pthread_barrier_init(&ctx.stop, NULL, nthreads + 1);
-    settle_disk();
+    bu_settle_disk();
     for (unsigned i = 0; i < nthreads; i++) {
         c[i].ctx = &ctx;
         c[i].tid = i;
         int rc = pthread_create(&c[i].thread, NULL, committer_main, &c[i]);
         if (rc != 0)
-            fail("pthread_create: %s", strerror(rc));
+            bu_fail("pthread_create: %s", strerror(rc));
     }
-    barrier_wait(&ctx.start);
-    double t0 = now();
-    sleep_seconds(opt.commit_seconds);
+    bu_barrier_wait(&ctx.start);
+    double t0 = bu_now();
+    bu_sleep(opt.commit_seconds);
     atomic_store(&ctx.stopping, true);
-    barrier_wait(&ctx.stop); /* every thread has finished its last commit */
-    double t1 = now();
+    bu_barrier_wait(&ctx.stop); /* every thread has finished its last commit */
+    double t1 = bu_now();
     uint64_t n = 0;
     for (unsigned i = 0; i < nthreads; i++) {
         pthread_join(c[i].thread, NULL);
@@ -656,9 +478,9 @@ static void run_jet(struct engine_result *r)
     unsigned long cb;
     JET_API_PTR page_size = 8192;
 
-    path_fmt(dir, sizeof dir, "%s/jet/", g_workdir);
-    path_fmt(dbpath, sizeof dbpath, "%sbench.edb", dir);
-    make_dir(dir);
+    bu_path_fmt(dir, sizeof dir, "%s/jet/", bu_workdir);
+    bu_path_fmt(dbpath, sizeof dbpath, "%sbench.edb", dir);
+    bu_make_dir(dir, true);
     bool hwm_ok = reset_peak_rss();
 
     printf("jetsnap: setting up in %s\n", dir);
@@ -683,15 +505,15 @@ static void run_jet(struct engine_result *r)
     /* Phase 1: bulk insert. */
     printf("jetsnap: phase 1, bulk insert of %" PRIu64 " records ...\n", opt.records);
     fflush(stdout);
-    settle_disk();
-    double t0 = now();
+    bu_settle_disk();
+    double t0 = bu_now();
     for (uint64_t i = 0; i < opt.records;) {
         uint64_t end = i + opt.txn_size < opt.records ? i + opt.txn_size : opt.records;
         snprintf(where, sizeof where, "(bulk transaction starting at record %" PRIu64 ")", i);
         jet_check(JetBeginTransaction(ses), "JetBeginTransaction", where);
         for (; i < end; i++) {
-            make_key(i, key);
-            make_value(i, val);
+            bu_make_key(i, key, KEY_SIZE);
+            bu_make_value(i, val, VALUE_SIZE);
             JET_ERR err = JetPutRecord(ses, tab, key, KEY_SIZE, val, VALUE_SIZE,
                                        JET_bitPutNoOverwrite);
             if (err < 0) {
@@ -701,7 +523,7 @@ static void run_jet(struct engine_result *r)
         }
         jet_check(JetCommitTransaction(ses, 0), "JetCommitTransaction(sesid, 0)", where);
     }
-    r->bulk_s = now() - t0;
+    r->bulk_s = bu_now() - t0;
     disk_usage(dir, "bench.edb", &r->db_bytes_load, &r->log_bytes_load);
 
     /* Phase 2: random point reads. First make sure both ends of the key range are there. */
@@ -709,28 +531,28 @@ static void run_jet(struct engine_result *r)
     fflush(stdout);
     for (int e = 0; e < 2; e++) {
         uint64_t seq = e ? opt.records - 1 : 0;
-        make_key(seq, key);
+        bu_make_key(seq, key, KEY_SIZE);
         snprintf(where, sizeof where, "(key %" PRIu64 ", before the read phase)", seq);
         jet_check(JetGetRecord(ses, tab, key, KEY_SIZE, got, sizeof got, &cb, 0), "JetGetRecord",
                   where);
         check_read(seq, 0, got, cb, "jetsnap");
     }
     struct read_rng rng = {.s = 42};
-    t0 = now();
+    t0 = bu_now();
     for (uint64_t i = 0; i < opt.reads; i++) {
         uint64_t seq = next_read_seq(&rng, opt.records);
-        make_key(seq, key);
+        bu_make_key(seq, key, KEY_SIZE);
         JET_ERR err = JetGetRecord(ses, tab, key, KEY_SIZE, got, sizeof got, &cb, 0);
         if (err != JET_errSuccess) {
             snprintf(where, sizeof where, "(read %" PRIu64 ", key %" PRIu64 ")", i, seq);
             if (err > 0)
-                fail("jetsnap: JetGetRecord returned warning %ld (%s) %s", (long)err,
-                     jet_err_name(err), where);
+                bu_fail("jetsnap: JetGetRecord returned warning %ld (%s) %s", (long)err,
+                        jet_err_name(err), where);
             jet_check(err, "JetGetRecord", where);
         }
         check_read(seq, i, got, cb, "jetsnap");
     }
-    r->reads_s = now() - t0;
+    r->reads_s = bu_now() - t0;
 
     /* Phase 3: durable single-record commits. */
     printf("jetsnap: phase 3, durable commits, 1 thread then %u threads, %.1f s each ...\n",
@@ -740,16 +562,16 @@ static void run_jet(struct engine_result *r)
     r->commitN_rate = run_commits(ENGINE_JET, 2, opt.threads, inst, dbpath, &r->commitN_n);
 
     /* Clean shutdown. */
-    t0 = now();
+    t0 = bu_now();
     JET_CHECK(JetCloseTable(ses, tab));
     JET_CHECK(JetCloseDatabase(ses, dbid, 0));
     JET_CHECK(JetEndSession(ses, 0));
     JET_CHECK(JetTerm2(inst, JET_bitTermComplete));
-    r->close_s = now() - t0;
+    r->close_s = bu_now() - t0;
     disk_usage(dir, "bench.edb", &r->db_bytes_final, &r->log_bytes_final);
     r->hwm_kib = hwm_ok ? vm_hwm_kib() : -1;
     if (!opt.keep)
-        remove_tree(dir);
+        bu_remove_tree(dir);
     r->ran = true;
 }
 
@@ -758,23 +580,16 @@ static void run_jet(struct engine_result *r)
  * ------------------------------------------------------------------------------------------- */
 static sqlite3 *sqlite_connect(const char *path, bool create)
 {
-    sqlite3 *db = NULL;
     char pragma[64], buf[32];
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-    int rc = sqlite3_open_v2(path, &db, flags, NULL);
-    if (rc != SQLITE_OK)
-        sqlite_fail(db, rc, "sqlite3_open_v2");
-    rc = sqlite3_busy_timeout(db, 10000);
-    if (rc != SQLITE_OK)
-        sqlite_fail(db, rc, "sqlite3_busy_timeout");
+    sqlite3 *db = bu_sqlite_open(path, create);
     if (strcmp(sql_pragma(db, "PRAGMA journal_mode=WAL", buf, sizeof buf), "wal") != 0)
-        fail("SQLite: PRAGMA journal_mode=WAL gave journal mode \"%s\"", buf);
-    sql_exec(db, "PRAGMA synchronous=FULL");
+        bu_fail("SQLite: PRAGMA journal_mode=WAL gave journal mode \"%s\"", buf);
+    bu_sql_exec(db, "PRAGMA synchronous=FULL");
     if (strcmp(sql_pragma(db, "PRAGMA synchronous", buf, sizeof buf), "2") != 0)
-        fail("SQLite: PRAGMA synchronous is %s after setting FULL (2)", buf);
+        bu_fail("SQLite: PRAGMA synchronous is %s after setting FULL (2)", buf);
     /* The same page-cache budget as jetsnap's CacheSizeMax (negative = KiB). */
     snprintf(pragma, sizeof pragma, "PRAGMA cache_size=-%u", opt.cache_mib * 1024u);
-    sql_exec(db, pragma);
+    bu_sql_exec(db, pragma);
     return db;
 }
 
@@ -783,43 +598,43 @@ static void run_sqlite(struct engine_result *r)
     char dir[PATH_MAX], dbpath[PATH_MAX], buf[32];
     unsigned char key[KEY_SIZE], val[VALUE_SIZE];
 
-    path_fmt(dir, sizeof dir, "%s/sqlite/", g_workdir);
-    path_fmt(dbpath, sizeof dbpath, "%skv.db", dir);
-    make_dir(dir);
+    bu_path_fmt(dir, sizeof dir, "%s/sqlite/", bu_workdir);
+    bu_path_fmt(dbpath, sizeof dbpath, "%skv.db", dir);
+    bu_make_dir(dir, true);
     bool hwm_ok = reset_peak_rss();
 
     printf("SQLite %s: setting up in %s\n", sqlite3_libversion(), dir);
     fflush(stdout);
     sqlite3 *db = sqlite_connect(dbpath, true);
-    sql_exec(db, "CREATE TABLE kv(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID");
+    bu_sql_exec(db, "CREATE TABLE kv(k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID");
     printf("SQLite: journal_mode=WAL, synchronous=FULL, page size %s, cache %u MiB, "
            "wal_autocheckpoint %s pages\n",
            sql_pragma(db, "PRAGMA page_size", buf, sizeof buf), opt.cache_mib,
            sql_pragma(db, "PRAGMA wal_autocheckpoint", buf + 16, 16));
 
-    sqlite3_stmt *begin = sql_prepare(db, "BEGIN IMMEDIATE");
-    sqlite3_stmt *commit = sql_prepare(db, "COMMIT");
-    sqlite3_stmt *ins = sql_prepare(db, "INSERT INTO kv(k, v) VALUES (?1, ?2)");
-    sqlite3_stmt *sel = sql_prepare(db, "SELECT v FROM kv WHERE k = ?1");
+    sqlite3_stmt *begin = bu_sql_prepare(db, "BEGIN IMMEDIATE");
+    sqlite3_stmt *commit = bu_sql_prepare(db, "COMMIT");
+    sqlite3_stmt *ins = bu_sql_prepare(db, "INSERT INTO kv(k, v) VALUES (?1, ?2)");
+    sqlite3_stmt *sel = bu_sql_prepare(db, "SELECT v FROM kv WHERE k = ?1");
 
     /* Phase 1: bulk insert. */
     printf("SQLite: phase 1, bulk insert of %" PRIu64 " records ...\n", opt.records);
     fflush(stdout);
-    settle_disk();
-    double t0 = now();
+    bu_settle_disk();
+    double t0 = bu_now();
     for (uint64_t i = 0; i < opt.records;) {
         uint64_t end = i + opt.txn_size < opt.records ? i + opt.txn_size : opt.records;
-        sql_step_done(db, begin, "BEGIN IMMEDIATE (bulk)");
+        bu_sql_step_done(db, begin, "BEGIN IMMEDIATE (bulk)");
         for (; i < end; i++) {
-            make_key(i, key);
-            make_value(i, val);
+            bu_make_key(i, key, KEY_SIZE);
+            bu_make_value(i, val, VALUE_SIZE);
             sqlite3_bind_blob(ins, 1, key, KEY_SIZE, SQLITE_STATIC);
             sqlite3_bind_blob(ins, 2, val, VALUE_SIZE, SQLITE_STATIC);
-            sql_step_done(db, ins, "INSERT (bulk)");
+            bu_sql_step_done(db, ins, "INSERT (bulk)");
         }
-        sql_step_done(db, commit, "COMMIT (bulk)");
+        bu_sql_step_done(db, commit, "COMMIT (bulk)");
     }
-    r->bulk_s = now() - t0;
+    r->bulk_s = bu_now() - t0;
     disk_usage(dir, "kv.db", &r->db_bytes_load, &r->log_bytes_load);
 
     /* Phase 2: random point reads (each its own autocommit read transaction, as jetsnap's
@@ -829,27 +644,27 @@ static void run_sqlite(struct engine_result *r)
     struct read_rng rng = {.s = 42};
     for (int pass = 0; pass < 2; pass++) {
         uint64_t nreads = pass ? opt.reads : 2;
-        t0 = now();
+        t0 = bu_now();
         for (uint64_t i = 0; i < nreads; i++) {
             /* pass 0 checks both ends of the key range; pass 1 is the timed one */
             uint64_t seq = pass ? next_read_seq(&rng, opt.records) : i ? opt.records - 1 : 0;
-            make_key(seq, key);
+            bu_make_key(seq, key, KEY_SIZE);
             sqlite3_bind_blob(sel, 1, key, KEY_SIZE, SQLITE_STATIC);
             int rc = sqlite3_step(sel);
             if (rc != SQLITE_ROW) {
                 if (rc == SQLITE_DONE)
-                    fail("SQLite: point read %" PRIu64 ": key %" PRIu64 " not found", i, seq);
-                sqlite_fail(db, rc, "SELECT (point read)");
+                    bu_fail("SQLite: point read %" PRIu64 ": key %" PRIu64 " not found", i, seq);
+                bu_sqlite_fail(db, rc, "SELECT (point read)");
             }
             const void *v = sqlite3_column_blob(sel, 0);
             size_t cb = (size_t)sqlite3_column_bytes(sel, 0);
             check_read(seq, pass ? i : 0, v, cb, "SQLite");
             rc = sqlite3_step(sel);
             if (rc != SQLITE_DONE)
-                sqlite_fail(db, rc, "SELECT (point read, expected one row)");
+                bu_sqlite_fail(db, rc, "SELECT (point read, expected one row)");
             sqlite3_reset(sel);
         }
-        r->reads_s = now() - t0;
+        r->reads_s = bu_now() - t0;
     }
 
     /* Phase 3: durable single-record commits, each thread on its own connection. */
@@ -860,19 +675,19 @@ static void run_sqlite(struct engine_result *r)
     r->commitN_rate = run_commits(ENGINE_SQLITE, 2, opt.threads, 0, dbpath, &r->commitN_n);
 
     /* Clean shutdown: the last connection to close checkpoints and removes the WAL. */
-    t0 = now();
+    t0 = bu_now();
     sqlite3_finalize(begin);
     sqlite3_finalize(commit);
     sqlite3_finalize(ins);
     sqlite3_finalize(sel);
     int rc = sqlite3_close(db);
     if (rc != SQLITE_OK)
-        sqlite_fail(db, rc, "sqlite3_close");
-    r->close_s = now() - t0;
+        bu_sqlite_fail(db, rc, "sqlite3_close");
+    r->close_s = bu_now() - t0;
     disk_usage(dir, "kv.db", &r->db_bytes_final, &r->log_bytes_final);
     r->hwm_kib = hwm_ok ? vm_hwm_kib() : -1;
     if (!opt.keep)
-        remove_tree(dir);
+        bu_remove_tree(dir);
     r->ran = true;
 }
 
@@ -885,37 +700,37 @@ static void run_fsync(void)
     static unsigned char block[1u << 20];
     uint64_t s = 7;
 
-    path_fmt(path, sizeof path, "%s/fsync.dat", g_workdir);
+    bu_path_fmt(path, sizeof path, "%s/fsync.dat", bu_workdir);
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
-        fail("open %s: %s", path, strerror(errno));
+        bu_fail("open %s: %s", path, strerror(errno));
     for (size_t i = 0; i < sizeof block; i += 8) {
-        uint64_t x = splitmix64(&s);
+        uint64_t x = bu_splitmix64(&s);
         memcpy(block + i, &x, 8);
     }
     /* Preallocate by writing the whole file once, as a log file is before it is reused, so the
      * loop below measures data flushes rather than block allocation. */
     for (uint64_t off = 0; off < FSYNC_FILE_SIZE; off += sizeof block)
         if (pwrite(fd, block, sizeof block, (off_t)off) != (ssize_t)sizeof block)
-            fail("pwrite %s: %s", path, strerror(errno));
+            bu_fail("pwrite %s: %s", path, strerror(errno));
     if (fsync(fd) != 0)
-        fail("fsync %s: %s", path, strerror(errno));
+        bu_fail("fsync %s: %s", path, strerror(errno));
     printf("raw fsync: phase 4, 4 KiB pwrite + fdatasync, 1 thread, %.1f s ...\n",
            opt.commit_seconds);
     fflush(stdout);
-    settle_disk();
+    bu_settle_disk();
 
     uint64_t n = 0, off = 0;
-    double t0 = now(), t1 = t0;
+    double t0 = bu_now(), t1 = t0;
     while (t1 - t0 < opt.commit_seconds) {
         block[n % 4096] ^= 0xFF; /* never write the same bytes twice in a row */
         if (pwrite(fd, block, FSYNC_BLOCK, (off_t)off) != (ssize_t)FSYNC_BLOCK)
-            fail("pwrite %s: %s", path, strerror(errno));
+            bu_fail("pwrite %s: %s", path, strerror(errno));
         if (fdatasync(fd) != 0)
-            fail("fdatasync %s: %s", path, strerror(errno));
+            bu_fail("fdatasync %s: %s", path, strerror(errno));
         off = (off + FSYNC_BLOCK) % FSYNC_FILE_SIZE;
         n++;
-        t1 = now();
+        t1 = bu_now();
     }
     close(fd);
     unlink(path);
@@ -978,12 +793,8 @@ static void row(const char *name, double jv, double sv, bool ratio)
 
 static void result_line(const char *name, double v, bool have)
 {
-    if (!have)
-        return;
-    if (v == (double)(long long)v && v < 9e15 && v > -9e15)
-        printf("RESULT %s=%lld\n", name, (long long)v);
-    else
-        printf("RESULT %s=%.4f\n", name, v);
+    if (have)
+        bu_result_line(name, v);
 }
 
 static void report(void)
@@ -1124,18 +935,6 @@ static uint64_t parse_u64(const char *s, const char *what, uint64_t min)
     return v;
 }
 
-static double parse_double(const char *s, const char *what)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v > 0)) {
-        fprintf(stderr, "bench-engine: bad %s: %s\n", what, s);
-        exit(2);
-    }
-    return v;
-}
-
 static void parse_args(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -1158,9 +957,9 @@ static void parse_args(int argc, char **argv)
         case 'r': opt.records = parse_u64(optarg, "--records", 1); break;
         case 't': opt.txn_size = parse_u64(optarg, "--txn-size", 1); break;
         case 'R': opt.reads = parse_u64(optarg, "--reads", 0); break;
-        case 'c': opt.commit_seconds = parse_double(optarg, "--commit-seconds"); break;
+        case 'c': opt.commit_seconds = bu_parse_pos(optarg, "--commit-seconds"); break;
         case 'd': opt.parent_dir = optarg; break;
-        case 's': opt.scale = parse_double(optarg, "--scale"); break;
+        case 's': opt.scale = bu_parse_pos(optarg, "--scale"); break;
         case 'T': opt.threads = (unsigned)parse_u64(optarg, "--threads", 1); break;
         case 'm': opt.cache_mib = (unsigned)parse_u64(optarg, "--cache-mib", 1); break;
         case 'e':
@@ -1195,54 +994,15 @@ static void parse_args(int argc, char **argv)
     }
 }
 
-static void make_workdir(void)
-{
-    const char *parent = opt.parent_dir;
-    char real[PATH_MAX], tmpl[PATH_MAX];
-    if (!parent) {
-        parent = getenv("TMPDIR");
-        if (!parent || !*parent)
-            parent = "/tmp";
-    }
-    if (!realpath(parent, real))
-        fail("directory %s: %s", parent, strerror(errno));
-    path_fmt(tmpl, sizeof tmpl, "%s/bench-engine.XXXXXX", real);
-    if (!mkdtemp(tmpl))
-        fail("mkdtemp %s: %s", tmpl, strerror(errno));
-    path_fmt(g_workdir, sizeof g_workdir, "%s", tmpl);
-}
-
-/* SIGINT/SIGTERM/SIGHUP are blocked in every thread (the engine's too) and taken here, so an
- * interrupted run still removes its work directory. */
-static void *signal_thread(void *arg)
-{
-    sigset_t *set = arg;
-    int sig;
-    if (sigwait(set, &sig) == 0) {
-        fprintf(stderr, "bench-engine: interrupted by signal %d\n", sig);
-        cleanup_workdir();
-        _exit(128 + sig);
-    }
-    return NULL;
-}
-
 int main(int argc, char **argv)
 {
-    static sigset_t set;
-    pthread_t sig_thread;
-
+    bu_init("bench-engine", &opt.keep, true);
     parse_args(argc, argv);
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    if (pthread_create(&sig_thread, NULL, signal_thread, &set) != 0)
-        fail("pthread_create (signal thread) failed");
-    pthread_detach(sig_thread);
+    if (!bu_start_signal_thread())
+        bu_fail("pthread_create (signal thread) failed");
 
-    make_workdir();
-    printf("bench-engine: work directory %s\n", g_workdir);
+    bu_make_workdir(opt.parent_dir);
+    printf("bench-engine: work directory %s\n", bu_workdir);
     printf("bench-engine: %" PRIu64 " records, %" PRIu64 " per transaction, %" PRIu64
            " reads, %.1f s per commit run, %u threads\n",
            opt.records, opt.txn_size, opt.reads, opt.commit_seconds, opt.threads);
@@ -1255,6 +1015,6 @@ int main(int argc, char **argv)
     run_fsync();
     report();
     fflush(stdout);
-    cleanup_workdir();
+    bu_cleanup();
     return 0;
 }

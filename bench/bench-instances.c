@@ -17,65 +17,30 @@
  * Nothing here asserts on the figures; the exit status is non-zero only when a JET call fails.
  */
 #include <dirent.h>
-#include <ftw.h>
 #include <malloc.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "jet.h"
 
+#include "benchutil.h"
+
 #define MAX_COUNTS 16
 
-static char g_root[4096];
 static bool g_keep;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void cleanup(void)
-{
-    if (g_root[0] && !g_keep)
-        nftw(g_root, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
-}
 
 static void check(JET_ERR e, const char *call, int i)
 {
     if (e >= 0)
         return;
     fprintf(stderr, "bench-instances: FAILED: %s (instance %d): JET error %ld\n", call, i, e);
-    cleanup();
+    bu_cleanup();
     exit(1);
-}
-
-/* A "Name:   value" field of /proc/self/status (VmRSS in KiB, Threads); -1 if absent. */
-static long status_field(const char *path, const char *name)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char line[256];
-    long v = -1;
-    size_t n = strlen(name);
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, name, n) && line[n] == ':') {
-            v = strtol(line + n + 1, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return v;
 }
 
 /* Context switches of every thread of the process so far. */
@@ -91,8 +56,8 @@ static long ctx_switches(void)
         if (e->d_name[0] == '.')
             continue;
         snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
-        long v = status_field(path, "voluntary_ctxt_switches");
-        long nv = status_field(path, "nonvoluntary_ctxt_switches");
+        long v = bu_status_field(path, "voluntary_ctxt_switches");
+        long nv = bu_status_field(path, "nonvoluntary_ctxt_switches");
         sum += (v > 0 ? v : 0) + (nv > 0 ? nv : 0);
     }
     closedir(d);
@@ -104,13 +69,6 @@ static double cpu_ms(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) < 0)
-        ;
 }
 
 struct row {
@@ -127,16 +85,16 @@ static void run(int n, double idle_s, struct row *r)
     /* Memory freed by the previous round goes back to the system first, so it cannot hide
      * this round's growth. */
     malloc_trim(0);
-    long rss0 = status_field("/proc/self/status", "VmRSS");
-    long thr0 = status_field("/proc/self/status", "Threads");
+    long rss0 = bu_status_field("/proc/self/status", "VmRSS");
+    long thr0 = bu_status_field("/proc/self/status", "Threads");
     for (int i = 0; i < n; i++) {
         char name[64], dir[4200], db[4300];
         snprintf(name, sizeof name, "bench-%d-%d", n, i);
-        snprintf(dir, sizeof dir, "%s/%s", g_root, name);
+        snprintf(dir, sizeof dir, "%s/%s", bu_workdir, name);
         snprintf(db, sizeof db, "%s/idle.edb", dir);
         if (mkdir(dir, 0755) < 0) {
             perror(dir);
-            cleanup();
+            bu_cleanup();
             exit(1);
         }
         check(JetCreateInstance(&inst[i], name), "JetCreateInstance", i);
@@ -153,16 +111,16 @@ static void run(int n, double idle_s, struct row *r)
         check(JetPutRecord(ses, t, "k", 1, "v", 1, 0), "JetPutRecord", i);
         check(JetEndSession(ses, 0), "JetEndSession", i);
     }
-    sleep_s(0.2); /* let whatever the last commits started settle before the window opens */
+    bu_sleep(0.2); /* let whatever the last commits started settle before the window opens */
     /* Reading /proc costs CPU of its own: the CPU window lies inside the switch-count window. */
     long s0 = ctx_switches();
     double c0 = cpu_ms();
-    sleep_s(idle_s);
+    bu_sleep(idle_s);
     double c1 = cpu_ms();
     long s1 = ctx_switches();
     r->n = n;
-    r->rss_kib = status_field("/proc/self/status", "VmRSS") - rss0;
-    r->threads = status_field("/proc/self/status", "Threads") - thr0;
+    r->rss_kib = bu_status_field("/proc/self/status", "VmRSS") - rss0;
+    r->threads = bu_status_field("/proc/self/status", "Threads") - thr0;
     r->cpu_ms = c1 - c0;
     r->ctxsw = s1 - s0;
     for (int i = 0; i < n; i++)
@@ -180,24 +138,17 @@ int main(int argc, char **argv)
 {
     int counts[MAX_COUNTS] = {1, 16, 64}, ncounts = 3, maxn = 0;
     double idle_s = 2.0;
-    const char *parent = getenv("TMPDIR");
-    if (!parent || !*parent)
-        parent = "/tmp";
+    const char *parent = bu_default_parent();
+    bu_init("bench-instances", &g_keep, false);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--keep")) {
             g_keep = true;
         } else if (i + 1 >= argc) {
             usage(argv[0]);
         } else if (!strcmp(argv[i], "--counts")) {
-            ncounts = 0;
-            for (char *p = argv[++i]; *p && ncounts < MAX_COUNTS;) {
-                char *end;
-                long v = strtol(p, &end, 10);
-                if (end == p || v < 1 || v > 1024)
-                    usage(argv[0]);
-                counts[ncounts++] = (int)v;
-                p = *end == ',' ? end + 1 : end;
-            }
+            ncounts = bu_parse_counts(argv[++i], counts, MAX_COUNTS, 1024, false);
+            if (ncounts < 0)
+                usage(argv[0]);
         } else if (!strcmp(argv[i], "--idle-seconds")) {
             idle_s = strtod(argv[++i], NULL);
             if (idle_s <= 0 || idle_s > 3600)
@@ -211,9 +162,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < ncounts; i++)
         if (counts[i] > maxn)
             maxn = counts[i];
-    snprintf(g_root, sizeof g_root, "%s/bench-instances.XXXXXX", parent);
-    if (!mkdtemp(g_root)) {
-        perror(g_root);
+    snprintf(bu_workdir, sizeof bu_workdir, "%s/bench-instances.XXXXXX", parent);
+    if (!mkdtemp(bu_workdir)) {
+        perror(bu_workdir);
         return 1;
     }
     /* Global, and only settable while no instance runs: once, for the largest round. */
@@ -239,6 +190,6 @@ int main(int argc, char **argv)
                "idle_cpu_ms=%.1f idle_ctx_switches=%ld\n",
                rows[i].n, rows[i].rss_kib, (double)rows[i].rss_kib / rows[i].n,
                (double)rows[i].threads / rows[i].n, rows[i].cpu_ms, rows[i].ctxsw);
-    cleanup();
+    bu_cleanup();
     return 0;
 }

@@ -24,11 +24,8 @@
  * asserted. The exit status is non-zero only when a call fails. RESULT lines repeat the figures.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,10 +33,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "jet.h"
+
+#include "benchutil.h"
 
 #define MAX_COUNTS 16
 #define MAX_N 1024
@@ -66,84 +64,10 @@ static struct {
     .log_kib = 5120,
 };
 
-static char g_root[PATH_MAX];
-static atomic_bool g_cleaning;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void cleanup(void)
-{
-    if (!g_root[0] || atomic_exchange(&g_cleaning, true))
-        return;
-    if (opt.keep)
-        fprintf(stderr, "bench-snapshot: work directory kept: %s\n", g_root);
-    else
-        nftw(g_root, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
-}
-
-static _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static _Noreturn void fail(const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fputs("bench-snapshot: FAILED: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    cleanup();
-    _exit(1);
-}
-
 static void check(JET_ERR e, const char *call, int i)
 {
     if (e < 0)
-        fail("%s (instance %d): JET error %ld", call, i, e);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_s(double s)
-{
-    if (s <= 0)
-        return;
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of a sorted array: the smallest value with at least p of them <= it. */
-static double pct(const double *v, size_t n, double p)
-{
-    if (!n)
-        return 0;
-    double x = p * (double)n;
-    size_t k = (size_t)x;
-    if ((double)k < x)
-        k++; /* ceil */
-    if (k < 1)
-        k = 1;
-    if (k > n)
-        k = n;
-    return v[k - 1];
+        bu_fail("%s (instance %d): JET error %ld", call, i, e);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -193,12 +117,12 @@ static void *writer_main(void *arg)
         check(JetBeginTransaction(w->ses[k]), "JetBeginTransaction", i);
         check(JetPutRecord(w->ses[k], w->tab[k], key, sizeof key, val, sizeof val, 0), "JetPutRecord", i);
         check(JetCommitTransaction(w->ses[k], 0), "JetCommitTransaction", i);
-        double t = now_s();
+        double t = bu_now();
         if (w->nack == w->cap) {
             size_t nc = w->cap ? w->cap * 2 : 65536;
             double *na = realloc(w->ack, nc * sizeof *na);
             if (!na)
-                fail("out of memory (acknowledgement times)");
+                bu_fail("out of memory (acknowledgement times)");
             w->ack = na;
             w->cap = nc;
         }
@@ -221,11 +145,11 @@ static void create_instances(int n)
     for (int i = 0; i < n; i++) {
         char name[64], dir[PATH_MAX];
         snprintf(name, sizeof name, "snap-%d-%d", n, i);
-        if ((size_t)snprintf(dir, sizeof dir, "%s/%s", g_root, name) >= sizeof dir ||
+        if ((size_t)snprintf(dir, sizeof dir, "%s/%s", bu_workdir, name) >= sizeof dir ||
             (size_t)snprintf(g_dbpath[i], sizeof g_dbpath[i], "%s/snap.edb", dir) >= sizeof g_dbpath[i])
-            fail("path too long under %s", g_root);
+            bu_fail("path too long under %s", bu_workdir);
         if (mkdir(dir, 0755) < 0)
-            fail("mkdir %s: %s", dir, strerror(errno));
+            bu_fail("mkdir %s: %s", dir, strerror(errno));
         check(JetCreateInstance(&g_inst[i], name), "JetCreateInstance", i);
         set_param(i, JET_paramSystemPath, 0, dir, "JetSetSystemParameter(SystemPath)");
         set_param(i, JET_paramLogFilePath, 0, dir, "JetSetSystemParameter(LogFilePath)");
@@ -315,14 +239,14 @@ static void run(int n, struct result *r)
     r->writers = nw;
     r->rounds = opt.rounds;
 
-    double c0 = now_s();
+    double c0 = bu_now();
     create_instances(n);
-    double c1 = now_s();
+    double c1 = bu_now();
 
     /* Writer w serves instances w, w+W, ... (N >= W) or instance w mod N (N < W). */
     struct writer *ws = calloc((size_t)nw, sizeof *ws);
     if (!ws)
-        fail("out of memory");
+        bu_fail("out of memory");
     for (int j = 0; j < nw; j++) {
         struct writer *w = &ws[j];
         w->id = j;
@@ -330,7 +254,7 @@ static void run(int n, struct result *r)
         w->ses = calloc((size_t)n, sizeof *w->ses);
         w->tab = calloc((size_t)n, sizeof *w->tab);
         if (!w->inst || !w->ses || !w->tab)
-            fail("out of memory");
+            bu_fail("out of memory");
         if (n >= nw)
             for (int i = j; i < n; i += nw)
                 w->inst[w->ninst++] = i;
@@ -339,43 +263,43 @@ static void run(int n, struct result *r)
     }
     atomic_store(&g_stop, false);
     if (pthread_barrier_init(&g_start, NULL, (unsigned)nw + 1) != 0)
-        fail("pthread_barrier_init");
+        bu_fail("pthread_barrier_init");
     for (int j = 0; j < nw; j++)
         if (pthread_create(&ws[j].th, NULL, writer_main, &ws[j]) != 0)
-            fail("pthread_create (writer %d)", j);
+            bu_fail("pthread_create (writer %d)", j);
     pthread_barrier_wait(&g_start);
 
     /* Writers alone: a short warm-up, then the baseline window. */
-    sleep_s(0.3);
-    double b0 = now_s();
-    sleep_s(opt.baseline_s);
-    double b1 = now_s();
+    bu_sleep(0.3);
+    double b0 = bu_now();
+    bu_sleep(opt.baseline_s);
+    double b1 = bu_now();
 
     struct round *rd = calloc((size_t)opt.rounds, sizeof *rd);
     if (!rd)
-        fail("out of memory");
+        bu_fail("out of memory");
     for (int k = 0; k < opt.rounds; k++) {
         struct round *x = &rd[k];
         JET_OSSNAPID id;
         unsigned long ninfo = 0;
         JET_INSTANCE_INFO *info = NULL;
-        x->prep0 = now_s();
+        x->prep0 = bu_now();
         check(JetOSSnapshotPrepare(&id, JET_bitContinueAfterThaw), "JetOSSnapshotPrepare", -1);
-        x->frz0 = now_s();
+        x->frz0 = bu_now();
         check(JetOSSnapshotFreeze(id, &ninfo, &info, 0), "JetOSSnapshotFreeze", -1);
-        x->frz1 = now_s();
+        x->frz1 = bu_now();
         JetFreeBuffer((char *)info);
         if (ninfo != (unsigned long)n)
-            fail("JetOSSnapshotFreeze froze %lu instances, expected %d", ninfo, n);
-        sleep_s(opt.hold_ms / 1e3 - (now_s() - x->frz1));
-        x->thaw0 = now_s();
+            bu_fail("JetOSSnapshotFreeze froze %lu instances, expected %d", ninfo, n);
+        bu_sleep(opt.hold_ms / 1e3 - (bu_now() - x->frz1));
+        x->thaw0 = bu_now();
         check(JetOSSnapshotThaw(id, 0), "JetOSSnapshotThaw", -1);
-        x->thaw1 = now_s();
+        x->thaw1 = bu_now();
         check(JetOSSnapshotEnd(id, 0), "JetOSSnapshotEnd", -1);
-        x->end1 = now_s();
-        sleep_s(opt.pause_ms / 1e3);
+        x->end1 = bu_now();
+        bu_sleep(opt.pause_ms / 1e3);
     }
-    double l0 = rd[0].prep0, l1 = now_s();
+    double l0 = rd[0].prep0, l1 = bu_now();
 
     atomic_store(&g_stop, true);
     for (int j = 0; j < nw; j++)
@@ -388,7 +312,7 @@ static void run(int n, struct result *r)
     double *end = malloc((size_t)opt.rounds * sizeof *end);
     double *stall = malloc((size_t)opt.rounds * sizeof *stall);
     if (!frz || !thaw || !end || !stall)
-        fail("out of memory");
+        bu_fail("out of memory");
     double hold_sum = 0;
     for (int k = 0; k < opt.rounds; k++) {
         frz[k] = (rd[k].frz1 - rd[k].frz0) * 1e3;
@@ -403,23 +327,23 @@ static void run(int n, struct result *r)
         }
         stall[k] = worst * 1e3;
     }
-    qsort(frz, (size_t)opt.rounds, sizeof *frz, cmp_double);
-    qsort(thaw, (size_t)opt.rounds, sizeof *thaw, cmp_double);
-    qsort(end, (size_t)opt.rounds, sizeof *end, cmp_double);
-    qsort(stall, (size_t)opt.rounds, sizeof *stall, cmp_double);
+    qsort(frz, (size_t)opt.rounds, sizeof *frz, bu_cmp_double);
+    qsort(thaw, (size_t)opt.rounds, sizeof *thaw, bu_cmp_double);
+    qsort(end, (size_t)opt.rounds, sizeof *end, bu_cmp_double);
+    qsort(stall, (size_t)opt.rounds, sizeof *stall, bu_cmp_double);
     size_t R = (size_t)opt.rounds;
-    r->frz_p50 = pct(frz, R, 0.50);
-    r->frz_p99 = pct(frz, R, 0.99);
-    r->frz_max = pct(frz, R, 1.0);
-    r->thaw_p50 = pct(thaw, R, 0.50);
-    r->thaw_p99 = pct(thaw, R, 0.99);
-    r->thaw_max = pct(thaw, R, 1.0);
-    r->end_p50 = pct(end, R, 0.50);
-    r->end_p99 = pct(end, R, 0.99);
-    r->end_max = pct(end, R, 1.0);
-    r->stall_round_p50 = pct(stall, R, 0.50);
-    r->stall_round_p99 = pct(stall, R, 0.99);
-    double stall_round_max = pct(stall, R, 1.0);
+    r->frz_p50 = bu_pct(frz, R, 0.50);
+    r->frz_p99 = bu_pct(frz, R, 0.99);
+    r->frz_max = bu_pct(frz, R, 1.0);
+    r->thaw_p50 = bu_pct(thaw, R, 0.50);
+    r->thaw_p99 = bu_pct(thaw, R, 0.99);
+    r->thaw_max = bu_pct(thaw, R, 1.0);
+    r->end_p50 = bu_pct(end, R, 0.50);
+    r->end_p99 = bu_pct(end, R, 0.99);
+    r->end_max = bu_pct(end, R, 1.0);
+    r->stall_round_p50 = bu_pct(stall, R, 0.50);
+    r->stall_round_p99 = bu_pct(stall, R, 0.99);
+    double stall_round_max = bu_pct(stall, R, 1.0);
     r->hold_ms_measured = hold_sum / (double)R * 1e3;
 
     size_t bc, lc;
@@ -491,23 +415,10 @@ static double num_arg(const char *argv0, const char *s, double lo, double hi)
     return v;
 }
 
-static void *signal_thread(void *arg)
-{
-    sigset_t *set = arg;
-    int sig;
-    if (sigwait(set, &sig) == 0) {
-        fprintf(stderr, "bench-snapshot: interrupted by signal %d\n", sig);
-        cleanup();
-        _exit(128 + sig);
-    }
-    return NULL;
-}
-
 int main(int argc, char **argv)
 {
-    const char *parent = getenv("TMPDIR");
-    if (!parent || !*parent)
-        parent = "/tmp";
+    const char *parent = bu_default_parent();
+    bu_init("bench-snapshot", &opt.keep, true);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--keep")) {
@@ -517,16 +428,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--rounds")) {
             opt.rounds = (int)num_arg(argv[0], argv[++i], 1, 1e7);
         } else if (!strcmp(a, "--instances")) {
-            opt.ncounts = 0;
-            for (char *p = argv[++i]; *p;) {
-                char *end;
-                long v = strtol(p, &end, 10);
-                if (end == p || v < 1 || v > MAX_N || opt.ncounts == MAX_COUNTS || (*end && *end != ','))
-                    usage(argv[0]);
-                opt.counts[opt.ncounts++] = (int)v;
-                p = *end == ',' ? end + 1 : end;
-            }
-            if (!opt.ncounts)
+            opt.ncounts = bu_parse_counts(argv[++i], opt.counts, MAX_COUNTS, MAX_N, true);
+            if (opt.ncounts <= 0)
                 usage(argv[0]);
         } else if (!strcmp(a, "--writers")) {
             opt.writers = (int)num_arg(argv[0], argv[++i], 1, 1024);
@@ -561,23 +464,15 @@ int main(int argc, char **argv)
         if (opt.counts[i] > maxn)
             maxn = opt.counts[i];
 
-    static sigset_t set;
-    pthread_t sig_thread;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    if (pthread_create(&sig_thread, NULL, signal_thread, &set) != 0)
-        fail("pthread_create (signal thread)");
-    pthread_detach(sig_thread);
+    if (!bu_start_signal_thread())
+        bu_fail("pthread_create (signal thread)");
 
-    if ((size_t)snprintf(g_root, sizeof g_root, "%s/bench-snapshot.XXXXXX", parent) >= sizeof g_root)
-        fail("--dir too long");
-    if (!mkdtemp(g_root)) {
+    if ((size_t)snprintf(bu_workdir, sizeof bu_workdir, "%s/bench-snapshot.XXXXXX", parent) >= sizeof bu_workdir)
+        bu_fail("--dir too long");
+    if (!mkdtemp(bu_workdir)) {
         int e = errno;
-        g_root[0] = 0;
-        fail("mkdtemp in %s: %s", parent, strerror(e));
+        bu_workdir[0] = 0;
+        bu_fail("mkdtemp in %s: %s", parent, strerror(e));
     }
     /* Global, and only settable while no instance runs: once, for the largest count. */
     check(JetSetSystemParameter(NULL, 0, JET_paramMaxInstances, (JET_API_PTR)(maxn > 16 ? maxn : 16), NULL),
@@ -585,7 +480,7 @@ int main(int argc, char **argv)
 
     printf("bench-snapshot: work directory %s; %d rounds per count; writers: %s; durable single-record "
            "commits (8-byte key, %d-byte value); circular logging, %u KiB log files\n",
-           g_root, opt.rounds, opt.writers ? "fixed total" : "per instance", VALUE_BYTES, opt.log_kib);
+           bu_workdir, opt.rounds, opt.writers ? "fixed total" : "per instance", VALUE_BYTES, opt.log_kib);
     fflush(stdout);
 
     struct result res[MAX_COUNTS];
@@ -636,6 +531,6 @@ int main(int argc, char **argv)
     printf("RESULT target_thaw_p99_met=%d\n", thaw_ok);
     printf("RESULT hold_ms=%.1f pause_ms=%.1f baseline_seconds=%.2f log_kib=%u\n", opt.hold_ms, opt.pause_ms,
            opt.baseline_s, opt.log_kib);
-    cleanup();
+    bu_cleanup();
     return 0;
 }

@@ -1,0 +1,284 @@
+/*
+ * benchutil.c — the shared plumbing of the benchmark programs in bench/ (see benchutil.h): work
+ * directory, failure and signal handling, time, percentiles, workload data, /proc fields, RESULT
+ * lines and option helpers. Compiled into each benchmark executable.
+ */
+#include "benchutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+char bu_workdir[PATH_MAX];
+
+static const char *g_prog = "bench";
+static const bool *g_keep;
+static bool g_say_kept;
+static atomic_bool g_cleaning;
+
+void bu_init(const char *prog, const bool *keep, bool say_kept)
+{
+    g_prog = prog;
+    g_keep = keep;
+    g_say_kept = say_kept;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void bu_remove_tree(const char *path)
+{
+    nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+void bu_cleanup(void)
+{
+    if (bu_workdir[0] == '\0' || atomic_exchange(&g_cleaning, true))
+        return;
+    if (g_keep && *g_keep) {
+        if (g_say_kept)
+            fprintf(stderr, "%s: work directory kept: %s\n", g_prog, bu_workdir);
+    } else {
+        bu_remove_tree(bu_workdir);
+    }
+}
+
+_Noreturn void bu_fail(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fprintf(stderr, "%s: FAILED: ", g_prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    bu_cleanup();
+    _exit(1);
+}
+
+const char *bu_default_parent(void)
+{
+    const char *parent = getenv("TMPDIR");
+    return parent && *parent ? parent : "/tmp";
+}
+
+void bu_make_workdir(const char *parent)
+{
+    char real[PATH_MAX], tmpl[PATH_MAX];
+    if (!parent)
+        parent = bu_default_parent();
+    if (!realpath(parent, real))
+        bu_fail("directory %s: %s", parent, strerror(errno));
+    int n = snprintf(tmpl, sizeof tmpl, "%s/%s.XXXXXX", real, g_prog);
+    if (n < 0 || (size_t)n >= sizeof tmpl)
+        bu_fail("path too long (%%s/%s.XXXXXX)", g_prog);
+    if (!mkdtemp(tmpl))
+        bu_fail("mkdtemp %s: %s", tmpl, strerror(errno));
+    bu_path_fmt(bu_workdir, sizeof bu_workdir, "%s", tmpl);
+}
+
+static void *signal_thread(void *arg)
+{
+    sigset_t *set = arg;
+    int sig;
+    if (sigwait(set, &sig) == 0) {
+        fprintf(stderr, "%s: interrupted by signal %d\n", g_prog, sig);
+        bu_cleanup();
+        _exit(128 + sig);
+    }
+    return NULL;
+}
+
+bool bu_start_signal_thread(void)
+{
+    static sigset_t set; /* the thread reads it after this returns */
+    pthread_t th;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (pthread_create(&th, NULL, signal_thread, &set) != 0)
+        return false;
+    pthread_detach(th);
+    return true;
+}
+
+void bu_path_fmt(char *buf, size_t cb, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, cb, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cb)
+        bu_fail("path too long (%s)", fmt);
+}
+
+void bu_make_dir(const char *path, bool exist_ok)
+{
+    if (mkdir(path, 0700) != 0 && !(exist_ok && errno == EEXIST))
+        bu_fail("mkdir %s: %s", path, strerror(errno));
+}
+
+void bu_settle_disk(void)
+{
+    int fd = open(bu_workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        syncfs(fd);
+        close(fd);
+    }
+}
+
+void bu_barrier_wait(pthread_barrier_t *b)
+{
+    int rc = pthread_barrier_wait(b);
+    if (rc != 0 && rc != PTHREAD_BARRIER_SERIAL_THREAD)
+        bu_fail("pthread_barrier_wait: %s", strerror(rc));
+}
+
+double bu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void bu_sleep(double s)
+{
+    if (s <= 0)
+        return;
+    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+int bu_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double bu_pct(const double *sorted, size_t n, double p)
+{
+    if (!n)
+        return 0;
+    double x = p * (double)n;
+    size_t k = (size_t)x;
+    if ((double)k < x)
+        k++; /* ceil */
+    if (k < 1)
+        k = 1;
+    if (k > n)
+        k = n;
+    return sorted[k - 1];
+}
+
+uint64_t bu_splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void bu_make_key(uint64_t seq, unsigned char *key, size_t cb)
+{
+    for (size_t i = cb; i-- > 0;) {
+        key[i] = (unsigned char)(seq & 0xFF);
+        seq >>= 8;
+    }
+}
+
+void bu_make_value(uint64_t seq, unsigned char *val, size_t cb)
+{
+    uint64_t s = seq ^ 0x6A65747370617021ull;
+    for (size_t off = 0; off < cb; off += 8) {
+        uint64_t r = bu_splitmix64(&s);
+        size_t n = cb - off < 8 ? cb - off : 8;
+        memcpy(val + off, &r, n);
+    }
+}
+
+uint64_t bu_writer_seq(unsigned run, unsigned tid, uint64_t i)
+{
+    return (1ull << 63) | ((uint64_t)run << 48) | ((uint64_t)tid << 32) | (i & 0xFFFFFFFFull);
+}
+
+long bu_status_field(const char *path, const char *name)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long v = -1;
+    size_t n = strlen(name);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, name, n) && line[n] == ':') {
+            v = strtol(line + n + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+void bu_result_line(const char *name, double v)
+{
+    if (v == (double)(long long)v && v < 9e15 && v > -9e15)
+        printf("RESULT %s=%lld\n", name, (long long)v);
+    else
+        printf("RESULT %s=%.4f\n", name, v);
+}
+
+const char *bu_err_name(const struct bu_err_name *table, size_t n, long err, const char *unknown)
+{
+    for (size_t i = 0; i < n; i++)
+        if (table[i].err == err)
+            return table[i].name;
+    return unknown;
+}
+
+double bu_parse_pos(const char *s, const char *what)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v > 0)) {
+        fprintf(stderr, "%s: bad %s: %s\n", g_prog, what, s);
+        exit(2);
+    }
+    return v;
+}
+
+int bu_parse_counts(const char *s, int *counts, int max, long maxval, bool strict)
+{
+    int n = 0;
+    for (const char *p = s; *p;) {
+        if (n == max) {
+            if (strict)
+                return -1;
+            break;
+        }
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > maxval || (strict && *end && *end != ','))
+            return -1;
+        counts[n++] = (int)v;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return n;
+}

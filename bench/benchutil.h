@@ -1,0 +1,190 @@
+/*
+ * benchutil.h — the plumbing the benchmark programs in bench/ share: the work directory and its
+ * removal on exit, failure and signals; time; percentiles; the workload's keys and values;
+ * /proc/self/status fields; RESULT lines; option parsing helpers; and, for the programs that link
+ * SQLite, its error-checked calls.
+ *
+ * Each program is one process that measures one thing, so the state here (program name, work
+ * directory) is process-global on purpose: a failure anywhere, in any thread, must be able to
+ * report itself and remove the work directory without being handed a context.
+ *
+ * Nothing here decides what a program measures or how it prints its figures; where the programs'
+ * copies differed, the difference is a parameter or stayed in the program.
+ */
+#ifndef JETSNAP_BENCHUTIL_H
+#define JETSNAP_BENCHUTIL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---------------------------------------------------------------------------------------------
+ * Work directory and failure
+ * ------------------------------------------------------------------------------------------- */
+
+/* The program's work directory; empty until it exists, so an early failure removes nothing. */
+extern char bu_workdir[PATH_MAX];
+
+/* prog prefixes every message. *keep is read when cleaning up, not now, because the programs set
+ * it while parsing options. say_kept: whether a kept work directory is named on stderr. */
+void bu_init(const char *prog, const bool *keep, bool say_kept);
+
+/* rm -rf without following links, best effort: a benchmark's scratch files are not worth a
+ * failure of their own. */
+void bu_remove_tree(const char *path);
+
+/* Removes (or, with keep, names) the work directory; only the first call does anything, because
+ * a failing thread and the signal thread can race to it. */
+void bu_cleanup(void);
+
+/* "<prog>: FAILED: <message>", clean up, _exit(1): _exit, because other threads may still be
+ * inside the engine and must not run atexit handlers under it. */
+_Noreturn void bu_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* $TMPDIR, or /tmp when it is unset or empty. */
+const char *bu_default_parent(void);
+
+/* Creates bu_workdir as <realpath of parent>/<prog>.XXXXXX (parent NULL: bu_default_parent()). */
+void bu_make_workdir(const char *parent);
+
+/* Blocks SIGINT, SIGTERM and SIGHUP in this thread and every thread created after it (the
+ * engine's too), and takes them in a thread of their own, so that an interrupted run still
+ * removes its work directory. Call before any other thread starts. Returns false when the thread
+ * could not be created. */
+bool bu_start_signal_thread(void);
+
+/* snprintf for paths: a path that does not fit is a failure, never silently cut. */
+void bu_path_fmt(char *buf, size_t cb, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* mkdir 0700; exist_ok: an existing directory is not a failure. */
+void bu_make_dir(const char *path, bool exist_ok);
+
+/* syncfs of the work directory's file system: whatever earlier phases left dirty must not be
+ * written back in the middle of the next measurement. */
+void bu_settle_disk(void);
+
+void bu_barrier_wait(pthread_barrier_t *b);
+
+/* ---------------------------------------------------------------------------------------------
+ * Time and statistics
+ * ------------------------------------------------------------------------------------------- */
+
+/* Monotonic seconds: wall-clock steps must not land in a measurement. */
+double bu_now(void);
+
+/* Sleeps s seconds, resuming after signals; s <= 0 returns at once. */
+void bu_sleep(double s);
+
+/* qsort comparator for doubles (ascending). */
+int bu_cmp_double(const void *a, const void *b);
+
+/* Nearest-rank percentile of a sorted array: the smallest value with at least p of them <= it;
+ * 0 for an empty array. */
+double bu_pct(const double *sorted, size_t n, double p);
+
+/* ---------------------------------------------------------------------------------------------
+ * Workload data: the same keys and values for every engine and every program.
+ * ------------------------------------------------------------------------------------------- */
+
+uint64_t bu_splitmix64(uint64_t *s);
+
+/* Big-endian seq in cb bytes, so that key order is sequence order in every engine. */
+void bu_make_key(uint64_t seq, unsigned char *key, size_t cb);
+
+/* cb bytes that depend only on seq, so that a reader can check what it got. */
+void bu_make_value(uint64_t seq, unsigned char *val, size_t cb);
+
+/* Keys of the durable-commit writers: above every bulk key, distinct per run and thread. */
+uint64_t bu_writer_seq(unsigned run, unsigned tid, uint64_t i);
+
+/* ---------------------------------------------------------------------------------------------
+ * Process figures and output
+ * ------------------------------------------------------------------------------------------- */
+
+/* A "Name:   value" field of a /proc status file (VmRSS and VmHWM in KiB, Threads, context
+ * switches); -1 if the file or the field is absent. */
+long bu_status_field(const char *path, const char *name);
+
+/* "RESULT name=value": integers without decimals, so that the lines read as counts. */
+void bu_result_line(const char *name, double v);
+
+/* An error number's name. The tables stay in the programs: each names the errors its own calls
+ * can return, and what it prints for the rest. */
+struct bu_err_name {
+    long err;
+    const char *name;
+};
+
+const char *bu_err_name(const struct bu_err_name *table, size_t n, long err, const char *unknown);
+
+/* ---------------------------------------------------------------------------------------------
+ * Options
+ * ------------------------------------------------------------------------------------------- */
+
+/* A number > 0, or "<prog>: bad <what>: <s>" and exit(2). */
+double bu_parse_pos(const char *s, const char *what);
+
+/* A list like "1,16,64" of integers in 1..maxval into counts[0..max-1]; the number of them, or -1
+ * when the list is malformed. strict: more than max entries, or junk right after a number, is
+ * malformed; otherwise the list is cut at max entries. */
+int bu_parse_counts(const char *s, int *counts, int max, long maxval, bool strict);
+
+/* ---------------------------------------------------------------------------------------------
+ * SQLite, for the programs that include <sqlite3.h> before this header: inline, so that the
+ * programs without SQLite need neither its header nor its library.
+ * ------------------------------------------------------------------------------------------- */
+#ifdef SQLITE_VERSION
+static inline _Noreturn void bu_sqlite_fail(sqlite3 *db, int rc, const char *what)
+{
+    bu_fail("SQLite: %s returned %d (%s): %s", what, rc, sqlite3_errstr(rc),
+            db ? sqlite3_errmsg(db) : "no connection");
+}
+
+static inline void bu_sql_exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        bu_fail("SQLite: sqlite3_exec(\"%s\") returned %d (%s): %s", sql, rc, sqlite3_errstr(rc),
+                msg ? msg : "");
+}
+
+static inline sqlite3_stmt *bu_sql_prepare(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        bu_sqlite_fail(db, rc, sql);
+    return st;
+}
+
+/* Step a statement that returns no rows, then reset it for the next use. */
+static inline void bu_sql_step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        bu_sqlite_fail(db, rc, what);
+    rc = sqlite3_reset(st);
+    if (rc != SQLITE_OK)
+        bu_sqlite_fail(db, rc, what);
+}
+
+/* Open without SQLite's own mutexes (each connection stays in one thread) and wait up to 10 s for
+ * a lock, because the programs run writers and backups side by side. */
+static inline sqlite3 *bu_sqlite_open(const char *path, bool create)
+{
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    if (rc != SQLITE_OK)
+        bu_sqlite_fail(db, rc, "sqlite3_open_v2");
+    rc = sqlite3_busy_timeout(db, 10000);
+    if (rc != SQLITE_OK)
+        bu_sqlite_fail(db, rc, "sqlite3_busy_timeout");
+    return db;
+}
+#endif
+
+#endif
