@@ -34,9 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,170 +44,22 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "jet.h"
+#include "../common/txmodel.h"
 #include "../unit/testutil.h"
 
-long eng_verify_file(const char *path, uint64_t *npages, uint64_t *ntables, uint64_t *nrecords);
 uint32_t eng_crc32c(uint32_t crc, const void *buf, size_t len);
 
 #define PS 8192
 #define NWRITERS 4
 #define KEYS_PER 300
-#define MAXOPS 4
 #define STATIC_OWNER NWRITERS /* the owner id of the static database's records */
 #define NOWNERS (NWRITERS + 1)
-#define MAXVAL 8192
-#define PENDING UINT64_MAX
 
 /* ------------------------------------------------------------------------------------------- */
-/* Failure reporting: a failure anywhere (also in a writer thread or the child) ends the process
- * at once, so a broken state is never checked further or cleaned up (the files stay for a look). */
-
-static int g_round;
-static unsigned long long g_round_seed;
-static const char *g_work = "";
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "backup-load: round %d (seed %llu, files in %s): ", g_round, g_round_seed, g_work);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    fflush(stderr);
-    _exit(1);
-}
-
-#define CHECK(call)                                                                                \
-    do {                                                                                           \
-        JET_ERR e_ = (call);                                                                       \
-        if (e_ != JET_errSuccess)                                                                  \
-            die("%s:%d: %s failed: %ld", __FILE__, __LINE__, #call, (long)e_);                     \
-    } while (0)
-
-#define EXPECT(cond, ...)                                                                          \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            die(__VA_ARGS__);                                                                      \
-    } while (0)
-
-static bool g_verbose; /* $BACKUP_LOAD_VERBOSE: the ranges and bounds of every backup on stderr */
-
-/* The clock that orders acknowledgements, starts and the backup's GetLogInfo call. */
-static atomic_uint_fast64_t g_clock = 1;
-static uint64_t tick(void) { return atomic_fetch_add(&g_clock, 1); }
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-static void sleep_us(unsigned us)
-{
-    struct timespec ts = {us / 1000000, (long)(us % 1000000) * 1000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-static double now_sec(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* ------------------------------------------------------------------------------------------- */
-/* Transactions and their values */
-
-struct op {
-    uint16_t key; /* index inside the owner's range */
-    uint8_t del;
-    uint8_t pad;
-};
-
-struct txn {
-    uint32_t nops;
-    struct op ops[MAXOPS];
-    uint64_t start, ack; /* clock stamps; ack PENDING until the commit returned */
-};
-
-/* One owner of a key range: a writer thread (or the static loader). tx[j] is its transaction
- * number j + 1. Only the owner's thread appends; others read after joining it. */
-struct owner {
-    int id;
-    unsigned long long seed;
-    struct txn *tx;
-    size_t n, cap;
-    /* writer thread only */
-    JET_INSTANCE inst;
-    const char *dbpath;
-    pthread_t th;
-    atomic_bool *stop;
-    unsigned pace_us; /* at most this long a pause after each commit: bounds the log volume */
-    int pipe_fd;      /* >= 0: report begin/ack to a parent (the SIGKILL part) */
-};
-
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
-static uint64_t vhash(uint32_t owner, uint32_t seq, uint32_t key)
-{
-    return mix(((uint64_t)owner << 56) ^ ((uint64_t)seq << 20) ^ key ^ 0x5bd1e995ULL);
-}
-
-/* 12-byte header (owner, seq, global key) so a wrong value says whose it is, then bytes from the
- * hash; one value in eight is 1.5..6 KB, so records of several pages' worth move around. */
-static uint32_t value_for(uint32_t owner, uint32_t seq, uint32_t gkey, uint8_t *out)
-{
-    uint64_t h = vhash(owner, seq, gkey);
-    uint32_t len = (h % 8 == 0) ? 1500 + (uint32_t)((h >> 8) % 4500) : 12 + (uint32_t)((h >> 8) % 250);
-    unsigned long long s = h | 1;
-    for (int i = 0; i < 4; i++) {
-        out[i] = (uint8_t)(owner >> (8 * i));
-        out[4 + i] = (uint8_t)(seq >> (8 * i));
-        out[8 + i] = (uint8_t)(gkey >> (8 * i));
-    }
-    for (uint32_t i = 12; i < len; i++)
-        out[i] = (uint8_t)tu_rand(&s);
-    return len;
-}
-
-static uint32_t gkey_of(int owner, uint32_t k) { return (uint32_t)owner * KEYS_PER + k; }
-
-static void keybytes(uint32_t g, uint8_t k[4])
-{
-    k[0] = (uint8_t)(g >> 24);
-    k[1] = (uint8_t)(g >> 16);
-    k[2] = (uint8_t)(g >> 8);
-    k[3] = (uint8_t)g;
-}
-
-static struct txn *push_txn(struct owner *w)
-{
-    if (w->n == w->cap) {
-        size_t nc = w->cap ? w->cap * 2 : 256;
-        struct txn *nt = realloc(w->tx, nc * sizeof *nt);
-        EXPECT(nt, "out of memory");
-        w->tx = nt;
-        w->cap = nc;
-    }
-    struct txn *x = &w->tx[w->n];
-    memset(x, 0, sizeof *x);
-    return x;
-}
+/* Transactions: the model is in txmodel; the SIGKILL part reports each one to its parent */
 
 /* Messages of the SIGKILL part, child -> parent; smaller than PIPE_BUF, so writes from several
  * threads never interleave. */
@@ -218,7 +68,7 @@ struct msg {
     uint32_t tid;
     uint32_t seq;
     uint32_t nops;
-    struct op ops[MAXOPS];
+    struct tm_op ops[TM_MAXOPS];
     uint64_t a, b; /* kind 3: the full backup's ulGenLow, ulGenHigh */
     int64_t c;     /* kind 3: number of logs truncated */
 };
@@ -237,126 +87,56 @@ static void write_all(int fd, const void *buf, size_t n)
     }
 }
 
-/* One durable random transaction of w, recorded in w->tx (and reported on w->pipe_fd). */
-static void do_txn(struct owner *w, JET_SESID ses, JET_TABLEID t, uint8_t *val)
+/* The fd every writer of the SIGKILL child reports to (the parent reads the model from it). */
+static int g_report_fd = -1;
+
+static void report_begin(const struct tm_owner *w, uint32_t seq, const struct tm_txn *x)
 {
-    struct txn *x = push_txn(w);
-    uint32_t seq = (uint32_t)w->n + 1;
-    x->nops = 1 + (uint32_t)(tu_rand(&w->seed) % MAXOPS);
-    for (uint32_t i = 0; i < x->nops; i++) {
-        x->ops[i].key = (uint16_t)(tu_rand(&w->seed) % KEYS_PER);
-        x->ops[i].del = tu_rand(&w->seed) % 100 < 25;
-    }
-    x->ack = PENDING;
-    x->start = tick();
-    /* From here on it counts as started; writers_wait reads n from another thread. */
-    __atomic_store_n(&w->n, w->n + 1, __ATOMIC_RELEASE);
-    if (w->pipe_fd >= 0) {
-        struct msg m;
-        memset(&m, 0, sizeof m);
-        m.kind = 1;
-        m.tid = (uint32_t)w->id;
-        m.seq = seq;
-        m.nops = x->nops;
-        memcpy(m.ops, x->ops, sizeof m.ops);
-        write_all(w->pipe_fd, &m, sizeof m);
-    }
-    CHECK(JetBeginTransaction(ses));
-    for (uint32_t i = 0; i < x->nops; i++) {
-        uint32_t g = gkey_of(w->id, x->ops[i].key);
-        uint8_t k[4];
-        keybytes(g, k);
-        if (x->ops[i].del) {
-            JET_ERR e = JetDeleteRecord(ses, t, k, 4, 0);
-            if (e != JET_errRecordNotFound)
-                CHECK(e);
-        } else {
-            uint32_t len = value_for((uint32_t)w->id, seq, g, val);
-            CHECK(JetPutRecord(ses, t, k, 4, val, len, 0));
-        }
-    }
-    CHECK(JetCommitTransaction(ses, 0));
-    x->ack = tick();
-    if (w->pipe_fd >= 0) {
-        struct msg m;
-        memset(&m, 0, sizeof m);
-        m.kind = 2;
-        m.tid = (uint32_t)w->id;
-        m.seq = seq;
-        write_all(w->pipe_fd, &m, sizeof m);
-    }
+    struct msg m;
+    memset(&m, 0, sizeof m);
+    m.kind = 1;
+    m.tid = (uint32_t)w->id;
+    m.seq = seq;
+    m.nops = x->nops;
+    memcpy(m.ops, x->ops, sizeof m.ops);
+    write_all(g_report_fd, &m, sizeof m);
 }
 
-static void *writer_main(void *arg)
+static void report_ack(const struct tm_owner *w, uint32_t seq)
 {
-    struct owner *w = arg;
-    JET_SESID ses;
-    JET_DBID db;
-    JET_TABLEID t;
-    uint8_t *val = malloc(MAXVAL);
-    EXPECT(val, "out of memory");
-    CHECK(JetBeginSession(w->inst, &ses, NULL, NULL));
-    CHECK(JetOpenDatabase(ses, w->dbpath, NULL, &db, 0));
-    CHECK(JetOpenTable(ses, db, "t", NULL, 0, 0, &t));
-    while (!atomic_load(w->stop)) {
-        do_txn(w, ses, t, val);
-        if (w->pace_us)
-            sleep_us((unsigned)(tu_rand(&w->seed) % w->pace_us));
-    }
-    CHECK(JetCloseTable(ses, t));
-    CHECK(JetCloseDatabase(ses, db, 0));
-    CHECK(JetEndSession(ses, 0));
-    free(val);
-    return NULL;
-}
-
-static void owners_init(struct owner *o, int n, unsigned long long *seed)
-{
-    for (int i = 0; i < n; i++) {
-        free(o[i].tx);
-        memset(&o[i], 0, sizeof o[i]);
-        o[i].id = i;
-        o[i].seed = tu_rand(seed) | 1;
-        o[i].pipe_fd = -1;
-    }
-}
-
-static void owners_free(struct owner *o, int n)
-{
-    for (int i = 0; i < n; i++) {
-        free(o[i].tx);
-        o[i].tx = NULL;
-        o[i].n = o[i].cap = 0;
-    }
+    struct msg m;
+    memset(&m, 0, sizeof m);
+    m.kind = 2;
+    m.tid = (uint32_t)w->id;
+    m.seq = seq;
+    write_all(g_report_fd, &m, sizeof m);
 }
 
 static atomic_bool g_stop;
 
-static void writers_start(struct owner *w, int n, JET_INSTANCE inst, const char *dbpath, unsigned pace_us,
+static void writers_start(struct tm_owner *w, int n, JET_INSTANCE inst, const char *dbpath, unsigned pace_us,
                           int pipe_fd)
 {
-    atomic_store(&g_stop, false);
+    g_report_fd = pipe_fd;
     for (int i = 0; i < n; i++) {
-        w[i].inst = inst;
+        w[i].jinst = inst;
         w[i].dbpath = dbpath;
-        w[i].stop = &g_stop;
         w[i].pace_us = pace_us;
-        w[i].pipe_fd = pipe_fd;
-        EXPECT(pthread_create(&w[i].th, NULL, writer_main, &w[i]) == 0, "pthread_create failed");
+        w[i].on_begin = pipe_fd >= 0 ? report_begin : NULL;
+        w[i].on_ack = pipe_fd >= 0 ? report_ack : NULL;
     }
+    tm_writers_run(w, n, &g_stop);
 }
 
-static void writers_stop(struct owner *w, int n)
+static void writers_stop(struct tm_owner *w, int n)
 {
-    atomic_store(&g_stop, true);
-    for (int i = 0; i < n; i++)
-        pthread_join(w[i].th, NULL);
+    tm_writers_join(w, n, &g_stop);
 }
 
 /* Wait until every writer has at least min transactions acknowledged (so the load is real). */
-static void writers_wait(struct owner *w, int n, size_t min)
+static void writers_wait(struct tm_owner *w, int n, size_t min)
 {
-    double t0 = now_sec();
+    double t0 = tm_now_sec();
     for (;;) {
         bool ok = true;
         for (int i = 0; i < n; i++) {
@@ -366,67 +146,8 @@ static void writers_wait(struct owner *w, int n, size_t min)
         }
         if (ok)
             return;
-        EXPECT(now_sec() - t0 < 60, "writers made no progress in 60 s");
-        sleep_ms(2);
-    }
-}
-
-/* ------------------------------------------------------------------------------------------- */
-/* The model check */
-
-/* How many leading transactions of w were acknowledged before clock x, and how many started
- * before clock y. */
-static size_t acked_before(const struct owner *w, uint64_t x)
-{
-    size_t k = 0;
-    while (k < w->n && w->tx[k].ack != PENDING && w->tx[k].ack < x)
-        k++;
-    return k;
-}
-
-static size_t started_before(const struct owner *w, uint64_t y)
-{
-    size_t k = 0;
-    while (k < w->n && w->tx[k].start < y)
-        k++;
-    return k;
-}
-
-static void apply(uint32_t *m, const struct txn *x, uint32_t seq)
-{
-    for (uint32_t i = 0; i < x->nops; i++)
-        m[x->ops[i].key] = x->ops[i].del ? 0 : seq;
-}
-
-/* got[k] = the transaction whose value key k holds, 0 if absent. Finds the k in [lo, hi] for which
- * the first k transactions of w give exactly got; returns it, or dies with the differences. */
-static size_t match(const struct owner *w, const uint32_t *got, size_t lo, size_t hi, const char *what)
-{
-    uint32_t m[KEYS_PER] = {0};
-    EXPECT(lo <= hi && hi <= w->n, "%s: bad bounds %zu..%zu of %zu", what, lo, hi, w->n);
-    size_t j = 0;
-    for (; j < lo; j++)
-        apply(m, &w->tx[j], (uint32_t)j + 1);
-    char first[200] = "";
-    for (;; j++) {
-        int diff = -1;
-        for (int k = 0; k < KEYS_PER && diff < 0; k++)
-            if (m[k] != got[k])
-                diff = k;
-        if (diff < 0) {
-            if (g_verbose)
-                fprintf(stderr, "  %s: owner %d: %zu txns, bounds [%zu, %zu], restored %zu\n", what, w->id, w->n, lo,
-                        hi, j);
-            return j;
-        }
-        if (j == lo)
-            snprintf(first, sizeof first, "after %zu txns key %d should hold txn %u, restored %u", j, diff,
-                     m[diff], got[diff]);
-        if (j == hi)
-            die("%s: owner %d matches no prefix of its %zu transactions within [%zu, %zu]: %s; after %zu txns "
-                "key %d should hold txn %u, restored %u",
-                what, w->id, w->n, lo, hi, first, j, diff, m[diff], got[diff]);
-        apply(m, &w->tx[j], (uint32_t)j + 1);
+        EXPECT(tm_now_sec() - t0 < 60, "writers made no progress in 60 s");
+        tm_sleep_ms(2);
     }
 }
 
@@ -448,51 +169,18 @@ static JET_INSTANCE open_instance(const char *name, const char *dir)
  * got[owner][k] (the transaction whose value it holds). Every value must be exactly what that
  * transaction wrote, and every key in the range of an owner in [olo, ohi]. */
 static void read_table(JET_INSTANCE v, const char *path, int olo, int ohi, uint32_t got[NOWNERS][KEYS_PER],
-                       const struct owner *owners)
+                       const struct tm_owner *owners)
 {
-    JET_SESID s;
-    JET_DBID db;
-    JET_TABLEID t;
-    CHECK(JetBeginSession(v, &s, NULL, NULL));
-    JET_ERR e = JetAttachDatabase(s, path, 0);
-    EXPECT(e >= 0, "attaching %s: %ld", path, (long)e); /* a warning if recovery attached it already */
-    CHECK(JetOpenDatabase(s, path, NULL, &db, 0));
-    CHECK(JetOpenTable(s, db, "t", NULL, 0, 0, &t));
-    memset(got, 0, sizeof(uint32_t) * NOWNERS * KEYS_PER);
-    uint8_t *val = malloc(MAXVAL), *want = malloc(MAXVAL);
-    EXPECT(val && want, "out of memory");
-    e = JetMove(s, t, JET_MoveFirst, 0);
-    while (e == JET_errSuccess) {
-        uint8_t k[8];
-        unsigned long kl = 0, vl = 0;
-        CHECK(JetRetrieveKey(s, t, k, sizeof k, &kl, 0));
-        CHECK(JetRetrieveRecord(s, t, val, MAXVAL, &vl, 0));
-        EXPECT(kl == 4, "%s: a key of %lu bytes", path, kl);
-        uint32_t g = ((uint32_t)k[0] << 24) | ((uint32_t)k[1] << 16) | ((uint32_t)k[2] << 8) | k[3];
-        int owner = (int)(g / KEYS_PER);
-        EXPECT(owner >= olo && owner <= ohi, "%s: key %u belongs to no owner of this database", path, g);
-        EXPECT(vl >= 12, "%s: key %u has a value of %lu bytes", path, g, vl);
-        uint32_t seq = (uint32_t)val[4] | ((uint32_t)val[5] << 8) | ((uint32_t)val[6] << 16) | ((uint32_t)val[7] << 24);
-        EXPECT(seq >= 1 && seq <= owners[owner].n, "%s: key %u holds a value of txn %u of owner %d, which has %zu", path,
-               g, seq, owner, owners[owner].n);
-        uint32_t wl = value_for((uint32_t)owner, seq, g, want);
-        EXPECT(vl == wl && !memcmp(val, want, wl), "%s: key %u has a wrong value (len %lu, txn %u wrote %u bytes)",
-               path, g, vl, seq, wl);
-        got[owner][g % KEYS_PER] = seq;
-        e = JetMove(s, t, JET_MoveNext, 0);
-    }
-    EXPECT(e == JET_errNoCurrentRecord, "%s: JetMove failed with %ld", path, (long)e);
-    CHECK(JetCloseTable(s, t));
-    CHECK(JetCloseDatabase(s, db, 0));
-    CHECK(JetEndSession(s, 0));
-    free(val);
-    free(want);
+    uint64_t mine = 0;
+    for (int i = olo; i <= ohi; i++)
+        mine |= 1ull << i;
+    tm_read_table(v, path, owners, NOWNERS, mine, "this database", &got[0][0]);
 }
 
 /* read_table on a restored database, in an instance of its own (in a fresh directory under work),
  * then a check of every page of the file. */
 static void read_db(const char *work, const char *path, int olo, int ohi, uint32_t got[NOWNERS][KEYS_PER],
-                    const struct owner *owners)
+                    const struct tm_owner *owners)
 {
     char *d = tu_path(work, "verify");
     tu_rmtree(d);
@@ -502,9 +190,7 @@ static void read_db(const char *work, const char *path, int olo, int ohi, uint32
     CHECK(JetTerm(v));
     tu_rmtree(d);
     free(d);
-    uint64_t np = 0, nt = 0, nr = 0;
-    JET_ERR e = eng_verify_file(path, &np, &nt, &nr);
-    EXPECT(e == JET_errSuccess, "%s fails page verification: %ld", path, (long)e);
+    tm_verify_pages(path);
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -520,6 +206,18 @@ static void copy_file(const char *from, const char *to)
         EXPECT(fwrite(buf, 1, n, b) == n, "write %s: %s", to, strerror(errno));
     EXPECT(!ferror(a) && fclose(b) == 0, "copy %s -> %s failed", from, to);
     fclose(a);
+}
+
+static void copy_logs_between(const char *from, const char *to, unsigned long lo, unsigned long hi)
+{
+    for (unsigned long g = lo; g <= hi; g++) {
+        char name[32];
+        snprintf(name, sizeof name, "edb%05lX.log", g);
+        char *f = tu_path(from, name), *t = tu_path(to, name);
+        copy_file(f, t);
+        free(f);
+        free(t);
+    }
 }
 
 static char *mkdir_in(const char *parent, const char *name)
@@ -626,7 +324,7 @@ static void copy_backup_file(JET_INSTANCE inst, const char *name, const char *ou
         unsigned long got = 0;
         if (slow_us && total) {
             cb = (unsigned long)(1 + tu_rand(seed) % 16) * PS;
-            sleep_us((unsigned)(tu_rand(seed) % slow_us));
+            tm_sleep_us((unsigned)(tu_rand(seed) % slow_us));
         }
         CHECK(JetReadFileInstance(inst, h, buf, cb, &got));
         if (!got)
@@ -668,14 +366,14 @@ static void backup(JET_INSTANCE inst, const char *logdir, bool incremental, bool
         free(list);
     }
     if (pause_ms)
-        sleep_ms(pause_ms);
+        tm_sleep_ms(pause_ms);
     r->li.cbSize = sizeof r->li;
     /* The checkpoint only moves forward, so the one GetLogInfo bases the truncation range on lies
      * between these two readings. */
     uint32_t ckpt_before = checkpoint_gen(logdir);
-    r->x1 = tick();
+    r->x1 = tm_tick();
     CHECK(JetGetLogInfoInstance2(inst, NULL, 0, &need, &r->li));
-    r->x2 = tick();
+    r->x2 = tm_tick();
     uint32_t ckpt_after = checkpoint_gen(logdir);
     EXPECT(r->li.ulGenLow >= 1 && r->li.ulGenHigh >= r->li.ulGenLow, "GetLogInfo gave the range %lu - %lu",
            r->li.ulGenLow, r->li.ulGenHigh);
@@ -726,7 +424,7 @@ static void backup(JET_INSTANCE inst, const char *logdir, bool incremental, bool
         free(tl);
     }
     CHECK(JetEndExternalBackupInstance(inst));
-    if (g_verbose)
+    if (tm_cfg.verbose)
         fprintf(stderr, "  %s backup%s: logs %lu - %lu, %d truncated, GetLogInfo took %llu ticks\n",
                 incremental ? "incremental" : "full", truncate ? "" : " (not truncated)", r->li.ulGenLow,
                 r->li.ulGenHigh, r->ntruncated, (unsigned long long)(r->x2 - r->x1));
@@ -751,18 +449,6 @@ static JET_ERR restore(const char *bkdir, JET_RSTMAP *map, long nmap, unsigned l
     return JetExternalRestore(NULL, NULL, map, nmap, (JET_PSTR)bkdir, (long)lo, (long)hi, NULL);
 }
 
-static void create_db(JET_INSTANCE inst, const char *path)
-{
-    JET_SESID s;
-    JET_DBID db;
-    JET_TABLEID t;
-    CHECK(JetBeginSession(inst, &s, NULL, NULL));
-    CHECK(JetCreateDatabase(s, path, NULL, &db, 0));
-    CHECK(JetCreateTable(s, db, "t", 0, 0, &t));
-    CHECK(JetCloseTable(s, t));
-    CHECK(JetCloseDatabase(s, db, 0));
-    CHECK(JetEndSession(s, 0));
-}
 
 /* ------------------------------------------------------------------------------------------- */
 /* Part 1 and 4: one full backup under load, its restore, and damaged copies of it */
@@ -809,25 +495,25 @@ static void pick_log_record(const char *dir, unsigned long lo, unsigned long hi,
 
 static void part_load_and_damage(const char *work, unsigned long long *seed)
 {
-    static struct owner o[NOWNERS];
-    owners_init(o, NOWNERS, seed);
+    static struct tm_owner o[NOWNERS];
+    tm_owners_init(o, NOWNERS, seed);
     char *live = mkdir_in(work, "live"), *bk = mkdir_in(work, "bk1"), *rs = mkdir_in(work, "rs1");
     char *dba = tu_path(live, "a.edb"), *dbb = tu_path(live, "b.edb");
     JET_INSTANCE inst = open_instance("bl-live", live);
-    create_db(inst, dba);
-    create_db(inst, dbb);
+    tm_create_db(inst, dba);
+    tm_create_db(inst, dbb);
     /* The static database: written now, never during the backup. */
     {
         JET_SESID s;
         JET_DBID db;
         JET_TABLEID t;
-        uint8_t *val = malloc(MAXVAL);
+        uint8_t *val = malloc(TM_MAXVAL);
         EXPECT(val, "out of memory");
         CHECK(JetBeginSession(inst, &s, NULL, NULL));
         CHECK(JetOpenDatabase(s, dbb, NULL, &db, 0));
         CHECK(JetOpenTable(s, db, "t", NULL, 0, 0, &t));
         for (int i = 0; i < 60; i++)
-            do_txn(&o[STATIC_OWNER], s, t, val);
+            tm_do_txn(&o[STATIC_OWNER], s, t, val);
         CHECK(JetCloseTable(s, t));
         CHECK(JetCloseDatabase(s, db, 0));
         CHECK(JetEndSession(s, 0));
@@ -841,7 +527,7 @@ static void part_load_and_damage(const char *work, unsigned long long *seed)
     writers_wait(o, NWRITERS, 30 + tu_rand(seed) % 150);
     struct bk b;
     backup(inst, live, false, true, bk, (unsigned)(tu_rand(seed) % 60), 3000, seed, &b);
-    sleep_ms((unsigned)(tu_rand(seed) % 100)); /* commits after the backup: never in the restore */
+    tm_sleep_ms((unsigned)(tu_rand(seed) % 100)); /* commits after the backup: never in the restore */
     writers_stop(o, NWRITERS);
     CHECK(JetTerm(inst));
     g_st.backups++;
@@ -857,23 +543,16 @@ static void part_load_and_damage(const char *work, unsigned long long *seed)
     uint32_t got[NOWNERS][KEYS_PER];
     read_db(work, ra, 0, NWRITERS - 1, got, o);
     for (int i = 0; i < NWRITERS; i++) {
-        size_t lo = acked_before(&o[i], b.x1), hi = started_before(&o[i], b.x2);
-        match(&o[i], got[i], lo, hi, "full backup under load");
+        size_t lo = tm_acked_before(&o[i], b.x1), hi = tm_started_before(&o[i], b.x2);
+        tm_match(&o[i], got[i], lo, hi, "full backup under load");
         g_st.txns += o[i].n;
     }
     read_db(work, rb, STATIC_OWNER, STATIC_OWNER, got, o);
-    match(&o[STATIC_OWNER], got[STATIC_OWNER], o[STATIC_OWNER].n, o[STATIC_OWNER].n, "static database");
+    tm_match(&o[STATIC_OWNER], got[STATIC_OWNER], o[STATIC_OWNER].n, o[STATIC_OWNER].n, "static database");
 
     /* Part 4a: one flipped byte inside a record of one backed-up log. */
     char *dmg = mkdir_in(work, "dmg");
-    for (unsigned long g = b.li.ulGenLow; g <= b.li.ulGenHigh; g++) {
-        char name[32];
-        snprintf(name, sizeof name, "edb%05lX.log", g);
-        char *f = tu_path(bk, name), *t = tu_path(dmg, name);
-        copy_file(f, t);
-        free(f);
-        free(t);
-    }
+    copy_logs_between(bk, dmg, b.li.ulGenLow, b.li.ulGenHigh);
     char lpath[4200];
     uint64_t loff = 0;
     pick_log_record(dmg, b.li.ulGenLow, b.li.ulGenHigh, seed, lpath, sizeof lpath, &loff);
@@ -916,26 +595,14 @@ static void part_load_and_damage(const char *work, unsigned long long *seed)
     free(live);
     free(bk);
     free(rs);
-    owners_free(o, NOWNERS);
+    tm_owners_free(o, NOWNERS);
 }
 
 /* ------------------------------------------------------------------------------------------- */
 /* Part 2: incremental chain and differential, with the writers running throughout */
 
-static void copy_logs_between(const char *from, const char *to, unsigned long lo, unsigned long hi)
-{
-    for (unsigned long g = lo; g <= hi; g++) {
-        char name[32];
-        snprintf(name, sizeof name, "edb%05lX.log", g);
-        char *f = tu_path(from, name), *t = tu_path(to, name);
-        copy_file(f, t);
-        free(f);
-        free(t);
-    }
-}
-
 static void check_restore(const char *work, const char *bkdir, const char *stream, const char *orig,
-                          unsigned long lo, unsigned long hi, const struct bk *bound, struct owner *o,
+                          unsigned long lo, unsigned long hi, const struct bk *bound, struct tm_owner *o,
                           const char *what)
 {
     char *rs = tu_path(work, "rs-chain");
@@ -949,7 +616,7 @@ static void check_restore(const char *work, const char *bkdir, const char *strea
     uint32_t got[NOWNERS][KEYS_PER];
     read_db(work, ra, 0, NWRITERS - 1, got, o);
     for (int i = 0; i < NWRITERS; i++)
-        match(&o[i], got[i], acked_before(&o[i], bound->x1), started_before(&o[i], bound->x2), what);
+        tm_match(&o[i], got[i], tm_acked_before(&o[i], bound->x1), tm_started_before(&o[i], bound->x2), what);
     free(ra);
     tu_rmtree(rs);
     free(rs);
@@ -957,19 +624,19 @@ static void check_restore(const char *work, const char *bkdir, const char *strea
 
 static void part_chain(const char *work, unsigned long long *seed)
 {
-    static struct owner o[NOWNERS];
-    owners_init(o, NOWNERS, seed);
+    static struct tm_owner o[NOWNERS];
+    tm_owners_init(o, NOWNERS, seed);
     char *live = mkdir_in(work, "live2"), *full = mkdir_in(work, "full2"), *chain = mkdir_in(work, "chain");
     char *fd2 = mkdir_in(work, "full-d"), *diff = mkdir_in(work, "diff"), *scratch = mkdir_in(work, "scratch");
     char *dba = tu_path(live, "a.edb");
     JET_INSTANCE inst = open_instance("bl-live2", live);
-    create_db(inst, dba);
+    tm_create_db(inst, dba);
     writers_start(o, NWRITERS, inst, dba, 2000, -1);
     struct bk f, inc[3], f2, d0, d;
     writers_wait(o, NWRITERS, 3);
     backup(inst, live, false, true, full, (unsigned)(tu_rand(seed) % 30), 1500, seed, &f);
     for (int i = 0; i < 3; i++) {
-        sleep_ms(30 + (unsigned)(tu_rand(seed) % 150));
+        tm_sleep_ms(30 + (unsigned)(tu_rand(seed) % 150));
         backup(inst, live, true, true, chain, (unsigned)(tu_rand(seed) % 20), 0, seed, &inc[i]);
         unsigned long prev = i ? inc[i - 1].li.ulGenHigh : f.li.ulGenHigh;
         EXPECT(inc[i].li.ulGenLow <= prev + 1, "incremental %d starts at generation %lu, after %lu + 1", i + 1,
@@ -977,17 +644,17 @@ static void part_chain(const char *work, unsigned long long *seed)
         EXPECT(inc[i].li.ulGenHigh > prev, "incremental %d ends at generation %lu, not after %lu", i + 1,
                inc[i].li.ulGenHigh, prev);
     }
-    sleep_ms(10 + (unsigned)(tu_rand(seed) % 30));
+    tm_sleep_ms(10 + (unsigned)(tu_rand(seed) % 30));
     backup(inst, live, false, true, fd2, (unsigned)(tu_rand(seed) % 20), 1500, seed, &f2);
-    sleep_ms(10 + (unsigned)(tu_rand(seed) % 30));
+    tm_sleep_ms(10 + (unsigned)(tu_rand(seed) % 30));
     backup(inst, live, true, false, scratch, 0, 0, seed, &d0); /* a differential the restore does not use */
-    sleep_ms(10 + (unsigned)(tu_rand(seed) % 30));
+    tm_sleep_ms(10 + (unsigned)(tu_rand(seed) % 30));
     backup(inst, live, true, false, diff, (unsigned)(tu_rand(seed) % 20), 0, seed, &d);
     EXPECT(d.li.ulGenLow <= f2.li.ulGenHigh + 1, "the differential starts at %lu, after the full's %lu + 1",
            d.li.ulGenLow, f2.li.ulGenHigh);
     EXPECT(d.li.ulGenLow <= d0.li.ulGenLow, "the later differential starts later (%lu > %lu)", d.li.ulGenLow,
            d0.li.ulGenLow);
-    sleep_ms((unsigned)(tu_rand(seed) % 20));
+    tm_sleep_ms((unsigned)(tu_rand(seed) % 20));
     writers_stop(o, NWRITERS);
     CHECK(JetTerm(inst));
     g_st.backups += 7;
@@ -1011,7 +678,7 @@ static void part_chain(const char *work, unsigned long long *seed)
     free(fd2);
     free(diff);
     free(scratch);
-    owners_free(o, NOWNERS);
+    tm_owners_free(o, NOWNERS);
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -1021,18 +688,18 @@ static void part_chain(const char *work, unsigned long long *seed)
 
 static void kill_child(const char *live, const char *bk, int fd, unsigned long long seed)
 {
-    static struct owner o[NKILLW];
-    owners_init(o, NKILLW, &seed);
+    static struct tm_owner o[NKILLW];
+    tm_owners_init(o, NKILLW, &seed);
     char *dba = tu_path(live, "a.edb");
     JET_INSTANCE inst = open_instance("bl-child", live);
-    create_db(inst, dba);
+    tm_create_db(inst, dba);
     writers_start(o, NKILLW, inst, dba, 1000, fd);
     /* Some generations first, so there is something below the checkpoint to truncate. */
     uint32_t lo, hi;
-    double t0 = now_sec();
+    double t0 = tm_now_sec();
     while (archived_logs(live, &lo, &hi) < 3) {
-        EXPECT(now_sec() - t0 < 60, "child: no log rolls in 60 s");
-        sleep_ms(2);
+        EXPECT(tm_now_sec() - t0 < 60, "child: no log rolls in 60 s");
+        tm_sleep_ms(2);
     }
     uint32_t below = hi; /* archived before the checkpoint that follows: all below it */
     CHECK(JetStopServiceInstance2(inst, JET_bitStopServiceQuiesceCaches));
@@ -1077,24 +744,24 @@ static void part_kill(const char *work, unsigned long long *seed)
         _exit(0);
     }
     close(p[1]);
-    static struct owner o[NOWNERS];
-    owners_init(o, NOWNERS, seed);
+    static struct tm_owner o[NOWNERS];
+    tm_owners_init(o, NOWNERS, seed);
     unsigned long full_lo = 0, full_hi = 0;
     bool backed_up = false, killed = false;
     uint64_t acks_after = 0, kill_acks = 5 + tu_rand(seed) % 100;
     unsigned kill_ms = 10 + (unsigned)(tu_rand(seed) % 300);
-    double t0 = now_sec(), tb = 0;
+    double t0 = tm_now_sec(), tb = 0;
     struct msg m;
     size_t have = 0;
     for (;;) {
-        double t = now_sec();
+        double t = tm_now_sec();
         if (!killed && ((backed_up && (acks_after >= kill_acks || (t - tb) * 1000 >= kill_ms)) || t - t0 > 120)) {
             kill(pid, SIGKILL);
             killed = true;
         }
         struct pollfd pf = {p[0], POLLIN, 0};
         if (poll(&pf, 1, killed ? 1000 : 5) < 0 && errno != EINTR)
-            die("poll: %s", strerror(errno));
+            tm_die("poll: %s", strerror(errno));
         if (!(pf.revents & (POLLIN | POLLHUP)))
             continue;
         ssize_t n = read(p[0], (char *)&m + have, sizeof m - have);
@@ -1107,16 +774,16 @@ static void part_kill(const char *work, unsigned long long *seed)
             continue;
         have = 0;
         EXPECT(m.tid < NKILLW, "bad message from the child");
-        struct owner *w = &o[m.tid];
+        struct tm_owner *w = &o[m.tid];
         if (m.kind == 1) {
             EXPECT(m.seq == w->n + 1, "child: txn %u of writer %u out of order", m.seq, m.tid);
-            struct txn *x = push_txn(w);
+            struct tm_txn *x = tm_push_txn(w);
             x->nops = m.nops;
             memcpy(x->ops, m.ops, sizeof x->ops);
-            x->ack = PENDING;
+            x->ack = TM_PENDING;
             w->n++;
         } else if (m.kind == 2) {
-            EXPECT(m.seq == w->n && w->tx[m.seq - 1].ack == PENDING, "child: ack of txn %u out of order", m.seq);
+            EXPECT(m.seq == w->n && w->tx[m.seq - 1].ack == TM_PENDING, "child: ack of txn %u out of order", m.seq);
             w->tx[m.seq - 1].ack = 1;
             if (backed_up)
                 acks_after++;
@@ -1125,7 +792,7 @@ static void part_kill(const char *work, unsigned long long *seed)
             full_lo = (unsigned long)m.a;
             full_hi = (unsigned long)m.b;
             g_st.truncated += (uint64_t)m.c;
-            tb = now_sec();
+            tb = tm_now_sec();
         }
     }
     close(p[0]);
@@ -1143,9 +810,9 @@ static void part_kill(const char *work, unsigned long long *seed)
     size_t krec[NKILLW];
     for (int i = 0; i < NKILLW; i++) {
         size_t acked = 0;
-        while (acked < o[i].n && o[i].tx[acked].ack != PENDING)
+        while (acked < o[i].n && o[i].tx[acked].ack != TM_PENDING)
             acked++;
-        krec[i] = match(&o[i], got[i], acked, o[i].n, "recovery after SIGKILL");
+        krec[i] = tm_match(&o[i], got[i], acked, o[i].n, "recovery after SIGKILL");
         g_st.txns += o[i].n;
     }
     /* The next incremental continues the full's chain with no gap. */
@@ -1163,57 +830,46 @@ static void part_kill(const char *work, unsigned long long *seed)
     g_st.restores++;
     read_db(work, ra, 0, NKILLW - 1, got, o);
     for (int i = 0; i < NKILLW; i++)
-        match(&o[i], got[i], krec[i], krec[i], "full + incremental across the crash");
+        tm_match(&o[i], got[i], krec[i], krec[i], "full + incremental across the crash");
     free(rs);
     free(ra);
     free(sa);
     free(dba);
     free(live);
     free(bk);
-    owners_free(o, NOWNERS);
+    tm_owners_free(o, NOWNERS);
 }
 
 /* ------------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
 {
+    tm_cfg = (struct tm_config){.prog = "backup-load",
+                                .keys_per = KEYS_PER,
+                                .value_salt = 0x5bd1e995ULL,
+                                .owner_word = "owner",
+                                .holds_word = "restored",
+                                .ran_word = "has"};
     int rounds = 10;
     unsigned long long seed = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
-            rounds = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-            seed = strtoull(argv[++i], NULL, 0);
-        else {
-            fprintf(stderr, "usage: %s [--rounds N] [--seed S]\n", argv[0]);
-            return 2;
-        }
-    }
-    if (!seed)
-        seed = tu_seed("backup-load");
-    else
-        fprintf(stderr, "backup-load: seed %llu\n", seed);
+    if (!tm_parse_args(argc, argv, &rounds, &seed))
+        return 2;
+    seed = tm_pick_seed(seed);
     unsigned long long seed0 = seed;
     signal(SIGPIPE, SIG_IGN);
-    g_verbose = getenv("BACKUP_LOAD_VERBOSE") != NULL;
-    double t0 = now_sec();
+    tm_cfg.verbose = getenv("BACKUP_LOAD_VERBOSE") != NULL;
+    double t0 = tm_now_sec();
     for (int r = 0; r < rounds; r++) {
-        g_round = r;
-        /* Round 0 uses the seed itself, so a failing round's seed reruns it first. */
-        g_round_seed = r ? tu_rand(&seed) : seed;
-        unsigned long long rs = g_round_seed;
-        char *work = tu_mkdtemp("backup-load");
-        g_work = work;
+        unsigned long long rs;
+        char *work = tm_round_begin(r, &seed, &rs);
         part_load_and_damage(work, &rs);
         part_chain(work, &rs);
         part_kill(work, &rs);
-        tu_rmtree(work);
-        g_work = "";
-        free(work);
+        tm_round_end(work);
     }
     printf("backup-load: %d rounds (seed %llu) in %.1f s: %llu backups under load, %llu restores exact within "
            "their bounds, %llu transactions, %llu kills recovered, %llu logs truncated, %llu damaged sets refused\n",
-           rounds, seed0, now_sec() - t0, (unsigned long long)g_st.backups, (unsigned long long)g_st.restores,
+           rounds, seed0, tm_now_sec() - t0, (unsigned long long)g_st.backups, (unsigned long long)g_st.restores,
            (unsigned long long)g_st.txns, (unsigned long long)g_st.kills, (unsigned long long)g_st.truncated,
            (unsigned long long)g_st.damaged);
     return 0;

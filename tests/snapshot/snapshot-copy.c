@@ -36,10 +36,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -48,15 +46,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "io-int.h"
 #include "jet.h"
 #include "logfmt-int.h"
+#include "../common/txmodel.h"
 #include "../unit/testutil.h"
 
-long eng_verify_file(const char *path, uint64_t *npages, uint64_t *ntables, uint64_t *nrecords);
 uint32_t eng_crc32c(uint32_t crc, const void *buf, size_t len);
 
 extern char **environ;
@@ -64,44 +61,12 @@ extern char **environ;
 #define NWRITERS 4
 #define MAXINST 3
 #define KEYS_PER 200
-#define MAXOPS 4
-#define MAXVAL 8192
-#define PENDING UINT64_MAX
 #define ROUND_TIMEOUT_S 180
 
 /* ------------------------------------------------------------------------------------------- */
-/* Failure reporting: a failure anywhere (also in a writer thread) ends the process at once, so a
- * broken state is never cleaned up: the files stay for a look. */
+/* The watchdog and a slow disk */
 
-static int g_round;
-static unsigned long long g_round_seed;
-static const char *g_work = "";
 static char g_alarm_msg[512]; /* preformatted: the watchdog may only write(2) */
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "snapshot-copy: round %d (seed %llu, files in %s): ", g_round, g_round_seed, g_work);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    fflush(stderr);
-    _exit(1);
-}
-
-#define CHECK(call)                                                                                \
-    do {                                                                                           \
-        JET_ERR e_ = (call);                                                                       \
-        if (e_ != JET_errSuccess)                                                                  \
-            die("%s:%d: %s failed: %ld", __FILE__, __LINE__, #call, (long)e_);                     \
-    } while (0)
-
-#define EXPECT(cond, ...)                                                                          \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            die(__VA_ARGS__);                                                                      \
-    } while (0)
 
 static void on_alarm(int sig)
 {
@@ -109,28 +74,6 @@ static void on_alarm(int sig)
     ssize_t r = write(2, g_alarm_msg, strlen(g_alarm_msg));
     (void)r;
     _exit(1);
-}
-
-static bool g_verbose; /* $SNAPSHOT_COPY_VERBOSE: bounds and choices of every round on stderr */
-
-/* The clock that orders starts, acknowledgements and the snapshot calls. */
-static atomic_uint_fast64_t g_clock = 1;
-static uint64_t tick(void) { return atomic_fetch_add(&g_clock, 1); }
-
-static void sleep_us(unsigned us)
-{
-    struct timespec ts = {us / 1000000, (long)(us % 1000000) * 1000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-static void sleep_ms(unsigned ms) { sleep_us(ms * 1000u); }
-
-static double now_sec(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 /* A slow disk, in some rounds: every sync takes 0.05..0.5 ms more, and allocating a new log
@@ -143,95 +86,15 @@ static int slow_io(void *ctx, enum eng_io_op op, int fd, const char *path, uint6
     (void)ctx, (void)fd, (void)path, (void)off, (void)len;
     if (op == ENG_IO_SYNC || op == ENG_IO_ALLOCATE) {
         uint64_t h = (atomic_fetch_add(&g_slow_ctr, 1) + 1) * 0x9E3779B97F4A7C15ULL;
-        sleep_us(op == ENG_IO_SYNC ? 50 + (unsigned)((h >> 40) % 450) : 1000 + (unsigned)((h >> 40) % 3000));
+        tm_sleep_us(op == ENG_IO_SYNC ? 50 + (unsigned)((h >> 40) % 450) : 1000 + (unsigned)((h >> 40) % 3000));
     }
     return 0;
 }
 
 /* ------------------------------------------------------------------------------------------- */
-/* Transactions and their values */
+/* Writers: the model is in txmodel */
 
-struct op {
-    uint16_t key; /* index inside the owner's range */
-    uint8_t del;
-    uint8_t pad;
-};
-
-struct txn {
-    uint32_t nops;
-    struct op ops[MAXOPS];
-    bool lazy;
-    uint64_t start, ack; /* clock stamps; ack PENDING until the commit returned */
-};
-
-/* A writer thread and the transactions it ran: tx[j] is its transaction number j + 1. Only the
- * thread appends to tx; the main thread reads it after joining. */
-struct owner {
-    int id;
-    int inst; /* index of its instance in the round */
-    unsigned long long seed;
-    struct txn *tx;
-    size_t n, cap;
-    atomic_size_t nacked; /* read while the thread runs: progress after the thaw */
-    JET_INSTANCE jinst;
-    const char *dbpath;
-    pthread_t th;
-    unsigned pace_us;   /* at most this long a pause after each commit: bounds the log volume */
-    unsigned lazy_pct;  /* share of lazily committed transactions */
-};
-
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
-/* 12-byte header (owner, seq, global key) so a wrong value says whose it is, then bytes from a
- * hash; one value in eight is 1.5..6 KB, so records of several pages' worth move around. */
-static uint32_t value_for(uint32_t owner, uint32_t seq, uint32_t gkey, uint8_t *out)
-{
-    uint64_t h = mix(((uint64_t)owner << 56) ^ ((uint64_t)seq << 20) ^ gkey ^ 0x7f4a7c15ULL);
-    uint32_t len = (h % 8 == 0) ? 1500 + (uint32_t)((h >> 8) % 4500) : 12 + (uint32_t)((h >> 8) % 250);
-    unsigned long long s = h | 1;
-    for (int i = 0; i < 4; i++) {
-        out[i] = (uint8_t)(owner >> (8 * i));
-        out[4 + i] = (uint8_t)(seq >> (8 * i));
-        out[8 + i] = (uint8_t)(gkey >> (8 * i));
-    }
-    for (uint32_t i = 12; i < len; i++)
-        out[i] = (uint8_t)tu_rand(&s);
-    return len;
-}
-
-static uint32_t gkey_of(int owner, uint32_t k) { return (uint32_t)owner * KEYS_PER + k; }
-
-static void keybytes(uint32_t g, uint8_t k[4])
-{
-    k[0] = (uint8_t)(g >> 24);
-    k[1] = (uint8_t)(g >> 16);
-    k[2] = (uint8_t)(g >> 8);
-    k[3] = (uint8_t)g;
-}
-
-static struct txn *push_txn(struct owner *w)
-{
-    if (w->n == w->cap) {
-        size_t nc = w->cap ? w->cap * 2 : 256;
-        struct txn *nt = realloc(w->tx, nc * sizeof *nt);
-        EXPECT(nt, "out of memory");
-        w->tx = nt;
-        w->cap = nc;
-    }
-    struct txn *x = &w->tx[w->n];
-    memset(x, 0, sizeof *x);
-    return x;
-}
-
-static bool has_put(const struct txn *x)
+static bool has_put(const struct tm_txn *x)
 {
     for (uint32_t i = 0; i < x->nops; i++)
         if (!x->ops[i].del)
@@ -239,134 +102,20 @@ static bool has_put(const struct txn *x)
     return false;
 }
 
-static void do_txn(struct owner *w, JET_SESID ses, JET_TABLEID t, uint8_t *val)
-{
-    struct txn *x = push_txn(w);
-    uint32_t seq = (uint32_t)w->n + 1;
-    x->nops = 1 + (uint32_t)(tu_rand(&w->seed) % MAXOPS);
-    for (uint32_t i = 0; i < x->nops; i++) {
-        x->ops[i].key = (uint16_t)(tu_rand(&w->seed) % KEYS_PER);
-        x->ops[i].del = tu_rand(&w->seed) % 100 < 25;
-    }
-    x->lazy = tu_rand(&w->seed) % 100 < w->lazy_pct;
-    x->ack = PENDING;
-    x->start = tick();
-    __atomic_store_n(&w->n, w->n + 1, __ATOMIC_RELEASE);
-    CHECK(JetBeginTransaction(ses));
-    for (uint32_t i = 0; i < x->nops; i++) {
-        uint32_t g = gkey_of(w->id, x->ops[i].key);
-        uint8_t k[4];
-        keybytes(g, k);
-        if (x->ops[i].del) {
-            JET_ERR e = JetDeleteRecord(ses, t, k, 4, 0);
-            if (e != JET_errRecordNotFound)
-                CHECK(e);
-        } else {
-            uint32_t len = value_for((uint32_t)w->id, seq, g, val);
-            CHECK(JetPutRecord(ses, t, k, 4, val, len, 0));
-        }
-    }
-    CHECK(JetCommitTransaction(ses, x->lazy ? JET_bitCommitLazyFlush : 0));
-    x->ack = tick();
-    atomic_fetch_add(&w->nacked, 1);
-}
-
 static atomic_bool g_stop;
 
-static void *writer_main(void *arg)
-{
-    struct owner *w = arg;
-    JET_SESID ses;
-    JET_DBID db;
-    JET_TABLEID t;
-    uint8_t *val = malloc(MAXVAL);
-    EXPECT(val, "out of memory");
-    CHECK(JetBeginSession(w->jinst, &ses, NULL, NULL));
-    CHECK(JetOpenDatabase(ses, w->dbpath, NULL, &db, 0));
-    CHECK(JetOpenTable(ses, db, "t", NULL, 0, 0, &t));
-    while (!atomic_load(&g_stop)) {
-        do_txn(w, ses, t, val);
-        if (w->pace_us)
-            sleep_us((unsigned)(tu_rand(&w->seed) % w->pace_us));
-    }
-    /* Every lazy commit durable: after this even a dirty term must keep all of them. */
-    CHECK(JetCommitTransaction(ses, JET_bitWaitAllLevel0Commit));
-    CHECK(JetCloseTable(ses, t));
-    CHECK(JetCloseDatabase(ses, db, 0));
-    CHECK(JetEndSession(ses, 0));
-    free(val);
-    return NULL;
-}
-
 /* Wait until every writer has more than min[i] transactions acknowledged. */
-static void writers_wait(struct owner *w, const size_t *min, const char *what)
+static void writers_wait(struct tm_owner *w, const size_t *min, const char *what)
 {
-    double t0 = now_sec();
+    double t0 = tm_now_sec();
     for (;;) {
         bool ok = true;
         for (int i = 0; i < NWRITERS; i++)
             ok &= atomic_load(&w[i].nacked) > min[i];
         if (ok)
             return;
-        EXPECT(now_sec() - t0 < 60, "%s: the writers made no progress in 60 s", what);
-        sleep_ms(1);
-    }
-}
-
-/* ------------------------------------------------------------------------------------------- */
-/* The model check */
-
-static size_t acked_before(const struct owner *w, uint64_t x)
-{
-    size_t k = 0;
-    while (k < w->n && w->tx[k].ack != PENDING && w->tx[k].ack < x)
-        k++;
-    return k;
-}
-
-static size_t started_before(const struct owner *w, uint64_t y)
-{
-    size_t k = 0;
-    while (k < w->n && w->tx[k].start < y)
-        k++;
-    return k;
-}
-
-static void apply(uint32_t *m, const struct txn *x, uint32_t seq)
-{
-    for (uint32_t i = 0; i < x->nops; i++)
-        m[x->ops[i].key] = x->ops[i].del ? 0 : seq;
-}
-
-/* got[k] = the transaction whose value key k holds, 0 if absent. Finds the k in [lo, hi] for which
- * the first k transactions of w give exactly got; returns it, or dies with the differences. */
-static size_t match(const struct owner *w, const uint32_t *got, size_t lo, size_t hi, const char *what)
-{
-    uint32_t m[KEYS_PER] = {0};
-    EXPECT(lo <= hi && hi <= w->n, "%s: bad bounds %zu..%zu of %zu", what, lo, hi, w->n);
-    size_t j = 0;
-    for (; j < lo; j++)
-        apply(m, &w->tx[j], (uint32_t)j + 1);
-    char first[200] = "";
-    for (;; j++) {
-        int diff = -1;
-        for (int k = 0; k < KEYS_PER && diff < 0; k++)
-            if (m[k] != got[k])
-                diff = k;
-        if (diff < 0) {
-            if (g_verbose)
-                fprintf(stderr, "  %s: writer %d: %zu txns, bounds [%zu, %zu], holds %zu\n", what, w->id, w->n, lo,
-                        hi, j);
-            return j;
-        }
-        if (j == lo)
-            snprintf(first, sizeof first, "after %zu txns key %d should hold txn %u, holds %u", j, diff, m[diff],
-                     got[diff]);
-        if (j == hi)
-            die("%s: writer %d matches no prefix of its %zu transactions within [%zu, %zu]: %s; after %zu txns "
-                "key %d should hold txn %u, holds %u",
-                what, w->id, w->n, lo, hi, first, j, diff, m[diff], got[diff]);
-        apply(m, &w->tx[j], (uint32_t)j + 1);
+        EXPECT(tm_now_sec() - t0 < 60, "%s: the writers made no progress in 60 s", what);
+        tm_sleep_ms(1);
     }
 }
 
@@ -399,65 +148,15 @@ static JET_INSTANCE open_instance(const char *name, const char *dir, const struc
  * whose value it holds). Every value must be exactly what that transaction wrote, and every key
  * belong to a writer of instance ix. */
 static void read_table(JET_INSTANCE v, const char *path, int ix, uint32_t got[NWRITERS][KEYS_PER],
-                       const struct owner *o)
+                       const struct tm_owner *o)
 {
-    JET_SESID s;
-    JET_DBID db;
-    JET_TABLEID t;
-    CHECK(JetBeginSession(v, &s, NULL, NULL));
-    JET_ERR e = JetAttachDatabase(s, path, 0);
-    EXPECT(e >= 0, "attaching %s: %ld", path, (long)e);
-    CHECK(JetOpenDatabase(s, path, NULL, &db, 0));
-    CHECK(JetOpenTable(s, db, "t", NULL, 0, 0, &t));
-    memset(got, 0, sizeof(uint32_t) * NWRITERS * KEYS_PER);
-    uint8_t *val = malloc(MAXVAL), *want = malloc(MAXVAL);
-    EXPECT(val && want, "out of memory");
-    e = JetMove(s, t, JET_MoveFirst, 0);
-    while (e == JET_errSuccess) {
-        uint8_t k[8];
-        unsigned long kl = 0, vl = 0;
-        CHECK(JetRetrieveKey(s, t, k, sizeof k, &kl, 0));
-        CHECK(JetRetrieveRecord(s, t, val, MAXVAL, &vl, 0));
-        EXPECT(kl == 4, "%s: a key of %lu bytes", path, kl);
-        uint32_t g = ((uint32_t)k[0] << 24) | ((uint32_t)k[1] << 16) | ((uint32_t)k[2] << 8) | k[3];
-        int owner = (int)(g / KEYS_PER);
-        EXPECT(owner < NWRITERS && o[owner].inst == ix, "%s: key %u belongs to no writer of instance %d", path, g, ix);
-        EXPECT(vl >= 12, "%s: key %u has a value of %lu bytes", path, g, vl);
-        uint32_t seq = (uint32_t)val[4] | ((uint32_t)val[5] << 8) | ((uint32_t)val[6] << 16) | ((uint32_t)val[7] << 24);
-        EXPECT(seq >= 1 && seq <= o[owner].n, "%s: key %u holds a value of txn %u of writer %d, which ran %zu", path, g,
-               seq, owner, o[owner].n);
-        uint32_t wl = value_for((uint32_t)owner, seq, g, want);
-        EXPECT(vl == wl && !memcmp(val, want, wl), "%s: key %u has a wrong value (len %lu, txn %u wrote %u bytes)",
-               path, g, vl, seq, wl);
-        got[owner][g % KEYS_PER] = seq;
-        e = JetMove(s, t, JET_MoveNext, 0);
-    }
-    EXPECT(e == JET_errNoCurrentRecord, "%s: JetMove failed with %ld", path, (long)e);
-    CHECK(JetCloseTable(s, t));
-    CHECK(JetCloseDatabase(s, db, 0));
-    CHECK(JetEndSession(s, 0));
-    free(val);
-    free(want);
-}
-
-static void verify_pages(const char *path)
-{
-    uint64_t np = 0, nt = 0, nr = 0;
-    JET_ERR e = eng_verify_file(path, &np, &nt, &nr);
-    EXPECT(e == JET_errSuccess, "%s fails page verification: %ld", path, (long)e);
-}
-
-static void create_db(JET_INSTANCE inst, const char *path)
-{
-    JET_SESID s;
-    JET_DBID db;
-    JET_TABLEID t;
-    CHECK(JetBeginSession(inst, &s, NULL, NULL));
-    CHECK(JetCreateDatabase(s, path, NULL, &db, 0));
-    CHECK(JetCreateTable(s, db, "t", 0, 0, &t));
-    CHECK(JetCloseTable(s, t));
-    CHECK(JetCloseDatabase(s, db, 0));
-    CHECK(JetEndSession(s, 0));
+    uint64_t mine = 0;
+    for (int i = 0; i < NWRITERS; i++)
+        if (o[i].inst == ix)
+            mine |= 1ull << i;
+    char where[32];
+    snprintf(where, sizeof where, "instance %d", ix);
+    tm_read_table(v, path, o, NWRITERS, mine, where, &got[0][0]);
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -647,39 +346,35 @@ static void run_round(const char *work, unsigned long long *seed, bool three)
         snprintf(b, sizeof b, "i%d.live", k);
         aside[k] = tu_path(work, b);
         dbp[k] = tu_path(dir[k], "db.edb");
-        snprintf(name[k], sizeof name[k], "sc-%d-%d", g_round, k);
+        snprintf(name[k], sizeof name[k], "sc-%d-%d", tm_round, k);
         EXPECT(mkdir(dir[k], 0755) == 0, "mkdir %s: %s", dir[k], strerror(errno));
         inst[k] = open_instance(name[k], dir[k], &c);
-        create_db(inst[k], dbp[k]);
+        tm_create_db(inst[k], dbp[k]);
     }
 
-    static struct owner o[NWRITERS];
+    static struct tm_owner o[NWRITERS];
     unsigned pace = (unsigned)(tu_rand(seed) % 1500);
     /* Some rounds mostly lazy: then commits keep going through (into memory) during the freeze. */
     unsigned lazy_pct = tu_rand(seed) % 3 == 0 ? 70 + (unsigned)(tu_rand(seed) % 25) : (unsigned)(tu_rand(seed) % 40);
+    tm_owners_init(o, NWRITERS, seed);
     for (int i = 0; i < NWRITERS; i++) {
-        free(o[i].tx);
-        memset(&o[i], 0, sizeof o[i]);
-        o[i].id = i;
         o[i].inst = i % ninst;
-        o[i].seed = tu_rand(seed) | 1;
         o[i].jinst = inst[o[i].inst];
         o[i].dbpath = dbp[o[i].inst];
         o[i].pace_us = pace;
+        o[i].lazy_commits = true;
         o[i].lazy_pct = lazy_pct;
     }
     bool slow = tu_rand(seed) % 3 == 0;
     if (slow)
         eng_io_set_fault_hook(slow_io, NULL);
-    atomic_store(&g_stop, false);
-    for (int i = 0; i < NWRITERS; i++)
-        EXPECT(pthread_create(&o[i].th, NULL, writer_main, &o[i]) == 0, "pthread_create failed");
+    tm_writers_run(o, NWRITERS, &g_stop);
     size_t min[NWRITERS];
     size_t warm = 10 + (size_t)(tu_rand(seed) % 80);
     for (int i = 0; i < NWRITERS; i++)
         min[i] = warm;
     writers_wait(o, min, "before the snapshot");
-    sleep_ms((unsigned)(tu_rand(seed) % 50));
+    tm_sleep_ms((unsigned)(tu_rand(seed) % 50));
 
     /* The snapshot. */
     bool cont = tu_rand(seed) % 2, explicit_ = tu_rand(seed) % 3 == 0, copysnap = tu_rand(seed) % 4 == 0;
@@ -694,10 +389,10 @@ static void run_round(const char *work, unsigned long long *seed, bool three)
             CHECK(JetOSSnapshotPrepareInstance(id, inst[k], 0));
     unsigned long ni = 0;
     JET_INSTANCE_INFO *ii = NULL;
-    uint64_t x1 = tick();
+    uint64_t x1 = tm_tick();
     CHECK(JetOSSnapshotFreeze(id, &ni, &ii, 0));
-    uint64_t x2 = tick();
-    double tf = now_sec();
+    uint64_t x2 = tm_tick();
+    double tf = tm_now_sec();
     EXPECT(ni == (unsigned long)ninst, "Freeze froze %lu instances of %d", ni, ninst);
     for (unsigned long j = 0; j < ni; j++) {
         int k = 0;
@@ -711,11 +406,11 @@ static void run_round(const char *work, unsigned long long *seed, bool three)
     int files = 0;
     for (int k = 0; k < ninst; k++)
         cp_a(dir[k], copy[k]);
-    sleep_ms(hold_ms); /* commits pile up against the frozen log meanwhile */
+    tm_sleep_ms(hold_ms); /* commits pile up against the frozen log meanwhile */
     for (int k = 0; k < ninst; k++)
         files += compare_dirs(dir[k], copy[k]);
-    double frozen_s = now_sec() - tf;
-    uint64_t x3 = tick();
+    double frozen_s = tm_now_sec() - tf;
+    uint64_t x3 = tm_tick();
     CHECK(JetOSSnapshotThaw(id, 0));
     size_t at_thaw[NWRITERS];
     for (int i = 0; i < NWRITERS; i++)
@@ -746,15 +441,13 @@ static void run_round(const char *work, unsigned long long *seed, bool three)
         CHECK(JetOSSnapshotPrepare(&id, 0));
         CHECK(JetOSSnapshotFreeze(id, &ni, &ii, 0));
         JetFreeBuffer((char *)ii);
-        sleep_us((unsigned)(tu_rand(seed) % 10000));
+        tm_sleep_us((unsigned)(tu_rand(seed) % 10000));
         CHECK(JetOSSnapshotThaw(id, 0));
-        sleep_us((unsigned)(tu_rand(seed) % 4000));
+        tm_sleep_us((unsigned)(tu_rand(seed) % 4000));
     }
     g_st.extra += (uint64_t)extra;
-    sleep_ms(20 + (unsigned)(tu_rand(seed) % 100));
-    atomic_store(&g_stop, true);
-    for (int i = 0; i < NWRITERS; i++)
-        pthread_join(o[i].th, NULL);
+    tm_sleep_ms(20 + (unsigned)(tu_rand(seed) % 100));
+    tm_writers_join(o, NWRITERS, &g_stop);
     /* A dirty term leaves the databases behind the log: reopening then depends on the log. */
     bool dirty = tu_rand(seed) % 3 != 0;
     for (int k = 0; k < ninst; k++) {
@@ -773,8 +466,8 @@ static void run_round(const char *work, unsigned long long *seed, bool three)
     uint64_t during = 0, lazy = 0;
     for (int i = 0; i < NWRITERS; i++)
         for (size_t j = 0; j < o[i].n; j++) {
-            const struct txn *x = &o[i].tx[j];
-            EXPECT(x->ack != PENDING, "writer %d: txn %zu never acknowledged", i, j + 1);
+            const struct tm_txn *x = &o[i].tx[j];
+            EXPECT(x->ack != TM_PENDING, "writer %d: txn %zu never acknowledged", i, j + 1);
             lazy += x->lazy;
             if (x->start > x2 && x->ack < x3) {
                 during++;
@@ -790,10 +483,10 @@ static void run_round(const char *work, unsigned long long *seed, bool three)
         JET_INSTANCE v = open_instance(name[k], dir[k], &c);
         read_table(v, dbp[k], k, got, o);
         CHECK(JetTerm(v));
-        verify_pages(dbp[k]);
+        tm_verify_pages(dbp[k]);
         for (int i = 0; i < NWRITERS; i++)
             if (o[i].inst == k)
-                match(&o[i], got[i], o[i].n, o[i].n, "live instance after the thaw");
+                tm_match(&o[i], got[i], o[i].n, o[i].n, "live instance after the thaw");
     }
 
     /* Check 2: each copy, recovered in place, is the state at Freeze. */
@@ -803,21 +496,21 @@ static void run_round(const char *work, unsigned long long *seed, bool three)
         JET_INSTANCE v = open_instance(name[k], dir[k], &c);
         read_table(v, dbp[k], k, got, o);
         CHECK(JetTerm(v));
-        verify_pages(dbp[k]);
+        tm_verify_pages(dbp[k]);
         for (int i = 0; i < NWRITERS; i++)
             if (o[i].inst == k) {
-                size_t lo = acked_before(&o[i], x1), hi = started_before(&o[i], x2);
-                match(&o[i], got[i], lo, hi, "copy taken while frozen, recovered in place");
+                size_t lo = tm_acked_before(&o[i], x1), hi = tm_started_before(&o[i], x2);
+                tm_match(&o[i], got[i], lo, hi, "copy taken while frozen, recovered in place");
                 g_st.bounds_lo += lo;
                 g_st.bounds_hi += hi;
             }
     }
 
-    if (g_verbose)
+    if (tm_cfg.verbose)
         fprintf(stderr,
                 "  round %d: %d instances, log %u KB, cache %u, circular %d, lazy %u%%, %s%s%s snapshot, truncate %d, "
                 "frozen %.0f ms, %d files, %llu commits acknowledged while frozen, %s term%s\n",
-                g_round, ninst, c.log_kb, c.cache_pages, c.circular, lazy_pct, cont ? "continue-after-thaw " : "",
+                tm_round, ninst, c.log_kb, c.cache_pages, c.circular, lazy_pct, cont ? "continue-after-thaw " : "",
                 explicit_ ? "explicit " : "", copysnap ? "copy" : "full", trunc, frozen_s * 1000, files,
                 (unsigned long long)during, dirty ? "dirty" : "clean", slow ? ", slow disk" : "");
     g_st.rounds3 += ninst == 3;
@@ -827,7 +520,7 @@ static void run_round(const char *work, unsigned long long *seed, bool three)
     g_st.files += (uint64_t)files;
     for (int i = 0; i < NWRITERS; i++) {
         g_st.txns += o[i].n;
-        g_st.after += o[i].n - started_before(&o[i], x3);
+        g_st.after += o[i].n - tm_started_before(&o[i], x3);
         free(o[i].tx);
         o[i].tx = NULL;
         o[i].n = o[i].cap = 0;
@@ -844,48 +537,37 @@ static void run_round(const char *work, unsigned long long *seed, bool three)
 
 int main(int argc, char **argv)
 {
+    tm_cfg = (struct tm_config){.prog = "snapshot-copy",
+                                .keys_per = KEYS_PER,
+                                .value_salt = 0x7f4a7c15ULL,
+                                .owner_word = "writer",
+                                .holds_word = "holds",
+                                .ran_word = "ran"};
     int rounds = 20;
     unsigned long long seed = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
-            rounds = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-            seed = strtoull(argv[++i], NULL, 0);
-        else {
-            fprintf(stderr, "usage: %s [--rounds N] [--seed S]\n", argv[0]);
-            return 2;
-        }
-    }
-    if (!seed)
-        seed = tu_seed("snapshot-copy");
-    else
-        fprintf(stderr, "snapshot-copy: seed %llu\n", seed);
+    if (!tm_parse_args(argc, argv, &rounds, &seed))
+        return 2;
+    seed = tm_pick_seed(seed);
     unsigned long long seed0 = seed;
-    g_verbose = getenv("SNAPSHOT_COPY_VERBOSE") != NULL;
+    tm_cfg.verbose = getenv("SNAPSHOT_COPY_VERBOSE") != NULL;
     signal(SIGALRM, on_alarm);
-    double t0 = now_sec();
+    double t0 = tm_now_sec();
     for (int r = 0; r < rounds; r++) {
-        g_round = r;
-        /* Round 0 uses the seed itself, so a failing round's seed reruns it first. */
-        g_round_seed = r ? tu_rand(&seed) : seed;
-        unsigned long long rs = g_round_seed;
-        char *work = tu_mkdtemp("snapshot-copy");
-        g_work = work;
+        unsigned long long rs;
+        char *work = tm_round_begin(r, &seed, &rs);
         snprintf(g_alarm_msg, sizeof g_alarm_msg,
-                 "snapshot-copy: round %d (seed %llu, files in %s): hung for %d s\n", r, g_round_seed, work,
+                 "snapshot-copy: round %d (seed %llu, files in %s): hung for %d s\n", r, tm_round_seed, work,
                  ROUND_TIMEOUT_S);
         alarm(ROUND_TIMEOUT_S);
         /* Every third round has three instances; the others pick 1..3 from their seed. */
         run_round(work, &rs, r % 3 == 0);
         alarm(0);
-        tu_rmtree(work);
-        g_work = "";
-        free(work);
+        tm_round_end(work);
     }
     printf("snapshot-copy: %d rounds (seed %llu) in %.1f s: %llu instances (%llu rounds with 3) frozen and copied "
            "with cp -a (%llu files), %llu more freezes, %llu transactions (%llu lazy, %llu acknowledged while frozen, %llu after the "
            "thaw), every copy recovered within its bounds (%llu..%llu transactions), nothing lost live\n",
-           rounds, seed0, now_sec() - t0, (unsigned long long)g_st.instances, (unsigned long long)g_st.rounds3,
+           rounds, seed0, tm_now_sec() - t0, (unsigned long long)g_st.instances, (unsigned long long)g_st.rounds3,
            (unsigned long long)g_st.files, (unsigned long long)g_st.extra, (unsigned long long)g_st.txns, (unsigned long long)g_st.lazy,
            (unsigned long long)g_st.during, (unsigned long long)g_st.after, (unsigned long long)g_st.bounds_lo,
            (unsigned long long)g_st.bounds_hi);
