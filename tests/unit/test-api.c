@@ -16,6 +16,7 @@
 
 #include "io-int.h"
 #include "jet.h"
+#include "iohooks.h"
 #include "testutil.h"
 
 long eng_verify_file(const char *path, uint64_t *npages, uint64_t *ntables, uint64_t *nrecords);
@@ -514,15 +515,8 @@ static int nth_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint
     struct nth_fault *f = ctx;
     if (op != ENG_IO_WRITE)
         return 0;
-    char target[4096] = "";
-    if (path) {
-        snprintf(target, sizeof target, "%s", path);
-    } else {
-        char link[64];
-        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-        ssize_t n = readlink(link, target, sizeof target - 1);
-        target[n > 0 ? n : 0] = 0;
-    }
+    char target[4096];
+    tu_hook_path(fd, path, target, sizeof target); /* "" if unresolvable: no match */
     size_t tl = strlen(target), sl = strlen(f->suffix);
     if (tl < sl || strcmp(target + tl - sl, f->suffix))
         return 0;

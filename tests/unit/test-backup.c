@@ -18,6 +18,7 @@
 
 #include "io-int.h"
 #include "jet.h"
+#include "iohooks.h"
 #include "testutil.h"
 
 #define OK(call) ck_assert_int_eq((call), JET_errSuccess)
@@ -1142,48 +1143,6 @@ START_TEST(database_left_out_keeps_its_logs)
 }
 END_TEST
 
-/* Hold the first fdatasync/fsync after arming until released: an init or a term is then
- * visibly "under way" for another thread. */
-static pthread_mutex_t gmu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gcv = PTHREAD_COND_INITIALIZER;
-static int gstate; /* 1 armed, 2 holding, 3 released */
-static int gate(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
-{
-    (void)ctx, (void)fd, (void)path, (void)off, (void)len;
-    if (op != ENG_IO_SYNC)
-        return 0;
-    pthread_mutex_lock(&gmu);
-    if (gstate == 1) {
-        gstate = 2;
-        pthread_cond_broadcast(&gcv);
-        while (gstate != 3)
-            pthread_cond_wait(&gcv, &gmu);
-    }
-    pthread_mutex_unlock(&gmu);
-    return 0;
-}
-static void gate_wait_holding(void)
-{
-    pthread_mutex_lock(&gmu);
-    while (gstate != 2)
-        pthread_cond_wait(&gcv, &gmu);
-    pthread_mutex_unlock(&gmu);
-}
-static void gate_release(void)
-{
-    pthread_mutex_lock(&gmu);
-    gstate = 3;
-    pthread_cond_broadcast(&gcv);
-    pthread_mutex_unlock(&gmu);
-    eng_io_set_fault_hook(NULL, NULL);
-}
-static void gate_arm(void)
-{
-    pthread_mutex_lock(&gmu);
-    gstate = 1;
-    pthread_mutex_unlock(&gmu);
-    eng_io_set_fault_hook(gate, NULL);
-}
 static void *init_thread(void *arg)
 {
     return (void *)(intptr_t)JetInit((JET_INSTANCE *)arg);
@@ -1201,12 +1160,12 @@ START_TEST(backup_calls_racing_init_and_term)
     OK(JetSetSystemParameter(&inst, 0, JET_paramSystemPath, 0, dir));
     OK(JetSetSystemParameter(&inst, 0, JET_paramLogFilePath, 0, dir));
     OK(JetSetSystemParameter(&inst, 0, JET_paramLogFileSize, 128, NULL));
-    gate_arm();
+    tu_sync_gate_arm();
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, init_thread, &inst), 0);
-    gate_wait_holding();
+    tu_sync_gate_wait_holding();
     ck_assert_int_eq(JetBeginExternalBackupInstance(inst, 0), JET_errBackupNotAllowedYet);
-    gate_release();
+    tu_sync_gate_release();
     void *r;
     pthread_join(th, &r);
     ck_assert_int_eq((long)(intptr_t)r, 0);
@@ -1214,13 +1173,13 @@ START_TEST(backup_calls_racing_init_and_term)
     OK(JetBeginSession(inst, &ses, NULL, NULL));
     OK(JetAttachDatabase(ses, dbp, 0));
     OK(JetBeginExternalBackupInstance(inst, 0));
-    gate_arm();
+    tu_sync_gate_arm();
     ck_assert_int_eq(pthread_create(&th, NULL, term_thread, &inst), 0);
-    gate_wait_holding();
+    tu_sync_gate_wait_holding();
     unsigned long got;
     ck_assert_int_eq(JetGetAttachInfoInstance(inst, NULL, 0, &got), JET_errTermInProgress);
     ck_assert_int_eq(JetEndExternalBackupInstance(inst), JET_errTermInProgress);
-    gate_release();
+    tu_sync_gate_release();
     pthread_join(th, &r);
     ck_assert_int_eq((long)(intptr_t)r, 0);
     ck_assert_int_eq(events[226], 1);

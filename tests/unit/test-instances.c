@@ -17,6 +17,7 @@
 
 #include "io-int.h"
 #include "jet.h"
+#include "iohooks.h"
 #include "testutil.h"
 
 #define OK(call) ck_assert_int_eq((call), JET_errSuccess)
@@ -472,27 +473,7 @@ START_TEST(term_grbits)
 }
 END_TEST
 
-/* A term that blocks inside its own I/O, so another thread can call in while it runs. */
-static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
-static int gate_state; /* 0 off, 1 armed, 2 a sync is held, 3 released */
-
-static int gate_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
-{
-    (void)ctx, (void)fd, (void)path, (void)off, (void)len;
-    if (op != ENG_IO_SYNC)
-        return 0;
-    pthread_mutex_lock(&gate_mu);
-    if (gate_state == 1) {
-        gate_state = 2;
-        pthread_cond_broadcast(&gate_cv);
-        while (gate_state != 3)
-            pthread_cond_wait(&gate_cv, &gate_mu);
-    }
-    pthread_mutex_unlock(&gate_mu);
-    return 0;
-}
-
+/* A term that blocks inside its own I/O (tu_sync_gate), so another thread can call in while it runs. */
 static void *term_thread(void *arg)
 {
     JET_INSTANCE *pa = arg;
@@ -505,26 +486,17 @@ START_TEST(calls_racing_a_term)
     JET_INSTANCE a = start("a");
     JET_TABLEID t;
     JET_SESID s = with_db(a, "a.edb", &t);
-    eng_io_set_fault_hook(gate_hook, NULL);
-    pthread_mutex_lock(&gate_mu);
-    gate_state = 1;
-    pthread_mutex_unlock(&gate_mu);
+    tu_sync_gate_arm();
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, term_thread, &a), 0);
-    pthread_mutex_lock(&gate_mu);
-    while (gate_state != 2)
-        pthread_cond_wait(&gate_cv, &gate_mu);
-    pthread_mutex_unlock(&gate_mu);
+    tu_sync_gate_wait_holding();
     /* The term is inside its flush now. */
     JET_SESID s2;
     ck_assert_int_eq(JetBeginSession(a, &s2, NULL, NULL), JET_errTermInProgress);
     ck_assert_int_eq(JetTerm(a), JET_errTermInProgress);
     JET_INSTANCE copy = a;
     ck_assert_int_eq(JetInit(&copy), JET_errAlreadyInitialized);
-    pthread_mutex_lock(&gate_mu);
-    gate_state = 3;
-    pthread_cond_broadcast(&gate_cv);
-    pthread_mutex_unlock(&gate_mu);
+    tu_sync_gate_release();
     void *ret;
     pthread_join(th, &ret);
     ck_assert_int_eq((long)(intptr_t)ret, 0);
@@ -540,19 +512,11 @@ static const char *broken_dir;
 static int broken_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
 {
     (void)ctx, (void)off, (void)len;
-    static __thread char buf[64];
     if (op != ENG_IO_WRITE && op != ENG_IO_SYNC)
         return 0;
-    if (path)
-        return strncmp(path, broken_dir, strlen(broken_dir)) ? 0 : -EIO;
-    /* fd operations: resolve the path the fd points at. */
-    char link[64], target[4096];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(link, target, sizeof target - 1);
-    (void)buf;
-    if (n <= 0)
+    char target[4096];
+    if (tu_hook_path(fd, path, target, sizeof target))
         return 0;
-    target[n] = 0;
     return strncmp(target, broken_dir, strlen(broken_dir)) ? 0 : -EIO;
 }
 

@@ -20,6 +20,7 @@
 
 #include "io-int.h"
 #include "jet.h"
+#include "iohooks.h"
 #include "testutil.h"
 
 #define OK(call) ck_assert_int_eq((call), JET_errSuccess)
@@ -387,16 +388,8 @@ static const char *watched[2];
 static int under_watched(int fd, const char *path)
 {
     char target[4096];
-    if (path) {
-        snprintf(target, sizeof target, "%s", path);
-    } else {
-        char link[64];
-        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-        ssize_t n = readlink(link, target, sizeof target - 1);
-        if (n <= 0)
-            return 0;
-        target[n] = 0;
-    }
+    if (tu_hook_path(fd, path, target, sizeof target))
+        return 0;
     for (int i = 0; i < 2; i++)
         if (watched[i] && !strncmp(target, watched[i], strlen(watched[i])))
             return 1;
