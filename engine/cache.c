@@ -163,7 +163,7 @@ void eng_cache_unpin(eng_db *db, eng_page *pg)
     pthread_mutex_unlock(&db->cmu);
 }
 
-long eng_cache_install(eng_db *db, uint32_t pgno, const uint8_t *img, eng_lsn lsn)
+long eng_cache_install(eng_db *db, uint32_t pgno, const uint8_t *img, eng_lsn lsn, eng_lsn full_lsn)
 {
     pthread_mutex_lock(&db->cmu);
     eng_page *pg = lookup(db, pgno);
@@ -180,6 +180,7 @@ long eng_cache_install(eng_db *db, uint32_t pgno, const uint8_t *img, eng_lsn ls
     memcpy(pg->data, img, db->page_size);
     eng_st64(pg->data + 8, lsn);
     pg->lsn = lsn;
+    pg->full_lsn = full_lsn;
     if (!pg->dirty) {
         pg->dirty = true;
         pg->rec_lsn = lsn;

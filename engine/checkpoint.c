@@ -180,6 +180,9 @@ long eng_checkpoint(eng_inst *in)
     /* Every commit before this LSN has finished copying its pages into the cache. */
     pthread_rwlock_wrlock(&in->ckpt_lock);
     eng_lsn tip = log_tip(in->log);
+    /* Commits from here on log a page whole unless it was logged whole after tip: recovery from
+     * this checkpoint then meets a whole image first for every page it rewrites (txn.c). */
+    in->fpi_horizon = tip;
     pthread_rwlock_unlock(&in->ckpt_lock);
 
     long err = JET_errSuccess;

@@ -194,6 +194,7 @@ typedef struct eng_page {
     int pins;           /* under cache mutex */
     eng_lsn lsn;        /* LSN of the commit that last changed it */
     eng_lsn rec_lsn;    /* first commit that dirtied it since it was last written */
+    eng_lsn full_lsn;   /* commit that last logged its whole image (0: none known), see txn.c */
     uint8_t *data;
     struct eng_page *hnext;
     struct eng_page *prev, *next; /* LRU list of clean pages, or dirty list */
@@ -240,8 +241,9 @@ typedef struct eng_db {
 /* Get a committed page, pinned (under the caller's view_lock read or write side). */
 long eng_cache_get(eng_db *db, uint32_t pgno, eng_page **out);
 void eng_cache_unpin(eng_db *db, eng_page *pg);
-/* Install a committed image (commit, recovery); caller holds view_lock for writing. */
-long eng_cache_install(eng_db *db, uint32_t pgno, const uint8_t *img, eng_lsn lsn);
+/* Install a committed image (commit); caller holds view_lock for writing. full_lsn: the commit
+ * that last logged the page's whole image (lsn itself when this one did; 0 if unknown). */
+long eng_cache_install(eng_db *db, uint32_t pgno, const uint8_t *img, eng_lsn lsn, eng_lsn full_lsn);
 /* Write every dirty page first dirtied by a commit ending at or before upto (all if upto == 0) to
  * the file and fdatasync. */
 long eng_cache_flush(eng_db *db, eng_lsn upto);
@@ -254,7 +256,9 @@ long eng_cache_init(eng_db *db);
  * ------------------------------------------------------------------------------------------- */
 typedef struct eng_tpage {
     uint64_t key;        /* (dbid << 32) | pgno, 0 = empty slot */
-    uint8_t *buf;
+    uint8_t *buf;        /* the transaction's image (start of the allocation) */
+    uint8_t *orig;       /* the committed image it was copied from (in buf's allocation); NULL: new */
+    eng_lsn full_lsn;    /* the committed page's full_lsn when it was copied */
     uint8_t saved_level; /* highest nested level whose savepoint holds this page's prior image */
 } eng_tpage;
 
@@ -397,6 +401,9 @@ struct eng_inst {
     eng_logsig logsig;
     int chk_fd;                  /* edb.chk, flock'ed while running */
     pthread_rwlock_t ckpt_lock;
+    /* The LSN of the newest checkpoint begun (under ckpt_lock as writer): a commit after it logs
+     * the whole image of a page whose last whole image is not newer (txn.c). */
+    eng_lsn fpi_horizon;
 
     pthread_mutex_t ckpt_run;    /* held while a checkpoint runs; detach/term take it to drop a db */
     pthread_t ckpt_thread;
@@ -532,28 +539,48 @@ long eng_snap_check_incremental(eng_inst *in);
  * the oldest log on disk is already past upto. */
 long eng_snap_truncate(eng_inst *in, uint32_t upto);
 
-/* Redo (redo.c): a transaction's page images, held until its COMMIT record is read. */
+/* Redo (redo.c): a transaction's page records, held until its COMMIT record is read. */
 typedef struct eng_redo_page {
     uint32_t dbid, pgno;
-    uint8_t *img;
+    bool diff;     /* ENG_LR_PAGEDIFF: runs to apply onto the image stamped `base` */
+    eng_lsn base;
+    uint8_t *img;  /* the whole image, or the runs */
+    size_t len;
 } eng_redo_page;
 typedef struct eng_redo {
     uint32_t ps; /* page size: set before use */
     eng_redo_page *pages;
     size_t n, cap;
+    uint8_t *scratch; /* one page, for diffs */
+    uint64_t skipped; /* diffs the file already held */
 } eng_redo;
-/* Hold the image of an ENG_LR_PAGE record. Errors: LogCorrupted (wrong size), OutOfMemory. */
+/* Hold an ENG_LR_PAGE or ENG_LR_PAGEDIFF record. Errors: LogCorrupted (wrong size, bad runs),
+ * OutOfMemory. */
 long eng_redo_add(eng_redo *r, const eng_logrec_view *v);
-/* Write a held image into fd, stamped with the commit's LSN and sealed. Errors: disk errors. */
-long eng_redo_write(const eng_redo *r, int fd, eng_redo_page *p, eng_lsn lsn);
+/* Write a held page into fd as of the commit ending at lsn: a whole image is written as it is; a
+ * diff is applied onto the file's page if that page is stamped with the diff's base, skipped if
+ * the page already holds this commit or a later one. The page is stamped with lsn and sealed.
+ * Errors: ReadVerifyFailure (the page a diff applies to is damaged), DatabaseCorrupted (it is
+ * older than the diff's base: a change is missing), disk errors. */
+long eng_redo_write(eng_redo *r, int fd, eng_redo_page *p, eng_lsn lsn);
 void eng_redo_clear(eng_redo *r); /* drop what is held (a transaction that never committed) */
 void eng_redo_free(eng_redo *r);
+
+/* Page diffs (pagediff.c), the payload of ENG_LR_PAGEDIFF after its header. */
+#define ENG_DIFF_FIRST 16u /* bytes below belong to the pager and are never in a diff */
+/* Encode the changes from old to cur into out (at most cap bytes). Returns the length (0: equal),
+ * or -1 when it would not fit. */
+long eng_pagediff_encode(const uint8_t *old, const uint8_t *cur, uint32_t ps, uint8_t *out, size_t cap);
+/* JET_errLogCorrupted unless runs[0..len) is a well-formed diff of a page of ps bytes. */
+long eng_pagediff_check(const uint8_t *runs, size_t len, uint32_t ps);
+void eng_pagediff_apply(uint8_t *page, const uint8_t *runs, size_t len); /* runs must be checked */
 
 /* Recovery (recovery.c). */
 long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen);
 
 /* Log record payloads (records.c). */
-#define ENG_REC_PAGE_HDR 8 /* u32 dbid, u32 pgno, then the page image */
+#define ENG_REC_PAGE_HDR 8  /* u32 dbid, u32 pgno, then the page image */
+#define ENG_REC_DIFF_HDR 16 /* u32 dbid, u32 pgno, u64 base (the LSN the page had), then runs */
 
 /* Events (events.c): ESE-style event ids through an optional callback. */
 void eng_event(eng_inst *in, int level, int id, const char *fmt, ...)

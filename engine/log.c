@@ -2,7 +2,7 @@
  * log.c — the write-ahead log writer: fixed-size generation files, rolling, group commit.
  * (The scanner and the file helpers live in logscan.c; the interface is log-int.h.)
  *
- * ON-DISK FORMAT, version 1. All integers little-endian.
+ * ON-DISK FORMAT, version 2. All integers little-endian.
  *
  * Every generation file is exactly file_size bytes (a multiple of 4096, 64 KiB .. 1 GiB):
  *
@@ -12,8 +12,9 @@
  * File header (bytes 64..4095 are zero):
  *   off size
  *    0   8   magic "JSNAPLOG"
- *    8   4   format version (1). Checked before anything else, so that a future layout is
- *            refused with JET_errBadLogVersion rather than misread.
+ *    8   4   format version (2; version 1 had no ENG_LR_PAGEDIFF records). Checked before
+ *            anything else, so that another layout is refused with JET_errBadLogVersion rather
+ *            than misread.
  *   12   4   header size = offset of the first record (4096)
  *   16   4   generation
  *   20   4   file size in bytes

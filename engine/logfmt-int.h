@@ -14,7 +14,7 @@
 #include "log-int.h"
 
 #define LOG_MAGIC "JSNAPLOG" /* 8 bytes, no NUL */
-#define LOG_VERSION 1u
+#define LOG_VERSION 2u /* 2: commits may log ENG_LR_PAGEDIFF records, which version 1 readers would skip */
 #define LOG_HDR_SIZE 4096u    /* file header; the first record starts here */
 #define LOG_HDR_USED 64u      /* bytes of the header that carry fields (the rest is zero) */
 #define LOG_HDR_CRC_OFF 60u   /* CRC-32C of bytes [0, 60) */

@@ -1,12 +1,13 @@
 /*
  * recovery.c — crash recovery (ESE's "soft recovery"), run by JetInit.
  *
- * Redo only: the log holds after-images of pages written by committed transactions (records of a
- * transaction whose COMMIT never reached the log are buffered and dropped), so recovery copies,
- * in log order, each committed image into its database file, starting at the checkpoint. An image
- * replaces whatever older version the file holds, which is why a database copied while it was
- * changing ("fuzzy") recovers just as well as one that crashed. Recovery is idempotent: if it
- * crashes itself, running it again gives the same result.
+ * Redo only: the log holds the pages committed transactions changed, as whole images or as diffs
+ * (records of a transaction whose COMMIT never reached the log are buffered and dropped), so
+ * recovery applies, in log order, each committed page to its database file, starting at the
+ * checkpoint (redo.c). From the checkpoint on, the first record of every page is a whole image,
+ * which replaces whatever older or torn version the file holds, which is why a database copied
+ * while it was changing ("fuzzy") recovers just as well as one that crashed. Recovery is
+ * idempotent: if it crashes itself, running it again gives the same result.
  * At the end every database the log knew as attached is synced and marked clean (detached), and
  * the crashed current log is sealed at the end of its valid records so no torn tail is ever read
  * as data; the caller then starts a fresh generation.
@@ -145,9 +146,10 @@ static long on_record(struct rctx *c, const eng_logrec_view *r)
     uint32_t ps = c->in->p.page_size;
     switch (r->type) {
     case ENG_LR_PAGE:
+    case ENG_LR_PAGEDIFF:
         return eng_redo_add(&c->redo, r);
     case ENG_LR_COMMIT: {
-        long err = apply_commit(c, r->lsn);
+        long err = apply_commit(c, r->end); /* stamped as the running engine does */
         clear_pending(c);
         return err;
     }

@@ -1,8 +1,17 @@
 /*
- * redo.c — what crash recovery (recovery.c) and restore (restore.c) share: the page images of a
+ * redo.c — what crash recovery (recovery.c) and restore (restore.c) share: the page records of a
  * transaction are held until its COMMIT record is read, so a transaction the log does not show
- * committed never reaches a database, and a committed image is written stamped with its commit's
- * LSN and sealed with the page checksum.
+ * committed never reaches a database, and a committed page is written stamped with the LSN just
+ * past its COMMIT record (what the running engine stamps, eng_cache_install) and sealed with the
+ * page checksum.
+ *
+ * A page record is a whole image (ENG_LR_PAGE) or a diff (ENG_LR_PAGEDIFF) against the image
+ * stamped `base`. Whole images replace whatever the file holds, so a torn or older page is
+ * repaired. Why diffs can be replayed: a commit logs a diff only when the page's last whole image
+ * is newer than the newest checkpoint begun (txn.c), so from any checkpoint on the first record of
+ * every page is a whole image and the diffs after it apply in order; and a diff the file's page
+ * already holds (stamped with this commit or a later one: a page a backup read after it was
+ * flushed) is skipped.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +20,15 @@
 
 long eng_redo_add(eng_redo *r, const eng_logrec_view *v)
 {
-    ENG_RETURN_IF(v->type != ENG_LR_PAGE || v->len != ENG_REC_PAGE_HDR + r->ps, JET_errLogCorrupted);
+    bool diff = v->type == ENG_LR_PAGEDIFF;
+    ENG_RETURN_IF(v->type != ENG_LR_PAGE && !diff, JET_errLogCorrupted);
+    ENG_RETURN_IF(!diff && v->len != ENG_REC_PAGE_HDR + r->ps, JET_errLogCorrupted);
+    ENG_RETURN_IF(diff && v->len < ENG_REC_DIFF_HDR, JET_errLogCorrupted);
+    size_t hdr = diff ? ENG_REC_DIFF_HDR : ENG_REC_PAGE_HDR, len = v->len - hdr;
+    if (diff) {
+        long err = eng_pagediff_check(v->data + hdr, len, r->ps);
+        ENG_RETURN_IF(err, err);
+    }
     if (r->n == r->cap) {
         size_t nc = r->cap ? r->cap * 2 : 64;
         eng_redo_page *np = realloc(r->pages, nc * sizeof *np);
@@ -19,18 +36,56 @@ long eng_redo_add(eng_redo *r, const eng_logrec_view *v)
         r->pages = np;
         r->cap = nc;
     }
-    uint8_t *img = malloc(r->ps);
+    uint8_t *img = malloc(len ? len : 1);
     ENG_RETURN_IF(!img, JET_errOutOfMemory);
-    memcpy(img, v->data + ENG_REC_PAGE_HDR, r->ps);
-    r->pages[r->n++] = (eng_redo_page){eng_ld32(v->data), eng_ld32(v->data + 4), img};
+    memcpy(img, v->data + hdr, len);
+    r->pages[r->n++] = (eng_redo_page){eng_ld32(v->data), eng_ld32(v->data + 4), diff,
+                                       diff ? eng_ld64(v->data + 8) : 0, img, len};
     return JET_errSuccess;
 }
 
-long eng_redo_write(const eng_redo *r, int fd, eng_redo_page *p, eng_lsn lsn)
+/* Read the page a diff applies to into r->scratch. Returns 1 when the page already holds the
+ * commit ending at lsn. */
+static long diff_base(eng_redo *r, int fd, const eng_redo_page *p, eng_lsn lsn)
 {
-    eng_st64(p->img + 8, lsn);
-    eng_page_seal(p->img, p->pgno, r->ps);
-    int w = eng_io_pwrite(fd, p->img, r->ps, eng_page_off(p->pgno, r->ps));
+    if (!r->scratch && !(r->scratch = malloc(r->ps)))
+        return JET_errOutOfMemory;
+    ssize_t got = eng_io_pread(fd, r->scratch, r->ps, eng_page_off(p->pgno, r->ps));
+    ENG_RETURN_IF(got < 0, eng_io_errno_to_jet((int)got, 0));
+    if (got != (ssize_t)r->ps || eng_page_verify(r->scratch, p->pgno, r->ps)) {
+        eng_event(NULL, 1, 305, "redo: page %u of database %u, which a logged change applies to, is damaged",
+                  p->pgno, p->dbid);
+        return eng_trace_err(JET_errReadVerifyFailure, __FILE__, __LINE__);
+    }
+    eng_lsn have = eng_ld64(r->scratch + 8);
+    if (have >= lsn)
+        return 1;
+    if (have != p->base) {
+        eng_event(NULL, 1, 306,
+                  "redo: page %u of database %u is at log position %u:%u, the change logged at %u:%u needs %u:%u",
+                  p->pgno, p->dbid, ENG_LSN_GEN(have), ENG_LSN_OFF(have), ENG_LSN_GEN(lsn), ENG_LSN_OFF(lsn),
+                  ENG_LSN_GEN(p->base), ENG_LSN_OFF(p->base));
+        return eng_trace_err(JET_errDatabaseCorrupted, __FILE__, __LINE__);
+    }
+    return 0;
+}
+
+long eng_redo_write(eng_redo *r, int fd, eng_redo_page *p, eng_lsn lsn)
+{
+    uint8_t *img = p->img;
+    if (p->diff) {
+        long st = diff_base(r, fd, p, lsn);
+        if (st == 1) {
+            r->skipped++;
+            return JET_errSuccess;
+        }
+        ENG_RETURN_IF(st, st);
+        img = r->scratch;
+        eng_pagediff_apply(img, p->img, p->len);
+    }
+    eng_st64(img + 8, lsn);
+    eng_page_seal(img, p->pgno, r->ps);
+    int w = eng_io_pwrite(fd, img, r->ps, eng_page_off(p->pgno, r->ps));
     ENG_RETURN_IF(w < 0, eng_io_errno_to_jet(w, 0));
     return JET_errSuccess;
 }
@@ -46,6 +101,8 @@ void eng_redo_free(eng_redo *r)
 {
     eng_redo_clear(r);
     free(r->pages);
+    free(r->scratch);
     r->pages = NULL;
+    r->scratch = NULL;
     r->cap = 0;
 }

@@ -214,9 +214,10 @@ static long on_record(struct rst *r, const eng_logrec_view *v)
 {
     switch (v->type) {
     case ENG_LR_PAGE:
+    case ENG_LR_PAGEDIFF:
         return eng_redo_add(&r->redo, v);
     case ENG_LR_COMMIT: {
-        long err = apply_commit(r, v->lsn);
+        long err = apply_commit(r, v->end); /* stamped as the running engine does */
         clear_pending(r);
         return err;
     }

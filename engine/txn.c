@@ -4,8 +4,9 @@
  * A transaction's changed pages live in an open-addressing map keyed by (dbid, pgno). Level 1
  * needs no undo journal: rolling it back drops the map. Nested levels (2..7) journal the prior
  * image of a page the first time the level changes it, so a nested rollback can restore it.
- * Commit of level 1 writes one PAGE record per changed page plus a COMMIT record as one run in the
- * log, then copies the pages into the cache; see engine-int.h for the whole protocol.
+ * Commit of level 1 writes one record per changed page (its whole image, or a diff against the
+ * committed image it was copied from) plus a COMMIT record as one run in the log, then copies the
+ * pages into the cache; see engine-int.h for the whole protocol.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -63,6 +64,8 @@ static long tmap_insert(eng_txn *t, uint64_t key, uint8_t *buf, eng_tpage **out)
         i = (i + 1) & (t->cap - 1);
     t->pages[i].key = key;
     t->pages[i].buf = buf;
+    t->pages[i].orig = NULL;
+    t->pages[i].full_lsn = 0;
     t->pages[i].saved_level = 0;
     t->count++;
     *out = &t->pages[i];
@@ -190,12 +193,18 @@ static long private_copy(eng_view *v, uint32_t pgno, eng_tpage **out)
     err = eng_cache_get(v->db, pgno, &pg);
     if (err)
         return err;
-    uint8_t *buf = malloc(v->db->page_size);
+    /* The committed image is kept next to the copy: commit logs only what changed (pagediff.c).
+     * Stable while we copy it: only this transaction's commit (it holds the writer lock) changes
+     * the database's pages. */
+    uint32_t ps = v->db->page_size;
+    uint8_t *buf = malloc(2 * (size_t)ps);
     if (!buf) {
         eng_cache_unpin(v->db, pg);
         return JET_errOutOfMemory;
     }
-    memcpy(buf, pg->data, v->db->page_size);
+    memcpy(buf, pg->data, ps);
+    memcpy(buf + ps, pg->data, ps);
+    eng_lsn full_lsn = pg->full_lsn;
     eng_cache_unpin(v->db, pg);
     eng_tpage *e;
     err = tmap_insert(t, tkey(v->db->dbid, pgno), buf, &e);
@@ -203,6 +212,8 @@ static long private_copy(eng_view *v, uint32_t pgno, eng_tpage **out)
         free(buf);
         return err;
     }
+    e->orig = buf + ps;
+    e->full_lsn = full_lsn;
     err = journal(t, e, v->db->page_size, false);
     *out = e;
     return err;
@@ -516,17 +527,30 @@ long eng_txn_commit(eng_txn *t, JET_GRBIT grbit, eng_lsn *commit_lsn)
         return JET_errSuccess;
     }
 
-    /* Log records: PAGE per changed page (in key order: readable logs, sequential redo), then COMMIT. */
+    /* Log records: one per changed page (in key order: readable logs, sequential redo), then
+     * COMMIT. A page is logged as a diff against its committed image when the diff is small and
+     * the page's last whole image in the log is newer than the newest checkpoint begun; otherwise
+     * whole. So from any checkpoint on, every page's first record is whole: recovery repairs a page
+     * torn by a crash, and a fuzzy copy of the file replays (redo.c). */
     size_t n = t->count;
+    uint32_t ps = in->p.page_size;
+    size_t dcap = ps / 4; /* a bigger diff is not worth its replay cost: log the page whole */
+    size_t dstride = ENG_REC_DIFF_HDR + dcap;
     eng_tpage **ents = malloc(n * sizeof *ents);
     eng_logrec *recs = malloc((n + 1) * sizeof *recs);
     struct iovec *iov = malloc((2 * n + 1) * sizeof *iov);
     uint8_t *hdrs = malloc(n * ENG_REC_PAGE_HDR + 8);
-    if (!ents || !recs || !iov || !hdrs) {
+    uint8_t *diffs = in->log ? malloc(n * dstride) : NULL;
+    long *dlen = malloc(n * sizeof *dlen);
+    eng_lsn *full = malloc(n * sizeof *full);
+    if (!ents || !recs || !iov || !hdrs || (in->log && !diffs) || !dlen || !full) {
         free(ents);
         free(recs);
         free(iov);
         free(hdrs);
+        free(diffs);
+        free(dlen);
+        free(full);
         return JET_errOutOfMemory; /* the transaction stays open; the caller may retry or roll back */
     }
     size_t k = 0;
@@ -538,13 +562,13 @@ long eng_txn_commit(eng_txn *t, JET_GRBIT grbit, eng_lsn *commit_lsn)
         uint8_t *h = hdrs + i * ENG_REC_PAGE_HDR;
         eng_st32(h, (uint32_t)(ents[i]->key >> 32));
         eng_st32(h + 4, (uint32_t)ents[i]->key);
-        iov[2 * i].iov_base = h;
-        iov[2 * i].iov_len = ENG_REC_PAGE_HDR;
-        iov[2 * i + 1].iov_base = ents[i]->buf;
-        iov[2 * i + 1].iov_len = in->p.page_size;
-        recs[i].type = ENG_LR_PAGE;
-        recs[i].iov = &iov[2 * i];
-        recs[i].iovcnt = 2;
+        dlen[i] = -1;
+        if (diffs && ents[i]->orig && ents[i]->full_lsn) {
+            uint8_t *d = diffs + i * dstride;
+            memcpy(d, h, 8);
+            eng_st64(d + 8, eng_ld64(ents[i]->orig + 8));
+            dlen[i] = eng_pagediff_encode(ents[i]->orig, ents[i]->buf, ps, d + ENG_REC_DIFF_HDR, dcap);
+        }
     }
     uint8_t *ctime = hdrs + n * ENG_REC_PAGE_HDR;
     eng_st64(ctime, eng_now_usec());
@@ -557,6 +581,26 @@ long eng_txn_commit(eng_txn *t, JET_GRBIT grbit, eng_lsn *commit_lsn)
     long err = JET_errSuccess;
     eng_lsn end = 0;
     pthread_rwlock_rdlock(&in->ckpt_lock);
+    /* Decided under the checkpoint lock: a checkpoint that begins later starts after this commit. */
+    eng_lsn horizon = in->fpi_horizon;
+    for (size_t i = 0; i < n; i++) {
+        bool diff = dlen[i] >= 0 && ents[i]->full_lsn > horizon;
+        if (diff) {
+            iov[2 * i].iov_base = diffs + i * dstride;
+            iov[2 * i].iov_len = ENG_REC_DIFF_HDR + (size_t)dlen[i];
+            recs[i].type = ENG_LR_PAGEDIFF;
+            recs[i].iovcnt = 1;
+        } else {
+            iov[2 * i].iov_base = hdrs + i * ENG_REC_PAGE_HDR;
+            iov[2 * i].iov_len = ENG_REC_PAGE_HDR;
+            iov[2 * i + 1].iov_base = ents[i]->buf;
+            iov[2 * i + 1].iov_len = ps;
+            recs[i].type = ENG_LR_PAGE;
+            recs[i].iovcnt = 2;
+        }
+        recs[i].iov = &iov[2 * i];
+        full[i] = diff ? ents[i]->full_lsn : 0;
+    }
     if (in->log)
         err = log_append(in->log, recs, n + 1, NULL, &end);
     if (!err) {
@@ -568,7 +612,9 @@ long eng_txn_commit(eng_txn *t, JET_GRBIT grbit, eng_lsn *commit_lsn)
             pthread_rwlock_wrlock(&db->view_lock);
             for (; i < n && (uint32_t)(ents[i]->key >> 32) == dbid; i++) {
                 uint32_t pgno = (uint32_t)ents[i]->key;
-                long e2 = eng_cache_install(db, pgno, ents[i]->buf, end);
+                /* Without a log (recovery off) nothing was logged whole: 0 keeps diffs off. */
+                eng_lsn fl = full[i] ? full[i] : in->log ? end : 0;
+                long e2 = eng_cache_install(db, pgno, ents[i]->buf, end, fl);
                 if (e2 && !err)
                     err = e2;
                 if (pgno == ENG_PGNO_META)
@@ -584,6 +630,9 @@ long eng_txn_commit(eng_txn *t, JET_GRBIT grbit, eng_lsn *commit_lsn)
     free(recs);
     free(iov);
     free(hdrs);
+    free(diffs);
+    free(dlen);
+    free(full);
     if (err) {
         /* Failing half-way through the copy-in would leave the cache inconsistent with the log. */
         eng_fatal(in, err);

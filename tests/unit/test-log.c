@@ -827,12 +827,15 @@ START_TEST(bad_version)
     model m = {0};
     ck_assert_uint_eq(build_set(&cfg, &m, 100), 4);
     char *a2 = gen_path(&cfg, 2);
-    set_version(a2, 2, true);
+    set_version(a2, LOG_VERSION + 1, true);
     expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, PER_GEN, JET_errBadLogVersion);
     eng_logscan *sc;
     ck_assert_int_eq(logscan_open(&cfg, ENG_LSN(2, 0), &sc), JET_errBadLogVersion);
     /* The version is read before the CRC: a future layout is reported as such. */
     set_version(a2, 7, false);
+    ck_assert_int_eq(logscan_open(&cfg, ENG_LSN(2, 0), &sc), JET_errBadLogVersion);
+    /* Version 1 logs had no diff records; a reader that skipped them would lose commits. */
+    set_version(a2, 1, true);
     ck_assert_int_eq(logscan_open(&cfg, ENG_LSN(2, 0), &sc), JET_errBadLogVersion);
     set_version(a2, LOG_VERSION, true);
     expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, m.n, 1);

@@ -9,6 +9,10 @@
  *    file), a damaged overflow page of a long value or a damaged meta page is reported as
  *    JET_errReadVerifyFailure and never used, and header damage is survived or refused as
  *    documented. (test-api.c already covers a damaged leaf page.)
+ *  - page diffs (pagediff.c) and their redo (redo.c): random changes at every page size encode,
+ *    check and apply back to the same bytes, or are refused when bigger than allowed; malformed
+ *    runs are JET_errLogCorrupted; redo applies a diff only onto the page stamped with its base,
+ *    skips one the page already holds, and refuses a damaged or too old page.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -806,6 +810,158 @@ START_TEST(truncated_and_empty_files_through_the_api)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------------------
+ * Page diffs and their redo
+ * ------------------------------------------------------------------------------------------- */
+
+START_TEST(diff_roundtrip)
+{
+    unsigned long long seed = 42;
+    for (size_t z = 0; z < sizeof page_sizes / sizeof *page_sizes; z++) {
+        uint32_t ps = page_sizes[z];
+        uint8_t *old = malloc(ps), *cur = malloc(ps), *out = malloc(ps), *back = malloc(ps);
+        for (int round = 0; round < 300; round++) {
+            for (uint32_t i = 0; i < ps; i++)
+                old[i] = (uint8_t)tu_rand(&seed);
+            memcpy(cur, old, ps);
+            /* A few changed spans anywhere, the pager's bytes included (they never go in a diff). */
+            int spans = (int)(tu_rand(&seed) % 6);
+            for (int k = 0; k < spans; k++) {
+                uint32_t at = (uint32_t)(tu_rand(&seed) % ps), len = 1 + (uint32_t)(tu_rand(&seed) % 600);
+                for (uint32_t i = at; i < ps && i < at + len; i++)
+                    cur[i] ^= (uint8_t)(1 + tu_rand(&seed) % 255);
+            }
+            size_t cap = round % 3 ? ps / 4 : ps;
+            long n = eng_pagediff_encode(old, cur, ps, out, cap);
+            /* What it must cost: 4 bytes per run of changed 8-byte words plus the words. */
+            size_t need = 0;
+            for (uint32_t w = ENG_DIFF_FIRST; w < ps; w += 8)
+                if (memcmp(old + w, cur + w, 8))
+                    need += 8 + (w == ENG_DIFF_FIRST || !memcmp(old + w - 8, cur + w - 8, 8) ? 4 : 0);
+            if (need > cap) {
+                ck_assert_int_eq(n, -1);
+                continue;
+            }
+            ck_assert_int_eq(n, (long)need);
+            OK(eng_pagediff_check(out, (size_t)n, ps));
+            memcpy(back, old, ps);
+            eng_pagediff_apply(back, out, (size_t)n);
+            ck_assert(!memcmp(back, old, ENG_DIFF_FIRST));
+            ck_assert(!memcmp(back + ENG_DIFF_FIRST, cur + ENG_DIFF_FIRST, ps - ENG_DIFF_FIRST));
+        }
+        free(old);
+        free(cur);
+        free(out);
+        free(back);
+    }
+}
+END_TEST
+
+static void run(uint8_t *p, uint16_t off, uint16_t len)
+{
+    eng_st16(p, off);
+    eng_st16(p + 2, len);
+    memset(p + 4, 0xAB, len);
+}
+
+START_TEST(diff_malformed)
+{
+    uint8_t b[64 + 8192] = {0};
+    const uint32_t ps = 8192;
+    OK(eng_pagediff_check(b, 0, ps)); /* no change at all */
+    run(b, 16, 8);
+    OK(eng_pagediff_check(b, 12, ps));
+    ck_assert_int_eq(eng_pagediff_check(b, 11, ps), JET_errLogCorrupted); /* cut short */
+    ck_assert_int_eq(eng_pagediff_check(b, 2, ps), JET_errLogCorrupted);  /* half a run header */
+    run(b, 8, 8);
+    ck_assert_int_eq(eng_pagediff_check(b, 12, ps), JET_errLogCorrupted); /* the pager's bytes */
+    run(b, 20, 8);
+    ck_assert_int_eq(eng_pagediff_check(b, 12, ps), JET_errLogCorrupted); /* not word-aligned */
+    run(b, 16, 0);
+    ck_assert_int_eq(eng_pagediff_check(b, 4, ps), JET_errLogCorrupted); /* empty run */
+    run(b, 8184, 16);
+    ck_assert_int_eq(eng_pagediff_check(b, 20, ps), JET_errLogCorrupted); /* past the page */
+    run(b, 64, 16);
+    run(b + 20, 72, 8);
+    ck_assert_int_eq(eng_pagediff_check(b, 32, ps), JET_errLogCorrupted); /* overlapping */
+    run(b + 20, 32, 8);
+    ck_assert_int_eq(eng_pagediff_check(b, 32, ps), JET_errLogCorrupted); /* out of order */
+    run(b + 20, 80, 8);
+    OK(eng_pagediff_check(b, 32, ps));
+}
+END_TEST
+
+/* Hand eng_redo_add a PAGEDIFF record of page 3 against `base`. */
+static void add_diff(eng_redo *r, eng_lsn base, const uint8_t *runs, size_t len)
+{
+    uint8_t rec[ENG_REC_DIFF_HDR + 64];
+    eng_st32(rec, 1);
+    eng_st32(rec + 4, 3);
+    eng_st64(rec + 8, base);
+    memcpy(rec + ENG_REC_DIFF_HDR, runs, len);
+    eng_logrec_view v = {ENG_LR_PAGEDIFF, 0, 0, rec, ENG_REC_DIFF_HDR + len};
+    OK(eng_redo_add(r, &v));
+}
+
+static void page_at(int fd, uint32_t ps, eng_lsn stamp, uint8_t fill)
+{
+    uint8_t *p = malloc(ps);
+    memset(p, fill, ps);
+    eng_st64(p + 8, stamp);
+    eng_page_seal(p, 3, ps);
+    ck_assert_int_eq(pwrite(fd, p, ps, (off_t)eng_page_off(3, ps)), (ssize_t)ps);
+    free(p);
+}
+
+static eng_lsn stamp_of(int fd, uint32_t ps, uint8_t *p)
+{
+    ck_assert_int_eq(pread(fd, p, ps, (off_t)eng_page_off(3, ps)), (ssize_t)ps);
+    OK(eng_page_verify(p, 3, ps));
+    return eng_ld64(p + 8);
+}
+
+START_TEST(redo_applies_diffs_in_order)
+{
+    const uint32_t ps = 8192;
+    int fd = open(dbp, O_RDWR | O_CREAT, 0644);
+    ck_assert_int_ge(fd, 0);
+    eng_redo r = {.ps = ps};
+    uint8_t runs[12], *p = malloc(ps);
+    run(runs, 96, 8);
+    const eng_lsn base = ENG_LSN(4, 5000), next = ENG_LSN(4, 6000);
+
+    page_at(fd, ps, base, 0x11);
+    add_diff(&r, base, runs, sizeof runs);
+    OK(eng_redo_write(&r, fd, &r.pages[0], next)); /* onto its base: applied, stamped */
+    ck_assert_uint_eq(stamp_of(fd, ps, p), next);
+    ck_assert_uint_eq(p[96], 0xAB);
+    ck_assert_uint_eq(p[104], 0x11);
+    OK(eng_redo_write(&r, fd, &r.pages[0], next)); /* again: the page holds it, skipped */
+    ck_assert_uint_eq(r.skipped, 1);
+    ck_assert_uint_eq(stamp_of(fd, ps, p), next);
+
+    page_at(fd, ps, ENG_LSN(4, 7000), 0x22); /* a later image (a backup read it after a flush) */
+    OK(eng_redo_write(&r, fd, &r.pages[0], next));
+    ck_assert_uint_eq(r.skipped, 2);
+    ck_assert_uint_eq(stamp_of(fd, ps, p), ENG_LSN(4, 7000));
+    ck_assert_uint_eq(p[96], 0x22);
+
+    page_at(fd, ps, ENG_LSN(4, 100), 0x33); /* older than the base: a change is missing */
+    ck_assert_int_eq(eng_redo_write(&r, fd, &r.pages[0], next), JET_errDatabaseCorrupted);
+    ck_assert_uint_eq(stamp_of(fd, ps, p), ENG_LSN(4, 100));
+
+    page_at(fd, ps, base, 0x44);
+    flip_bits(dbp, eng_page_off(3, ps) + 300, 0x10); /* damaged: never patched */
+    ck_assert_int_eq(eng_redo_write(&r, fd, &r.pages[0], next), JET_errReadVerifyFailure);
+
+    eng_logrec_view bad = {ENG_LR_PAGEDIFF, 0, 0, runs, 8}; /* shorter than its header */
+    ck_assert_int_eq(eng_redo_add(&r, &bad), JET_errLogCorrupted);
+    eng_redo_free(&r);
+    free(p);
+    close(fd);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pages");
@@ -820,6 +976,13 @@ int main(void)
     tcase_add_test(tf, header_not_a_database);
     tcase_add_test(tf, header_other_version);
     suite_add_tcase(s, tf);
+    TCase *td = tcase_create("diffs");
+    tcase_add_checked_fixture(td, setup, teardown);
+    tcase_add_test(td, diff_roundtrip);
+    tcase_add_test(td, diff_malformed);
+    tcase_add_test(td, redo_applies_diffs_in_order);
+    suite_add_tcase(s, td);
+
     TCase *ta = tcase_create("api");
     tcase_add_checked_fixture(ta, setup, api_teardown);
     tcase_set_timeout(ta, 120);
