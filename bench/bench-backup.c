@@ -581,13 +581,15 @@ static void writers_free(struct writer_set *set, struct expect_run *exp)
  * ------------------------------------------------------------------------------------------- */
 struct backup_result {
     double total_s, db_s, logs_s, end_s; /* whole backup; database stream; logs; truncate + end */
+    double read_s, write_s, fsync_s;     /* of the streams: in JetReadFile, write(2), fsync(2) */
     uint64_t db_bytes, log_bytes;
     unsigned nlogs;
     JET_LOGINFO li;
 };
 
 /* Read one backup file through JetReadFileInstance into outdir/<basename>, fsync it. */
-static uint64_t stream_file(const char *name, const char *outdir, unsigned char *buf, size_t cb)
+static uint64_t stream_file(const char *name, const char *outdir, unsigned char *buf, size_t cb,
+                            struct backup_result *r)
 {
     char out[PATH_MAX];
     JET_HANDLE h;
@@ -601,14 +603,20 @@ static uint64_t stream_file(const char *name, const char *outdir, unsigned char 
     uint64_t total = 0;
     for (;;) {
         unsigned long got = 0;
+        double t0 = bu_now();
         JET_CHECK(JetReadFileInstance(g_inst, h, buf, (unsigned long)cb, &got));
+        double t1 = bu_now();
+        r->read_s += t1 - t0;
         if (!got)
             break;
         write_all(fd, buf, got, out);
+        r->write_s += bu_now() - t1;
         total += got;
     }
+    double t2 = bu_now();
     if (fsync(fd) != 0)
         bu_fail("fsync %s: %s", out, strerror(errno));
+    r->fsync_s += bu_now() - t2;
     close(fd);
     JET_CHECK(JetCloseFileInstance(g_inst, h));
     uint64_t want = ((uint64_t)hi << 32) | lo;
@@ -634,7 +642,7 @@ static struct backup_result jet_backup(const char *outdir, unsigned char *buf, s
         bu_fail("out of memory");
     JET_CHECK(JetGetAttachInfoInstance(g_inst, list, need, &got));
     for (const char *p = list; *p; p += strlen(p) + 1)
-        r.db_bytes += stream_file(p, outdir, buf, cb);
+        r.db_bytes += stream_file(p, outdir, buf, cb, &r);
     free(list);
     double t1 = bu_now();
     if (before_logs)
@@ -646,7 +654,7 @@ static struct backup_result jet_backup(const char *outdir, unsigned char *buf, s
         bu_fail("out of memory");
     JET_CHECK(JetGetLogInfoInstance(g_inst, list, need, &got));
     for (const char *p = list; *p; p += strlen(p) + 1) {
-        r.log_bytes += stream_file(p, outdir, buf, cb);
+        r.log_bytes += stream_file(p, outdir, buf, cb, &r);
         r.nlogs++;
     }
     free(list);
@@ -840,8 +848,9 @@ static void jet_idle_phase(void)
         if (k == 0 || b.total_s < R.bk.total_s)
             R.bk = b;
         printf("  round %u: cp+sync %.2f s, C copy %.2f s, backup %.2f s (database %.2f s, "
-               "%u log(s) %.2f s, truncate+end %.2f s)\n",
-               k + 1, R.cp_all[k], R.ccopy_all[k], b.total_s, b.db_s, b.nlogs, b.logs_s, b.end_s);
+               "%u log(s) %.2f s, truncate+end %.2f s; in JetReadFile %.2f s, write %.2f s, fsync %.2f s)\n",
+               k + 1, R.cp_all[k], R.ccopy_all[k], b.total_s, b.db_s, b.nlogs, b.logs_s, b.end_s, b.read_s,
+               b.write_s, b.fsync_s);
         fflush(stdout);
         if (k + 1 < opt.repeat)
             bu_remove_tree(bdir);
@@ -912,8 +921,10 @@ static void jet_load_phase(struct expect_run *exp_alone, struct expect_run *exp_
     writers_free(set, exp_load);
     for (unsigned i = 0; i < exp_load->threads; i++)
         exp_load->lo[i] = ctx.before[i];
-    printf("  backup under load %.2f s (database %.2f s, %u log(s) %.2f s, truncate+end %.2f s)\n",
-           R.bk_load.total_s, R.bk_load.db_s, R.bk_load.nlogs, R.bk_load.logs_s, R.bk_load.end_s);
+    printf("  backup under load %.2f s (database %.2f s, %u log(s) %.2f s, truncate+end %.2f s; "
+           "in JetReadFile %.2f s, write %.2f s, fsync %.2f s)\n",
+           R.bk_load.total_s, R.bk_load.db_s, R.bk_load.nlogs, R.bk_load.logs_s, R.bk_load.end_s,
+           R.bk_load.read_s, R.bk_load.write_s, R.bk_load.fsync_s);
 }
 
 static void sqlite_phase(uint64_t target)
