@@ -3,10 +3,12 @@
  * Begin → GetAttachInfo → OpenFile/ReadFile/CloseFile per database → GetLogInfo → the same per log
  * → TruncateLog → End, with ESE's order errors (ESE-NOTES.md §2.3) and header bookkeeping (§2.7).
  *
- * Why a copy taken while the engine writes is still good: the log holds a full after-image of every
- * page a committed transaction changed, so a database copy that is "fuzzy" (pages from different
- * moments) plus every log generation from the checkpoint at Begin (copy_mic) up to the one rolled
- * at GetLogInfo replays to the committed state. What must hold for that:
+ * Why a copy taken while the engine writes is still good: the log holds every page change of a
+ * committed transaction (whole images, and diffs against an image stamped with their base, see
+ * redo.c), so a database copy that is "fuzzy" (pages from different moments) plus every log
+ * generation from the checkpoint at Begin (copy_mic) up to the one rolled at GetLogInfo replays to
+ * the committed state: a page read after a change was flushed skips that change's diff, and a page
+ * changed after the checkpoint meets a whole image first. What must hold for that:
  *  - each page in the stream is whole: it is read while no cache flush of that database is in
  *    flight (the flush mutex is ESE's range lock, taken per chunk), and its checksum is verified,
  *    with retries, before it is handed out;

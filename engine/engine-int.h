@@ -4,13 +4,15 @@
  * Concurrency and durability in one paragraph: a transaction that updates a database first takes
  * that database's writer lock (one writer per database) and then works on *private copies* of the
  * pages it changes; readers, and every other session, keep reading the committed page images in
- * the cache. Commit appends the after-image of every changed page plus a COMMIT record to the log
+ * the cache. Commit appends every changed page (whole, or as a diff against the committed image
+ * when the page was logged whole since the newest checkpoint began) plus a COMMIT record to the log
  * as one contiguous run, copies the private pages into the cache (marking them dirty with the
  * commit's LSN) under the database's view lock, releases the writer lock and only then waits for
  * the log flush, so concurrent committers share one fsync. Rollback drops the private copies.
  * So no uncommitted change ever reaches the cache, a database file or the log, recovery is redo
- * only, and replaying committed page images onto *any* older image of a database (a crash, or a
- * fuzzy backup copy) brings it to the committed state.
+ * only, and replaying the committed pages from a checkpoint onto *any* older image of a database
+ * (a crash, or a fuzzy backup copy) brings it to the committed state: each page's first record
+ * after a checkpoint is whole (redo.c).
  * Dirty cache pages are written by the checkpoint thread after the log is durable past their LSN
  * (write-ahead rule); the checkpoint file then records the log position from which recovery
  * must start.

@@ -29,7 +29,7 @@ typedef uint64_t eng_lsn;
 
 /* Record types. 1..0xFFFE are the engine's; the log module does not interpret them. */
 enum eng_logrec_type {
-    ENG_LR_PAGE = 1,      /* after-image of one database page (engine: txn.c) */
+    ENG_LR_PAGE = 1,      /* whole after-image of one database page (engine: txn.c) */
     ENG_LR_COMMIT = 2,    /* end of a committed transaction's records */
     ENG_LR_ATTACH = 3,    /* database attached/created: dbid, path, signature */
     ENG_LR_DETACH = 4,    /* database detached */

@@ -407,7 +407,7 @@ long eng_restore(const eng_restore_args *a)
     for (int i = 0; i < r->nf && !err; i++)
         err = finish(r, &r->f[i], end);
     if (!err)
-        eng_event(NULL, 3, 903, "restore completed: %d database(s), %llu page images applied", r->nf,
+        eng_event(NULL, 3, 903, "restore completed: %d database(s), %llu page changes applied", r->nf,
                   (unsigned long long)r->applied);
     else
         eng_event(NULL, 1, 904, "restore failed with error %ld", err);
