@@ -9,9 +9,9 @@
  * generation from the checkpoint at Begin (copy_mic) up to the one rolled at GetLogInfo replays to
  * the committed state: a page read after a change was flushed skips that change's diff, and a page
  * changed after the checkpoint meets a whole image first. What must hold for that:
- *  - each page in the stream is whole: it is read while no cache flush of that database is in
- *    flight (the flush mutex is ESE's range lock, taken per chunk), and its checksum is verified,
- *    with retries, before it is handed out;
+ *  - each page in the stream is whole: it is read while no cache flush of that database is
+ *    writing pages (the flush's write mutex, pwmu, is ESE's range lock, taken per chunk), and its
+ *    checksum is verified, with retries, before it is handed out;
  *  - pages written after copy_mic are covered by logs >= copy_mic, so growth during the copy does
  *    not need copying, and logs from copy_mic on are never deleted while the backup runs (circular
  *    logging holds them back through bk.hold_gen).
@@ -451,9 +451,10 @@ static long read_pages_locked(eng_db *db, uint32_t first, uint32_t n, uint8_t *b
 {
     uint32_t ps = db->page_size;
     *bad = 0;
-    pthread_mutex_lock(&db->fmu);
+    /* Not fmu: a flush holds that across its fdatasync too, which cannot tear a page. */
+    pthread_mutex_lock(&db->pwmu);
     ssize_t got = eng_io_pread(db->fd, buf, (size_t)n * ps, eng_page_off(first, ps));
-    pthread_mutex_unlock(&db->fmu);
+    pthread_mutex_unlock(&db->pwmu);
     if (got < 0)
         return eng_io_errno_to_jet((int)got, 0);
     if ((size_t)got < (size_t)n * ps)

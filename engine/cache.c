@@ -292,7 +292,9 @@ long eng_cache_flush(eng_db *db, eng_lsn upto)
             qsort(st, n, sizeof *st, cmp_staged);
             for (size_t i = 0; i < n; i++)
                 eng_page_seal(st[i].buf, st[i].pgno, db->page_size);
+            pthread_mutex_lock(&db->pwmu);
             int r = write_runs(db, st, n);
+            pthread_mutex_unlock(&db->pwmu);
             if (!r)
                 r = eng_io_fdatasync(db->fd);
             if (r < 0)

@@ -110,6 +110,7 @@ long eng_db_alloc_struct(eng_inst *in, const char *path, uint32_t dbid, eng_db *
     pthread_mutex_init(&db->cmu, NULL);
     pthread_cond_init(&db->ccv, NULL);
     pthread_mutex_init(&db->fmu, NULL);
+    pthread_mutex_init(&db->pwmu, NULL);
     long err = eng_cache_init(db);
     if (err) {
         eng_db_free_struct(db);
@@ -132,6 +133,7 @@ void eng_db_free_struct(eng_db *db)
     pthread_mutex_destroy(&db->cmu);
     pthread_cond_destroy(&db->ccv);
     pthread_mutex_destroy(&db->fmu);
+    pthread_mutex_destroy(&db->pwmu);
     free(db);
 }
 

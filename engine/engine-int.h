@@ -238,6 +238,8 @@ typedef struct eng_db {
     eng_page dirtyq;          /* sentinel: dirty pages */
     long io_err;              /* sticky write error: the database is unavailable */
     pthread_mutex_t fmu;      /* one flush at a time, so an older image never overwrites a newer */
+    pthread_mutex_t pwmu;     /* inside fmu, only while a flush writes pages (not across its fdatasync):
+                               * backup reads take it, so no page is read while its write is in flight */
 } eng_db;
 
 /* Get a committed page, pinned (under the caller's view_lock read or write side). */
