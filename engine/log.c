@@ -391,6 +391,9 @@ int log_append(eng_log *lg, const eng_logrec *recs, size_t n, eng_lsn *first_lsn
             log_lead(lg, false);
         }
     }
+    /* Where this run ends: the waits below may let other appends in, and a page stamped with a
+     * later position than its own commit's end would not match the base of its next diff. */
+    eng_lsn run_end = lg->tip;
     log_end_excl(lg);
     /* While paused the buffer just grows: only lazy commits get this far, and the pause ends. */
     if (!e && !lg->err)
@@ -406,9 +409,9 @@ int log_append(eng_log *lg, const eng_logrec *recs, size_t n, eng_lsn *first_lsn
         e = lg->err;
     if (!e) {
         if (first_lsn)
-            *first_lsn = n ? first : lg->tip;
+            *first_lsn = n ? first : run_end;
         if (end_lsn)
-            *end_lsn = lg->tip;
+            *end_lsn = run_end;
     }
 out_unlock:
     pthread_mutex_unlock(&lg->mu);

@@ -390,6 +390,8 @@ END_TEST
 /* Concurrent appenders: each appends runs of RUN records tagged (thread, run, index); a run must
  * come back contiguous even when it crosses a generation boundary. */
 enum { RT_THREADS = 4, RT_RUNS = 60, RT_RUN = 5 };
+/* What log_append reported for each run: first record and end, checked against the scan. */
+static eng_lsn rt_first[RT_THREADS][RT_RUNS], rt_end[RT_THREADS][RT_RUNS];
 struct rt_arg {
     eng_log *lg;
     uint32_t id;
@@ -419,6 +421,8 @@ static void *run_thread(void *p)
         eng_lsn first, end;
         if (log_append(a->lg, recs, RT_RUN, &first, &end) || first >= end)
             atomic_fetch_add(a->bad, 1);
+        rt_first[a->id][r] = first;
+        rt_end[a->id][r] = end;
         if (r % 4 == 0 && (log_flush(a->lg, end) || log_durable(a->lg) < end))
             atomic_fetch_add(a->bad, 1);
     }
@@ -475,6 +479,7 @@ START_TEST(concurrent_runs_stay_contiguous)
         if (in_run == RT_RUN) {
             ck_assert_uint_eq(k, 0);
             ck_assert_uint_eq(r, next_run[t]); /* a thread's runs in its own order */
+            ck_assert_uint_eq(v.lsn, rt_first[t][r]);
             cur_t = t;
             in_run = 0;
         } else {
@@ -482,6 +487,11 @@ START_TEST(concurrent_runs_stay_contiguous)
             ck_assert_uint_eq(r, next_run[t]);
             ck_assert_uint_eq(k, in_run);
         }
+        /* The end reported is just past the run's own last record, even when other appends
+         * came in while the appender waited after its run (a page stamped with a later position
+         * would not match the base of its next diff). */
+        if (in_run == RT_RUN - 1)
+            ck_assert_uint_eq(v.end, rt_end[t][r]);
         if (++in_run == RT_RUN)
             next_run[t]++;
         total++;
