@@ -1182,6 +1182,17 @@ static void report(void)
              R.bk_load.nlogs);
     printf("%-58s %10.1f %10.2f %10.1f\n", a, bkl_bytes / 1e6, R.bk_load.total_s,
            mbps(bkl_bytes, R.bk_load.total_s));
+    /* Where the streams' time went: the engine (JetReadFile) or the backup file's writes. */
+    const struct backup_result *parts[2] = {&R.bk, &R.bk_load};
+    for (int i = 0; i < 2; i++) {
+        const char *when = i ? "under load" : "idle";
+        snprintf(a, sizeof a, "  %s: streams' time in JetReadFile", when);
+        printf("%-58s %10s %10.2f\n", a, "", parts[i]->read_s);
+        snprintf(a, sizeof a, "  %s: streams' time in write(2) of the backup files", when);
+        printf("%-58s %10s %10.2f\n", a, "", parts[i]->write_s);
+        snprintf(a, sizeof a, "  %s: streams' time in fsync(2) of the backup files", when);
+        printf("%-58s %10s %10.2f\n", a, "", parts[i]->fsync_s);
+    }
     printf("%-58s %32.2fx\n", "jetsnap backup time under load / idle", ratio_load);
     snprintf(a, sizeof a, "control: cp+sync of the database file, %u writers", opt.threads);
     printf("%-58s %10.1f %10.2f %10.1f\n", a, g_jet_bytes / 1e6, R.cp_load_s,
@@ -1258,6 +1269,12 @@ static void report(void)
     bu_result_line("ratio_cp_load_over_idle", R.cp_s > 0 ? R.cp_load_s / R.cp_s : 0);
     bu_result_line("jet_backup_load_s", R.bk_load.total_s);
     bu_result_line("jet_backup_load_bytes", (double)bkl_bytes);
+    bu_result_line("jet_backup_read_s", R.bk.read_s);
+    bu_result_line("jet_backup_write_s", R.bk.write_s);
+    bu_result_line("jet_backup_fsync_s", R.bk.fsync_s);
+    bu_result_line("jet_backup_load_read_s", R.bk_load.read_s);
+    bu_result_line("jet_backup_load_write_s", R.bk_load.write_s);
+    bu_result_line("jet_backup_load_fsync_s", R.bk_load.fsync_s);
     bu_result_line("ratio_backup_load_over_idle", ratio_load);
     bu_result_line("jet_restore_s", R.restore_s);
     bu_result_line("jet_restore_load_s", R.restore_load_s);
