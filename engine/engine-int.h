@@ -551,24 +551,35 @@ typedef struct eng_redo_page {
     uint8_t *img;  /* the whole image, or the runs */
     size_t len;
 } eng_redo_page;
+typedef struct eng_redo_slot {
+    int fd;         /* -1: empty */
+    uint32_t pgno;
+    bool dirty;     /* newer than the file */
+    uint8_t *img;
+} eng_redo_slot;
 typedef struct eng_redo {
     uint32_t ps; /* page size: set before use */
     eng_redo_page *pages;
     size_t n, cap;
-    uint8_t *scratch; /* one page, for diffs */
-    uint64_t skipped; /* diffs the file already held */
+    eng_redo_slot *slots; /* pages written back lazily: a hot page's diffs do not each read and
+                           * write the file */
+    uint64_t skipped;     /* diffs the file already held */
 } eng_redo;
 /* Hold an ENG_LR_PAGE or ENG_LR_PAGEDIFF record. Errors: LogCorrupted (wrong size, bad runs),
  * OutOfMemory. */
 long eng_redo_add(eng_redo *r, const eng_logrec_view *v);
-/* Write a held page into fd as of the commit ending at lsn: a whole image is written as it is; a
- * diff is applied onto the file's page if that page is stamped with the diff's base, skipped if
- * the page already holds this commit or a later one. The page is stamped with lsn and sealed.
- * Errors: ReadVerifyFailure (the page a diff applies to is damaged), DatabaseCorrupted (it is
- * older than the diff's base: a change is missing), disk errors. */
+/* Apply a held page to fd's file as of the commit ending at lsn: a whole image replaces the page;
+ * a diff is applied onto the file's page if that page is stamped with the diff's base, skipped if
+ * the page already holds this commit or a later one. The page is stamped with lsn and sealed. The
+ * result may stay in memory until eng_redo_flush. Errors: ReadVerifyFailure (the page a diff
+ * applies to is damaged), DatabaseCorrupted (it is older than the diff's base: a change is
+ * missing), OutOfMemory, disk errors. */
 long eng_redo_write(eng_redo *r, int fd, eng_redo_page *p, eng_lsn lsn);
+/* Write back what eng_redo_write kept in memory for fd (-1: every file), and forget it: call it
+ * before syncing or closing a file. Errors: disk errors. */
+long eng_redo_flush(eng_redo *r, int fd);
 void eng_redo_clear(eng_redo *r); /* drop what is held (a transaction that never committed) */
-void eng_redo_free(eng_redo *r);
+void eng_redo_free(eng_redo *r); /* drops unflushed pages too: call eng_redo_flush first */
 
 /* Page diffs (pagediff.c), the payload of ENG_LR_PAGEDIFF after its header. */
 #define ENG_DIFF_FIRST 16u /* bytes below belong to the pager and are never in a diff */

@@ -106,7 +106,8 @@ static long rdb_finish(struct rctx *c, uint32_t dbid, eng_lsn lsn)
     struct rdb *d = &c->db[dbid];
     long err = JET_errSuccess;
     if (d->fd >= 0) {
-        int r = eng_io_fdatasync(d->fd);
+        err = eng_redo_flush(&c->redo, d->fd); /* before the sync, and before the fd is reused */
+        int r = err ? 0 : eng_io_fdatasync(d->fd);
         if (r < 0)
             err = eng_io_errno_to_jet(r, 0);
         if (!err && d->hdr.state != JET_dbstateCleanShutdown) {
@@ -160,8 +161,11 @@ static long on_record(struct rctx *c, const eng_logrec_view *r)
                           32 + (size_t)plen != r->len || eng_ld32(r->data + 8) != ps,
                       JET_errLogCorrupted);
         struct rdb *d = &c->db[dbid];
-        if (d->fd >= 0)
-            rdb_finish(c, dbid, r->lsn);
+        if (d->fd >= 0) {
+            long err = rdb_finish(c, dbid, r->lsn);
+            if (err)
+                return err;
+        }
         memset(d, 0, sizeof *d);
         d->fd = -1;
         d->known = true;

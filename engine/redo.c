@@ -12,6 +12,10 @@
  * every page is a whole image and the diffs after it apply in order; and a diff the file's page
  * already holds (stamped with this commit or a later one: a page a backup read after it was
  * flushed) is skipped.
+ * Pages are written back lazily from a small direct-mapped set of slots, so the many diffs of a
+ * hot page (a table's last leaf, the meta page) are applied in memory; recovery and restore flush
+ * a file before they sync or close it. A crash in between leaves older pages, which a rerun
+ * brings forward again, since it starts from the same checkpoint or backup.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,20 +48,58 @@ long eng_redo_add(eng_redo *r, const eng_logrec_view *v)
     return JET_errSuccess;
 }
 
-/* Read the page a diff applies to into r->scratch. Returns 1 when the page already holds the
- * commit ending at lsn. */
-static long diff_base(eng_redo *r, int fd, const eng_redo_page *p, eng_lsn lsn)
+#define SLOTS 1024 /* pages kept between commits (8 MiB with 8 KiB pages) */
+
+static long slot_writeback(eng_redo *r, eng_redo_slot *s)
 {
-    if (!r->scratch && !(r->scratch = malloc(r->ps)))
-        return JET_errOutOfMemory;
-    ssize_t got = eng_io_pread(fd, r->scratch, r->ps, eng_page_off(p->pgno, r->ps));
-    ENG_RETURN_IF(got < 0, eng_io_errno_to_jet((int)got, 0));
-    if (got != (ssize_t)r->ps || eng_page_verify(r->scratch, p->pgno, r->ps)) {
-        eng_event(NULL, 1, 305, "redo: page %u of database %u, which a logged change applies to, is damaged",
-                  p->pgno, p->dbid);
-        return eng_trace_err(JET_errReadVerifyFailure, __FILE__, __LINE__);
+    if (s->fd < 0 || !s->dirty)
+        return JET_errSuccess;
+    int w = eng_io_pwrite(s->fd, s->img, r->ps, eng_page_off(s->pgno, r->ps));
+    ENG_RETURN_IF(w < 0, eng_io_errno_to_jet(w, 0));
+    s->dirty = false;
+    return JET_errSuccess;
+}
+
+/* The slot of (fd, pgno), holding that page if *have is set on return. A dirty page of another
+ * file or page number in the slot is written back first. */
+static long slot_get(eng_redo *r, int fd, uint32_t pgno, eng_redo_slot **out, bool *have)
+{
+    if (!r->slots) {
+        r->slots = calloc(SLOTS, sizeof *r->slots);
+        ENG_RETURN_IF(!r->slots, JET_errOutOfMemory);
+        for (size_t i = 0; i < SLOTS; i++)
+            r->slots[i].fd = -1;
     }
-    eng_lsn have = eng_ld64(r->scratch + 8);
+    eng_redo_slot *s = &r->slots[((uint64_t)pgno * 0x9E3779B1u + (uint32_t)fd * 0x85EBCA6Bu) % SLOTS];
+    *have = s->fd == fd && s->pgno == pgno;
+    if (!*have) {
+        long err = slot_writeback(r, s);
+        ENG_RETURN_IF(err, err);
+        if (!s->img && !(s->img = malloc(r->ps)))
+            return JET_errOutOfMemory;
+        s->fd = -1; /* holds nothing until the caller fills it */
+    }
+    *out = s;
+    return JET_errSuccess;
+}
+
+/* Bring the page a diff applies to into slot s. Returns 1 when the page already holds the commit
+ * ending at lsn. */
+static long diff_base(eng_redo *r, int fd, eng_redo_slot *s, bool have_it, const eng_redo_page *p, eng_lsn lsn)
+{
+    if (!have_it) {
+        ssize_t got = eng_io_pread(fd, s->img, r->ps, eng_page_off(p->pgno, r->ps));
+        ENG_RETURN_IF(got < 0, eng_io_errno_to_jet((int)got, 0));
+        if (got != (ssize_t)r->ps || eng_page_verify(s->img, p->pgno, r->ps)) {
+            eng_event(NULL, 1, 305, "redo: page %u of database %u, which a logged change applies to, is damaged",
+                      p->pgno, p->dbid);
+            return eng_trace_err(JET_errReadVerifyFailure, __FILE__, __LINE__);
+        }
+        s->fd = fd;
+        s->pgno = p->pgno;
+        s->dirty = false;
+    }
+    eng_lsn have = eng_ld64(s->img + 8);
     if (have >= lsn)
         return 1;
     if (have != p->base) {
@@ -72,22 +114,42 @@ static long diff_base(eng_redo *r, int fd, const eng_redo_page *p, eng_lsn lsn)
 
 long eng_redo_write(eng_redo *r, int fd, eng_redo_page *p, eng_lsn lsn)
 {
-    uint8_t *img = p->img;
+    eng_redo_slot *s = NULL;
+    bool have_it = false;
+    long err = slot_get(r, fd, p->pgno, &s, &have_it);
+    ENG_RETURN_IF(err, err);
     if (p->diff) {
-        long st = diff_base(r, fd, p, lsn);
+        long st = diff_base(r, fd, s, have_it, p, lsn);
         if (st == 1) {
             r->skipped++;
             return JET_errSuccess;
         }
         ENG_RETURN_IF(st, st);
-        img = r->scratch;
-        eng_pagediff_apply(img, p->img, p->len);
+        eng_pagediff_apply(s->img, p->img, p->len);
+    } else {
+        memcpy(s->img, p->img, r->ps);
+        s->fd = fd;
+        s->pgno = p->pgno;
     }
-    eng_st64(img + 8, lsn);
-    eng_page_seal(img, p->pgno, r->ps);
-    int w = eng_io_pwrite(fd, img, r->ps, eng_page_off(p->pgno, r->ps));
-    ENG_RETURN_IF(w < 0, eng_io_errno_to_jet(w, 0));
+    eng_st64(s->img + 8, lsn);
+    eng_page_seal(s->img, p->pgno, r->ps);
+    s->dirty = true;
     return JET_errSuccess;
+}
+
+long eng_redo_flush(eng_redo *r, int fd)
+{
+    long err = JET_errSuccess;
+    for (size_t i = 0; r->slots && i < SLOTS; i++) {
+        eng_redo_slot *s = &r->slots[i];
+        if (s->fd < 0 || (fd >= 0 && s->fd != fd))
+            continue;
+        long e = slot_writeback(r, s);
+        if (e && !err)
+            err = e;
+        s->fd = -1;
+    }
+    return err;
 }
 
 void eng_redo_clear(eng_redo *r)
@@ -101,8 +163,10 @@ void eng_redo_free(eng_redo *r)
 {
     eng_redo_clear(r);
     free(r->pages);
-    free(r->scratch);
+    for (size_t i = 0; r->slots && i < SLOTS; i++)
+        free(r->slots[i].img);
+    free(r->slots);
     r->pages = NULL;
-    r->scratch = NULL;
+    r->slots = NULL;
     r->cap = 0;
 }

@@ -404,6 +404,8 @@ long eng_restore(const eng_restore_args *a)
         }
     }
     clear_pending(r); /* what never committed is not applied */
+    if (!err)
+        err = eng_redo_flush(&r->redo, -1);
     for (int i = 0; i < r->nf && !err; i++)
         err = finish(r, &r->f[i], end);
     if (!err)

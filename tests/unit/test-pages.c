@@ -913,8 +913,11 @@ static void page_at(int fd, uint32_t ps, eng_lsn stamp, uint8_t fill)
     free(p);
 }
 
-static eng_lsn stamp_of(int fd, uint32_t ps, uint8_t *p)
+/* Redo keeps pages in memory until flushed: every check of the file flushes first (which also
+ * makes redo read the file again next time, after the test changed it). */
+static eng_lsn stamp_of(eng_redo *r, int fd, uint32_t ps, uint8_t *p)
 {
+    OK(eng_redo_flush(r, fd));
     ck_assert_int_eq(pread(fd, p, ps, (off_t)eng_page_off(3, ps)), (ssize_t)ps);
     OK(eng_page_verify(p, 3, ps));
     return eng_ld64(p + 8);
@@ -933,24 +936,25 @@ START_TEST(redo_applies_diffs_in_order)
     page_at(fd, ps, base, 0x11);
     add_diff(&r, base, runs, sizeof runs);
     OK(eng_redo_write(&r, fd, &r.pages[0], next)); /* onto its base: applied, stamped */
-    ck_assert_uint_eq(stamp_of(fd, ps, p), next);
+    ck_assert_uint_eq(stamp_of(&r, fd, ps, p), next);
     ck_assert_uint_eq(p[96], 0xAB);
     ck_assert_uint_eq(p[104], 0x11);
     OK(eng_redo_write(&r, fd, &r.pages[0], next)); /* again: the page holds it, skipped */
     ck_assert_uint_eq(r.skipped, 1);
-    ck_assert_uint_eq(stamp_of(fd, ps, p), next);
+    ck_assert_uint_eq(stamp_of(&r, fd, ps, p), next);
 
     page_at(fd, ps, ENG_LSN(4, 7000), 0x22); /* a later image (a backup read it after a flush) */
     OK(eng_redo_write(&r, fd, &r.pages[0], next));
     ck_assert_uint_eq(r.skipped, 2);
-    ck_assert_uint_eq(stamp_of(fd, ps, p), ENG_LSN(4, 7000));
+    ck_assert_uint_eq(stamp_of(&r, fd, ps, p), ENG_LSN(4, 7000));
     ck_assert_uint_eq(p[96], 0x22);
 
     page_at(fd, ps, ENG_LSN(4, 100), 0x33); /* older than the base: a change is missing */
     ck_assert_int_eq(eng_redo_write(&r, fd, &r.pages[0], next), JET_errDatabaseCorrupted);
-    ck_assert_uint_eq(stamp_of(fd, ps, p), ENG_LSN(4, 100));
+    ck_assert_uint_eq(stamp_of(&r, fd, ps, p), ENG_LSN(4, 100));
 
     page_at(fd, ps, base, 0x44);
+    OK(eng_redo_flush(&r, fd));
     flip_bits(dbp, eng_page_off(3, ps) + 300, 0x10); /* damaged: never patched */
     ck_assert_int_eq(eng_redo_write(&r, fd, &r.pages[0], next), JET_errReadVerifyFailure);
 

@@ -654,7 +654,10 @@ START_TEST(killed_recovery_is_idempotent)
     int st = recover_child(md, &c, sh, 0);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "measuring child status %d", st);
     unsigned total = atomic_load(&sh->writes);
-    ck_assert_uint_gt(total, DIRTY_TXNS); /* at least one page image per commit is replayed */
+    /* Redo writes each page the workload touched once (it applies a page's changes in memory
+     * and writes it back when it syncs the file), plus headers and log files: enough distinct
+     * kill points for the ones below. */
+    ck_assert_uint_ge(total, 30);
 
     /* Early, middle and late kill points, ascending. A kill after the database header was marked
      * clean, or after the old log was sealed, saves the next run up to 3 writes, so up to
