@@ -235,6 +235,18 @@ JET_ERR JET_API JetMove(JET_SESID sesid, JET_TABLEID tableid, long cRow, JET_GRB
     return err;
 }
 
+/* What JetRetrieveKey and JetRetrieveRecord check before reading the record under the cursor. */
+static long check_retrieve(const eng_cursor *c, const void *pv, unsigned long cbMax, JET_GRBIT grbit)
+{
+    if (grbit & ~(JET_GRBIT)0x1 /* JET_bitRetrieveCopy */)
+        return JET_errInvalidGrbit;
+    if (c->pos != CUR_ON)
+        return JET_errNoCurrentRecord;
+    if (!pv && cbMax)
+        return JET_errInvalidParameter;
+    return JET_errSuccess;
+}
+
 JET_ERR JET_API JetRetrieveKey(JET_SESID sesid, JET_TABLEID tableid, void *pvKey, unsigned long cbMax,
                                unsigned long *pcbActual, JET_GRBIT grbit)
 {
@@ -243,13 +255,8 @@ JET_ERR JET_API JetRetrieveKey(JET_SESID sesid, JET_TABLEID tableid, void *pvKey
     long err = enter(sesid, tableid, &s, &c);
     if (err)
         return err;
-    if (grbit & ~(JET_GRBIT)0x1 /* JET_bitRetrieveCopy */)
-        err = JET_errInvalidGrbit;
-    else if (c->pos != CUR_ON)
-        err = JET_errNoCurrentRecord;
-    else if (!pvKey && cbMax)
-        err = JET_errInvalidParameter;
-    else
+    err = check_retrieve(c, pvKey, cbMax, grbit);
+    if (!err)
         err = copy_out(c->key, c->klen, pvKey, cbMax, pcbActual);
     eng_leave(s->inst);
     return err;
@@ -263,12 +270,7 @@ JET_ERR JET_API JetRetrieveRecord(JET_SESID sesid, JET_TABLEID tableid, void *pv
     long err = enter(sesid, tableid, &s, &c);
     if (err)
         return err;
-    if (grbit & ~(JET_GRBIT)0x1)
-        err = JET_errInvalidGrbit;
-    else if (c->pos != CUR_ON)
-        err = JET_errNoCurrentRecord;
-    else if (!pvData && cbMax)
-        err = JET_errInvalidParameter;
+    err = check_retrieve(c, pvData, cbMax, grbit);
     if (!err) {
         eng_view v;
         size_t vlen = 0;
