@@ -91,7 +91,8 @@ static void page(FILE *f)
     fputs(".PP\n", f);
     para(f, "Leading blanks are ignored and continuation lines are not supported: each value is on "
             "the line of its key. Values are taken literally: quotes are not removed, and control "
-            "characters are not allowed.");
+            "characters are not allowed. Every value but a path must be valid UTF-8, because it "
+            "is sent over D-Bus as a string; paths may hold any bytes.");
     fprintf(f, ".PP\nA line may be at most %d bytes long, not counting its line end; a longer line is "
                "an error (it is never truncated). The file may be at most %d bytes.\n",
             CONF_LINE_MAX, CONF_FILE_MAX);

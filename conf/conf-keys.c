@@ -47,7 +47,7 @@ const struct conf_key conf_keys[] = {
 
     /* ---- [instance NAME] ---- */
     {CONF_SEC_INSTANCE, "display_name", CONF_T_STRING, 0, NULL, "the instance name", 0,
-     CONF_NAME_MAX, NULL, I(display_name), "text of at most 64 bytes",
+     CONF_NAME_MAX, NULL, I(display_name), "UTF-8 text of at most 64 bytes",
      "A human-readable name of the instance, shown in events and in the writer's metadata."},
     {CONF_SEC_INSTANCE, "system_path", CONF_T_PATH, CONF_KEY_REQUIRED, NULL, NULL, 0, 0, NULL,
      I(system_path), "an absolute path",

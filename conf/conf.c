@@ -101,17 +101,72 @@ static char *xstrdup(struct ctx *c, const char *s)
     return d;
 }
 
-/* Copy s into out (ESC_MAX bytes) with control bytes, '\'' and '\\' escaped, so that messages
- * stay one printable line whatever the input holds. */
+/* The length (1..4) of the well-formed UTF-8 sequence s starts with (RFC 3629: no overlong forms,
+ * no UTF-16 surrogates, nothing above U+10FFFF, the rules libdbus checks strings with), or 0. */
+static size_t utf8_seq_len(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n;
+    uint32_t cp;
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        n = 2;
+        cp = p[0] & 0x1f;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        n = 3;
+        cp = p[0] & 0x0f;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        n = 4;
+        cp = p[0] & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/* The offset of the first byte of s that does not start a well-formed UTF-8 sequence, or -1. */
+static ptrdiff_t utf8_invalid_at(const char *s)
+{
+    for (const char *p = s; *p;) {
+        size_t n = utf8_seq_len(p);
+        if (!n)
+            return p - s;
+        p += n;
+    }
+    return -1;
+}
+
+/* Copy s into out (ESC_MAX bytes) with control bytes and bytes that are not part of valid UTF-8
+ * escaped as \xNN, so that messages stay one printable line whatever the input holds, and stay
+ * valid UTF-8: they may be sent over D-Bus, whose libdbus aborts the process on invalid UTF-8 in a
+ * string. A sequence is copied whole or not at all. */
 static const char *esc(char *out, const char *s)
 {
     size_t o = 0;
-    for (; *s && o + 5 < ESC_MAX; s++) {
+    while (*s) {
         unsigned char ch = (unsigned char)*s;
-        if (ch < 0x20 || ch == 0x7f)
-            o += (size_t)snprintf(out + o, ESC_MAX - o, "\\x%02x", ch);
-        else
-            out[o++] = (char)ch;
+        size_t n = utf8_seq_len(s);
+        if (ch >= 0x20 && ch != 0x7f && n > 0) {
+            if (o + n + 1 > ESC_MAX)
+                break;
+            memcpy(out + o, s, n);
+            o += n;
+            s += n;
+            continue;
+        }
+        if (o + 5 > ESC_MAX)
+            break;
+        o += (size_t)snprintf(out + o, ESC_MAX - o, "\\x%02x", ch);
+        s++;
     }
     out[o] = '\0';
     return out;
@@ -415,6 +470,15 @@ static void store(struct ctx *c, const struct conf_key *k, void *obj, const char
                  k->name, esc(ev, value));
             return;
         }
+
+    /* Paths may hold any bytes (they travel over D-Bus as byte arrays); every other value ends up
+     * in a D-Bus string, which must be UTF-8. */
+    ptrdiff_t bad = k->type == CONF_T_PATH ? -1 : utf8_invalid_at(value);
+    if (bad >= 0) {
+        diag(c, line, CONF_D_BAD_VALUE, "bad value for '%s': '%s' is not valid UTF-8 (byte 0x%02x at offset %td)",
+             k->name, esc(ev, value), (unsigned char)value[bad], bad);
+        return;
+    }
 
     switch (k->type) {
     case CONF_T_STRING: {
@@ -957,6 +1021,7 @@ static void check_sharing(struct ctx *c)
         free(dbs);
         return;
     }
+    char ev[ESC_MAX];
     size_t isys = 0, ilog = 0, idb = 0;
     (void)find_key(CONF_SEC_INSTANCE, "system_path", &isys);
     (void)find_key(CONF_SEC_INSTANCE, "log_path", &ilog);
@@ -983,7 +1048,7 @@ static void check_sharing(struct ctx *c)
             continue;
         diag(c, dirs[i].line, CONF_D_SHARED_PATH,
              "%s '%s' of instance '%s' is already used by instance '%s' (%s at line %u)", dirs[i].key,
-             dirs[i].path, cfg->instances[dirs[i].inst].name, cfg->instances[dirs[first].inst].name,
+             esc(ev, dirs[i].path), cfg->instances[dirs[i].inst].name, cfg->instances[dirs[first].inst].name,
              dirs[first].key, dirs[first].line);
     }
     for (size_t i = 1, first = 0; i < ndbs; i++) {
@@ -992,7 +1057,7 @@ static void check_sharing(struct ctx *c)
             continue;
         }
         diag(c, dbs[i].line, CONF_D_SHARED_PATH, "database '%s' is already listed at line %u (instance '%s')",
-             dbs[i].path, dbs[first].line, cfg->instances[dbs[first].inst].name);
+             esc(ev, dbs[i].path), dbs[first].line, cfg->instances[dbs[first].inst].name);
     }
     free(dirs);
     free(dbs);

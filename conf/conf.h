@@ -19,7 +19,9 @@
  * Diagnostics. conf_load_file() and conf_parse_buffer() report every problem in the file, not just
  * the first, as a list of diagnostics in file order. Each has a ready-made text of the form
  * "FILE:LINE: problem" (GNU compiler style), or "FILE: problem" for problems of the file as a
- * whole (it cannot be read, it declares no instance).
+ * whole (it cannot be read, it declares no instance). Every text is valid UTF-8, whatever bytes
+ * the file holds (others are written \xNN), and so is every value but a path: a value that is not
+ * UTF-8 is refused with its line, because names and messages travel over D-Bus as strings.
  *
  * Conventions: functions return CONF_OK (0) or a negative CONF_E* code; the configuration
  * out-parameter is written only on success; everything returned is owned by the caller and freed
@@ -105,7 +107,8 @@ struct conf_writer {
 struct conf_instance {
     char *name;                  /* from the header: 1..64 bytes of [A-Za-z0-9._-], starting with
                                     a letter or digit */
-    char *display_name;          /* display_name: 1..64 bytes; default: the instance name */
+    char *display_name;          /* display_name: 1..64 bytes of UTF-8; default: the
+                                    instance name */
     char *system_path;           /* system_path (required): directory of the checkpoint file */
     char *log_path;              /* log_path (required): directory of the log files */
     struct conf_strv databases;  /* database (required, repeatable 1..32 times): database files */

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <dbus/dbus.h>
+
 #include "conf-int.h"
 #include "conf.h"
 
@@ -279,6 +281,7 @@ START_TEST(bad_files_codes)
         {"bad-name.ini", CONF_D_BAD_NAME, 4},
         {"no-instance.ini", CONF_D_NO_INSTANCE, 1},
         {"many-errors.ini", CONF_D_UNKNOWN_KEY, 11},
+        {"bad-utf8.ini", CONF_D_BAD_VALUE, 10},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct conf_diags *d = NULL;
@@ -450,6 +453,61 @@ START_TEST(too_many_databases)
 }
 END_TEST
 
+/* Names, display names and every diagnostic end up in D-Bus strings, and libdbus aborts the
+ * process on a string that is not UTF-8: the parser must refuse such values with the line number,
+ * keep valid non-ASCII text, and escape bad bytes in its messages. libdbus itself is the judge. */
+START_TEST(strings_are_utf8_for_dbus)
+{
+    static const char *const bad[] = {
+        "\x80", "ab\xc3", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80",
+        "\xfe", "ok \xe2\x82 then text",
+    };
+    char buf[512];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int n = snprintf(buf, sizeof buf, "%sdisplay_name = %s\n", base, bad[i]);
+        struct conf_diags *d = NULL;
+        ck_assert_int_eq(parse_str(buf, (size_t)n, &d), CONF_EINVALID);
+        ck_assert_msg(d->count == 1, "case %zu: %zu diagnostics", i, d->count);
+        ck_assert_int_eq(d->items[0].code, CONF_D_BAD_VALUE);
+        ck_assert_uint_eq(d->items[0].line, 5);
+        ck_assert_msg(strstr(d->items[0].message, "is not valid UTF-8"), "case %zu: %s", i, d->items[0].text);
+        ck_assert_msg(dbus_validate_utf8(d->items[0].text, NULL), "case %zu: message not UTF-8", i);
+        conf_diags_free(d);
+    }
+
+    const char *good = "Caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x93\xa6 \xef\xbf\xbd";
+    int n = snprintf(buf, sizeof buf, "%sdisplay_name = %s\n", base, good);
+    struct conf_config *cfg = NULL;
+    struct conf_diags *d = NULL;
+    ck_assert_int_eq(conf_parse_buffer("mem.ini", buf, (size_t)n, &cfg, &d), CONF_OK);
+    ck_assert_str_eq(cfg->instances[0].display_name, good);
+    ck_assert(dbus_validate_utf8(cfg->instances[0].display_name, NULL));
+    conf_free(cfg);
+    conf_diags_free(d);
+
+    /* every message of every bad file, whatever bytes the file holds */
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/bad", CONF_TEST_DIR);
+    DIR *dp = opendir(dir);
+    ck_assert_ptr_nonnull(dp);
+    size_t files = 0;
+    for (struct dirent *e; (e = readdir(dp));) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".ini"))
+            continue;
+        d = NULL;
+        ck_assert_int_eq(load_in("bad", e->d_name, NULL, &d), CONF_EINVALID);
+        for (size_t i = 0; i < d->count; i++)
+            ck_assert_msg(dbus_validate_utf8(d->items[i].text, NULL), "%s: not UTF-8: %s", e->d_name,
+                          d->items[i].text);
+        conf_diags_free(d);
+        files++;
+    }
+    closedir(dp);
+    ck_assert_uint_ge(files, 16);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("conf");
@@ -467,6 +525,7 @@ static Suite *suite(void)
     tcase_add_test(tc, arguments);
     tcase_add_test(tc, table_bounds);
     tcase_add_test(tc, too_many_databases);
+    tcase_add_test(tc, strings_are_utf8_for_dbus);
     suite_add_tcase(s, tc);
     return s;
 }

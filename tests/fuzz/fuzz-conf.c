@@ -10,12 +10,16 @@
  *
  * Besides "no crash, no leak, no undefined behaviour" the target checks what conf.h promises:
  * a valid result has at least one instance, absolute paths, 1..32 databases and every writer
- * field set; an invalid one has at least one diagnostic; diagnostics come in file order.
+ * field set; an invalid one has at least one diagnostic; diagnostics come in file order. Every
+ * string that can reach D-Bus (names, display names, bus name, users, every diagnostic) must pass
+ * libdbus's own UTF-8 check: libdbus aborts the process on a string that fails it.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <dbus/dbus.h>
 
 #include "conf.h"
 
@@ -40,10 +44,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(cfg->n_instances >= 1);
         CHECK(cfg->writer.bus_name && cfg->writer.allow_users.n >= 1);
         CHECK((cfg->writer.bus.kind == CONF_BUS_ADDRESS) == (cfg->writer.bus.address != NULL));
+        CHECK(dbus_validate_utf8(cfg->writer.bus_name, NULL));
+        for (size_t u = 0; u < cfg->writer.allow_users.n; u++)
+            CHECK(dbus_validate_utf8(cfg->writer.allow_users.v[u], NULL));
         for (size_t i = 0; i < cfg->n_instances; i++) {
             const struct conf_instance *in = &cfg->instances[i];
             CHECK(in->name && strlen(in->name) <= CONF_NAME_MAX);
             CHECK(in->display_name && strlen(in->display_name) <= CONF_NAME_MAX);
+            CHECK(dbus_validate_utf8(in->name, NULL) && dbus_validate_utf8(in->display_name, NULL));
             CHECK(in->system_path && in->system_path[0] == '/');
             CHECK(in->log_path && in->log_path[0] == '/');
             CHECK(in->databases.n >= 1 && in->databases.n <= CONF_DATABASES_MAX);
@@ -61,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             prev = l;
             CHECK(!strncmp(d->text, "fuzz.ini:", 9) && d->message && *d->message);
             CHECK(!strchr(d->text, '\n'));
+            CHECK(dbus_validate_utf8(d->text, NULL));
         }
     }
     conf_free(cfg);
