@@ -283,11 +283,12 @@ static bool same_dir_as(const char *path, const struct stat *st)
     return path[0] && !stat(path, &s) && same_file(&s, st);
 }
 
-/* Is st a directory the instance keeps live files in: its log, system or temp directory, or the
- * directory of one of its attached databases? (in may be NULL: only p's paths are known.) */
+/* Is st a directory the instance keeps live files in: its log or system directory, or the
+ * directory of one of its attached databases? (in may be NULL: only p's paths are known.) The
+ * temp path is not one: jetsnap keeps no temporary database. */
 static bool instance_dir(eng_inst *in, const eng_params *p, const struct stat *st)
 {
-    if (same_dir_as(p->log_path, st) || same_dir_as(p->system_path, st) || same_dir_as(p->temp_path, st))
+    if (same_dir_as(p->log_path, st) || same_dir_as(p->system_path, st))
         return true;
     if (!in)
         return false;
