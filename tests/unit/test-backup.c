@@ -1388,6 +1388,18 @@ START_TEST(atomic_backup_refuses_an_instance_s_live_directories)
     refused(inst, d2sys, JET_errBackupDirectoryNotEmpty);
     refused(inst, d2data, JET_errBackupDirectoryNotEmpty);
     ck_assert_int_ge(events[214], 7);
+    /* An incremental adds only to a jetsnap backup: not to a live log directory, where it
+     * would copy the logs over themselves. */
+    char *b2 = tu_path(dir, "b2");
+    OK(JetBackupInstance(inst2, b2, 0, NULL));
+    char *mk = tu_path(d2log, ".jetsnap-backup");
+    ck_assert_int_eq(unlink(mk), 0);
+    free(mk);
+    snap sl = take_snap(d2log);
+    ck_assert_int_eq(JetBackupInstance(inst2, d2log, JET_bitBackupIncremental, NULL),
+                     JET_errBackupDirectoryNotEmpty);
+    assert_untouched(sl, d2log);
+    free(b2);
     /* Both instances start again on what they left. */
     OK(JetTerm(inst2));
     OK(JetTerm(inst));
