@@ -43,6 +43,8 @@ int eng_io_fsync_dir(const char *dir);
 int eng_io_allocate(int fd, uint64_t len); /* reserve len bytes (posix_fallocate, falling back to ftruncate) */
 int eng_io_truncate(int fd, uint64_t len);
 int eng_io_rename(const char *from, const char *to);
+/* renameat2 (flags 0: renameat); the fault hook sees ENG_IO_RENAME with path = from. */
+int eng_io_rename_at(int fromdir, const char *from, int todir, const char *to, unsigned flags);
 int eng_io_unlink(const char *path);
 int64_t eng_io_size(int fd); /* file size or -errno */
 

@@ -215,6 +215,15 @@ int eng_io_rename(const char *from, const char *to)
     return rename(from, to) < 0 ? -errno : 0;
 }
 
+int eng_io_rename_at(int fromdir, const char *from, int todir, const char *to, unsigned flags)
+{
+    int f = fault(ENG_IO_RENAME, -1, from, 0, 0);
+    if (f < 0)
+        return f;
+    int r = flags ? renameat2(fromdir, from, todir, to, flags) : renameat(fromdir, from, todir, to);
+    return r < 0 ? -errno : 0;
+}
+
 int eng_io_unlink(const char *path)
 {
     int f = fault(ENG_IO_UNLINK, -1, path, 0, 0);

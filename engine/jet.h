@@ -733,15 +733,27 @@ JET_ERR JET_API JetExternalRestore2(JET_PSTR szCheckpointFilePath, JET_PSTR szLo
  * missing): each database stream as <its file name> and the logs as edbXXXXX.log; the logs are
  * then truncated and the backup recorded as Full (or Incremental). pfnStatus (optional) gets
  * JET_snpBackup with JET_sntBegin, then JET_sntComplete or JET_sntFail.
+ * Each backup also writes the marker file .jetsnap-backup, listing the files it wrote.
  *   0: a full backup into an empty directory.
- *   JET_bitBackupAtomic: a full backup written aside (szBackupPath/.new) and moved in only when
- *     complete, replacing the backup the directory held; a failure leaves that one intact.
+ *   JET_bitBackupAtomic: a full backup built beside the directory (.<name>.jetsnap-tmp in its
+ *     parent, which must be writable) and swapped in by one rename only when complete and synced,
+ *     replacing the backup the directory held; a failure or a crash leaves that one intact (a crash
+ *     mid-swap leaves the old or the new backup whole; the next backup or restore tidies up). Only
+ *     an empty or missing directory, or one holding nothing but files a jetsnap backup listed in
+ *     its marker, is replaced; szBackupPath must not be a symbolic link. The logs are truncated
+ *     only once the new backup is in place.
  *   JET_bitBackupIncremental: add the logs since the last backup to a directory that holds one.
  * Errors: NoBackupDirectory (no path), BackupDirectoryNotEmpty (a plain full backup into a directory
- *   with files), MissingFullBackup (incremental: no backup in the directory, or the databases have
- *   no full backup recorded), InvalidLogSequence (incremental: the logs to add do not continue those
- *   in the directory), MakeBackupDirectoryFail, InvalidGrbit, and every error of the external
- *   backup functions above. */
+ *   with files; an atomic or incremental backup into a directory that holds anything but a jetsnap
+ *   backup: an instance's log, system or database directory, a live log or checkpoint, a file an
+ *   instance holds locked, a subdirectory, a symbolic link, a file the marker does not list; the
+ *   directory is left untouched and event 214 names it and the entry), InvalidPath (atomic: the
+ *   path is a symbolic link or a file, or ends in "." or ".."), MissingFullBackup (incremental: no
+ *   jetsnap backup in the directory, or the databases have no full backup recorded),
+ *   InvalidLogSequence (incremental: the logs to add do not continue those in the directory),
+ *   BackupInProgress (another backup is building the same directory's staging directory),
+ *   MakeBackupDirectoryFail (atomic: the staging directory cannot be made), DiskIO and the other
+ *   I/O errors, InvalidGrbit, and every error of the external backup functions above. */
 JET_ERR JET_API JetBackupInstance(JET_INSTANCE instance, const char *szBackupPath, JET_GRBIT grbit,
                                   JET_PFNSTATUS pfnStatus);
 /* JetBackup: the legacy form of JetBackupInstance (one-instance mode; RunningInMultiInstanceMode
@@ -755,6 +767,8 @@ JET_ERR JET_API JetBackup(const char *szBackupPath, JET_GRBIT grbit, JET_PFNSTAT
  * recover up to the last commit). instance: JET_instanceNil/0 uses the process defaults (page size,
  * log base name); a created, not yet initialized instance lends its parameters and is locked
  * meanwhile (its JetInit/JetTerm get RestoreInProgress). The databases end clean and detached.
+ * A directory an atomic JetBackupInstance left mid-swap (sz missing, the previous backup beside it
+ * as .<name>.jetsnap-old) is first put back, so the whole previous backup is restored.
  * Errors: InvalidParameter, AfterInitialization (the instance is initialized), RestoreInProgress,
  *   RunningInOneInstanceMode (nil instance in one-instance mode), RestoreOfNonBackupDatabase (no
  *   stream in the directory), and every error of JetExternalRestore. */

@@ -9,10 +9,12 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1222,6 +1224,572 @@ START_TEST(restore_in_progress)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------------- */
+/* An atomic backup replaces only an earlier backup, and its swap survives a crash (issue 9). */
+
+/* Everything under d, byte for byte: each entry's relative name, type, link target or content,
+ * in name order, recursively (symbolic links are not followed). Caller frees; *len its size. */
+static void snap_add(char **buf, size_t *len, const void *p, size_t n)
+{
+    *buf = realloc(*buf, *len + n + 1);
+    memcpy(*buf + *len, p, n);
+    *len += n;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b) { return strcmp((*a)->d_name, (*b)->d_name); }
+
+static void snap_tree(const char *d, const char *rel, char **buf, size_t *len)
+{
+    struct dirent **ents;
+    int n = scandir(d, &ents, NULL, by_name);
+    ck_assert_int_ge(n, 0);
+    for (int i = 0; i < n; i++) {
+        const char *nm = ents[i]->d_name;
+        if (strcmp(nm, ".") && strcmp(nm, "..")) {
+            char *p = tu_path(d, nm), r[1024];
+            snprintf(r, sizeof r, "%s/%s", rel, nm);
+            struct stat st;
+            ck_assert_int_eq(lstat(p, &st), 0);
+            char head[1100];
+            /* (a directory's size is the file system's business) */
+            long long sz = S_ISDIR(st.st_mode) ? 0 : (long long)st.st_size;
+            int hl = snprintf(head, sizeof head, "%s %o %lld\n", r, (unsigned)st.st_mode, sz);
+            snap_add(buf, len, head, (size_t)hl);
+            if (S_ISDIR(st.st_mode)) {
+                snap_tree(p, r, buf, len);
+            } else if (S_ISLNK(st.st_mode)) {
+                char t[1024];
+                ssize_t tl = readlink(p, t, sizeof t);
+                ck_assert_int_gt(tl, 0);
+                snap_add(buf, len, t, (size_t)tl);
+            } else {
+                FILE *f = fopen(p, "rb");
+                ck_assert_ptr_nonnull(f);
+                char c[65536];
+                size_t got;
+                while ((got = fread(c, 1, sizeof c, f)) > 0)
+                    snap_add(buf, len, c, got);
+                fclose(f);
+            }
+            free(p);
+        }
+        free(ents[i]);
+    }
+    free(ents);
+}
+
+typedef struct snap {
+    char *buf;
+    size_t len;
+} snap;
+
+static snap take_snap(const char *d)
+{
+    snap s = {malloc(1), 0};
+    snap_tree(d, "", &s.buf, &s.len);
+    return s;
+}
+
+/* d holds exactly what it held when s was taken (and s is freed). */
+static void assert_untouched(snap s, const char *d)
+{
+    snap now = take_snap(d);
+    ck_assert_msg(now.len == s.len && !memcmp(now.buf, s.buf, s.len), "%s was changed", d);
+    free(now.buf);
+    free(s.buf);
+}
+
+static void write_file(const char *d, const char *name, const char *text)
+{
+    char *p = tu_path(d, name);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    free(p);
+}
+
+/* A second instance whose log, system and database directories are apart, with one database. */
+static JET_INSTANCE inst2;
+static char *d2log, *d2sys, *d2data, *db2;
+
+static void start2(bool create)
+{
+    JET_SESID s;
+    JET_DBID d;
+    JET_TABLEID t;
+    OK(JetCreateInstance(&inst2, "bk2"));
+    OK(JetSetSystemParameter(&inst2, 0, JET_paramSystemPath, 0, d2sys));
+    OK(JetSetSystemParameter(&inst2, 0, JET_paramLogFilePath, 0, d2log));
+    OK(JetSetSystemParameter(&inst2, 0, JET_paramLogFileSize, 128, NULL));
+    OK(JetInit(&inst2));
+    OK(JetBeginSession(inst2, &s, NULL, NULL));
+    if (create) {
+        OK(JetCreateDatabase(s, db2, NULL, &d, 0));
+        OK(JetCreateTable(s, d, "t", 0, 0, &t));
+        OK(JetBeginTransaction(s));
+        OK(JetPutRecord(s, t, "k2", 2, "v2", 2, 0));
+        OK(JetCommitTransaction(s, 0));
+    } else {
+        OK(JetAttachDatabase(s, db2, 0));
+        OK(JetOpenDatabase(s, db2, NULL, &d, 0));
+        OK(JetOpenTable(s, d, "t", NULL, 0, 0, &t));
+        char v[8];
+        unsigned long vl = 0;
+        OK(JetSeekRecord(s, t, "k2", 2, JET_bitSeekEQ));
+        OK(JetRetrieveRecord(s, t, v, sizeof v, &vl, 0));
+        ck_assert(vl == 2 && !memcmp(v, "v2", 2));
+    }
+}
+
+static void make_dirs2(void)
+{
+    d2log = tu_path(dir, "logs");
+    d2sys = tu_path(dir, "sys");
+    d2data = tu_path(dir, "data");
+    db2 = tu_path(d2data, "x.edb");
+    ck_assert_int_eq(mkdir(d2log, 0755), 0);
+    ck_assert_int_eq(mkdir(d2sys, 0755), 0);
+    ck_assert_int_eq(mkdir(d2data, 0755), 0);
+}
+
+static void free_dirs2(void)
+{
+    free(d2log);
+    free(d2sys);
+    free(d2data);
+    free(db2);
+}
+
+/* An atomic backup of in into d is refused with err, and nothing under d changes. */
+static void refused(JET_INSTANCE in, const char *d, JET_ERR err)
+{
+    snap s = take_snap(d);
+    ck_assert_int_eq(JetBackupInstance(in, d, JET_bitBackupAtomic, NULL), err);
+    assert_untouched(s, d);
+}
+
+START_TEST(atomic_backup_refuses_an_instance_s_live_directories)
+{
+    /* The fixture instance keeps its logs, checkpoint and database in dir. */
+    refused(inst, dir, JET_errBackupDirectoryNotEmpty);
+    make_dirs2();
+    start2(true);
+    /* Its own log, system and database directories. */
+    refused(inst2, d2log, JET_errBackupDirectoryNotEmpty);
+    refused(inst2, d2sys, JET_errBackupDirectoryNotEmpty);
+    refused(inst2, d2data, JET_errBackupDirectoryNotEmpty);
+    /* Another instance's, even with a marker that claims them for a backup: the live names
+     * (edb.log, edb.chk) and the locked database give them away. */
+    write_file(d2log, ".jetsnap-backup", "jetsnap backup 1\nedb.log\nedb00001.log\nedbtmp.log\n");
+    write_file(d2sys, ".jetsnap-backup", "jetsnap backup 1\nedb.chk\n");
+    write_file(d2data, ".jetsnap-backup", "jetsnap backup 1\nx.edb\n");
+    refused(inst, d2log, JET_errBackupDirectoryNotEmpty);
+    refused(inst, d2sys, JET_errBackupDirectoryNotEmpty);
+    refused(inst, d2data, JET_errBackupDirectoryNotEmpty);
+    ck_assert_int_ge(events[214], 7);
+    /* An incremental adds only to a jetsnap backup: not to a live log directory, where it
+     * would copy the logs over themselves. */
+    char *b2 = tu_path(dir, "b2");
+    OK(JetBackupInstance(inst2, b2, 0, NULL));
+    char *mk = tu_path(d2log, ".jetsnap-backup");
+    ck_assert_int_eq(unlink(mk), 0);
+    free(mk);
+    snap sl = take_snap(d2log);
+    ck_assert_int_eq(JetBackupInstance(inst2, d2log, JET_bitBackupIncremental, NULL),
+                     JET_errBackupDirectoryNotEmpty);
+    assert_untouched(sl, d2log);
+    free(b2);
+    /* Both instances start again on what they left. */
+    OK(JetTerm(inst2));
+    OK(JetTerm(inst));
+    inst = 0;
+    start2(false);
+    OK(JetTerm(inst2));
+    start(0);
+    OK(JetTerm(inst));
+    inst = 0;
+    int n;
+    int *want = range_keys(&n, 0, 50, 0, 0);
+    expect_keys(dbp, want, n);
+    free(want);
+    free_dirs2();
+}
+END_TEST
+
+START_TEST(atomic_backup_refuses_a_user_directory)
+{
+    char *u = tu_path(dir, "user"), *sub = tu_path(u, "sub");
+    ck_assert_int_eq(mkdir(u, 0755), 0);
+    write_file(u, "notes.txt", "not a backup\n");
+    refused(inst, u, JET_errBackupDirectoryNotEmpty);
+    /* Dot files count too, and a marker does not make the user's file the backup's. */
+    char *notes = tu_path(u, "notes.txt");
+    ck_assert_int_eq(unlink(notes), 0);
+    free(notes);
+    write_file(u, ".profile", "x\n");
+    refused(inst, u, JET_errBackupDirectoryNotEmpty);
+    write_file(u, ".jetsnap-backup", "jetsnap backup 1\na.edb\n");
+    write_file(u, "a.edb.txt", "mine\n");
+    refused(inst, u, JET_errBackupDirectoryNotEmpty);
+    /* A subdirectory is never taken for part of a backup. */
+    char *u2 = tu_path(dir, "user2");
+    ck_assert_int_eq(mkdir(u2, 0755), 0);
+    char *s2 = tu_path(u2, "sub");
+    ck_assert_int_eq(mkdir(s2, 0755), 0);
+    write_file(s2, "deep.txt", "deep\n");
+    refused(inst, u2, JET_errBackupDirectoryNotEmpty);
+    /* A file that is not a directory. */
+    char *f = tu_path(dir, "plain");
+    write_file(dir, "plain", "plain\n");
+    ck_assert_int_eq(JetBackupInstance(inst, f, JET_bitBackupAtomic, NULL), JET_errInvalidPath);
+    /* An empty directory is fine. */
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    OK(JetBackupInstance(inst, sub, JET_bitBackupAtomic, NULL));
+    free(f);
+    free(s2);
+    free(u2);
+    free(sub);
+    free(u);
+}
+END_TEST
+
+START_TEST(atomic_backup_follows_no_symbolic_link)
+{
+    char *u = tu_path(dir, "user"), *bk = tu_path(dir, "bk"), *bd = tu_path(bk, "bd");
+    ck_assert_int_eq(mkdir(u, 0755), 0);
+    ck_assert_int_eq(mkdir(bk, 0755), 0);
+    write_file(u, "notes.txt", "not a backup\n");
+    /* The backup path itself a link: to a user directory, to the instance's live directory. */
+    char *l1 = tu_path(dir, "link-user"), *l2 = tu_path(dir, "link-live");
+    ck_assert_int_eq(symlink(u, l1), 0);
+    ck_assert_int_eq(symlink(dir, l2), 0);
+    snap su = take_snap(u), sd = take_snap(dir);
+    ck_assert_int_eq(JetBackupInstance(inst, l1, JET_bitBackupAtomic, NULL), JET_errInvalidPath);
+    ck_assert_int_eq(JetBackupInstance(inst, l2, JET_bitBackupAtomic, NULL), JET_errInvalidPath);
+    assert_untouched(sd, dir);
+    assert_untouched(su, u);
+    su = take_snap(u);
+    /* A link planted under the staging name. */
+    char *st = tu_path(bk, ".bd.jetsnap-tmp");
+    ck_assert_int_eq(symlink(u, st), 0);
+    ck_assert_int_eq(JetBackupInstance(inst, bd, JET_bitBackupAtomic, NULL), JET_errBackupDirectoryNotEmpty);
+    assert_untouched(su, u);
+    ck_assert_int_eq(unlink(st), 0);
+    /* Links planted inside a previous backup (where an older jetsnap staged its swap, and under
+     * a log's name). */
+    OK(JetBackupInstance(inst, bd, JET_bitBackupAtomic, NULL));
+    char *n1 = tu_path(bd, ".new"), *n2 = tu_path(bd, ".old"), *n3 = tu_path(bd, "edb00099.log");
+    ck_assert_int_eq(symlink(u, n1), 0);
+    ck_assert_int_eq(symlink(u, n2), 0);
+    snap sb = take_snap(bk);
+    su = take_snap(u);
+    ck_assert_int_eq(JetBackupInstance(inst, bd, JET_bitBackupAtomic, NULL), JET_errBackupDirectoryNotEmpty);
+    assert_untouched(su, u);
+    assert_untouched(sb, bk);
+    unlink(n1);
+    unlink(n2);
+    char *notes = tu_path(u, "notes.txt");
+    ck_assert_int_eq(symlink(notes, n3), 0);
+    free(notes);
+    sb = take_snap(bk);
+    su = take_snap(u);
+    ck_assert_int_eq(JetBackupInstance(inst, bd, JET_bitBackupAtomic, NULL), JET_errBackupDirectoryNotEmpty);
+    ck_assert_int_eq(JetBackupInstance(inst, bd, JET_bitBackupIncremental, NULL), JET_errBackupDirectoryNotEmpty);
+    assert_untouched(su, u);
+    assert_untouched(sb, bk);
+    free(n1);
+    free(n2);
+    free(n3);
+    free(st);
+    free(l1);
+    free(l2);
+    free(bd);
+    free(bk);
+    free(u);
+}
+END_TEST
+
+/* Entries of d (not . and ..). */
+static int entries(const char *d)
+{
+    DIR *dd = opendir(d);
+    ck_assert_ptr_nonnull(dd);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dd)))
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(dd);
+    return n;
+}
+
+START_TEST(atomic_backup_over_every_earlier_backup)
+{
+    char *bk = tu_path(dir, "bk"), *bd = tu_path(bk, "bd");
+    ck_assert_int_eq(mkdir(bk, 0755), 0);
+    /* A plain backup, then atomic ones over it, then an incremental on top. */
+    OK(JetBackupInstance(inst, bd, 0, NULL));
+    put_n(100, 10);
+    OK(JetBackupInstance(inst, bd, JET_bitBackupAtomic, NULL));
+    put_n(200, 10);
+    OK(JetBackupInstance(inst, bd, JET_bitBackupAtomic, NULL));
+    ck_assert_int_eq(entries(bk), 1); /* no staging directory left beside it */
+    put_n(300, 10);
+    OK(JetBackupInstance(inst, bd, JET_bitBackupIncremental, NULL));
+    put_n(400, 10);
+    OK(JetBackupInstance(inst, bd, JET_bitBackupAtomic, NULL));
+    ck_assert_int_eq(entries(bk), 1);
+    OK(JetTerm(inst));
+    inst = 0;
+    ck_assert_int_eq(unlink(dbp), 0);
+    OK(JetRestoreInstance(JET_instanceNil, bd, NULL, NULL));
+    int n;
+    int *want = range_keys(&n, 0, 50, 100, 110);
+    want = realloc(want, sizeof(int) * (size_t)(n + 30));
+    for (int i = 200; i < 210; i++)
+        want[n++] = i;
+    for (int i = 300; i < 310; i++)
+        want[n++] = i;
+    for (int i = 400; i < 410; i++)
+        want[n++] = i;
+    expect_keys(dbp, want, n);
+    free(want);
+    free(bd);
+    free(bk);
+}
+END_TEST
+
+/* A crash image: what the backup's parent directory held just before each rename or sync of an
+ * atomic backup, as a power cut there would leave it (every earlier write synced). */
+static pthread_t crash_thread;
+static char *crash_src, *crash_dst;
+static int crash_images;
+static snap crash_last;
+static int crash_no_exchange; /* fail the first rename of the staging directory with EINVAL */
+
+static void copy_tree(const char *from, const char *to)
+{
+    ck_assert_int_eq(mkdir(to, 0755), 0);
+    DIR *d = opendir(from);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char *a = tu_path(from, e->d_name), *b = tu_path(to, e->d_name);
+        struct stat st;
+        ck_assert_int_eq(lstat(a, &st), 0);
+        if (S_ISDIR(st.st_mode)) {
+            copy_tree(a, b);
+        } else {
+            ck_assert(S_ISREG(st.st_mode));
+            FILE *f = fopen(a, "rb"), *g = fopen(b, "wb");
+            ck_assert(f && g);
+            char c[65536];
+            size_t got;
+            while ((got = fread(c, 1, sizeof c, f)) > 0)
+                ck_assert_int_eq(fwrite(c, 1, got, g), got);
+            fclose(f);
+            fclose(g);
+        }
+        free(a);
+        free(b);
+    }
+    closedir(d);
+}
+
+static int crash_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
+{
+    (void)ctx, (void)fd, (void)off, (void)len;
+    if (!pthread_equal(pthread_self(), crash_thread) || (op != ENG_IO_RENAME && op != ENG_IO_SYNC))
+        return 0;
+    snap s = take_snap(crash_src);
+    if (crash_images && s.len == crash_last.len && !memcmp(s.buf, crash_last.buf, s.len)) {
+        free(s.buf);
+    } else {
+        char name[32];
+        snprintf(name, sizeof name, "img%03d", crash_images++);
+        char *to = tu_path(crash_dst, name);
+        copy_tree(crash_src, to);
+        free(to);
+        free(crash_last.buf);
+        crash_last = s;
+    }
+    if (crash_no_exchange == 1 && op == ENG_IO_RENAME && strstr(path, "jetsnap-tmp")) {
+        crash_no_exchange = 2;
+        return -EINVAL; /* as a file system without RENAME_EXCHANGE answers */
+    }
+    return 0;
+}
+
+/* Keys of the database at path (-1 if it cannot be read), without asserting what they are. */
+static int count_keys(const char *path)
+{
+    char *d = tu_path(dir, "count");
+    mkdir(d, 0755);
+    JET_INSTANCE v;
+    OK(JetCreateInstance(&v, "count"));
+    OK(JetSetSystemParameter(&v, 0, JET_paramSystemPath, 0, d));
+    OK(JetSetSystemParameter(&v, 0, JET_paramLogFilePath, 0, d));
+    OK(JetSetSystemParameter(&v, 0, JET_paramLogFileSize, 128, NULL));
+    OK(JetInit(&v));
+    JET_SESID s;
+    JET_DBID db;
+    JET_TABLEID t;
+    int n = -1;
+    OK(JetBeginSession(v, &s, NULL, NULL));
+    if (!JetAttachDatabase(s, path, 0) && !JetOpenDatabase(s, path, NULL, &db, 0) &&
+        !JetOpenTable(s, db, "t", NULL, 0, 0, &t)) {
+        n = 0;
+        for (JET_ERR e = JetMove(s, t, JET_MoveFirst, 0); !e; e = JetMove(s, t, JET_MoveNext, 0))
+            n++;
+    }
+    OK(JetTerm(v));
+    tu_rmtree(d);
+    free(d);
+    return n;
+}
+
+static void crash_during_swap(int no_exchange)
+{
+    char *bk = tu_path(dir, "bk"), *bd = tu_path(bk, "bd"), *imgs = tu_path(dir, "images");
+    ck_assert_int_eq(mkdir(bk, 0755), 0);
+    ck_assert_int_eq(mkdir(imgs, 0755), 0);
+    OK(JetBackupInstance(inst, bd, JET_bitBackupAtomic, NULL)); /* old: 50 records */
+    put_n(100, 20);                                              /* new: 70 */
+    crash_thread = pthread_self();
+    crash_src = bk;
+    crash_dst = imgs;
+    crash_images = 0;
+    crash_last.buf = NULL;
+    crash_no_exchange = no_exchange;
+    eng_io_set_fault_hook(crash_hook, NULL);
+    JET_ERR err = JetBackupInstance(inst, bd, JET_bitBackupAtomic, NULL);
+    eng_io_set_fault_hook(NULL, NULL);
+    free(crash_last.buf);
+    OK(err);
+    ck_assert_int_eq(crash_no_exchange, no_exchange ? 2 : 0);
+    ck_assert_int_ge(crash_images, 4);
+    OK(JetTerm(inst));
+    inst = 0;
+    /* Each image restores the old backup or the new one, whole, never a mix or nothing. */
+    int olds = 0, news = 0;
+    for (int i = 0; i < crash_images; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "img%03d/bd", i);
+        char *img = tu_path(imgs, name);
+        unlink(dbp);
+        JET_ERR r = JetRestoreInstance(JET_instanceNil, img, NULL, NULL);
+        ck_assert_msg(r == JET_errSuccess, "crash image %d does not restore: %d", i, (int)r);
+        int n = count_keys(dbp);
+        ck_assert_msg(n == 50 || n == 70, "crash image %d restores %d records", i, n);
+        olds += n == 50;
+        news += n == 70;
+        free(img);
+    }
+    ck_assert_int_gt(olds, 0);
+    ck_assert_int_gt(news, 0);
+    free(imgs);
+    free(bd);
+    free(bk);
+}
+
+START_TEST(crash_during_atomic_swap_leaves_a_whole_backup)
+{
+    crash_during_swap(0);
+}
+END_TEST
+
+START_TEST(crash_during_swap_without_exchange_leaves_a_whole_backup)
+{
+    crash_during_swap(1);
+}
+END_TEST
+
+static int fail_rename_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
+{
+    (void)ctx, (void)fd, (void)off, (void)len;
+    return op == ENG_IO_RENAME && strstr(path, "jetsnap-tmp") ? -EIO : 0;
+}
+
+START_TEST(failed_swap_keeps_the_previous_backup_and_the_logs)
+{
+    char *bk = tu_path(dir, "bk"), *bd = tu_path(bk, "bd");
+    ck_assert_int_eq(mkdir(bk, 0755), 0);
+    OK(JetBackupInstance(inst, bd, JET_bitBackupAtomic, NULL));
+    put_n(100, 20);
+    snap s = take_snap(bk);
+    int logs = nlogs_on_disk();
+    eng_io_set_fault_hook(fail_rename_hook, NULL);
+    ck_assert_int_eq(JetBackupInstance(inst, bd, JET_bitBackupAtomic, NULL), JET_errDiskIO);
+    eng_io_set_fault_hook(NULL, NULL);
+    assert_untouched(s, bk); /* the previous backup as it was, no staging left */
+    ck_assert_int_ge(nlogs_on_disk(), logs); /* nothing truncated for a backup that is not there */
+    /* The one after that works. */
+    OK(JetBackupInstance(inst, bd, JET_bitBackupAtomic, NULL));
+    free(bd);
+    free(bk);
+}
+END_TEST
+
+START_TEST(interrupted_swap_is_recovered_by_the_next_backup)
+{
+    /* What a cut between the two renames of a swap without exchange leaves: no bd, the previous
+     * backup as .bd.jetsnap-old, and a new one in .bd.jetsnap-tmp. */
+    char *bk = tu_path(dir, "bk"), *bd = tu_path(bk, "bd");
+    char *old = tu_path(bk, ".bd.jetsnap-old"), *tmp = tu_path(bk, ".bd.jetsnap-tmp");
+    ck_assert_int_eq(mkdir(bk, 0755), 0);
+    OK(JetBackupInstance(inst, bd, JET_bitBackupAtomic, NULL));
+    ck_assert_int_eq(rename(bd, old), 0);
+    ck_assert_int_eq(mkdir(tmp, 0755), 0);
+    write_file(tmp, ".jetsnap-backup", "jetsnap backup 1\na.edb\n");
+    write_file(tmp, "a.edb", "half a stream");
+    /* An incremental finds the previous backup back in place and adds to it. */
+    put_n(100, 20);
+    OK(JetBackupInstance(inst, bd, JET_bitBackupIncremental, NULL));
+    ck_assert_int_eq(access(old, F_OK), -1);
+    ck_assert_int_eq(access(tmp, F_OK), -1);
+    OK(JetTerm(inst));
+    inst = 0;
+    ck_assert_int_eq(unlink(dbp), 0);
+    OK(JetRestoreInstance(JET_instanceNil, bd, NULL, NULL));
+    int n;
+    int *want = range_keys(&n, 0, 50, 100, 120);
+    expect_keys(dbp, want, n);
+    free(want);
+    free(old);
+    free(tmp);
+    free(bd);
+    free(bk);
+}
+END_TEST
+
+START_TEST(staging_directory_of_a_running_backup_is_left_alone)
+{
+    /* Another process building its atomic backup into the same directory holds the staging
+     * directory's lock: a second backup does not delete what it builds. */
+    char *bk = tu_path(dir, "bk"), *bd = tu_path(bk, "bd"), *tmp = tu_path(bk, ".bd.jetsnap-tmp");
+    ck_assert_int_eq(mkdir(bk, 0755), 0);
+    ck_assert_int_eq(mkdir(tmp, 0755), 0);
+    write_file(tmp, ".jetsnap-backup", "jetsnap backup 1\na.edb\n");
+    write_file(tmp, "a.edb", "being written");
+    int fd = open(tmp, O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+    snap s = take_snap(bk);
+    ck_assert_int_eq(JetBackupInstance(inst, bd, JET_bitBackupAtomic, NULL), JET_errBackupInProgress);
+    ck_assert_int_eq(JetBackupInstance(inst, bd, 0, NULL), JET_errBackupInProgress);
+    assert_untouched(s, bk);
+    /* Once that one is gone (crashed), its leftovers go. */
+    close(fd);
+    OK(JetBackupInstance(inst, bd, JET_bitBackupAtomic, NULL));
+    ck_assert_int_eq(access(tmp, F_OK), -1);
+    free(tmp);
+    free(bd);
+    free(bk);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("backup");
@@ -1259,6 +1827,19 @@ static Suite *suite(void)
     tcase_set_timeout(tcc, 120);
     tcase_add_test(tcc, incremental_with_circular_logging_is_invalid);
     suite_add_tcase(s, tcc);
+    TCase *tca = tcase_create("atomic-dir");
+    tcase_add_checked_fixture(tca, setup, teardown);
+    tcase_set_timeout(tca, 120);
+    tcase_add_test(tca, atomic_backup_refuses_an_instance_s_live_directories);
+    tcase_add_test(tca, atomic_backup_refuses_a_user_directory);
+    tcase_add_test(tca, atomic_backup_follows_no_symbolic_link);
+    tcase_add_test(tca, atomic_backup_over_every_earlier_backup);
+    tcase_add_test(tca, crash_during_atomic_swap_leaves_a_whole_backup);
+    tcase_add_test(tca, crash_during_swap_without_exchange_leaves_a_whole_backup);
+    tcase_add_test(tca, failed_swap_keeps_the_previous_backup_and_the_logs);
+    tcase_add_test(tca, interrupted_swap_is_recovered_by_the_next_backup);
+    tcase_add_test(tca, staging_directory_of_a_running_backup_is_left_alone);
+    suite_add_tcase(s, tca);
     return s;
 }
 
