@@ -344,6 +344,27 @@ fail:
     return err;
 }
 
+/* A cleanly shut down database file holds exactly its header blocks and pages 1..npages-1: every
+ * page the meta page counts was written before the header said clean, and the file never holds
+ * more. A file of any other size was cut (mid-page or at a page boundary) or its page count is
+ * damaged; trusting the count would lose the pages past it (they would be handed out again as
+ * new) or grow the file to wherever the count points. */
+static long check_file_size(eng_inst *in, eng_db *db, int fd)
+{
+    int64_t size = eng_io_size(fd);
+    if (size < 0)
+        return eng_trace_err(eng_io_errno_to_jet((int)size, 0), __FILE__, __LINE__);
+    uint64_t want = eng_page_off(db->npages, db->page_size);
+    if ((uint64_t)size == want)
+        return JET_errSuccess;
+    eng_event(in, 1, 1206,
+              "database %s is corrupted: its meta page counts %u pages (%llu bytes) but the file "
+              "holds %lld bytes%s",
+              db->path, db->npages, (unsigned long long)want, (long long)size,
+              size % db->page_size ? " (cut in the middle of a page)" : "");
+    return eng_trace_err(JET_errDatabaseCorrupted, __FILE__, __LINE__);
+}
+
 long eng_db_attach(eng_sess *s, const char *path, JET_GRBIT grbit)
 {
     eng_inst *in = s->inst;
@@ -417,6 +438,8 @@ long eng_db_attach(eng_sess *s, const char *path, JET_GRBIT grbit)
             db->npages = eng_ld32(meta + ENG_META_NPAGES);
         free(meta);
         if (err)
+            goto fail;
+        if ((err = check_file_size(in, db, fd)))
             goto fail;
     }
     eng_lsn lsn;
