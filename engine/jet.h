@@ -878,6 +878,8 @@ JET_ERR JET_API JetEndSession(JET_SESID sesid, JET_GRBIT grbit);
 
 /* JetCreateDatabase: create a new database file, attach it to the instance and open it for the
  * session. szConnect is ignored. grbit: 0 or JET_bitDbOverwriteExisting.
+ * The file is built as <name>.creating and renamed into place, so a crash leaves no half-made
+ * database: a retried create replaces what a create cut short left (and its temporary file).
  * Errors: InvalidParameter (NULL name/pdbid), InvalidGrbit, DatabaseDuplicate (already attached),
  *   FileAlreadyExists (file exists and no OverwriteExisting), DatabaseInvalidPath (the directory
  *   does not exist), FileAccessDenied/PermissionDenied, DatabaseSharingViolation (another instance
