@@ -4,7 +4,7 @@
  *
  * Built two ways (tests/fuzz/meson.build):
  *  - with -Dfuzz=true and clang: a libFuzzer binary "fuzz-page" (btree.c compiled into it with
- *    coverage), run as ./fuzz-page -max_len=70000 CORPUS_DIR tests/fuzz/corpus-page
+ *    coverage), run as ./fuzz-page -max_len=131073 CORPUS_DIR tests/fuzz/corpus-page
  *  - always: "fuzz-page-replay" (FUZZ_REPLAY_MAIN), which runs every file of the directories or
  *    files named on its command line through the same target; the unit test fuzz-page-corpus
  *    replays tests/fuzz/corpus-page/ so every build exercises the corpus. With --make-seeds DIR
