@@ -364,7 +364,8 @@ static int bt_validate_tree(const uint8_t *pg, uint32_t ps, uint32_t pgno, uint3
     BT_BAD(pg[BT_OFF_VERSION] != BT_FORMAT_VERSION, "unknown B+tree format version");
     bool leaf = bt_is_leaf(pg);
     size_t n = bt_nslots(pg), lo = bt_cell_lo(pg), frag = bt_ld16(pg + BT_OFF_FRAG);
-    BT_BAD(BT_HDR + BT_SLOT * n > lo || lo > ps, "slot array and cell area overlap");
+    BT_BAD(lo > ps, "cell area starts past the end of the page");
+    BT_BAD(BT_HDR + BT_SLOT * n > lo, "slot array and cell area overlap");
     BT_BAD(frag > ps - lo, "dead-byte count larger than the cell area");
     BT_BAD(bt_ld32(pg + BT_OFF_RESERVED) != 0, "reserved header bytes not zero");
     uint32_t left = bt_ld32(pg + BT_OFF_LEFT);
