@@ -51,6 +51,10 @@ typedef struct eng_pageio {
     int (*alloc)(void *ctx, uint32_t *pgno, uint8_t **page);
     /* Give page pgno back to the database's free space (the B+tree no longer references it). */
     int (*free)(void *ctx, uint32_t pgno);
+    /* Optional (NULL: none): told which page and why when the B+tree finds damage that no single
+     * page shows (a child whose keys lie outside its parent's separators, a scan that would move
+     * backwards). The call still returns JET_errDatabaseCorrupted. */
+    void (*corrupt)(void *ctx, uint32_t pgno, const char *why);
 } eng_pageio;
 
 /* Longest key for a page size: 1000 bytes with 4 KiB pages, 2000 bytes otherwise (ESE's
@@ -89,9 +93,24 @@ int bt_delete(const eng_pageio *io, uint32_t root, const void *key, size_t klen)
 /* Find the record nearest to key by op. On success copies the found key to keyout (which must hold
  * bt_key_max(page_size) bytes) and its length to *klen_out. key may be NULL/klen 0 only with
  * BT_SEEK_GE (first record) and BT_SEEK_LE (last record) meaning "from the very start/end".
- * Returns 0 or JET_errRecordNotFound. */
+ * The found key is checked to stand in op's relation to key (GT: greater, ...), so a scan that
+ * seeks GT (LT) from the key it is on always moves forward (back) and ends, whatever the pages
+ * hold: a damaged tree gives JET_errDatabaseCorrupted instead of a step backwards.
+ * Returns 0 or JET_errRecordNotFound (or a page error). */
 int bt_seek(const eng_pageio *io, uint32_t root, const void *key, size_t klen, enum bt_seek_op op,
             uint8_t *keyout, size_t *klen_out);
+
+/* Structural check of one page as it comes from disk, before anything uses it, so the B+tree
+ * never runs on a page whose structure lies: tree pages (format version, slot count and cell area
+ * bounds, every cell inside the page, cells not overlapping, cell bytes plus dead bytes adding up,
+ * keys strictly increasing, key and value lengths in range, leftmost/child and overflow page
+ * numbers in [first, limit) and not the page itself, reserved bytes zero) and overflow pages
+ * (length in range, a full page unless last, next page in range). Pages the pager owns
+ * (ENG_PT_FREE, ENG_PT_META) pass; any other type is damage. Linear in the page size and cheap
+ * next to the read and checksum it follows.
+ * Returns 0, or JET_errDatabaseCorrupted with *why (if not NULL) set to a static reason. */
+int bt_page_validate(const uint8_t *pg, uint32_t ps, uint32_t pgno, uint32_t first, uint32_t limit,
+                     const char **why);
 
 /* Structural check for tests and repair tools: key order inside and across pages, separator keys
  * bounding children, cell bounds inside pages, overflow chains of the stated length.

@@ -7,7 +7,9 @@
  * log is durable past each page's LSN (the write-ahead rule). Pinned pages are never evicted.
  * Images are read from disk with their checksum verified (one re-read on a mismatch, to ride out
  * a read that raced a concurrent write of the same page); a damaged page is reported as
- * JET_errReadVerifyFailure and never used.
+ * JET_errReadVerifyFailure and never used. A page whose checksum is right but whose structure
+ * is not (bt_page_validate: cells, keys, page numbers it refers to) is JET_errDatabaseCorrupted,
+ * with an event naming the page and the reason, and is never used either.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +138,17 @@ long eng_cache_get(eng_db *db, uint32_t pgno, eng_page **out)
         free(np);
         eng_event(db->inst, 1, 1018, "page %u of %s failed verification (error %ld)", pgno, db->path, err);
         return eng_trace_err(err, __FILE__, __LINE__);
+    }
+    const char *why = NULL;
+    if ((np->data[16] == ENG_PT_META) != (pgno == ENG_PGNO_META))
+        why = pgno == ENG_PGNO_META ? "meta page of another type" : "meta page type off page 1";
+    else
+        bt_page_validate(np->data, db->page_size, pgno, ENG_PGNO_CATALOG + 1, db->npages, &why);
+    if (why) {
+        free(np->data);
+        free(np);
+        eng_event(db->inst, 1, 1206, "page %u of %s is corrupted: %s", pgno, db->path, why);
+        return eng_trace_err(JET_errDatabaseCorrupted, __FILE__, __LINE__);
     }
     np->lsn = eng_ld64(np->data + 8);
 

@@ -17,9 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine-int.h"
+
+/* Suffix of the temporary file a new database is built in, next to its final path. */
+#define ENG_DB_CREATING ".creating"
 
 long eng_txn_format_db(eng_txn *t, eng_db *db);
 
@@ -247,18 +251,95 @@ static void set_fd(eng_inst *in, eng_db *db, int fd)
     pthread_mutex_unlock(&in->mu);
 }
 
+/* Is the file open on fd what a create cut short by a crash leaves at its path? Its header is
+ * valid and either still says "just created" (the header leaves that state only once the
+ * formatting commit is in the log, so nothing was ever committed into it), or says clean with not
+ * even a meta page after it (recovery marks every database its log attached clean, this one too:
+ * a real database is never clean without its pages). Either way the create never returned success,
+ * so replacing the file loses nothing anyone was told was stored. */
+static bool cut_create_leftover(int fd)
+{
+    eng_dbhdr h;
+    if (eng_dbhdr_read(fd, 0, &h) != JET_errSuccess)
+        return false;
+    if (h.state == JET_dbstateJustCreated)
+        return true;
+    int64_t size = eng_io_size(fd);
+    return h.state == JET_dbstateCleanShutdown && size >= 0 &&
+           (uint64_t)size < eng_page_off(ENG_PGNO_META + 1, h.page_size);
+}
+
+/* Decide about what sits at the create's path. Nothing: *target stays -1. Something that is not
+ * a regular file: FileAlreadyExists. A regular file: with JET_bitDbOverwriteExisting, or when it
+ * is the leftover of a create that a crash cut short (cut_create_leftover), it is opened and
+ * locked, so a file an instance (of any process) has attached or is creating is refused
+ * (FileAccessDenied) instead of replaced; the caller keeps the lock until the rename has replaced
+ * it. Otherwise FileAlreadyExists. */
+static long claim_target(const char *cp, JET_GRBIT grbit, int *target)
+{
+    *target = -1;
+    struct stat st;
+    if (lstat(cp, &st) < 0)
+        return errno == ENOENT ? JET_errSuccess : eng_io_errno_to_jet(-errno, 0);
+    ENG_RETURN_IF(!S_ISREG(st.st_mode), JET_errFileAlreadyExists);
+    int fd = eng_io_open(cp, O_RDWR | O_NONBLOCK, 0);
+    if (fd == -ENOENT) /* gone meanwhile */
+        return JET_errSuccess;
+    if (fd < 0)
+        return eng_trace_err(eng_io_errno_to_jet(fd, 0), __FILE__, __LINE__);
+    long err = JET_errSuccess;
+    if (!(grbit & JET_bitDbOverwriteExisting) && !cut_create_leftover(fd))
+        err = JET_errFileAlreadyExists;
+    if (!err)
+        err = lock_file(fd);
+    /* Looked at again under the lock: a creator in another process may have finished meanwhile. */
+    if (!err && !(grbit & JET_bitDbOverwriteExisting) && !cut_create_leftover(fd))
+        err = JET_errFileAlreadyExists;
+    if (err) {
+        eng_io_close(fd);
+        return eng_trace_err(err, __FILE__, __LINE__);
+    }
+    *target = fd;
+    return JET_errSuccess;
+}
+
+/* Open (create, or take over the leftover of a cut create) the temporary file a new database is
+ * built in, locked: another process creating the same database right now holds the lock. */
+static long open_temp(const char *tmp, int *out)
+{
+    int fd = eng_io_open(tmp, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0644);
+    if (fd < 0)
+        return eng_trace_err(eng_io_errno_to_jet(fd, 0), __FILE__, __LINE__);
+    long err = lock_file(fd);
+    if (!err) {
+        int r = eng_io_truncate(fd, 0);
+        if (r < 0)
+            err = eng_io_errno_to_jet(r, 0);
+    }
+    if (err) {
+        eng_io_close(fd);
+        return eng_trace_err(err, __FILE__, __LINE__);
+    }
+    *out = fd;
+    return JET_errSuccess;
+}
+
 long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdbid)
 {
     eng_inst *in = s->inst;
     ENG_RETURN_IF(!path || !pdbid, JET_errInvalidParameter);
     ENG_RETURN_IF(grbit & ~(JET_GRBIT)JET_bitDbOverwriteExisting, JET_errInvalidGrbit);
     ENG_RETURN_IF(s->txn.level > 0, JET_errInTransaction);
-    char cp[ENG_PATH_MAX];
+    char cp[ENG_PATH_MAX], tmp[ENG_PATH_MAX];
     long err = canon(path, cp);
     if (err)
         return err;
+    ENG_RETURN_IF(strlen(cp) + strlen(ENG_DB_CREATING) >= sizeof tmp, JET_errInvalidPath);
+    strcpy(tmp, cp);
+    strcat(tmp, ENG_DB_CREATING);
     eng_db *db;
-    bool created = false, formatted = false;
+    bool renamed = false, formatted = false;
+    int fd = -1, target = -1;
     err = eng_db_alloc_struct(in, cp, 0, &db);
     if (err)
         return err;
@@ -277,34 +358,47 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
     db->hdr.state = JET_dbstateJustCreated;
     db->hdr.sig = eng_new_sig();
     db->hdr.log_sig = in->logsig;
-    int flags = O_RDWR | O_CREAT | ((grbit & JET_bitDbOverwriteExisting) ? 0 : O_EXCL);
-    int fd = eng_io_open(cp, flags, 0644);
-    if (fd < 0) {
-        err = fd == -EEXIST ? JET_errFileAlreadyExists : eng_io_errno_to_jet(fd, 0);
+    /* What is at the path now: nothing, a file we may replace (held locked until it is replaced,
+     * so a live database is never pulled from under its instance), or a refusal. */
+    if ((err = claim_target(cp, grbit, &target)))
         goto fail;
-    }
-    created = true;
+    /* The file is made whole under a temporary name and renamed into place, so a power cut leaves
+     * either no file at the path or one whose header is complete. */
+    if ((err = open_temp(tmp, &fd)))
+        goto fail;
     set_fd(in, db, fd);
-    if ((err = lock_file(fd)))
+    if ((err = eng_db_hdr_write(db, &db->hdr)))
         goto fail;
-    if (grbit & JET_bitDbOverwriteExisting) {
-        int r = eng_io_truncate(fd, 0);
+    {
+        /* rename() replaces silently: a file that appeared at the path since claim_target (another
+         * process creating it too) is not ours to replace. The window left is the gap between this
+         * check and the rename. */
+        struct stat st;
+        if (target < 0 && lstat(cp, &st) == 0) {
+            err = eng_trace_err(JET_errFileAlreadyExists, __FILE__, __LINE__);
+            goto fail;
+        }
+        eng_frz_enter(in);
+        int r = eng_io_rename(tmp, cp);
+        if (!r) {
+            renamed = true;
+            char dir[ENG_PATH_MAX];
+            strcpy(dir, cp);
+            r = eng_io_fsync_dir(dirname(dir));
+        }
+        eng_frz_exit(in);
         if (r < 0) {
             err = eng_io_errno_to_jet(r, 0);
             goto fail;
         }
     }
-    if ((err = eng_db_hdr_write(db, &db->hdr)))
-        goto fail;
-    {
-        char dir[ENG_PATH_MAX];
-        strcpy(dir, cp);
-        eng_io_fsync_dir(dirname(dir));
+    if (target >= 0) { /* replaced: its lock can go */
+        eng_io_close(target);
+        target = -1;
     }
     eng_lsn lsn;
     if ((err = eng_db_log_attach(in, db, true, &lsn)))
         goto fail;
-    db->hdr.state = JET_dbstateDirtyShutdown;
     db->hdr.lsn_attach = lsn;
     if ((err = eng_db_hdr_write(db, &db->hdr)))
         goto fail;
@@ -326,6 +420,12 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
     formatted = clsn != 0;
     if (err)
         goto fail;
+    /* Only now does the header stop saying "just created": until the formatting commit is in the
+     * log, a cut leaves a file that claim_target knows as the leftover of a create, and a retried
+     * create replaces it. (The ATTACH record is durable before the header says dirty, as always.) */
+    db->hdr.state = JET_dbstateDirtyShutdown;
+    if ((err = eng_db_hdr_write(db, &db->hdr)))
+        goto fail;
     s->open_dbs[db->dbid]++;
     db->opened_by++;
     go_live(in, db);
@@ -336,12 +436,37 @@ fail:
     /* Nothing was committed into a file this call made: remove it, so neither the caller nor a
      * later recovery (which skips a created database whose file is gone) finds a half-made
      * database there. */
-    if (created && !formatted)
+    if (fd >= 0 && !renamed)
+        eng_io_unlink(tmp);
+    else if (renamed && !formatted)
         eng_io_unlink(cp);
+    if (target >= 0)
+        eng_io_close(target);
     reg_del(cp);
     withdraw(in, db);
     eng_db_free_struct(db);
     return err;
+}
+
+/* A cleanly shut down database file holds exactly its header blocks and pages 1..npages-1: every
+ * page the meta page counts was written before the header said clean, and the file never holds
+ * more. A file of any other size was cut (mid-page or at a page boundary) or its page count is
+ * damaged; trusting the count would lose the pages past it (they would be handed out again as
+ * new) or grow the file to wherever the count points. */
+static long check_file_size(eng_inst *in, eng_db *db, int fd)
+{
+    int64_t size = eng_io_size(fd);
+    if (size < 0)
+        return eng_trace_err(eng_io_errno_to_jet((int)size, 0), __FILE__, __LINE__);
+    uint64_t want = eng_page_off(db->npages, db->page_size);
+    if ((uint64_t)size == want)
+        return JET_errSuccess;
+    eng_event(in, 1, 1206,
+              "database %s is corrupted: its meta page counts %u pages (%llu bytes) but the file "
+              "holds %lld bytes%s",
+              db->path, db->npages, (unsigned long long)want, (long long)size,
+              size % db->page_size ? " (cut in the middle of a page)" : "");
+    return eng_trace_err(JET_errDatabaseCorrupted, __FILE__, __LINE__);
 }
 
 long eng_db_attach(eng_sess *s, const char *path, JET_GRBIT grbit)
@@ -417,6 +542,8 @@ long eng_db_attach(eng_sess *s, const char *path, JET_GRBIT grbit)
             db->npages = eng_ld32(meta + ENG_META_NPAGES);
         free(meta);
         if (err)
+            goto fail;
+        if ((err = check_file_size(in, db, fd)))
             goto fail;
     }
     eng_lsn lsn;

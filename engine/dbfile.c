@@ -5,6 +5,7 @@
  *   offset 0              header copy A (one page-size block)
  *   offset page_size      header copy B
  *   offset (p+1)*ps       page p, for p = 1 .. npages-1 (page 1: meta, page 2: catalog root)
+ *   A cleanly shut down file is exactly (npages+1)*ps bytes long; attach refuses any other size.
  *
  * Header block (first 512 bytes used, rest zero), format version 1:
  *   0   u32  CRC-32C of bytes 4..511

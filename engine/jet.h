@@ -892,6 +892,8 @@ JET_ERR JET_API JetEndSession(JET_SESID sesid, JET_GRBIT grbit);
 
 /* JetCreateDatabase: create a new database file, attach it to the instance and open it for the
  * session. szConnect is ignored. grbit: 0 or JET_bitDbOverwriteExisting.
+ * The file is built as <name>.creating and renamed into place, so a crash leaves no half-made
+ * database: a retried create replaces what a create cut short left (and its temporary file).
  * Errors: InvalidParameter (NULL name/pdbid), InvalidGrbit, DatabaseDuplicate (already attached),
  *   FileAlreadyExists (file exists and no OverwriteExisting), DatabaseInvalidPath (the directory
  *   does not exist), FileAccessDenied/PermissionDenied, DatabaseSharingViolation (another instance
@@ -903,7 +905,8 @@ JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const
 /* JetAttachDatabase: attach an existing database file to the instance (for every session).
  * grbit: 0 or JET_bitDbReadOnly (accepted; the database is still opened read-write).
  * Returns JET_wrnDatabaseAttached if it is already attached to this instance.
- * Errors: FileNotFound, DatabaseCorrupted (not a jetsnap database or both headers damaged),
+ * Errors: FileNotFound, DatabaseCorrupted (not a jetsnap database, both headers damaged, or a
+ *   file size that is not what the meta page's page count says: cut short or a damaged count),
  *   InvalidDatabaseVersion, PageSizeMismatch, DatabaseDirtyShutdown (needs recovery with the logs
  *   it was used with), SoftRecoveryOnBackupDatabase (a restored backup not yet recovered),
  *   DatabaseSharingViolation, FileAccessDenied (another process has it open), TooManyAttachedDatabases,
@@ -974,6 +977,10 @@ JET_ERR JET_API JetRollback(JET_SESID sesid, JET_GRBIT grbit);
 /* ---------------------------------------------------------------------------------------------
  * Records (jetsnap's own functions; ESE's column model is out of scope). Outside a transaction
  * every update is its own durable transaction.
+ * Every function below that reads pages can also return ReadVerifyFailure (a page's checksum is
+ * wrong) and DatabaseCorrupted (a page's structure is wrong, or pages do not fit together; an
+ * event names the page and the reason). Scans end: a JetMove never returns a record it has
+ * passed, it returns DatabaseCorrupted instead.
  * ------------------------------------------------------------------------------------------- */
 
 /* JetPutRecord: insert or replace the value of pvKey (grbit 0), or insert only

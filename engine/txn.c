@@ -305,6 +305,12 @@ static int v_free(void *ctx, uint32_t pgno)
     return 0;
 }
 
+static void v_corrupt(void *ctx, uint32_t pgno, const char *why)
+{
+    eng_view *v = ctx;
+    eng_event(v->db->inst, 1, 1206, "page %u of %s is corrupted: %s", pgno, v->db->path, why);
+}
+
 void eng_view_begin(eng_view *v, eng_db *db, eng_txn *txn)
 {
     memset(v, 0, sizeof *v);
@@ -316,6 +322,7 @@ void eng_view_begin(eng_view *v, eng_db *db, eng_txn *txn)
     v->io.write = v_write;
     v->io.alloc = v_alloc;
     v->io.free = v_free;
+    v->io.corrupt = v_corrupt;
 }
 
 void eng_view_end(eng_view *v)

@@ -55,6 +55,8 @@ typedef struct memio {
     size_t ndirty, dirtycap;
     unsigned long nwrite, nalloc, nfree_calls;
     int misuse; /* double free, write of a dead page, ... */
+    bool validate;     /* read() runs bt_page_validate, as the engine's cache does on a miss */
+    unsigned reports;  /* calls of io.corrupt */
 } memio;
 
 static void *xrealloc(void *p, size_t n)
@@ -105,8 +107,18 @@ static int m_read(void *ctx, uint32_t pgno, const uint8_t **page)
         return JET_errDatabaseCorrupted;
     if (pgno == m->damaged)
         return JET_errReadVerifyFailure;
+    if (m->validate && bt_page_validate(m->pg[pgno].img, m->ps, pgno, 1, (uint32_t)m->npg, NULL))
+        return JET_errDatabaseCorrupted;
     *page = m->pg[pgno].img;
     return 0;
+}
+
+static void m_corrupt(void *ctx, uint32_t pgno, const char *why)
+{
+    memio *m = ctx;
+    ck_assert_uint_lt(pgno, m->npg);
+    ck_assert_ptr_nonnull(why);
+    m->reports++;
 }
 
 static int m_write(void *ctx, uint32_t pgno, uint8_t **page)
@@ -195,7 +207,7 @@ static memio *mio_new(uint32_t ps, bool cow)
     m->cap = 64;
     m->pg = xrealloc(NULL, m->cap * sizeof *m->pg);
     memset(&m->pg[0], 0, sizeof m->pg[0]);
-    m->io = (eng_pageio){m, ps, m_read, m_write, m_alloc, m_free};
+    m->io = (eng_pageio){m, ps, m_read, m_write, m_alloc, m_free, m_corrupt};
     return m;
 }
 
@@ -484,6 +496,7 @@ static void random_ops(uint32_t ps, unsigned long long seed, int nops)
 {
     unsigned long long s = seed;
     memio *m = mio_new(ps, true);
+    m->validate = true; /* what the B+tree writes must pass the check pages get on a read */
     uint32_t root = t_create(m);
     model md = {0};
     size_t kmax = bt_key_max(ps);
@@ -619,6 +632,7 @@ static void make_key(uint8_t *k, size_t len, size_t salt)
 static void key_lengths(uint32_t ps)
 {
     memio *m = mio_new(ps, true);
+    m->validate = true; /* what the B+tree writes must pass the check pages get on a read */
     uint32_t root = t_create(m);
     size_t kmax = bt_key_max(ps);
     ck_assert_uint_eq(kmax, ps == 4096 ? 1000 : 2000);
@@ -707,6 +721,7 @@ END_TEST
 static void value_sizes(uint32_t ps)
 {
     memio *m = mio_new(ps, true);
+    m->validate = true; /* what the B+tree writes must pass the check pages get on a read */
     uint32_t root = t_create(m);
     unsigned long long s = tu_seed("btree value_sizes");
     const size_t mib = (size_t)1 << 20;
@@ -795,6 +810,7 @@ static void be32(uint8_t *k, uint32_t v)
 static void bulk_fill(uint32_t ps)
 {
     memio *m = mio_new(ps, false);
+    m->validate = true; /* what the B+tree writes must pass the check pages get on a read */
     uint32_t root = t_create(m);
     const uint32_t n = 100000;
     uint8_t k[8] = {0}, v[24];
@@ -842,6 +858,7 @@ START_TEST(delete_all_no_leaks)
 {
     unsigned long long s = tu_seed("btree delete_all_no_leaks");
     memio *m = mio_new(4096, true);
+    m->validate = true; /* what the B+tree writes must pass the check pages get on a read */
     uint32_t root = t_create(m);
     const uint32_t n = 20000;
     uint32_t *order = xrealloc(NULL, n * sizeof *order);
@@ -910,6 +927,7 @@ START_TEST(overflow_replace)
 {
     const uint32_t ps = 4096;
     memio *m = mio_new(ps, true);
+    m->validate = true; /* what the B+tree writes must pass the check pages get on a read */
     uint32_t root = t_create(m);
     static uint8_t v[20016];
     for (size_t i = 0; i < sizeof v; i++)
@@ -960,6 +978,7 @@ END_TEST
 START_TEST(two_trees_share_pages)
 {
     memio *m = mio_new(4096, true);
+    m->validate = true; /* what the B+tree writes must pass the check pages get on a read */
     uint32_t a = t_create(m), b = t_create(m);
     uint8_t k[4];
     for (uint32_t i = 0; i < 5000; i++) {
@@ -1013,6 +1032,7 @@ static void expect_seek(memio *m, uint32_t root, const char *k, size_t kl, enum 
 START_TEST(seek_small_tree)
 {
     memio *m = mio_new(4096, true);
+    m->validate = true; /* what the B+tree writes must pass the check pages get on a read */
     uint32_t root = t_create(m);
     static const enum bt_seek_op ops[] = {BT_SEEK_EQ, BT_SEEK_LT, BT_SEEK_LE, BT_SEEK_GE, BT_SEEK_GT};
     for (int i = 0; i < 5; i++)
@@ -1066,6 +1086,7 @@ START_TEST(seek_across_leaves)
 {
     unsigned long long s = tu_seed("btree seek_across_leaves");
     memio *m = mio_new(4096, true);
+    m->validate = true; /* what the B+tree writes must pass the check pages get on a read */
     uint32_t root = t_create(m);
     const uint32_t n = 20000;
     bool *present = calloc(2 * n + 2, 1);
@@ -1535,6 +1556,180 @@ START_TEST(alloc_failure)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------------------
+ * Pages that pass their checksum but lie about their structure (issue 9, item 8)
+ * ------------------------------------------------------------------------------------------- */
+static uint16_t ld16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+static void st16(uint8_t *p, unsigned v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static void st32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Slots i, i+1, i+2 of a tree page rotated right by one: (c, d, e) becomes (e, c, d). The cells
+ * are untouched, only their order lies: a seek GT e lands on c, and a scan that trusts it goes
+ * e, c, d, e, c, d, ... forever. */
+static void rotate_slots(uint8_t *pg, unsigned i)
+{
+    uint8_t *sl = pg + BT_HDR + 2 * i, e[2];
+    memcpy(e, sl + 4, 2);
+    memmove(sl + 2, sl, 4);
+    memcpy(sl, e, 2);
+}
+
+/* A scan as JetMove does it: seek GE/LE from nothing, then GT/LT from the key it is on, until
+ * something else than success. Unbounded on purpose: a scan that never ends hangs the test,
+ * which the case's time-out turns into a failure. */
+static int scan(memio *m, uint32_t root, int dir, unsigned long *steps)
+{
+    uint8_t out[2000];
+    size_t ol = 0;
+    unsigned long n = 0;
+    int rc = t_seek(m, root, NULL, 0, dir > 0 ? BT_SEEK_GE : BT_SEEK_LE, out, &ol);
+    while (rc == 0) {
+        rc = t_seek(m, root, out, ol, dir > 0 ? BT_SEEK_GT : BT_SEEK_LT, out, &ol);
+        n++;
+    }
+    if (steps)
+        *steps = n;
+    return rc;
+}
+
+START_TEST(scan_over_rotated_slots_ends)
+{
+    memio *m = mio_new(4096, true);
+    uint32_t root = build_tree(m, 3000, 0);
+    unsigned long steps = 0;
+    ck_assert_int_eq(scan(m, root, 1, &steps), JET_errRecordNotFound);
+    ck_assert_uint_eq(steps, 3000);
+    uint32_t leaf = find_page(m, ENG_PT_LEAF, root);
+    ck_assert_uint_ne(leaf, 0);
+    unsigned n = ld16(m->pg[leaf].img + 18);
+    ck_assert_uint_ge(n, 8);
+    /* The B+tree alone (nothing checks pages on read): the scan still ends, on the seek that
+     * would have gone back, and the damage is reported with the page. */
+    memio *c = mio_snapshot(m);
+    rotate_slots(c->pg[leaf].img, n / 2);
+    ck_assert_int_eq(scan(c, root, 1, NULL), JET_errDatabaseCorrupted);
+    ck_assert_uint_gt(c->reports, 0);
+    int rc = scan(c, root, -1, NULL);
+    ck_assert(rc == JET_errDatabaseCorrupted || rc == JET_errRecordNotFound);
+    mio_free(c);
+    /* With the read-time check (as the engine's cache does): the page is refused outright. */
+    c = mio_snapshot(m);
+    c->validate = true;
+    rotate_slots(c->pg[leaf].img, n / 2);
+    ck_assert_int_eq(scan(c, root, 1, NULL), JET_errDatabaseCorrupted);
+    ck_assert_int_eq(scan(c, root, -1, NULL), JET_errDatabaseCorrupted);
+    ck_assert_int_ne(bt_page_validate(c->pg[leaf].img, 4096, leaf, 1, (uint32_t)c->npg, NULL), 0);
+    mio_free(c);
+    mio_free(m);
+}
+END_TEST
+
+/* There are no sibling links; the way a scan can come back to pages it has passed is a child
+ * pointer aimed at a page met before. Child 1 of the root made the same page as child 0: a scan
+ * that left leaf 0 comes back into it from the root and loops. */
+START_TEST(child_cycle_scan_ends)
+{
+    memio *m = mio_new(4096, true);
+    uint32_t root = build_tree(m, 3000, 0);
+    uint8_t *r = m->pg[root].img;
+    ck_assert_int_eq(r[16], ENG_PT_INTERNAL);
+    ck_assert_uint_ge(ld16(r + 18), 2);
+    uint16_t off = ld16(r + BT_HDR);
+    memcpy(r + off + 2, r + 24, 4);
+    for (int validate = 0; validate < 2; validate++) {
+        m->validate = validate;
+        m->reports = 0;
+        ck_assert_int_eq(scan(m, root, 1, NULL), JET_errDatabaseCorrupted);
+        ck_assert_int_eq(scan(m, root, -1, NULL), JET_errDatabaseCorrupted);
+        ck_assert_uint_gt(m->reports, 0);
+        /* A lookup of a key that lives under child 1 does not quietly miss it either. */
+        uint8_t sep[2000];
+        uint16_t kl = ld16(r + off);
+        memcpy(sep, r + off + BT_CELL_HDR, kl);
+        ck_assert_int_eq(t_get(m, root, sep, kl, NULL, 0, NULL), JET_errDatabaseCorrupted);
+    }
+    ck_assert_int_eq(m->misuse, 0);
+    mio_free(m);
+}
+END_TEST
+
+/* bt_page_validate on its own: every page the B+tree makes passes; each kind of lie is refused
+ * with its reason. */
+START_TEST(page_validate_reasons)
+{
+    const uint32_t ps = 4096;
+    memio *m = mio_new(ps, true);
+    uint32_t root = build_tree(m, 3000, 100);
+    uint32_t lim = (uint32_t)m->npg;
+    for (uint32_t p = 1; p < m->npg; p++)
+        if (m->pg[p].live)
+            ck_assert_int_eq(bt_page_validate(m->pg[p].img, ps, p, 1, lim, NULL), 0);
+    uint32_t leaf = find_page(m, ENG_PT_LEAF, root), ovf = find_page(m, ENG_PT_OVERFLOW, 0);
+    ck_assert_uint_ne(leaf, 0);
+    ck_assert_uint_ne(ovf, 0);
+    uint8_t *pg = malloc(ps);
+    const char *why;
+#define EXPECT_BAD(src, pgno, edit, reason)                                                       \
+    do {                                                                                          \
+        memcpy(pg, m->pg[src].img, ps);                                                           \
+        edit;                                                                                     \
+        why = NULL;                                                                               \
+        ck_assert_int_eq(bt_page_validate(pg, ps, pgno, 1, lim, &why), JET_errDatabaseCorrupted); \
+        ck_assert_str_eq(why, reason);                                                            \
+    } while (0)
+    unsigned n = ld16(m->pg[leaf].img + 18);
+    EXPECT_BAD(leaf, leaf, rotate_slots(pg, 1), "keys out of order");
+    EXPECT_BAD(leaf, leaf, memcpy(pg + BT_HDR + 2, pg + BT_HDR, 2), "keys out of order");
+    EXPECT_BAD(leaf, leaf, st16(pg + BT_HDR + 2 * (n - 1), ps - 2), "slot offset outside the cell area");
+    EXPECT_BAD(leaf, leaf, st16(pg + 20, BT_HDR + 2 * n - 2), "slot array and cell area overlap");
+    EXPECT_BAD(leaf, leaf, pg[22]++, "cell bytes and dead bytes do not fill the cell area");
+    EXPECT_BAD(leaf, leaf, pg[17] = 7, "unknown B+tree format version");
+    EXPECT_BAD(leaf, leaf, pg[16] = 9, "unknown page type");
+    EXPECT_BAD(leaf, leaf, st32(pg + 24, 5), "leaf with a leftmost child");
+    EXPECT_BAD(leaf, leaf, pg[29] = 1, "reserved header bytes not zero");
+    EXPECT_BAD(root, root, st32(pg + 24, lim), "leftmost child page out of range");
+    EXPECT_BAD(root, root, st32(pg + 24, root), "leftmost child page out of range");
+    {
+        uint16_t off = ld16(m->pg[root].img + BT_HDR);
+        EXPECT_BAD(root, root, st32(pg + off + 2, 0), "child page out of range");
+        EXPECT_BAD(root, root, st32(pg + off + 2, lim + 1000), "child page out of range");
+    }
+    {
+        /* The lowest cell grown by one byte into the cell above it and another cell shrunk by
+         * one byte: every count adds up, but two cells share a byte. */
+        const uint8_t *img = m->pg[leaf].img;
+        unsigned lo = ld16(img + 20), at_lo = n, other = n;
+        ck_assert_uint_eq(ld16(img + 22), 0);
+        for (unsigned i = 0; i < n; i++) {
+            if (ld16(img + BT_HDR + 2 * i) == lo)
+                at_lo = i;
+            else if (other == n && img[ld16(img + BT_HDR + 2 * i) + 2] > 0)
+                other = i;
+        }
+        ck_assert_uint_lt(at_lo, n);
+        ck_assert_uint_lt(other, n);
+        EXPECT_BAD(leaf, leaf, (pg[lo + 2]++, pg[ld16(pg + BT_HDR + 2 * other) + 2]--), "cells overlap");
+    }
+    EXPECT_BAD(ovf, ovf, st32(pg + 24, 0), "overflow data length out of range");
+    EXPECT_BAD(ovf, ovf, st32(pg + 24, ps), "overflow data length out of range");
+    EXPECT_BAD(ovf, ovf, st32(pg + 20, lim), "next overflow page out of range");
+#undef EXPECT_BAD
+    free(pg);
+    mio_free(m);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("btree");
@@ -1562,6 +1757,13 @@ int main(void)
     tcase_add_test(tc, overlapping_cells);
     tcase_add_test(tc, alloc_failure);
     suite_add_tcase(s, tc);
+    /* Scans over lying pages must end: a short time-out turns a hang into a failure. */
+    TCase *tl = tcase_create("lying-pages");
+    tcase_set_timeout(tl, 20);
+    tcase_add_test(tl, scan_over_rotated_slots_ends);
+    tcase_add_test(tl, child_cycle_scan_ends);
+    tcase_add_test(tl, page_validate_reasons);
+    suite_add_tcase(s, tl);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

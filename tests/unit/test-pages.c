@@ -15,16 +15,19 @@
  *    skips one the page already holds, and refuses a damaged or too old page.
  */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine-int.h"
+#include "iohooks.h"
 #include "jet.h"
 #include "testutil.h"
 
@@ -811,6 +814,373 @@ START_TEST(truncated_and_empty_files_through_the_api)
 END_TEST
 
 /* ---------------------------------------------------------------------------------------------
+ * Checksum-valid but lying files and pages (issue 9, item 8)
+ * ------------------------------------------------------------------------------------------- */
+enum { LY_PS = 8192, LY_RECORDS = 2000 };
+
+static char events[64][512];
+static int nevents;
+
+static void on_event(void *ctx, JET_INSTANCE instance, const char *name, int level, long id,
+                     const char *msg)
+{
+    (void)ctx;
+    (void)instance;
+    (void)name;
+    (void)level;
+    (void)id;
+    if (nevents < 64)
+        snprintf(events[nevents++], sizeof events[0], "%s", msg);
+}
+
+/* Index of the first event containing both strings (b may be NULL), or -1. */
+static int find_event(const char *a, const char *b)
+{
+    for (int i = 0; i < nevents; i++)
+        if (strstr(events[i], a) && (!b || strstr(events[i], b)))
+            return i;
+    return -1;
+}
+
+/* A detached database of LY_RECORDS records in table t, enough for a two-level table tree. */
+static void lying_db(void)
+{
+    create_db();
+    uint8_t v[100];
+    OK(JetBeginTransaction(ses));
+    for (int i = 0; i < LY_RECORDS; i++) {
+        char k[16];
+        int kl = snprintf(k, sizeof k, "k%05d", i);
+        value_for(v, sizeof v, i);
+        OK(JetPutRecord(ses, tab, k, (unsigned long)kl, v, sizeof v, 0));
+    }
+    OK(JetCommitTransaction(ses, 0));
+    stop_instance();
+}
+
+static void read_page(uint32_t pgno, uint8_t *pg)
+{
+    read_at(dbp, eng_page_off(pgno, LY_PS), pg, LY_PS);
+    OK(eng_page_verify(pg, pgno, LY_PS));
+}
+
+/* Write a page back with its checksum made right: only its structure is wrong. */
+static void write_page(uint32_t pgno, uint8_t *pg)
+{
+    eng_page_seal(pg, pgno, LY_PS);
+    write_at(dbp, eng_page_off(pgno, LY_PS), pg, LY_PS);
+}
+
+static void set_npages(uint32_t n)
+{
+    uint8_t pg[LY_PS];
+    read_page(ENG_PGNO_META, pg);
+    eng_st32(pg + ENG_META_NPAGES, n);
+    write_page(ENG_PGNO_META, pg);
+}
+
+/* The first page of the table's tree (not the catalog's root, page 2) of this type with at least
+ * min_slots slots. */
+static uint32_t find_table_page(uint8_t type, unsigned min_slots)
+{
+    uint32_t np = meta_u32(ENG_META_NPAGES);
+    uint8_t pg[LY_PS];
+    for (uint32_t p = ENG_PGNO_CATALOG + 1; p < np; p++) {
+        read_page(p, pg);
+        if (pg[16] == type && (unsigned)(pg[18] | pg[19] << 8) >= min_slots)
+            return p;
+    }
+    ck_abort_msg("no page of type %d with %u slots", type, min_slots);
+    return 0;
+}
+
+/* Scan the whole table with JetMove; returns the error it ends with and counts records. */
+static long move_scan(int *count)
+{
+    *count = 0;
+    long err = JetMove(ses, tab, JET_MoveFirst, 0);
+    while (err == JET_errSuccess) {
+        ++*count;
+        err = JetMove(ses, tab, JET_MoveNext, 0);
+    }
+    return err;
+}
+
+static void attach_refused(const char *why)
+{
+    long long size = fsize_of(dbp);
+    nevents = 0;
+    JetSetEventCallback(on_event, NULL);
+    start_instance();
+    ck_assert_int_eq(JetAttachDatabase(ses, dbp, 0), JET_errDatabaseCorrupted);
+    stop_instance();
+    JetSetEventCallback(NULL, NULL);
+    ck_assert_msg(find_event(dbp, why) >= 0, "no event naming %s and \"%s\"", dbp, why);
+    ck_assert_int_eq(fsize_of(dbp), size); /* refused as it was: not grown, not written */
+}
+
+static void attach_and_count(int expect)
+{
+    start_instance();
+    open_db();
+    int n = 0;
+    ck_assert_int_eq(move_scan(&n), JET_errNoCurrentRecord);
+    ck_assert_int_eq(n, expect);
+    stop_instance();
+}
+
+START_TEST(page_count_smaller_than_file)
+{
+    lying_db();
+    uint32_t np = meta_u32(ENG_META_NPAGES);
+    ck_assert_int_eq(fsize_of(dbp), (long long)eng_page_off(np, LY_PS));
+    set_npages(np - 3);
+    attach_refused("meta page counts");
+    /* Nothing was changed: with the right count the database is whole. */
+    set_npages(np);
+    attach_and_count(LY_RECORDS);
+}
+END_TEST
+
+START_TEST(page_count_absurdly_large)
+{
+    lying_db();
+    uint32_t np = meta_u32(ENG_META_NPAGES);
+    set_npages(0x7fffffff); /* 16 TiB of 8 KiB pages */
+    attach_refused("meta page counts");
+    set_npages(np);
+    attach_and_count(LY_RECORDS);
+}
+END_TEST
+
+START_TEST(file_cut_mid_page_or_at_boundary)
+{
+    lying_db();
+    long long size = fsize_of(dbp);
+    ck_assert_int_eq(truncate(dbp, size - 100), 0);
+    attach_refused("cut in the middle of a page");
+    ck_assert_int_eq(truncate(dbp, size - 2 * LY_PS), 0);
+    attach_refused("meta page counts");
+}
+END_TEST
+
+/* Three slots of a table leaf rotated (c, d, e -> e, c, d), checksum made right: a JetMove scan
+ * used to go e, c, d, e, ... forever; the page is refused when read (the case's time-out turns a
+ * hang into a failure). */
+START_TEST(rotated_slots_scan_ends)
+{
+    lying_db();
+    uint32_t leaf = find_table_page(ENG_PT_LEAF, 8);
+    uint8_t pg[LY_PS];
+    read_page(leaf, pg);
+    unsigned n = (unsigned)(pg[18] | pg[19] << 8);
+    uint8_t *sl = pg + 32 + 2 * (n / 2), e[2];
+    memcpy(e, sl + 4, 2);
+    memmove(sl + 2, sl, 4);
+    memcpy(sl, e, 2);
+    write_page(leaf, pg);
+    nevents = 0;
+    JetSetEventCallback(on_event, NULL);
+    start_instance();
+    open_db();
+    int count = 0;
+    ck_assert_int_eq(move_scan(&count), JET_errDatabaseCorrupted);
+    ck_assert_int_lt(count, LY_RECORDS);
+    /* Backwards too. */
+    long err = JetMove(ses, tab, JET_MoveLast, 0);
+    while (err == JET_errSuccess)
+        err = JetMove(ses, tab, JET_MovePrevious, 0);
+    ck_assert_int_eq(err, JET_errDatabaseCorrupted);
+    stop_instance();
+    JetSetEventCallback(NULL, NULL);
+    char pgname[32];
+    snprintf(pgname, sizeof pgname, "page %u ", leaf);
+    ck_assert_msg(find_event(pgname, "keys out of order") >= 0, "no event for %s", pgname);
+}
+END_TEST
+
+/* The table's root made to point at the catalog's root (page 2) as its leftmost child: a scan
+ * used to walk into the catalog and serve its entries as records. */
+START_TEST(child_pointer_out_of_range)
+{
+    lying_db();
+    uint32_t root = find_table_page(ENG_PT_INTERNAL, 1);
+    uint8_t pg[LY_PS], saved[4];
+    read_page(root, pg);
+    memcpy(saved, pg + 24, 4);
+    const uint32_t bad[] = {ENG_PGNO_CATALOG, ENG_PGNO_META, root, 0x7fffffff};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        eng_st32(pg + 24, bad[i]);
+        write_page(root, pg);
+        nevents = 0;
+        JetSetEventCallback(on_event, NULL);
+        start_instance();
+        open_db();
+        int count = 0;
+        ck_assert_int_eq(move_scan(&count), JET_errDatabaseCorrupted);
+        ck_assert_int_eq(count, 0);
+        stop_instance();
+        JetSetEventCallback(NULL, NULL);
+        char pgname[32];
+        snprintf(pgname, sizeof pgname, "page %u ", root);
+        ck_assert_msg(find_event(pgname, "child page out of range") >= 0, "no event for %s (child %u)",
+                      pgname, bad[i]);
+    }
+    memcpy(pg + 24, saved, 4);
+    write_page(root, pg);
+    attach_and_count(LY_RECORDS);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------
+ * A power cut during JetCreateDatabase (issue 9, item 11)
+ * ------------------------------------------------------------------------------------------- */
+
+/* From the n-th file operation on (any file, any thread) everything fails: the power is gone, and
+ * not even the failing create's clean-up reaches the disk. */
+struct cut {
+    int n, seen;
+    bool cut;
+    enum eng_io_op op; /* the first operation that failed */
+    char path[4096];
+};
+
+static int cut_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
+{
+    (void)off, (void)len;
+    struct cut *c = ctx;
+    if (c->cut)
+        return -EIO;
+    if (++c->seen < c->n)
+        return 0;
+    c->cut = true;
+    c->op = op;
+    tu_hook_path(fd, path, c->path, sizeof c->path);
+    return -EIO;
+}
+
+/* Cut the power at every file operation of a JetCreateDatabase in turn; after each, an instance
+ * recovers and the application retries the create. The retry succeeds, or (the cut came after
+ * the create's formatting commit reached the log, so recovery made the database whole) the file
+ * is a whole database that attaches. Never a half-made file refused with -550, -1206 or -1811,
+ * and no temporary file is left behind. */
+START_TEST(cut_during_create_then_retry)
+{
+    int cuts = 0, at_rename = 0, at_dir_sync = 0, whole = 0;
+    for (int n = 1;; n++) {
+        start_instance();
+        struct cut c = {.n = n};
+        eng_io_set_fault_hook(cut_hook, &c);
+        JET_DBID d;
+        long err = JetCreateDatabase(ses, dbp, NULL, &d, 0);
+        bool cut_in_create = c.cut;
+        if (!cut_in_create) {
+            eng_io_set_fault_hook(NULL, NULL);
+            OK(err);
+            stop_instance();
+            break;
+        }
+        JetTerm2(inst, JET_bitTermDirty); /* whatever it says: the power is off */
+        inst = 0;
+        eng_io_set_fault_hook(NULL, NULL);
+        cuts++;
+        start_instance();
+        err = JetCreateDatabase(ses, dbp, NULL, &d, 0);
+        if (err == JET_errFileAlreadyExists) {
+            ck_assert_msg(c.op != ENG_IO_RENAME, "cut at the rename left a file at the path");
+            whole++;
+            OK(JetAttachDatabase(ses, dbp, 0));
+            OK(JetOpenDatabase(ses, dbp, NULL, &d, 0));
+        } else {
+            ck_assert_msg(err == JET_errSuccess, "retry after a cut at operation %d (op %d on %s): %ld", n,
+                          (int)c.op, c.path, err);
+        }
+        at_rename += c.op == ENG_IO_RENAME;
+        at_dir_sync += c.op == ENG_IO_SYNC && strcmp(c.path, dir) == 0;
+        OK(JetCreateTable(ses, d, "t", 0, 0, &tab));
+        OK(JetPutRecord(ses, tab, "k", 1, "v", 1, 0));
+        OK(JetCloseTable(ses, tab));
+        OK(JetCloseDatabase(ses, d, 0));
+        OK(JetDetachDatabase(ses, dbp));
+        stop_instance();
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.creating", dbp);
+        ck_assert_int_ne(access(tmp, F_OK), 0);
+        uint64_t nrec = 0;
+        OK(eng_verify_file(dbp, NULL, NULL, &nrec));
+        ck_assert_uint_eq(nrec, 1);
+        ck_assert_int_eq(unlink(dbp), 0);
+    }
+    fprintf(stderr, "create cut at %d points: the retried create succeeded %d times, found a whole "
+            "database %d times\n", cuts, cuts - whole, whole);
+    ck_assert_int_gt(cuts, 5);
+    ck_assert_int_gt(at_rename, 0);
+    ck_assert_int_gt(at_dir_sync, 0);
+}
+END_TEST
+
+/* What the atomic create keeps of the rules: an existing file is refused unless
+ * JET_bitDbOverwriteExisting, a file locked by another holder is never replaced, a leftover
+ * temporary file is taken over, one in use by another creator is left alone. */
+START_TEST(create_rules_kept)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.creating", dbp);
+    start_instance();
+    JET_DBID d;
+    /* A user's file, and a directory, at the path. */
+    write_at(dbp, 0, "user data", 9);
+    ck_assert_int_eq(JetCreateDatabase(ses, dbp, NULL, &d, 0), JET_errFileAlreadyExists);
+    ck_assert_int_eq(fsize_of(dbp), 9);
+    char *sub = tu_path(dir, "sub");
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    ck_assert_int_eq(JetCreateDatabase(ses, sub, NULL, &d, JET_bitDbOverwriteExisting),
+                     JET_errFileAlreadyExists);
+    free(sub);
+    /* Locked by another holder (another process, as far as flock is concerned). */
+    int lk = open(dbp, O_RDWR);
+    ck_assert_int_ge(lk, 0);
+    ck_assert_int_eq(flock(lk, LOCK_EX | LOCK_NB), 0);
+    ck_assert_int_eq(JetCreateDatabase(ses, dbp, NULL, &d, JET_bitDbOverwriteExisting),
+                     JET_errFileAccessDenied);
+    ck_assert_int_eq(fsize_of(dbp), 9);
+    close(lk);
+    /* A leftover temporary file in use by another creator: refused, and left alone. */
+    ck_assert_int_eq(unlink(dbp), 0);
+    write_at(tmp, 0, "half", 4);
+    lk = open(tmp, O_RDWR);
+    ck_assert_int_ge(lk, 0);
+    ck_assert_int_eq(flock(lk, LOCK_EX | LOCK_NB), 0);
+    ck_assert_int_eq(JetCreateDatabase(ses, dbp, NULL, &d, 0), JET_errFileAccessDenied);
+    ck_assert_int_eq(fsize_of(tmp), 4);
+    ck_assert_int_ne(access(dbp, F_OK), 0);
+    close(lk);
+    /* The same file left by a crash (no lock): taken over. */
+    OK(JetCreateDatabase(ses, dbp, NULL, &d, 0));
+    ck_assert_int_ne(access(tmp, F_OK), 0);
+    OK(JetCreateTable(ses, d, "t", 0, 0, &tab));
+    OK(JetPutRecord(ses, tab, "k", 1, "v", 1, 0));
+    OK(JetCloseTable(ses, tab));
+    OK(JetCloseDatabase(ses, d, 0));
+    /* Attached: another create is refused whatever the grbit. */
+    ck_assert_int_eq(JetCreateDatabase(ses, dbp, NULL, &d, 0), JET_errDatabaseDuplicate);
+    ck_assert_int_eq(JetCreateDatabase(ses, dbp, NULL, &d, JET_bitDbOverwriteExisting),
+                     JET_errDatabaseDuplicate);
+    OK(JetDetachDatabase(ses, dbp));
+    /* A whole database: refused without the grbit, replaced by an empty one with it. */
+    ck_assert_int_eq(JetCreateDatabase(ses, dbp, NULL, &d, 0), JET_errFileAlreadyExists);
+    OK(JetCreateDatabase(ses, dbp, NULL, &d, JET_bitDbOverwriteExisting));
+    ck_assert_int_ne(access(tmp, F_OK), 0);
+    OK(JetCloseDatabase(ses, d, 0));
+    OK(JetDetachDatabase(ses, dbp));
+    stop_instance();
+    uint64_t ntables = 9;
+    OK(eng_verify_file(dbp, NULL, &ntables, NULL));
+    ck_assert_uint_eq(ntables, 0);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------
  * Page diffs and their redo
  * ------------------------------------------------------------------------------------------- */
 
@@ -997,7 +1367,18 @@ int main(void)
     tcase_add_test(ta, damaged_meta_page);
     tcase_add_test(ta, header_damage_through_the_api);
     tcase_add_test(ta, truncated_and_empty_files_through_the_api);
+    TCase *tl = tcase_create("lying");
+    tcase_add_checked_fixture(tl, setup, api_teardown);
+    tcase_set_timeout(tl, 30); /* a scan that never ends fails here instead of hanging */
+    tcase_add_test(tl, page_count_smaller_than_file);
+    tcase_add_test(tl, page_count_absurdly_large);
+    tcase_add_test(tl, file_cut_mid_page_or_at_boundary);
+    tcase_add_test(tl, rotated_slots_scan_ends);
+    tcase_add_test(tl, child_pointer_out_of_range);
+    tcase_add_test(tl, cut_during_create_then_retry);
+    tcase_add_test(tl, create_rules_kept);
     suite_add_tcase(s, ta);
+    suite_add_tcase(s, tl);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
