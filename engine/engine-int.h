@@ -516,8 +516,8 @@ typedef struct eng_restore_args {
 } eng_restore_args;
 long eng_restore(const eng_restore_args *a);
 
-/* JetBackupInstance and JetRestoreInstance's work (backup-dir.c): the whole sequence into a
- * directory, and a directory's databases put back where they were and recovered. */
+/* JetBackupInstance and JetRestoreInstance's work (backup-dir.c, restore.c): the whole sequence
+ * into a directory, and a directory's databases put back where they were and recovered. */
 long eng_bk_to_dir(eng_inst *in, const char *dir, JET_GRBIT grbit, JET_PFNSTATUS pfn);
 long eng_restore_dir(const eng_params *p, const char *backup_dir, const char *dest, JET_PFNSTATUS pfn);
 
