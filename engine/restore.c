@@ -60,7 +60,6 @@ struct rfile {
 #define MAP_NONE (-1)
 
 struct rst {
-    const eng_restore_args *a;
     uint32_t ps;
     struct rfile f[MAXF];
     int nf;
@@ -596,7 +595,6 @@ long eng_restore(const eng_restore_args *a)
 {
     struct rst *r = rst_new(a->p);
     ENG_RETURN_IF(!r, JET_errOutOfMemory);
-    r->a = a;
     status(a->pfn, JET_sntBegin);
     long err = run(r, a);
     report(r, err);
@@ -717,9 +715,14 @@ static long find_streams(struct rdir *d, const char *backup_dir)
         struct target *t = &d->t[d->n];
         memset(t, 0, sizeof *t);
         t->live_fd = -1;
+        size_t bl = strlen(backup_dir), nl = strlen(e->d_name);
+        if (bl + nl + 2 > sizeof t->stream)
+            continue; /* no database path is that long */
+        memcpy(t->stream, backup_dir, bl);
+        t->stream[bl] = '/';
+        memcpy(t->stream + bl + 1, e->d_name, nl + 1);
         struct stat st;
-        if (snprintf(t->stream, sizeof t->stream, "%s/%s", backup_dir, e->d_name) >= (int)sizeof t->stream ||
-            stat(t->stream, &st) < 0 || !S_ISREG(st.st_mode))
+        if (stat(t->stream, &st) < 0 || !S_ISREG(st.st_mode))
             continue; /* a FIFO or a directory is no stream; opening a FIFO would block */
         bool is_stream;
         err = add_target(d, t, &is_stream);
@@ -854,7 +857,6 @@ long eng_restore_dir(const eng_params *p, const char *backup_dir, const char *de
             map[i].szNewDatabaseName = d->t[i].tmp;
         }
         eng_restore_args a = {p, backup_dir, 0, 0, map, d->n, dest, NULL};
-        r->a = &a;
         err = run(r, &a);
         for (int i = 0; i < r->nf; i++) {
             eng_io_close(r->f[i].fd); /* closed before the rename */
