@@ -225,6 +225,15 @@ static long map_log_err(long e)
     }
 }
 
+/* A scan of dir that failed at (or, opening the next file, just after) LSN at: the event names
+ * where, the caller gets the restore's error for it. */
+static long scan_failed(const char *dir, eng_lsn at, long e)
+{
+    eng_event(NULL, 1, 910, "restore: the logs in %s are missing, damaged or of another log set at generation %u offset %u (error %ld)",
+              dir, ENG_LSN_GEN(at), ENG_LSN_OFF(at), e);
+    return map_log_err(e);
+}
+
 /* What replay would refuse in a record, found before anything is written: the payload checks of
  * on_record and eng_redo_add. */
 static long check_record(const struct rst *r, const eng_logrec_view *v)
@@ -253,7 +262,7 @@ static long survey(struct rst *r, const eng_log_config *cfg, uint32_t lo, uint32
     eng_logscan *sc = NULL;
     long err = logscan_open(cfg, ENG_LSN(lo, 0), &sc);
     if (err)
-        return map_log_err(err);
+        return scan_failed(cfg->dir, ENG_LSN(lo, 0), err);
     logscan_set_stop_gen(sc, hi);
     logscan_set_strict(sc, true);
     eng_logrec_view v;
@@ -291,7 +300,7 @@ static long survey(struct rst *r, const eng_log_config *cfg, uint32_t lo, uint32
     }
     eng_logsig sig = logscan_sig(sc);
     if (!err && rc < 0)
-        err = map_log_err(rc);
+        err = scan_failed(cfg->dir, logscan_end(sc), rc);
     logscan_close(sc);
     /* Logs of one set only, and that of the streams: a foreign set whole in the range would
      * otherwise pass (the scan adopts the signature of the first file it reads). */
@@ -362,7 +371,7 @@ static long replay(struct rst *r, const eng_log_config *cfg, uint32_t from, uint
     eng_logscan *sc = NULL;
     long err = logscan_open(cfg, ENG_LSN(from, 0), &sc);
     if (err)
-        return map_log_err(err);
+        return scan_failed(cfg->dir, ENG_LSN(from, 0), err);
     if (stop)
         logscan_set_stop_gen(sc, stop);
     logscan_set_strict(sc, strict);
@@ -372,7 +381,7 @@ static long replay(struct rst *r, const eng_log_config *cfg, uint32_t from, uint
         if ((err = apply ? on_record(r, &v) : check_record(r, &v)))
             break;
     if (!err && rc < 0)
-        err = map_log_err(rc);
+        err = scan_failed(cfg->dir, logscan_end(sc), rc);
     *end = logscan_end(sc);
     logscan_close(sc);
     return err;

@@ -1455,7 +1455,9 @@ START_TEST(restore_with_a_foreign_log_changes_nothing)
     char cmd[16384];
     snprintf(cmd, sizeof cmd, "cp %s %s", theirs, mine);
     ck_assert_int_eq(system(cmd), 0);
+    memset(events, 0, sizeof events);
     refused(bd, JET_errInvalidLogSequence);
+    ck_assert_int_ge(events[910], 1); /* names the generation */
     ck_assert_int_eq(rename(aside, mine), 0);
     restores_after_all(bd);
     free(theirs);
@@ -1673,6 +1675,59 @@ START_TEST(external_restore_of_a_damaged_stream_leaves_it_as_it_was)
 }
 END_TEST
 
+START_TEST(external_restore_with_damaged_later_logs_leaves_the_stream_as_it_was)
+{
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    char *bd = spanning_backup(&li, false);
+    /* Later logs of the same set to roll forward through, one of them damaged before the last. */
+    start(0);
+    OK(JetAttachDatabase(ses, dbp, 0));
+    OK(JetOpenDatabase(ses, dbp, NULL, &dbid, 0));
+    OK(JetOpenTable(ses, dbid, "t", NULL, 0, 0, &tab));
+    put_n(6000, 1200);
+    OK(JetTerm(inst));
+    inst = 0;
+    char *fwd = tu_path(dir, "fwd"), *stream = tu_path(bd, "a.edb");
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "mkdir %s && cp %s/edb*.log %s/", fwd, dir, fwd);
+    ck_assert_int_eq(system(cmd), 0);
+    char *later = log_name(fwd, li.ulGenHigh + 1), *next = log_name(fwd, li.ulGenHigh + 2);
+    ck_assert_int_eq(access(later, F_OK), 0);
+    ck_assert_int_eq(access(next, F_OK), 0);
+    int fd = open(later, O_RDWR);
+    char c;
+    ck_assert_int_eq(pread(fd, &c, 1, 4096 + 100), 1);
+    c ^= 0x20;
+    ck_assert_int_eq(pwrite(fd, &c, 1, 4096 + 100), 1);
+    struct live *before = malloc(sizeof *before);
+    live_files(bd, before);
+    JET_RSTMAP map = {dbp, stream};
+    memset(events, 0, sizeof events);
+    ck_assert_int_eq(JetExternalRestore(NULL, fwd, &map, 1, bd, (long)li.ulGenLow, (long)li.ulGenHigh, NULL),
+                     JET_errLogFileCorrupt);
+    assert_unchanged(bd, before);
+    ck_assert_int_ge(events[910], 1); /* names the generation */
+    free(before);
+    /* Repaired, the same restore rolls forward to the last commit. */
+    c ^= 0x20;
+    ck_assert_int_eq(pwrite(fd, &c, 1, 4096 + 100), 1);
+    close(fd);
+    OK(JetExternalRestore(NULL, fwd, &map, 1, bd, (long)li.ulGenLow, (long)li.ulGenHigh, NULL));
+    int n;
+    int *want = live_keys(&n);
+    want = realloc(want, sizeof(int) * (size_t)(n + 1200));
+    for (int i = 6000; i < 7200; i++)
+        want[n++] = i;
+    expect_keys(stream, want, n);
+    free(want);
+    free(later);
+    free(next);
+    free(stream);
+    free(fwd);
+    free(bd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("backup");
@@ -1721,6 +1776,7 @@ static Suite *suite(void)
     tcase_add_test(tcr, restore_failing_late_leaves_no_half_written_database);
     tcase_add_test(tcr, restored_database_is_durably_in_place);
     tcase_add_test(tcr, external_restore_of_a_damaged_stream_leaves_it_as_it_was);
+    tcase_add_test(tcr, external_restore_with_damaged_later_logs_leaves_the_stream_as_it_was);
     suite_add_tcase(s, tcr);
     return s;
 }
