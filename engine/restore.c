@@ -794,20 +794,22 @@ static long sync_dirs(const struct rdir *d)
     return err;
 }
 
-/* Rename every restored file over its live one, all or none. With several, each live file is
- * kept by a hard link first, so a failed rename can put back those already replaced. */
+/* Rename every restored file over its live one and make that durable, all or none. Each live
+ * file is kept by a hard link first, so a failure (a rename, or the directory sync after them)
+ * can put back those already replaced. Without hard links (a file system that has none) one
+ * database is still swapped atomically; several are refused. */
 static long put_in_place(struct rdir *d)
 {
     long err = JET_errSuccess;
-    for (int i = 0; i < d->n && !err && d->n > 1; i++) {
+    for (int i = 0; i < d->n && !err; i++) {
         struct target *t = &d->t[i];
         if (t->live_fd < 0)
             continue;
         unlink(t->prev); /* a leftover of an earlier restore cut short */
-        if (link(t->orig, t->prev) < 0)
-            err = eng_io_errno_to_jet(-errno, 0);
-        else
+        if (link(t->orig, t->prev) == 0)
             t->linked = true;
+        else if (d->n > 1)
+            err = eng_io_errno_to_jet(-errno, 0);
     }
     for (int i = 0; i < d->n && !err; i++) {
         struct target *t = &d->t[i];
@@ -820,20 +822,22 @@ static long put_in_place(struct rdir *d)
             t->placed = true;
         }
     }
+    if (!err)
+        err = sync_dirs(d); /* the renames must survive a power cut before the restore reports them */
+    bool undone = false;
     for (int i = 0; i < d->n && err; i++) {
         struct target *t = &d->t[i];
         if (!t->placed)
             continue;
-        int w = t->linked ? eng_io_rename(t->prev, t->orig) : eng_io_unlink(t->orig);
+        int w = t->linked ? eng_io_rename(t->prev, t->orig) : t->live_fd < 0 ? eng_io_unlink(t->orig) : -EEXIST;
         if (w < 0)
-            eng_event(NULL, 1, 911, "restore: %s could not be put back (error %d)%s%s", t->orig, w,
-                      t->linked ? ": the live file is " : "", t->linked ? t->prev : "");
-        else
-            t->linked = false;
+            eng_event(NULL, 1, 911, "restore: the file %s could not be put back (error %d)%s%s", t->orig, w,
+                      t->linked ? ": it is at " : "", t->linked ? t->prev : "");
+        t->linked = false; /* renamed back, or else kept where the event says */
+        undone = true;
     }
-    long e2 = sync_dirs(d); /* the renames must survive a power cut before the restore reports them */
-    if (!err)
-        err = e2;
+    if (undone)
+        sync_dirs(d);
     for (int i = 0; i < d->n; i++)
         if (d->t[i].linked)
             unlink(d->t[i].prev);

@@ -1633,6 +1633,34 @@ static int order_hook(void *ctx, enum eng_io_op op, int fd, const char *path, ui
     return 0;
 }
 
+/* Fail the sync of one directory (eng_io_fsync_dir). */
+static int dirsync_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
+{
+    (void)fd, (void)off, (void)len;
+    return op == ENG_IO_SYNC && path && !strcmp(path, (const char *)ctx) ? -EIO : 0;
+}
+
+START_TEST(restore_whose_rename_cannot_be_made_durable_changes_nothing)
+{
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    char *bd = spanning_backup(&li, false);
+    struct live *before = malloc(sizeof *before);
+    live_files(dir, before);
+    eng_io_set_fault_hook(dirsync_hook, dir);
+    JET_ERR e = JetRestoreInstance(JET_instanceNil, bd, NULL, NULL);
+    eng_io_set_fault_hook(NULL, NULL);
+    ck_assert_int_eq(e, JET_errDiskIO);
+    assert_unchanged(dir, before);
+    free(before);
+    int n;
+    int *keys = live_keys(&n);
+    restart_and_expect(keys, n);
+    free(keys);
+    restores_after_all(bd);
+    free(bd);
+}
+END_TEST
+
 START_TEST(restored_database_is_durably_in_place)
 {
     JET_LOGINFO li = {sizeof li, 0, 0, ""};
@@ -1775,6 +1803,7 @@ static Suite *suite(void)
     tcase_add_test(tcr, restore_of_a_backup_cut_by_a_full_disk_changes_nothing);
     tcase_add_test(tcr, restore_failing_late_leaves_no_half_written_database);
     tcase_add_test(tcr, restored_database_is_durably_in_place);
+    tcase_add_test(tcr, restore_whose_rename_cannot_be_made_durable_changes_nothing);
     tcase_add_test(tcr, external_restore_of_a_damaged_stream_leaves_it_as_it_was);
     tcase_add_test(tcr, external_restore_with_damaged_later_logs_leaves_the_stream_as_it_was);
     suite_add_tcase(s, tcr);
