@@ -24,10 +24,10 @@
  * JetRestoreInstance (eng_restore_dir) puts a backup directory's databases back at the paths they
  * had. The live file there is replaced only once the restore is complete: each stream is copied
  * to <path>.restoring beside it, recovered there, and renamed over <path> when every database of
- * the directory has been recovered (several databases: each live file is kept as a hard link,
- * <path>.restore-prev, until all renames are done, so a failed rename puts every one back). The
- * directory is fsync'ed after the renames, so a power cut leaves either the old file or the new
- * one at <path>.
+ * the directory has been recovered. The directory is fsync'ed after the renames, so a power cut
+ * leaves either the old file or the new one at <path>. Each live file is kept as a hard link,
+ * <path>.restore-prev, until the renames and that sync are done, so a failure among them puts
+ * every one back.
  */
 #include <dirent.h>
 #include <errno.h>
