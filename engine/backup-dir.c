@@ -1,6 +1,7 @@
 /*
- * backup-dir.c — JetBackupInstance: the whole external backup sequence into a directory
- * (JetRestoreInstance's counterpart, eng_restore_dir, is in restore.c).
+ * backup-dir.c — JetBackupInstance: the whole external backup sequence into a directory, and
+ * JetRestoreInstance's counterpart: put the databases of such a directory back where they were
+ * and run hard recovery.
  *
  * A backup directory holds each database stream as <its file name> (a database file with the
  * trailer page appended, see backup.c) and the log generations as edbXXXXX.log. A full backup
@@ -249,4 +250,11 @@ long eng_bk_to_dir(eng_inst *in, const char *dir, JET_GRBIT grbit, JET_PFNSTATUS
     free(buf);
     status(pfn, JET_snpBackup, err ? JET_sntFail : JET_sntComplete);
     return err;
+}
+
+long eng_restore_dir(const eng_params *p, const char *backup_dir, const char *dest, JET_PFNSTATUS pfn)
+{
+    ENG_RETURN_IF(!backup_dir || !*backup_dir, JET_errInvalidParameter);
+    /* The restore itself, checked whole before any live file is replaced, is restore.c's. */
+    return eng_restore_backup_dir(p, backup_dir, dest, pfn);
 }

@@ -515,9 +515,12 @@ typedef struct eng_restore_args {
     JET_PFNSTATUS pfn;
 } eng_restore_args;
 long eng_restore(const eng_restore_args *a);
+/* JetRestoreInstance's restore of a backup directory: every stream and log checked, each
+ * database recovered in <path>.restoring and renamed over <path> only when all are done. */
+long eng_restore_backup_dir(const eng_params *p, const char *backup_dir, const char *dest, JET_PFNSTATUS pfn);
 
-/* JetBackupInstance and JetRestoreInstance's work (backup-dir.c, restore.c): the whole sequence
- * into a directory, and a directory's databases put back where they were and recovered. */
+/* JetBackupInstance and JetRestoreInstance's work (backup-dir.c): the whole sequence into a
+ * directory, and a directory's databases put back where they were and recovered. */
 long eng_bk_to_dir(eng_inst *in, const char *dir, JET_GRBIT grbit, JET_PFNSTATUS pfn);
 long eng_restore_dir(const eng_params *p, const char *backup_dir, const char *dest, JET_PFNSTATUS pfn);
 

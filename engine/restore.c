@@ -21,8 +21,8 @@
  * generation of the range present, intact and of the streams' log set, and the later logs to roll
  * forward through readable. A bad backup is refused with the files as they were.
  *
- * JetRestoreInstance (eng_restore_dir) puts a backup directory's databases back at the paths they
- * had. The live file there is replaced only once the restore is complete: each stream is copied
+ * JetRestoreInstance (eng_restore_backup_dir, called by backup-dir.c's eng_restore_dir) puts a
+ * backup directory's databases back at the paths they had. The live file there is replaced only once the restore is complete: each stream is copied
  * to <path>.restoring beside it, recovered there, and renamed over <path> when every database of
  * the directory has been recovered. The directory is fsync'ed after the renames, so a power cut
  * leaves either the old file or the new one at <path>. Each live file is kept as a hard link,
@@ -844,7 +844,7 @@ static long put_in_place(struct rdir *d)
     return err;
 }
 
-long eng_restore_dir(const eng_params *p, const char *backup_dir, const char *dest, JET_PFNSTATUS pfn)
+long eng_restore_backup_dir(const eng_params *p, const char *backup_dir, const char *dest, JET_PFNSTATUS pfn)
 {
     ENG_RETURN_IF(!backup_dir || !*backup_dir, JET_errInvalidParameter);
     struct rdir *d = calloc(1, sizeof *d);
