@@ -1367,7 +1367,7 @@ static char *log_name(const char *d, unsigned long gen)
 
 /* Restore bd expecting want_err; the instance's directory must be untouched, and the instance
  * must start with all its data. */
-static void refused(const char *bd, JET_ERR want_err)
+static void restore_refused(const char *bd, JET_ERR want_err)
 {
     struct live *before = malloc(sizeof *before);
     live_files(dir, before);
@@ -1399,7 +1399,7 @@ START_TEST(restore_with_a_log_missing_changes_nothing)
     char *bd = spanning_backup(&li, false);
     char *mid = log_name(bd, li.ulGenLow + 1), *aside = tu_path(dir, "aside");
     ck_assert_int_eq(rename(mid, aside), 0);
-    refused(bd, JET_errMissingRestoreLogFiles);
+    restore_refused(bd, JET_errMissingRestoreLogFiles);
     ck_assert_int_eq(rename(aside, mid), 0);
     restores_after_all(bd);
     free(mid);
@@ -1416,7 +1416,7 @@ START_TEST(restore_with_a_truncated_log_changes_nothing)
     char cmd[16384];
     snprintf(cmd, sizeof cmd, "cp %s %s && truncate -s 40000 %s", mid, aside, mid);
     ck_assert_int_eq(system(cmd), 0);
-    refused(bd, JET_errLogFileCorrupt);
+    restore_refused(bd, JET_errLogFileCorrupt);
     ck_assert_int_eq(rename(aside, mid), 0);
     restores_after_all(bd);
     free(mid);
@@ -1456,7 +1456,7 @@ START_TEST(restore_with_a_foreign_log_changes_nothing)
     snprintf(cmd, sizeof cmd, "cp %s %s", theirs, mine);
     ck_assert_int_eq(system(cmd), 0);
     memset(events, 0, sizeof events);
-    refused(bd, JET_errInvalidLogSequence);
+    restore_refused(bd, JET_errInvalidLogSequence);
     ck_assert_int_ge(events[910], 1); /* names the generation */
     ck_assert_int_eq(rename(aside, mine), 0);
     restores_after_all(bd);
@@ -1484,7 +1484,7 @@ START_TEST(restore_with_a_truncated_stream_changes_nothing)
         snprintf(cmd, sizeof cmd, "cp %s %s && truncate -s %lld %s", stream, aside, cuts[i], stream);
         ck_assert_int_eq(system(cmd), 0);
         memset(events, 0, sizeof events);
-        refused(bd, JET_errDatabaseCorrupted);
+        restore_refused(bd, JET_errDatabaseCorrupted);
         ck_assert_int_ge(events[909], 1); /* names the stream */
         ck_assert_int_eq(rename(aside, stream), 0);
     }
@@ -1497,7 +1497,7 @@ START_TEST(restore_with_a_truncated_stream_changes_nothing)
     c ^= 0x10;
     ck_assert_int_eq(pwrite(fd, &c, 1, 4 * PS + 100), 1);
     close(fd);
-    refused(bd, JET_errReadVerifyFailure);
+    restore_refused(bd, JET_errReadVerifyFailure);
     ck_assert_int_eq(rename(aside, stream), 0);
     restores_after_all(bd);
     free(stream);
@@ -1556,7 +1556,7 @@ START_TEST(restore_of_a_backup_cut_by_a_full_disk_changes_nothing)
         ck_assert_msg(e == JET_errDiskFull || e == JET_errDiskIO, "backup gave %ld", e);
         OK(JetTerm(inst));
         inst = 0;
-        refused(cut, want[i]);
+        restore_refused(cut, want[i]);
         tu_rmtree(cut);
     }
     free(cut);
