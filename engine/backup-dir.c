@@ -705,84 +705,6 @@ long eng_bk_to_dir(eng_inst *in, const char *dir, JET_GRBIT grbit, JET_PFNSTATUS
     return err;
 }
 
-/* Is this file a backup stream (a database with a trailer)? Copies its original path. */
-static bool stream_path(const char *file, uint32_t ps, char *orig, size_t n)
-{
-    int fd = eng_io_open(file, O_RDONLY, 0);
-    if (fd < 0)
-        return false;
-    bool ok = false;
-    int64_t size = eng_io_size(fd);
-    uint8_t *t = malloc(ps);
-    if (t && size >= 4 * (int64_t)ps && size % ps == 0 &&
-        eng_io_pread(fd, t, ps, (uint64_t)size - ps) == (ssize_t)ps && !memcmp(t + 4, ENG_TRL_MAGIC, 8) &&
-        eng_ld32(t) == eng_crc32c(0, t + 4, ps - 4)) {
-        uint32_t pl = eng_ld32(t + 84);
-        if (pl && pl < n && pl <= ps - ENG_TRL_PATH) {
-            memcpy(orig, t + ENG_TRL_PATH, pl);
-            orig[pl] = 0;
-            ok = true;
-        }
-    }
-    free(t);
-    eng_io_close(fd);
-    return ok;
-}
-
-static long copy_file(const char *from, const char *to)
-{
-    char tmp[ENG_PATH_MAX + 16];
-    if (snprintf(tmp, sizeof tmp, "%s.restoring", to) >= (int)sizeof tmp)
-        return JET_errInvalidPath;
-    int in = eng_io_open(from, O_RDONLY, 0);
-    if (in < 0)
-        return eng_io_errno_to_jet(in, 0);
-    /* Never overwrite a database an instance has attached. */
-    int cur = eng_io_open(to, O_RDONLY, 0);
-    if (cur >= 0) {
-        bool busy = flock(cur, LOCK_EX | LOCK_NB) < 0;
-        eng_io_close(cur);
-        if (busy) {
-            eng_io_close(in);
-            return eng_trace_err(JET_errFileAccessDenied, __FILE__, __LINE__);
-        }
-    }
-    int out = eng_io_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    long err = out < 0 ? eng_io_errno_to_jet(out, 0) : JET_errSuccess;
-    uint8_t *buf = err ? NULL : malloc(CHUNK);
-    if (!err && !buf)
-        err = JET_errOutOfMemory;
-    uint64_t off = 0;
-    while (!err) {
-        ssize_t n = eng_io_pread(in, buf, CHUNK, off);
-        if (n < 0)
-            err = eng_io_errno_to_jet((int)n, 0);
-        if (n <= 0)
-            break;
-        int w = eng_io_pwrite(out, buf, (size_t)n, off);
-        if (w < 0)
-            err = eng_io_errno_to_jet(w, 0);
-        off += (uint64_t)n;
-    }
-    if (!err) {
-        int w = eng_io_fsync(out);
-        if (w < 0)
-            err = eng_io_errno_to_jet(w, 0);
-    }
-    free(buf);
-    eng_io_close(in);
-    if (out >= 0)
-        eng_io_close(out);
-    if (!err) {
-        int r = eng_io_rename(tmp, to);
-        if (r < 0)
-            err = eng_io_errno_to_jet(r, 0);
-    } else {
-        unlink(tmp);
-    }
-    return err;
-}
-
 long eng_restore_dir(const eng_params *p, const char *backup_dir, const char *dest, JET_PFNSTATUS pfn)
 {
     ENG_RETURN_IF(!backup_dir || !*backup_dir, JET_errInvalidParameter);
@@ -796,36 +718,6 @@ long eng_restore_dir(const eng_params *p, const char *backup_dir, const char *de
     free(l);
     if (rerr)
         return rerr;
-    DIR *d = opendir(backup_dir);
-    ENG_RETURN_IF(!d, JET_errFileNotFound);
-    JET_RSTMAP map[ENG_MAX_DB];
-    char (*orig)[ENG_PATH_MAX] = calloc(ENG_MAX_DB, ENG_PATH_MAX);
-    long n = 0, err = orig ? JET_errSuccess : JET_errOutOfMemory;
-    struct dirent *e;
-    char file[ENG_PATH_MAX + 256];
-    while (!err && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(file, sizeof file, "%s/%s", backup_dir, e->d_name);
-        if (!stream_path(file, p->page_size, orig[n], ENG_PATH_MAX))
-            continue; /* a log, or something else */
-        if (n == ENG_MAX_DB) {
-            err = JET_errTooManyAttachedDatabases;
-            break;
-        }
-        /* Put the stream back where the database was; hard recovery works on it there. */
-        err = copy_file(file, orig[n]);
-        map[n].szDatabaseName = orig[n];
-        map[n].szNewDatabaseName = orig[n];
-        n++;
-    }
-    closedir(d);
-    if (!err && !n)
-        err = JET_errRestoreOfNonBackupDatabase;
-    if (!err) {
-        eng_restore_args a = {p, backup_dir, 0, 0, map, n, dest, pfn};
-        err = eng_restore(&a);
-    }
-    free(orig);
-    return err;
+    /* The restore itself, checked whole before any live file is replaced, is restore.c's. */
+    return eng_restore_backup_dir(p, backup_dir, dest, pfn);
 }

@@ -515,6 +515,9 @@ typedef struct eng_restore_args {
     JET_PFNSTATUS pfn;
 } eng_restore_args;
 long eng_restore(const eng_restore_args *a);
+/* JetRestoreInstance's restore of a backup directory: every stream and log checked, each
+ * database recovered in <path>.restoring and renamed over <path> only when all are done. */
+long eng_restore_backup_dir(const eng_params *p, const char *backup_dir, const char *dest, JET_PFNSTATUS pfn);
 
 /* JetBackupInstance and JetRestoreInstance's work (backup-dir.c): the whole sequence into a
  * directory, and a directory's databases put back where they were and recovered. */

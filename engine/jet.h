@@ -706,15 +706,26 @@ JET_ERR JET_API JetStopBackup(void);
  *   szCheckpointFilePath is accepted and not used: jetsnap writes no log or checkpoint for a restore.
  *   pfn (optional) is called with JET_snpRestore and JET_sntBegin, then JET_sntComplete or
  *     JET_sntFail.
+ * Everything is checked before the first byte is written to a restored file: each stream whole
+ * (its size what its trailer says, every page intact or never written), every generation of the
+ * range present, of its full size, intact and of the streams' log set, and the later logs readable.
+ * So a bad backup is refused with the files unchanged; only a disk error during the replay itself
+ * can leave a file half replayed (still marked as a backup: restore it again).
  * Errors: RunningInOneInstanceMode, InvalidParameter (no backup log path, negative generations,
  *   NULL map with a count), RestoreOfNonBackupDatabase (a mapped file is not a backup stream; or no
- *   stream was found), DatabaseCorrupted (a stream without a valid trailer: cut short),
+ *   stream was found), DatabaseCorrupted (a stream cut short — no valid trailer, or not the size
+ *   its trailer says — or its header damaged), ReadVerifyFailure (a damaged page in a stream),
+ *   PageSizeMismatch / InvalidDatabaseVersion (a stream of another page size or format),
  *   MissingRestoreLogFiles (a generation of the range is missing), StartingRestoreLogTooHigh (the
  *   logs start after the generation a database needs), EndingRestoreLogTooLow (they end before the
- *   one it needs), InvalidLogSequence (a log of another log set in the range), LogFileCorrupt (a
- *   damaged or incomplete log), LogGenerationMismatch, BadLogVersion, FileAccessDenied (a mapped
- *   file is in use by an instance), disk errors. A failed restore leaves the files marked as
- *   backups: attaching them gives SoftRecoveryOnBackupDatabase. */
+ *   one it needs), InvalidLogSequence (a log of another log set in the range, or databases of two
+ *   log sets), LogFileCorrupt (a damaged, cut short or incomplete log), LogCorrupted (a record that
+ *   cannot be replayed), LogGenerationMismatch, LogFileSizeMismatch, BadLogVersion,
+ *   DatabaseDuplicate (the same database twice), TooManyAttachedDatabases, InvalidPath,
+ *   FileNotFound (a mapped file is missing), FileAccessDenied (a mapped file is in use by an
+ *   instance), OutOfMemory, OutOfFileHandles, DiskFull, DiskIO. Events 904-910 name the file,
+ *   generation, offset or page. A failed restore leaves the files marked as backups: attaching
+ *   them gives SoftRecoveryOnBackupDatabase. */
 JET_ERR JET_API JetExternalRestore(JET_PSTR szCheckpointFilePath, JET_PSTR szLogPath, JET_RSTMAP *rgrstmap,
                                    long crstfilemap, JET_PSTR szBackupLogPath, long genLow, long genHigh,
                                    JET_PFNSTATUS pfn);
@@ -761,7 +772,7 @@ JET_ERR JET_API JetBackupInstance(JET_INSTANCE instance, const char *szBackupPat
 JET_ERR JET_API JetBackup(const char *szBackupPath, JET_GRBIT grbit, JET_PFNSTATUS pfnStatus);
 
 /* JetRestoreInstance: restore a JetBackupInstance directory: each database stream found in sz is
- * copied back to the path the database had (never over a database an instance has attached:
+ * put back at the path the database had (never over a database an instance has attached:
  * FileAccessDenied) and brought forward by hard recovery through the directory's logs, then
  * through later logs of the same set in szDest when given (e.g. the instance's log directory, to
  * recover up to the last commit). instance: JET_instanceNil/0 uses the process defaults (page size,
@@ -769,9 +780,17 @@ JET_ERR JET_API JetBackup(const char *szBackupPath, JET_GRBIT grbit, JET_PFNSTAT
  * meanwhile (its JetInit/JetTerm get RestoreInProgress). The databases end clean and detached.
  * A directory an atomic JetBackupInstance left mid-swap (sz missing, the previous backup beside it
  * as .<name>.jetsnap-old) is first put back, so the whole previous backup is restored.
+ * A live database is replaced only by a complete restore: each stream is copied to
+ * <path>.restoring, recovered there, and renamed over <path> (then the directory fsync'ed) once
+ * every database of the directory is done; on any failure the .restoring files are removed and
+ * the files at the original paths are as they were.
  * Errors: InvalidParameter, AfterInitialization (the instance is initialized), RestoreInProgress,
- *   RunningInOneInstanceMode (nil instance in one-instance mode), RestoreOfNonBackupDatabase (no
- *   stream in the directory), and every error of JetExternalRestore. */
+ *   RunningInOneInstanceMode (nil instance in one-instance mode), FileNotFound (no directory sz),
+ *   RestoreOfNonBackupDatabase (no stream in the directory), DatabaseCorrupted (a stream cut short
+ *   or damaged: event 909 names it), InvalidPath (a stream that does not say where its database
+ *   was, or a path too long), DatabaseDuplicate (two streams of one database),
+ *   TooManyAttachedDatabases, FileAccessDenied (a database is in use), DiskFull / DiskIO (also
+ *   while copying or renaming: nothing replaced), and every error of JetExternalRestore. */
 JET_ERR JET_API JetRestoreInstance(JET_INSTANCE instance, const char *sz, const char *szDest,
                                    JET_PFNSTATUS pfn);
 /* JetRestore / JetRestore2: the legacy forms (RunningInMultiInstanceMode in multi-instance mode,

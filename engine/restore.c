@@ -15,7 +15,21 @@
  * restored" otherwise; DETACH takes it away. Records of databases that are not restored are
  * skipped. Only committed transactions are applied (a transaction without its COMMIT record in
  * the logs is dropped), so nothing uncommitted reaches a restored database.
+ *
+ * Nothing is written to a restored file before everything the restore needs has been checked:
+ * each stream whole (its size what its trailer says, every page intact or never written), every
+ * generation of the range present, intact and of the streams' log set, and the later logs to roll
+ * forward through readable. A bad backup is refused with the files as they were.
+ *
+ * JetRestoreInstance (eng_restore_backup_dir, called by backup-dir.c's eng_restore_dir) puts a
+ * backup directory's databases back at the paths they had. The live file there is replaced only once the restore is complete: each stream is copied
+ * to <path>.restoring beside it, recovered there, and renamed over <path> when every database of
+ * the directory has been recovered. The directory is fsync'ed after the renames, so a power cut
+ * leaves either the old file or the new one at <path>. Each live file is kept as a hard link,
+ * <path>.restore-prev, until the renames and that sync are done, so a failure among them puts
+ * every one back.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,9 +37,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine-int.h"
+#include "logfmt-int.h"
 
 struct rfile {
     char path[ENG_PATH_MAX];   /* where the restored file is */
@@ -44,7 +60,6 @@ struct rfile {
 #define MAP_NONE (-1)
 
 struct rst {
-    const eng_restore_args *a;
     uint32_t ps;
     struct rfile f[MAXF];
     int nf;
@@ -63,34 +78,96 @@ static int find_sig(struct rst *r, eng_dbsig s)
     return MAP_NONE;
 }
 
-/* Open path as a restored backup stream and read its header and trailer. Returns
- * RestoreOfNonBackupDatabase if it is a database but not one written from a stream, FileNotFound if
- * it is not there. */
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+/* Is the stream in fd (named path) whole? Its header marked as a backup, whole pages, a valid
+ * trailer that agrees with the header and counts exactly the pages the file holds, and, with
+ * pages, every page intact or never written (zeros: the backup hands those out for pages the logs
+ * bring). Fills *hdr and the trailer t (ps bytes). Errors: RestoreOfNonBackupDatabase (an ordinary
+ * database), DatabaseCorrupted (cut short, or header or trailer damaged), ReadVerifyFailure (a
+ * damaged page), PageSizeMismatch, InvalidDatabaseVersion, disk errors; damage gets event 909
+ * naming the file and where. */
+static long check_stream(int fd, const char *path, uint32_t ps, bool pages, eng_dbhdr *hdr, uint8_t *t)
+{
+    long err = eng_dbhdr_read(fd, ps, hdr);
+    if (err == JET_errDatabaseCorrupted)
+        eng_event(NULL, 1, 909, "restore: the header of the backup stream %s is damaged or cut short", path);
+    if (err)
+        return err;
+    if (!hdr->bk_cur.type)
+        return JET_errRestoreOfNonBackupDatabase;
+    int64_t size = eng_io_size(fd);
+    if (size < 0)
+        return eng_io_errno_to_jet((int)size, 0);
+    if (size % ps || size < 4 * (int64_t)ps) {
+        eng_event(NULL, 1, 909, "restore: the backup stream %s is %lld bytes, not whole pages with a trailer: it is cut short",
+                  path, (long long)size);
+        return JET_errDatabaseCorrupted;
+    }
+    ssize_t got = eng_io_pread(fd, t, ps, (uint64_t)size - ps);
+    if (got < 0)
+        return eng_io_errno_to_jet((int)got, 0);
+    if (got != (ssize_t)ps || memcmp(t + 4, ENG_TRL_MAGIC, 8) || eng_ld32(t) != eng_crc32c(0, t + 4, ps - 4) ||
+        eng_ld32(t + 12) != ENG_TRL_VERSION || eng_ld32(t + 16) != ps) {
+        eng_event(NULL, 1, 909, "restore: the backup stream %s has no valid trailer at offset %lld: it is cut short or damaged",
+                  path, (long long)size - ps);
+        return JET_errDatabaseCorrupted;
+    }
+    uint32_t npages = eng_ld32(t + 20), dbid = eng_ld32(t + 80);
+    if (((uint64_t)npages + 2) * ps != (uint64_t)size || eng_ld64(t + 24) != hdr->sig.random ||
+        eng_ld64(t + 32) != hdr->sig.create_time_usec || dbid == 0 || dbid > ENG_MAX_DB || eng_ld32(t + 56) == 0 ||
+        eng_ld32(t + 60) < eng_ld32(t + 56)) {
+        eng_event(NULL, 1, 909, "restore: the trailer of the backup stream %s does not match the %lld bytes and the header before it",
+                  path, (long long)size);
+        return JET_errDatabaseCorrupted;
+    }
+    if (!pages)
+        return JET_errSuccess;
+    enum { RUN = 64 };
+    uint8_t *buf = malloc((size_t)RUN * ps);
+    ENG_RETURN_IF(!buf, JET_errOutOfMemory);
+    for (uint32_t p = ENG_PGNO_META; !err && p < npages; p += RUN) {
+        uint32_t n = npages - p < RUN ? npages - p : RUN;
+        got = eng_io_pread(fd, buf, (size_t)n * ps, eng_page_off(p, ps));
+        if (got < 0) {
+            err = eng_io_errno_to_jet((int)got, 0);
+            break;
+        }
+        for (uint32_t i = 0; i < n && !err; i++) {
+            const uint8_t *pg = buf + (size_t)i * ps;
+            if ((size_t)got < (size_t)(i + 1) * ps || (!all_zero(pg, ps) && eng_page_verify(pg, p + i, ps))) {
+                eng_event(NULL, 1, 909, "restore: page %u (offset %llu) of the backup stream %s is damaged", p + i,
+                          (unsigned long long)eng_page_off(p + i, ps), path);
+                err = JET_errReadVerifyFailure;
+            }
+        }
+    }
+    free(buf);
+    return err;
+}
+
+/* Open path as a restored backup stream, check it whole (check_stream) and read its trailer.
+ * Returns RestoreOfNonBackupDatabase if it is a database but not one written from a stream,
+ * FileNotFound if it is not there. */
 static long open_candidate(struct rst *r, const char *path, struct rfile *out)
 {
     memset(out, 0, sizeof *out);
     out->fd = -1;
     ENG_RETURN_IF(strlen(path) >= sizeof out->path, JET_errInvalidPath);
-    int fd = eng_io_open(path, O_RDWR, 0);
+    int fd = eng_io_open(path, O_RDWR | O_NONBLOCK, 0);
     ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0));
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         eng_io_close(fd);
         return eng_trace_err(JET_errFileAccessDenied, __FILE__, __LINE__); /* in use by an instance */
     }
-    long err = eng_dbhdr_read(fd, r->ps, &out->hdr);
-    if (!err && !out->hdr.bk_cur.type)
-        err = JET_errRestoreOfNonBackupDatabase;
-    int64_t size = err ? 0 : eng_io_size(fd);
-    uint8_t *t = err ? NULL : malloc(r->ps);
-    if (!err && !t)
-        err = JET_errOutOfMemory;
-    if (!err && (size < 0 || size % r->ps || size < 4 * (int64_t)r->ps))
-        err = JET_errDatabaseCorrupted;
-    if (!err && eng_io_pread(fd, t, r->ps, (uint64_t)size - r->ps) != (ssize_t)r->ps)
-        err = JET_errDatabaseCorrupted;
-    if (!err && (memcmp(t + 4, ENG_TRL_MAGIC, 8) || eng_ld32(t) != eng_crc32c(0, t + 4, r->ps - 4) ||
-                 eng_ld32(t + 12) != ENG_TRL_VERSION || eng_ld32(t + 16) != r->ps))
-        err = JET_errDatabaseCorrupted; /* the trailer is damaged or missing: the stream is incomplete */
+    uint8_t *t = malloc(r->ps);
+    long err = t ? check_stream(fd, path, r->ps, true, &out->hdr, t) : JET_errOutOfMemory;
     if (!err) {
         out->sig.random = eng_ld64(t + 24);
         out->sig.create_time_usec = eng_ld64(t + 32);
@@ -103,9 +180,6 @@ static long open_candidate(struct rst *r, const char *path, struct rfile *out)
         uint32_t pl = eng_ld32(t + 84);
         if (pl && pl <= r->ps - ENG_TRL_PATH && pl < sizeof out->orig)
             memcpy(out->orig, t + ENG_TRL_PATH, pl);
-        if (out->sig.random != out->hdr.sig.random || out->dbid0 == 0 || out->dbid0 > ENG_MAX_DB ||
-            out->gen_low == 0 || out->gen_high < out->gen_low)
-            err = JET_errDatabaseCorrupted;
     }
     free(t);
     if (err) {
@@ -151,21 +225,56 @@ static long map_log_err(long e)
     }
 }
 
-/* The first pass: which paths the range names (for a restore without a map), and which restored
- * files were attached inside the range before their mark. */
+/* A scan of dir that failed at (or, opening the next file, just after) LSN at: the event names
+ * where, the caller gets the restore's error for it. */
+static long scan_failed(const char *dir, eng_lsn at, long e)
+{
+    eng_event(NULL, 1, 910, "restore: the logs in %s are missing, damaged or of another log set at generation %u offset %u (error %ld)",
+              dir, ENG_LSN_GEN(at), ENG_LSN_OFF(at), e);
+    return map_log_err(e);
+}
+
+/* What replay would refuse in a record, found before anything is written: the payload checks of
+ * on_record and eng_redo_add. */
+static long check_record(const struct rst *r, const eng_logrec_view *v)
+{
+    switch (v->type) {
+    case ENG_LR_PAGE:
+        return v->len == ENG_REC_PAGE_HDR + r->ps ? JET_errSuccess : JET_errLogCorrupted;
+    case ENG_LR_PAGEDIFF:
+        return v->len < ENG_REC_DIFF_HDR ? JET_errLogCorrupted
+                                         : eng_pagediff_check(v->data + ENG_REC_DIFF_HDR, v->len - ENG_REC_DIFF_HDR, r->ps);
+    case ENG_LR_ATTACH:
+        return v->len < 32 || eng_ld32(v->data) == 0 || eng_ld32(v->data) > ENG_MAX_DB ? JET_errLogCorrupted
+                                                                                       : JET_errSuccess;
+    case ENG_LR_DETACH:
+        return v->len < 4 ? JET_errLogCorrupted : JET_errSuccess;
+    default:
+        return JET_errSuccess;
+    }
+}
+
+/* The first pass, which writes nothing: every record of the range must be intact and replayable,
+ * and the logs of the streams' log set. It also finds which paths the range names (for a restore
+ * without a map), and which restored files were attached inside the range before their mark. */
 static long survey(struct rst *r, const eng_log_config *cfg, uint32_t lo, uint32_t hi, bool collect)
 {
     eng_logscan *sc = NULL;
     long err = logscan_open(cfg, ENG_LSN(lo, 0), &sc);
     if (err)
-        return map_log_err(err);
+        return scan_failed(cfg->dir, ENG_LSN(lo, 0), err);
     logscan_set_stop_gen(sc, hi);
     logscan_set_strict(sc, true);
     eng_logrec_view v;
     int rc;
     char path[ENG_PATH_MAX];
     while ((rc = logscan_next(sc, &v)) == 0 && !err) {
-        if (v.type == ENG_LR_ATTACH && v.len >= 32) {
+        if ((err = check_record(r, &v))) {
+            eng_event(NULL, 1, 910, "restore: the record at generation %u offset %u in %s cannot be replayed",
+                      ENG_LSN_GEN(v.lsn), ENG_LSN_OFF(v.lsn), cfg->dir);
+            break;
+        }
+        if (v.type == ENG_LR_ATTACH) {
             eng_dbsig s = {eng_ld64(v.data + 16), eng_ld64(v.data + 24)};
             uint32_t pl = eng_ld32(v.data + 12);
             if (collect && pl && pl < sizeof path && 32 + (size_t)pl == v.len) {
@@ -189,9 +298,18 @@ static long survey(struct rst *r, const eng_log_config *cfg, uint32_t lo, uint32
             }
         }
     }
-    logscan_close(sc);
+    eng_logsig sig = logscan_sig(sc);
     if (!err && rc < 0)
-        err = map_log_err(rc);
+        err = scan_failed(cfg->dir, logscan_end(sc), rc);
+    logscan_close(sc);
+    /* Logs of one set only, and that of the streams: a foreign set whole in the range would
+     * otherwise pass (the scan adopts the signature of the first file it reads). */
+    for (int i = 0; i < r->nf && !err; i++)
+        if (r->f[i].logsig.random != sig.random || r->f[i].logsig.create_time_usec != sig.create_time_usec) {
+            eng_event(NULL, 1, 908, "restore: the logs in %s are not of the log set %s was backed up with", cfg->dir,
+                      r->f[i].path);
+            err = JET_errInvalidLogSequence;
+        }
     return err;
 }
 
@@ -245,24 +363,25 @@ static long on_record(struct rst *r, const eng_logrec_view *v)
     }
 }
 
-/* Replay [from, stop] (stop 0: to the end) of the log set in cfg. */
-static long replay(struct rst *r, const eng_log_config *cfg, uint32_t from, uint32_t stop, bool strict,
+/* Replay [from, stop] (stop 0: to the end) of the log set in cfg; without apply, only read it
+ * through (every record intact and replayable). */
+static long replay(struct rst *r, const eng_log_config *cfg, uint32_t from, uint32_t stop, bool strict, bool apply,
                    eng_lsn *end)
 {
     eng_logscan *sc = NULL;
     long err = logscan_open(cfg, ENG_LSN(from, 0), &sc);
     if (err)
-        return map_log_err(err);
+        return scan_failed(cfg->dir, ENG_LSN(from, 0), err);
     if (stop)
         logscan_set_stop_gen(sc, stop);
     logscan_set_strict(sc, strict);
     eng_logrec_view v;
     int rc;
     while ((rc = logscan_next(sc, &v)) == 0)
-        if ((err = on_record(r, &v)))
+        if ((err = apply ? on_record(r, &v) : check_record(r, &v)))
             break;
     if (!err && rc < 0)
-        err = map_log_err(rc);
+        err = scan_failed(cfg->dir, logscan_end(sc), rc);
     *end = logscan_end(sc);
     logscan_close(sc);
     return err;
@@ -309,28 +428,65 @@ static long finish(struct rst *r, struct rfile *f, eng_lsn end)
     return err;
 }
 
-static void status(const eng_restore_args *a, JET_SNT snt, void *pv)
+/* A generation file is preallocated to the size its header gives, so a shorter one was cut (a
+ * copy that ran out of disk): its missing part would read as zeros, and a seal found before
+ * the cut would make it pass for whole. Also refuses what is not a regular file (a FIFO would
+ * block the scan). */
+static long check_log_size(const char *path)
 {
-    if (a->pfn)
-        a->pfn(0, JET_snpRestore, snt, pv);
+    int fd = eng_io_open(path, O_RDONLY | O_NONBLOCK, 0);
+    ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0));
+    struct stat st;
+    uint8_t *h = malloc(LOG_HDR_SIZE);
+    log_fhdr fh;
+    long err = !h ? JET_errOutOfMemory : fstat(fd, &st) < 0 ? eng_io_errno_to_jet(-errno, 0) : JET_errSuccess;
+    if (!err && !S_ISREG(st.st_mode))
+        err = JET_errLogFileCorrupt;
+    if (!err) {
+        ssize_t got = eng_io_pread(fd, h, LOG_HDR_SIZE, 0);
+        err = got < 0 ? eng_io_errno_to_jet((int)got, 0) : log_fhdr_decode(h, (size_t)got, &fh);
+    }
+    if (!err && (uint64_t)st.st_size != fh.file_size)
+        err = JET_errLogFileCorrupt;
+    if (err == JET_errLogFileCorrupt)
+        eng_event(NULL, 1, 907, "restore: the log %s is cut short or damaged (%lld bytes)", path,
+                  S_ISREG(st.st_mode) ? (long long)st.st_size : -1LL);
+    free(h);
+    eng_io_close(fd);
+    return err;
 }
 
-long eng_restore(const eng_restore_args *a)
+static void status(JET_PFNSTATUS pfn, JET_SNT snt)
 {
-    struct rst *r = calloc(1, sizeof *r);
-    ENG_RETURN_IF(!r, JET_errOutOfMemory);
-    r->a = a;
-    r->ps = a->p->page_size;
-    r->redo.ps = r->ps;
-    for (int i = 0; i <= ENG_MAX_DB; i++)
-        r->map[i] = MAP_NONE;
+    if (pfn)
+        pfn(0, JET_snpRestore, snt, NULL);
+}
+
+/* Later logs of the same set in a->forward_log_dir that continue [.., ghi]: fills *fc and *top
+ * (the last generation there). */
+static bool forward_logs(const eng_restore_args *a, const eng_log_config *cfg, uint32_t ghi, eng_log_config *fc,
+                         uint32_t *top)
+{
+    if (!a->forward_log_dir || !*a->forward_log_dir)
+        return false;
+    *fc = *cfg;
+    fc->dir = a->forward_log_dir;
+    uint32_t flo = 0, fhi = 0, fcur = 0;
+    long e = log_list(fc, &flo, &fhi, &fcur);
+    *top = fhi > fcur ? fhi : fcur;
+    return !e && *top > ghi && (flo ? flo : fcur) <= ghi + 1;
+}
+
+/* The restore without its status calls and final events: r is filled and the files closed by
+ * the caller. */
+static long run(struct rst *r, const eng_restore_args *a)
+{
     long err = JET_errSuccess;
     eng_log_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.dir = a->backup_log_dir;
     memcpy(cfg.base, a->p->base_name, 4);
     uint32_t lo = 0, hi = 0, cur = 0;
-    status(a, JET_sntBegin, NULL);
 
     /* The databases to restore: the mapped files, or the backup streams found at the paths the
      * logs name. */
@@ -353,8 +509,12 @@ long eng_restore(const eng_restore_args *a)
         if (log_file_path(&cfg, g, p, sizeof p) || access(p, F_OK) != 0) {
             eng_event(NULL, 1, 907, "restore: log generation %u is missing from %s", g, a->backup_log_dir);
             err = JET_errMissingRestoreLogFiles;
+        } else {
+            err = check_log_size(p);
         }
     }
+    if (!err && r->nf)
+        cfg.sig = r->f[0].logsig; /* a log of another set in the range is an error */
     if (!err)
         err = survey(r, &cfg, glo, ghi, a->nmap == 0);
     if (!err && r->nf == 0) {
@@ -379,28 +539,28 @@ long eng_restore(const eng_restore_args *a)
             r->map[f->dbid0] = i;
         }
     }
-    eng_lsn end = 0;
+    if (!err)
+        cfg.sig = r->f[0].logsig;
+    /* The later logs are read through before anything is written too: damage in them must not
+     * stop a replay half done. */
+    eng_log_config fc;
+    uint32_t top = 0;
+    bool forward = !err && forward_logs(a, &cfg, ghi, &fc, &top);
+    eng_lsn end = 0, fend = 0;
+    if (forward)
+        err = replay(r, &fc, ghi + 1, 0, false, false, &fend);
+
     if (!err) {
-        cfg.sig = r->f[0].logsig; /* a log of another set in the range is an error */
         eng_event(NULL, 3, 901, "restore of %d database(s) from logs %u - %u in %s is starting", r->nf, glo, ghi,
                   a->backup_log_dir);
-        err = replay(r, &cfg, glo, ghi, true, &end);
+        err = replay(r, &cfg, glo, ghi, true, true, &end);
     }
-    if (!err && a->forward_log_dir && *a->forward_log_dir) {
-        /* Roll forward through later logs of the same set, if they continue the sequence. */
-        eng_log_config fc = cfg;
-        fc.dir = a->forward_log_dir;
-        uint32_t flo = 0, fhi = 0, fcur = 0;
-        long e = log_list(&fc, &flo, &fhi, &fcur);
-        uint32_t top = fhi > fcur ? fhi : fcur;
-        if (!e && top > ghi && (flo ? flo : fcur) <= ghi + 1) {
-            eng_lsn fend = 0;
-            err = replay(r, &fc, ghi + 1, 0, false, &fend);
-            if (!err) {
-                end = fend;
-                eng_event(NULL, 3, 902, "restore rolled forward through logs %u - %u in %s", ghi + 1, top,
-                          a->forward_log_dir);
-            }
+    if (!err && forward) {
+        err = replay(r, &fc, ghi + 1, 0, false, true, &fend);
+        if (!err) {
+            end = fend;
+            eng_event(NULL, 3, 902, "restore rolled forward through logs %u - %u in %s", ghi + 1, top,
+                      a->forward_log_dir);
         }
     }
     clear_pending(r); /* what never committed is not applied */
@@ -408,15 +568,330 @@ long eng_restore(const eng_restore_args *a)
         err = eng_redo_flush(&r->redo, -1);
     for (int i = 0; i < r->nf && !err; i++)
         err = finish(r, &r->f[i], end);
+    return err;
+}
+
+static struct rst *rst_new(const eng_params *p)
+{
+    struct rst *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->ps = p->page_size;
+    r->redo.ps = r->ps;
+    for (int i = 0; i <= ENG_MAX_DB; i++)
+        r->map[i] = MAP_NONE;
+    return r;
+}
+
+static void rst_free(struct rst *r)
+{
+    for (int i = 0; i < r->nf; i++)
+        eng_io_close(r->f[i].fd);
+    eng_redo_free(&r->redo);
+    free(r);
+}
+
+static void report(const struct rst *r, long err)
+{
     if (!err)
         eng_event(NULL, 3, 903, "restore completed: %d database(s), %llu page changes applied", r->nf,
                   (unsigned long long)r->applied);
     else
         eng_event(NULL, 1, 904, "restore failed with error %ld", err);
-    status(a, err ? JET_sntFail : JET_sntComplete, NULL);
-    for (int i = 0; i < r->nf; i++)
-        eng_io_close(r->f[i].fd);
-    eng_redo_free(&r->redo);
-    free(r);
+}
+
+long eng_restore(const eng_restore_args *a)
+{
+    struct rst *r = rst_new(a->p);
+    ENG_RETURN_IF(!r, JET_errOutOfMemory);
+    status(a->pfn, JET_sntBegin);
+    long err = run(r, a);
+    report(r, err);
+    status(a->pfn, err ? JET_sntFail : JET_sntComplete);
+    rst_free(r);
+    return err;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * JetRestoreInstance: a backup directory's databases put back where they were.
+ * ------------------------------------------------------------------------------------------- */
+
+/* One database of the directory. */
+struct target {
+    char stream[ENG_PATH_MAX + 256]; /* in the backup directory */
+    char orig[ENG_PATH_MAX];         /* where the database lives (the stream's trailer) */
+    char tmp[ENG_PATH_MAX];          /* orig.restoring: the restore is built there */
+    char prev[ENG_PATH_MAX];         /* orig.restore-prev: the live file while several are swapped */
+    char dir[ENG_PATH_MAX];          /* orig's directory */
+    int live_fd;                     /* the live file, flock'ed meanwhile; -1: there is none */
+    bool made, linked, placed;
+};
+
+struct rdir {
+    const eng_params *p;
+    struct target t[ENG_MAX_DB + 1]; /* one more: the stream too many */
+    int n;
+};
+
+/* A stream starts like a database file: the header's magic (dbfile.c) at offset 4. */
+static bool looks_like_database(int fd)
+{
+    static const char magic[8] = {'J', 'S', 'N', 'A', 'P', 'D', 'B', 0};
+    uint8_t b[12];
+    return eng_io_pread(fd, b, sizeof b, 0) == (ssize_t)sizeof b && !memcmp(b + 4, magic, sizeof magic);
+}
+
+/* The restore needs the live file at orig left alone by instances until it is replaced:
+ * FileAccessDenied if one has it attached. */
+static long lock_live(struct target *t)
+{
+    int fd = eng_io_open(t->orig, O_RDONLY | O_NONBLOCK, 0);
+    if (fd == -ENOENT)
+        return JET_errSuccess; /* the database is gone: the restore brings it back */
+    ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0));
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        eng_io_close(fd);
+        eng_event(NULL, 1, 906, "restore: %s is in use by an instance, or not a file: it cannot be replaced", t->orig);
+        return eng_trace_err(JET_errFileAccessDenied, __FILE__, __LINE__);
+    }
+    t->live_fd = fd;
+    return JET_errSuccess;
+}
+
+/* Take the stream at t->stream if it is one: check it (not its pages yet: the restore does that
+ * on its copy) and where it goes. Sets *is_stream. */
+static long add_target(struct rdir *d, struct target *t, bool *is_stream)
+{
+    *is_stream = false;
+    int fd = eng_io_open(t->stream, O_RDONLY | O_NONBLOCK, 0);
+    ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0));
+    uint32_t ps = d->p->page_size;
+    uint8_t *tr = malloc(ps);
+    eng_dbhdr h;
+    long err = tr ? JET_errSuccess : JET_errOutOfMemory;
+    if (!err && looks_like_database(fd)) {
+        err = check_stream(fd, t->stream, ps, false, &h, tr);
+        if (err == JET_errRestoreOfNonBackupDatabase)
+            err = JET_errSuccess; /* an ordinary database file: not part of the backup */
+        else
+            *is_stream = true;
+    }
+    uint32_t pl = *is_stream && !err ? eng_ld32(tr + 84) : 0;
+    if (*is_stream && !err) {
+        /* The path must leave room for the temporary names beside it. */
+        if (pl == 0 || pl > ps - ENG_TRL_PATH || pl + 16 > sizeof t->orig) {
+            eng_event(NULL, 1, 906, "restore: the backup stream %s does not say where its database was", t->stream);
+            err = JET_errInvalidPath;
+        } else {
+            memcpy(t->orig, tr + ENG_TRL_PATH, pl);
+            t->orig[pl] = 0;
+            memcpy(t->tmp, t->orig, pl);
+            memcpy(t->tmp + pl, ".restoring", sizeof ".restoring");
+            memcpy(t->prev, t->orig, pl);
+            memcpy(t->prev + pl, ".restore-prev", sizeof ".restore-prev");
+            memcpy(t->dir, t->orig, pl + 1);
+            char *slash = strrchr(t->dir, '/');
+            if (!slash)
+                snprintf(t->dir, sizeof t->dir, "."); /* a path relative to the working directory */
+            else
+                slash[slash == t->dir ? 1 : 0] = 0;
+        }
+    }
+    free(tr);
+    eng_io_close(fd);
+    for (int i = 0; *is_stream && !err && i < d->n; i++)
+        if (!strcmp(d->t[i].orig, t->orig)) {
+            eng_event(NULL, 1, 906, "restore: %s and %s are both backups of %s", d->t[i].stream, t->stream, t->orig);
+            err = JET_errDatabaseDuplicate;
+        }
+    if (*is_stream && !err)
+        err = lock_live(t);
+    return err;
+}
+
+/* Every stream of the backup directory, checked, with its target locked. */
+static long find_streams(struct rdir *d, const char *backup_dir)
+{
+    DIR *dd = opendir(backup_dir);
+    int oe = dd ? 0 : errno;
+    ENG_RETURN_IF(!dd, oe == ENOENT || oe == ENOTDIR ? JET_errFileNotFound : eng_io_errno_to_jet(-oe, 0));
+    long err = JET_errSuccess;
+    struct dirent *e;
+    while (!err && (e = readdir(dd))) {
+        if (e->d_name[0] == '.')
+            continue;
+        struct target *t = &d->t[d->n];
+        memset(t, 0, sizeof *t);
+        t->live_fd = -1;
+        size_t bl = strlen(backup_dir), nl = strlen(e->d_name);
+        if (bl + nl + 2 > sizeof t->stream)
+            continue; /* no database path is that long */
+        memcpy(t->stream, backup_dir, bl);
+        t->stream[bl] = '/';
+        memcpy(t->stream + bl + 1, e->d_name, nl + 1);
+        struct stat st;
+        if (stat(t->stream, &st) < 0 || !S_ISREG(st.st_mode))
+            continue; /* a FIFO or a directory is no stream; opening a FIFO would block */
+        bool is_stream;
+        err = add_target(d, t, &is_stream);
+        if (!err && is_stream && ++d->n > ENG_MAX_DB)
+            err = JET_errTooManyAttachedDatabases;
+    }
+    closedir(dd);
+    if (!err && !d->n) {
+        eng_event(NULL, 1, 906, "restore: no database backup stream was found in %s", backup_dir);
+        err = JET_errRestoreOfNonBackupDatabase;
+    }
+    return err;
+}
+
+#define COPY_CHUNK (4u << 20)
+
+/* Copy the stream to t->tmp and fsync it. */
+static long copy_stream(struct target *t, uint8_t *buf)
+{
+    int in = eng_io_open(t->stream, O_RDONLY | O_NONBLOCK, 0);
+    ENG_RETURN_IF(in < 0, eng_io_errno_to_jet(in, 0));
+    int out = eng_io_open(t->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    long err = out < 0 ? eng_io_errno_to_jet(out, 0) : JET_errSuccess;
+    t->made = out >= 0;
+    uint64_t off = 0;
+    while (!err) {
+        ssize_t n = eng_io_pread(in, buf, COPY_CHUNK, off);
+        if (n < 0)
+            err = eng_io_errno_to_jet((int)n, 0);
+        if (n <= 0)
+            break;
+        int w = eng_io_pwrite(out, buf, (size_t)n, off);
+        if (w < 0)
+            err = eng_io_errno_to_jet(w, 0);
+        off += (uint64_t)n;
+    }
+    if (!err) {
+        int w = eng_io_fsync(out);
+        if (w < 0)
+            err = eng_io_errno_to_jet(w, 0);
+    }
+    eng_io_close(in);
+    if (out >= 0)
+        eng_io_close(out);
+    return err;
+}
+
+/* fsync each distinct directory of the targets; the first error. */
+static long sync_dirs(const struct rdir *d)
+{
+    long err = JET_errSuccess;
+    for (int i = 0; i < d->n; i++) {
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = !strcmp(d->t[j].dir, d->t[i].dir);
+        int w = seen ? 0 : eng_io_fsync_dir(d->t[i].dir);
+        if (w < 0 && !err)
+            err = eng_io_errno_to_jet(w, 0);
+    }
+    return err;
+}
+
+/* Rename every restored file over its live one and make that durable, all or none. Each live
+ * file is kept by a hard link first, so a failure (a rename, or the directory sync after them)
+ * can put back those already replaced. Without hard links (a file system that has none) one
+ * database is still swapped atomically; several are refused. */
+static long put_in_place(struct rdir *d)
+{
+    long err = JET_errSuccess;
+    for (int i = 0; i < d->n && !err; i++) {
+        struct target *t = &d->t[i];
+        if (t->live_fd < 0)
+            continue;
+        unlink(t->prev); /* a leftover of an earlier restore cut short */
+        if (link(t->orig, t->prev) == 0)
+            t->linked = true;
+        else if (d->n > 1)
+            err = eng_io_errno_to_jet(-errno, 0);
+    }
+    for (int i = 0; i < d->n && !err; i++) {
+        struct target *t = &d->t[i];
+        int w = eng_io_rename(t->tmp, t->orig);
+        if (w < 0) {
+            eng_event(NULL, 1, 911, "restore: %s could not be renamed to %s (error %d)", t->tmp, t->orig, w);
+            err = eng_io_errno_to_jet(w, 0);
+        } else {
+            t->made = false;
+            t->placed = true;
+        }
+    }
+    if (!err)
+        err = sync_dirs(d); /* the renames must survive a power cut before the restore reports them */
+    bool undone = false;
+    for (int i = 0; i < d->n && err; i++) {
+        struct target *t = &d->t[i];
+        if (!t->placed)
+            continue;
+        int w = t->linked ? eng_io_rename(t->prev, t->orig) : t->live_fd < 0 ? eng_io_unlink(t->orig) : -EEXIST;
+        if (w < 0)
+            eng_event(NULL, 1, 911, "restore: the file %s could not be put back (error %d)%s%s", t->orig, w,
+                      t->linked ? ": it is at " : "", t->linked ? t->prev : "");
+        t->linked = false; /* renamed back, or else kept where the event says */
+        undone = true;
+    }
+    if (undone)
+        sync_dirs(d);
+    for (int i = 0; i < d->n; i++)
+        if (d->t[i].linked)
+            unlink(d->t[i].prev);
+    return err;
+}
+
+long eng_restore_backup_dir(const eng_params *p, const char *backup_dir, const char *dest, JET_PFNSTATUS pfn)
+{
+    ENG_RETURN_IF(!backup_dir || !*backup_dir, JET_errInvalidParameter);
+    struct rdir *d = calloc(1, sizeof *d);
+    uint8_t *buf = malloc(COPY_CHUNK);
+    JET_RSTMAP *map = calloc(ENG_MAX_DB, sizeof *map);
+    struct rst *r = rst_new(p);
+    if (!d || !buf || !map || !r) {
+        free(d);
+        free(buf);
+        free(map);
+        free(r);
+        return eng_trace_err(JET_errOutOfMemory, __FILE__, __LINE__);
+    }
+    d->p = p;
+    status(pfn, JET_sntBegin);
+    /* Everything is checked and built aside first; the live files change only at the end. */
+    long err = find_streams(d, backup_dir);
+    for (int i = 0; i < d->n && !err; i++)
+        err = copy_stream(&d->t[i], buf);
+    if (!err) {
+        for (int i = 0; i < d->n; i++) {
+            map[i].szDatabaseName = d->t[i].orig;
+            map[i].szNewDatabaseName = d->t[i].tmp;
+        }
+        eng_restore_args a = {p, backup_dir, 0, 0, map, d->n, dest, NULL};
+        err = run(r, &a);
+        for (int i = 0; i < r->nf; i++) {
+            eng_io_close(r->f[i].fd); /* closed before the rename */
+            r->f[i].fd = -1;
+        }
+    }
+    if (!err)
+        err = put_in_place(d);
+    bool removed = false;
+    for (int i = 0; i < d->n; i++) {
+        if (d->t[i].made && eng_io_unlink(d->t[i].tmp) == 0)
+            removed = true;
+        if (d->t[i].live_fd >= 0)
+            eng_io_close(d->t[i].live_fd);
+    }
+    if (removed)
+        sync_dirs(d);
+    report(r, err);
+    status(pfn, err ? JET_sntFail : JET_sntComplete);
+    rst_free(r);
+    free(map);
+    free(buf);
+    free(d);
     return err;
 }

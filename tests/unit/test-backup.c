@@ -1790,6 +1790,539 @@ START_TEST(staging_directory_of_a_running_backup_is_left_alone)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------------------
+ * A restore that fails must leave the live files alone (issue 9, items 4, 9 and 11): every
+ * damaged or incomplete backup is refused before anything is written where a database lives,
+ * the instance still starts with all its data, and a restore that succeeds makes its result
+ * durable. */
+
+/* Every regular file of a directory, with its size and checksum. */
+struct live {
+    int n;
+    char name[64][256];
+    int64_t size[64];
+    uint32_t crc[64];
+};
+
+static void live_files(const char *d, struct live *l)
+{
+    memset(l, 0, sizeof *l);
+    DIR *dd = opendir(d);
+    ck_assert_ptr_nonnull(dd);
+    struct dirent *e;
+    uint8_t *buf = malloc(1 << 16);
+    while ((e = readdir(dd))) {
+        char *p = tu_path(d, e->d_name);
+        struct stat st;
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+            ck_assert_int_lt(l->n, 64);
+            snprintf(l->name[l->n], sizeof l->name[0], "%s", e->d_name);
+            l->size[l->n] = st.st_size;
+            int fd = open(p, O_RDONLY);
+            ck_assert_int_ge(fd, 0);
+            uint32_t crc = 0;
+            ssize_t got;
+            while ((got = read(fd, buf, 1 << 16)) > 0)
+                crc = eng_crc32c(crc, buf, (size_t)got);
+            close(fd);
+            l->crc[l->n++] = crc;
+        }
+        free(p);
+    }
+    free(buf);
+    closedir(dd);
+}
+
+/* The files of d are exactly those of before, byte for byte (and no file was left behind). */
+static void assert_unchanged(const char *d, const struct live *before)
+{
+    struct live *now = malloc(sizeof *now);
+    live_files(d, now);
+    for (int i = 0; i < now->n; i++) {
+        int j = 0;
+        while (j < before->n && strcmp(before->name[j], now->name[i]))
+            j++;
+        ck_assert_msg(j < before->n, "%s appeared in %s", now->name[i], d);
+        ck_assert_msg(now->size[i] == before->size[j] && now->crc[i] == before->crc[j], "%s changed", now->name[i]);
+    }
+    ck_assert_int_eq(now->n, before->n);
+    free(now);
+}
+
+static void put_in(JET_SESID s, JET_TABLEID t, int from, int n)
+{
+    for (int i = from; i < from + n; i++) {
+        char k[32], v[200];
+        snprintf(k, sizeof k, "key%08d", i);
+        memset(v, 'a' + i % 26, sizeof v);
+        OK(JetBeginTransaction(s));
+        OK(JetPutRecord(s, t, k, (unsigned long)strlen(k), v, sizeof v, 0));
+        OK(JetCommitTransaction(s, 0));
+    }
+}
+
+/* The keys the live a.edb holds after spanning_backup: 0..49 and 100..1299 (in the backup) and
+ * 5000..5019 (only in the live files). */
+static int *live_keys(int *n)
+{
+    int *k = range_keys(n, 0, 50, 100, 1300);
+    k = realloc(k, sizeof(int) * (size_t)(*n + 20));
+    for (int i = 5000; i < 5020; i++)
+        k[(*n)++] = i;
+    return k;
+}
+
+/* A backup directory as JetBackupInstance lays it out (each stream under its file name, the logs
+ * as edbXXXXX.log), taken while transactions commit so its logs span several generations; then
+ * commits that only the live files hold. With b, b.edb is in it too. The instance is stopped
+ * afterwards: its files are what a failed restore must not touch. */
+static char *spanning_backup(JET_LOGINFO *li, bool b)
+{
+    if (b) {
+        JET_DBID d2;
+        JET_TABLEID t2;
+        OK(JetCreateDatabase(ses, dbp2, NULL, &d2, 0));
+        OK(JetCreateTable(ses, d2, "t", 0, 0, &t2));
+        put_in(ses, t2, 0, 30);
+        OK(JetCloseTable(ses, t2));
+    }
+    char *bd = tu_path(dir, "bdir");
+    ck_assert_int_eq(mkdir(bd, 0755), 0);
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    copy_databases(bd);
+    put_n(100, 1200);
+    copy_logs(bd, li);
+    OK(JetTruncateLogInstance(inst));
+    OK(JetEndExternalBackupInstance(inst));
+    ck_assert_int_ge(li->ulGenHigh, li->ulGenLow + 2);
+    put_n(5000, 20);
+    OK(JetTerm(inst));
+    inst = 0;
+    return bd;
+}
+
+/* Start the instance again on its own files: a.edb holds exactly want. */
+static void restart_and_expect(const int *want, int nwant)
+{
+    start(0);
+    OK(JetAttachDatabase(ses, dbp, 0));
+    OK(JetOpenDatabase(ses, dbp, NULL, &dbid, 0));
+    OK(JetOpenTable(ses, dbid, "t", NULL, 0, 0, &tab));
+    int n = 0;
+    JET_ERR e = JetMove(ses, tab, JET_MoveFirst, 0);
+    while (e == JET_errSuccess) {
+        char k[32];
+        unsigned long kl;
+        OK(JetRetrieveKey(ses, tab, k, sizeof k - 1, &kl, 0));
+        k[kl] = 0;
+        ck_assert_msg(n < nwant && want[n] == atoi(k + 3), "key %s not expected at position %d", k, n);
+        n++;
+        e = JetMove(ses, tab, JET_MoveNext, 0);
+    }
+    ck_assert_int_eq(e, JET_errNoCurrentRecord);
+    ck_assert_int_eq(n, nwant);
+    OK(JetTerm(inst));
+    inst = 0;
+}
+
+static char *log_name(const char *d, unsigned long gen)
+{
+    char name[32];
+    snprintf(name, sizeof name, "edb%05lX.log", gen);
+    return tu_path(d, name);
+}
+
+/* Restore bd expecting want_err; the instance's directory must be untouched, and the instance
+ * must start with all its data. */
+static void restore_refused(const char *bd, JET_ERR want_err)
+{
+    struct live *before = malloc(sizeof *before);
+    live_files(dir, before);
+    ck_assert_int_eq(JetRestoreInstance(JET_instanceNil, bd, NULL, NULL), want_err);
+    assert_unchanged(dir, before);
+    free(before);
+    int n;
+    int *want = live_keys(&n);
+    restart_and_expect(want, n);
+    free(want);
+}
+
+/* After the damage is repaired, the backup restores: a.edb holds what the backup had. */
+static void restores_after_all(const char *bd)
+{
+    OK(JetRestoreInstance(JET_instanceNil, bd, NULL, NULL));
+    int n;
+    int *want = range_keys(&n, 0, 50, 100, 1300);
+    expect_keys(dbp, want, n);
+    free(want);
+    char *tmp = tu_path(dir, "a.edb.restoring");
+    ck_assert_int_ne(access(tmp, F_OK), 0);
+    free(tmp);
+}
+
+START_TEST(restore_with_a_log_missing_changes_nothing)
+{
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    char *bd = spanning_backup(&li, false);
+    char *mid = log_name(bd, li.ulGenLow + 1), *aside = tu_path(dir, "aside");
+    ck_assert_int_eq(rename(mid, aside), 0);
+    restore_refused(bd, JET_errMissingRestoreLogFiles);
+    ck_assert_int_eq(rename(aside, mid), 0);
+    restores_after_all(bd);
+    free(mid);
+    free(aside);
+    free(bd);
+}
+END_TEST
+
+START_TEST(restore_with_a_truncated_log_changes_nothing)
+{
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    char *bd = spanning_backup(&li, false);
+    char *mid = log_name(bd, li.ulGenLow + 1), *aside = tu_path(dir, "aside");
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "cp %s %s && truncate -s 40000 %s", mid, aside, mid);
+    ck_assert_int_eq(system(cmd), 0);
+    restore_refused(bd, JET_errLogFileCorrupt);
+    ck_assert_int_eq(rename(aside, mid), 0);
+    restores_after_all(bd);
+    free(mid);
+    free(aside);
+    free(bd);
+}
+END_TEST
+
+START_TEST(restore_with_a_foreign_log_changes_nothing)
+{
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    char *bd = spanning_backup(&li, false);
+    /* Another instance, with its own log set, writes until it has the same generation. */
+    char *od = tu_path(dir, "other"), *odb = tu_path(od, "o.edb");
+    ck_assert_int_eq(mkdir(od, 0755), 0);
+    JET_INSTANCE o;
+    JET_SESID s;
+    JET_DBID d;
+    JET_TABLEID t;
+    OK(JetCreateInstance(&o, "other"));
+    OK(JetSetSystemParameter(&o, 0, JET_paramSystemPath, 0, od));
+    OK(JetSetSystemParameter(&o, 0, JET_paramLogFilePath, 0, od));
+    OK(JetSetSystemParameter(&o, 0, JET_paramLogFileSize, 128, NULL));
+    OK(JetInit(&o));
+    OK(JetBeginSession(o, &s, NULL, NULL));
+    OK(JetCreateDatabase(s, odb, NULL, &d, 0));
+    OK(JetCreateTable(s, d, "t", 0, 0, &t));
+    char *theirs = log_name(od, li.ulGenLow + 1), *mine = log_name(bd, li.ulGenLow + 1);
+    for (int i = 0; access(theirs, F_OK) != 0; i += 50) {
+        ck_assert_int_lt(i, 100000);
+        put_in(s, t, i, 50);
+    }
+    OK(JetTerm(o));
+    char *aside = tu_path(dir, "aside");
+    ck_assert_int_eq(rename(mine, aside), 0);
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "cp %s %s", theirs, mine);
+    ck_assert_int_eq(system(cmd), 0);
+    memset(events, 0, sizeof events);
+    restore_refused(bd, JET_errInvalidLogSequence);
+    ck_assert_int_ge(events[910], 1); /* names the generation */
+    ck_assert_int_eq(rename(aside, mine), 0);
+    restores_after_all(bd);
+    free(theirs);
+    free(mine);
+    free(aside);
+    free(odb);
+    free(od);
+    free(bd);
+}
+END_TEST
+
+START_TEST(restore_with_a_truncated_stream_changes_nothing)
+{
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    char *bd = spanning_backup(&li, false);
+    char *stream = tu_path(bd, "a.edb"), *aside = tu_path(dir, "aside");
+    struct stat st;
+    ck_assert_int_eq(stat(stream, &st), 0);
+    char cmd[16384];
+    /* Cut at a page boundary (the trailer is gone), in the middle of a page, and just after
+     * the header. */
+    long long cuts[3] = {(long long)st.st_size - PS, (long long)st.st_size / 2 + 100, 3 * PS};
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd, "cp %s %s && truncate -s %lld %s", stream, aside, cuts[i], stream);
+        ck_assert_int_eq(system(cmd), 0);
+        memset(events, 0, sizeof events);
+        restore_refused(bd, JET_errDatabaseCorrupted);
+        ck_assert_int_ge(events[909], 1); /* names the stream */
+        ck_assert_int_eq(rename(aside, stream), 0);
+    }
+    /* A damaged page in the middle of a whole stream. */
+    snprintf(cmd, sizeof cmd, "cp %s %s", stream, aside);
+    ck_assert_int_eq(system(cmd), 0);
+    int fd = open(stream, O_RDWR);
+    char c;
+    ck_assert_int_eq(pread(fd, &c, 1, 4 * PS + 100), 1);
+    c ^= 0x10;
+    ck_assert_int_eq(pwrite(fd, &c, 1, 4 * PS + 100), 1);
+    close(fd);
+    restore_refused(bd, JET_errReadVerifyFailure);
+    ck_assert_int_eq(rename(aside, stream), 0);
+    restores_after_all(bd);
+    free(stream);
+    free(aside);
+    free(bd);
+}
+END_TEST
+
+/* Writes to files whose path contains match fail once `budget` bytes have gone to them (the
+ * write that crosses the budget writes its prefix, then fails: a disk that filled up). */
+struct fill_ctx {
+    const char *match;
+    long long budget;
+    long long used;
+};
+
+static int fill_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
+{
+    (void)off;
+    struct fill_ctx *f = ctx;
+    char p[4096];
+    if (op != ENG_IO_WRITE || tu_hook_path(fd, path, p, sizeof p) || !strstr(p, f->match))
+        return 0;
+    long long room = f->budget - f->used;
+    if (room <= 0)
+        return -ENOSPC;
+    f->used += (long long)len;
+    return (long long)len > room ? (int)room : 0;
+}
+
+START_TEST(restore_of_a_backup_cut_by_a_full_disk_changes_nothing)
+{
+    /* JetBackupInstance writes the stream, then the logs: the disk fills in the stream, and
+     * (second backup) in the first log. */
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    char *bd = spanning_backup(&li, false);
+    /* How long the stream is: from a backup that the disk had room for. */
+    start(0);
+    OK(JetAttachDatabase(ses, dbp, 0));
+    char *whole = tu_path(dir, "whole"), *stream = tu_path(whole, "a.edb");
+    OK(JetBackupInstance(inst, whole, 0, NULL));
+    struct stat st;
+    ck_assert_int_eq(stat(stream, &st), 0);
+    OK(JetTerm(inst));
+    inst = 0;
+    long long budgets[2] = {(long long)st.st_size / 2, (long long)st.st_size + 40000};
+    JET_ERR want[2] = {JET_errDatabaseCorrupted, JET_errLogFileCorrupt};
+    char *cut = tu_path(dir, "cut");
+    for (int i = 0; i < 2; i++) {
+        start(0);
+        OK(JetAttachDatabase(ses, dbp, 0));
+        struct fill_ctx f = {"/cut/", budgets[i], 0};
+        eng_io_set_fault_hook(fill_hook, &f);
+        JET_ERR e = JetBackupInstance(inst, cut, 0, NULL);
+        eng_io_set_fault_hook(NULL, NULL);
+        ck_assert_msg(e == JET_errDiskFull || e == JET_errDiskIO, "backup gave %ld", e);
+        OK(JetTerm(inst));
+        inst = 0;
+        restore_refused(cut, want[i]);
+        tu_rmtree(cut);
+    }
+    free(cut);
+    free(stream);
+    free(whole);
+    free(bd);
+}
+END_TEST
+
+/* Fail the n-th operation op on a path (or fd) that contains match. */
+struct nth_ctx {
+    enum eng_io_op op;
+    const char *match;
+    int n, seen, err;
+};
+
+static int nth_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
+{
+    (void)off, (void)len;
+    struct nth_ctx *c = ctx;
+    char p[4096];
+    if (op != c->op || tu_hook_path(fd, path, p, sizeof p) || !strstr(p, c->match))
+        return 0;
+    return ++c->seen == c->n ? c->err : 0;
+}
+
+START_TEST(restore_failing_late_leaves_no_half_written_database)
+{
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    char *bd = spanning_backup(&li, true);
+    /* Both databases are put back by one restore: the second one fails to be put in place, or
+     * to be written, after the first is done. Neither may have changed. */
+    struct nth_ctx cases[3] = {{ENG_IO_RENAME, ".restoring", 2, 0, -EIO},
+                               {ENG_IO_WRITE, ".restoring", 2, 0, -ENOSPC},
+                               {ENG_IO_SYNC, ".restoring", 2, 0, -EIO}};
+    JET_ERR want[3] = {JET_errDiskIO, JET_errDiskFull, JET_errDiskIO};
+    for (int i = 0; i < 3; i++) {
+        struct live *before = malloc(sizeof *before);
+        live_files(dir, before);
+        eng_io_set_fault_hook(nth_hook, &cases[i]);
+        JET_ERR e = JetRestoreInstance(JET_instanceNil, bd, NULL, NULL);
+        eng_io_set_fault_hook(NULL, NULL);
+        ck_assert_int_ge(cases[i].seen, 2);
+        ck_assert_int_eq(e, want[i]);
+        assert_unchanged(dir, before);
+        free(before);
+    }
+    int n;
+    int *keys = live_keys(&n);
+    restart_and_expect(keys, n);
+    free(keys);
+    restores_after_all(bd);
+    free(bd);
+}
+END_TEST
+
+/* Records the order of renames and directory syncs under one directory. */
+struct order_ctx {
+    const char *dir;
+    int last_rename, last_dirsync, seq;
+};
+
+static int order_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
+{
+    (void)fd, (void)off, (void)len;
+    struct order_ctx *c = ctx;
+    if (!path)
+        return 0;
+    size_t dl = strlen(c->dir);
+    if (op == ENG_IO_RENAME && !strncmp(path, c->dir, dl) && strstr(path, ".restoring"))
+        c->last_rename = ++c->seq;
+    else if (op == ENG_IO_SYNC && !strcmp(path, c->dir))
+        c->last_dirsync = ++c->seq;
+    return 0;
+}
+
+/* Fail the sync of one directory (eng_io_fsync_dir). */
+static int dirsync_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
+{
+    (void)fd, (void)off, (void)len;
+    return op == ENG_IO_SYNC && path && !strcmp(path, (const char *)ctx) ? -EIO : 0;
+}
+
+START_TEST(restore_whose_rename_cannot_be_made_durable_changes_nothing)
+{
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    char *bd = spanning_backup(&li, false);
+    struct live *before = malloc(sizeof *before);
+    live_files(dir, before);
+    eng_io_set_fault_hook(dirsync_hook, dir);
+    JET_ERR e = JetRestoreInstance(JET_instanceNil, bd, NULL, NULL);
+    eng_io_set_fault_hook(NULL, NULL);
+    ck_assert_int_eq(e, JET_errDiskIO);
+    assert_unchanged(dir, before);
+    free(before);
+    int n;
+    int *keys = live_keys(&n);
+    restart_and_expect(keys, n);
+    free(keys);
+    restores_after_all(bd);
+    free(bd);
+}
+END_TEST
+
+START_TEST(restored_database_is_durably_in_place)
+{
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    char *bd = spanning_backup(&li, false);
+    struct order_ctx c = {dir, 0, 0, 0};
+    eng_io_set_fault_hook(order_hook, &c);
+    JET_ERR e = JetRestoreInstance(JET_instanceNil, bd, NULL, NULL);
+    eng_io_set_fault_hook(NULL, NULL);
+    OK(e);
+    ck_assert_int_gt(c.last_rename, 0);
+    ck_assert_int_gt(c.last_dirsync, c.last_rename); /* the rename itself is made durable */
+    int n;
+    int *want = range_keys(&n, 0, 50, 100, 1300);
+    expect_keys(dbp, want, n);
+    free(want);
+    free(bd);
+}
+END_TEST
+
+START_TEST(external_restore_of_a_damaged_stream_leaves_it_as_it_was)
+{
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    char *bd = spanning_backup(&li, false);
+    char *stream = tu_path(bd, "a.edb");
+    int fd = open(stream, O_RDWR);
+    char c;
+    ck_assert_int_eq(pread(fd, &c, 1, 5 * PS + 100), 1);
+    c ^= 0x10;
+    ck_assert_int_eq(pwrite(fd, &c, 1, 5 * PS + 100), 1);
+    close(fd);
+    struct live *before = malloc(sizeof *before);
+    live_files(bd, before);
+    JET_RSTMAP map = {dbp, stream};
+    ck_assert_int_eq(JetExternalRestore(NULL, NULL, &map, 1, bd, (long)li.ulGenLow, (long)li.ulGenHigh, NULL),
+                     JET_errReadVerifyFailure);
+    assert_unchanged(bd, before);
+    free(before);
+    free(stream);
+    free(bd);
+}
+END_TEST
+
+START_TEST(external_restore_with_damaged_later_logs_leaves_the_stream_as_it_was)
+{
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    char *bd = spanning_backup(&li, false);
+    /* Later logs of the same set to roll forward through, one of them damaged before the last. */
+    start(0);
+    OK(JetAttachDatabase(ses, dbp, 0));
+    OK(JetOpenDatabase(ses, dbp, NULL, &dbid, 0));
+    OK(JetOpenTable(ses, dbid, "t", NULL, 0, 0, &tab));
+    put_n(6000, 1200);
+    OK(JetTerm(inst));
+    inst = 0;
+    char *fwd = tu_path(dir, "fwd"), *stream = tu_path(bd, "a.edb");
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "mkdir %s && cp %s/edb*.log %s/", fwd, dir, fwd);
+    ck_assert_int_eq(system(cmd), 0);
+    char *later = log_name(fwd, li.ulGenHigh + 1), *next = log_name(fwd, li.ulGenHigh + 2);
+    ck_assert_int_eq(access(later, F_OK), 0);
+    ck_assert_int_eq(access(next, F_OK), 0);
+    int fd = open(later, O_RDWR);
+    char c;
+    ck_assert_int_eq(pread(fd, &c, 1, 4096 + 100), 1);
+    c ^= 0x20;
+    ck_assert_int_eq(pwrite(fd, &c, 1, 4096 + 100), 1);
+    struct live *before = malloc(sizeof *before);
+    live_files(bd, before);
+    JET_RSTMAP map = {dbp, stream};
+    memset(events, 0, sizeof events);
+    ck_assert_int_eq(JetExternalRestore(NULL, fwd, &map, 1, bd, (long)li.ulGenLow, (long)li.ulGenHigh, NULL),
+                     JET_errLogFileCorrupt);
+    assert_unchanged(bd, before);
+    ck_assert_int_ge(events[910], 1); /* names the generation */
+    free(before);
+    /* Repaired, the same restore rolls forward to the last commit. */
+    c ^= 0x20;
+    ck_assert_int_eq(pwrite(fd, &c, 1, 4096 + 100), 1);
+    close(fd);
+    OK(JetExternalRestore(NULL, fwd, &map, 1, bd, (long)li.ulGenLow, (long)li.ulGenHigh, NULL));
+    int n;
+    int *want = live_keys(&n);
+    want = realloc(want, sizeof(int) * (size_t)(n + 1200));
+    for (int i = 6000; i < 7200; i++)
+        want[n++] = i;
+    expect_keys(stream, want, n);
+    free(want);
+    free(later);
+    free(next);
+    free(stream);
+    free(fwd);
+    free(bd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("backup");
@@ -1840,6 +2373,20 @@ static Suite *suite(void)
     tcase_add_test(tca, interrupted_swap_is_recovered_by_the_next_backup);
     tcase_add_test(tca, staging_directory_of_a_running_backup_is_left_alone);
     suite_add_tcase(s, tca);
+    TCase *tcr = tcase_create("restore-safety");
+    tcase_add_checked_fixture(tcr, setup, teardown);
+    tcase_set_timeout(tcr, 240);
+    tcase_add_test(tcr, restore_with_a_log_missing_changes_nothing);
+    tcase_add_test(tcr, restore_with_a_truncated_log_changes_nothing);
+    tcase_add_test(tcr, restore_with_a_foreign_log_changes_nothing);
+    tcase_add_test(tcr, restore_with_a_truncated_stream_changes_nothing);
+    tcase_add_test(tcr, restore_of_a_backup_cut_by_a_full_disk_changes_nothing);
+    tcase_add_test(tcr, restore_failing_late_leaves_no_half_written_database);
+    tcase_add_test(tcr, restored_database_is_durably_in_place);
+    tcase_add_test(tcr, restore_whose_rename_cannot_be_made_durable_changes_nothing);
+    tcase_add_test(tcr, external_restore_of_a_damaged_stream_leaves_it_as_it_was);
+    tcase_add_test(tcr, external_restore_with_damaged_later_logs_leaves_the_stream_as_it_was);
+    suite_add_tcase(s, tcr);
     return s;
 }
 
