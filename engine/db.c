@@ -283,11 +283,16 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
         err = fd == -EEXIST ? JET_errFileAlreadyExists : eng_io_errno_to_jet(fd, 0);
         goto fail;
     }
-    created = true;
+    /* An existing file is ours to remove on failure only once it is locked and truncated: a
+     * locked one (another database, edb.chk, a live log) is left exactly as it was. */
+    created = !(grbit & JET_bitDbOverwriteExisting);
     set_fd(in, db, fd);
     if ((err = lock_file(fd)))
         goto fail;
     if (grbit & JET_bitDbOverwriteExisting) {
+        if ((err = log_file_in_use(fd, cp))) /* archived logs are not held locked */
+            goto fail;
+        created = true;
         int r = eng_io_truncate(fd, 0);
         if (r < 0) {
             err = eng_io_errno_to_jet(r, 0);
