@@ -496,11 +496,14 @@ static int log_rd_unwritten(struct log_rd *rd, uint32_t off, uint64_t end, bool 
  *    visibly did not reach the disk everywhere: some sector between the bad record and the first
  *    intact one P is all zero from the bad record on, and every intact record starts before
  *    P + LOG_WRITE_MAX (the write holds a byte of the bad record, which ends at or before P).
- *    Otherwise this is damage — a flipped bit, a lost or zeroed block, a lying header — and the
- *    records behind it were acknowledged: JET_errLogFileCorrupt, never a silent loss.
- * What this cannot tell apart: damage to a record that contains a whole zero sector of its own,
- * with intact records only within one write's reach behind it. That costs at most one write's
- * worth of records; everything else is either a proven torn tail or refused. */
+ *    Otherwise this is damage — a flipped bit, a lying header, a lost block with intact records
+ *    further on — and the records behind it were acknowledged: JET_errLogFileCorrupt, never a
+ *    silent loss.
+ * What this cannot tell apart from a torn write: damage that comes with a whole zero sector (a
+ * zeroed block, or damage in a record holding a zero sector of its own) and has intact records
+ * only within one write's reach behind it. That costs at most one write's worth of records;
+ * everything else is either a proven torn tail or refused. (A log written by an older writer,
+ * which did not bound its unsynced writes, can only be refused more often, never less.) */
 static int log_rd_tail(struct log_rd *rd, uint32_t off, const eng_log_config *cfg, const char *path)
 {
     bool have = false, unwritten = false;
