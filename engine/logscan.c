@@ -475,6 +475,47 @@ static int log_rd_unwritten(struct log_rd *rd, uint32_t off, uint64_t end, bool 
     return 0;
 }
 
+/* One step of the reflected CRC-32C register over a zero bit, undone. The forward step is
+ * c' = c >> 1 ^ (c & 1 ? poly : 0); the poly's top bit tells which case it was. */
+static uint32_t log_crc_unstep(uint32_t c)
+{
+    return c & 0x80000000u ? (c ^ 0x82F63B78u) << 1 | 1u : c << 1;
+}
+
+/* Is the record (header h, payload len bytes behind it, at file offset off) wrong in exactly one
+ * bit — of its CRC field or of the bytes the CRC covers? A CRC is linear: flipping bit j of
+ * message byte b changes it by a value that depends only on j and on the bytes behind b, so the
+ * difference between the stored and the computed CRC, walked back byte by byte, meets the
+ * change a single bit makes exactly when one bit is wrong. A torn write (whole sectors of zeros
+ * where data should be) matches that by chance with probability about bits / 2^32. */
+static bool log_one_bit_off(const uint8_t *h, uint32_t len, uint32_t off)
+{
+    static const uint8_t none[1];
+    uint32_t pc = len ? eng_crc32c(0, h + LOG_REC_HDR, len) : eng_crc32c(0, none, 0);
+    uint32_t d = log_ld32(h) ^ log_rec_crc(pc, h, off);
+    if (d == 0 || (d & (d - 1)) == 0)
+        return d != 0; /* intact, or one bit of the stored CRC itself */
+    uint32_t unit[8]; /* the change of bit j of the message's last byte */
+    for (int j = 0; j < 8; j++) {
+        uint32_t c = 1u << j;
+        for (int k = 0; k < 8; k++)
+            c = c >> 1 ^ (c & 1 ? 0x82F63B78u : 0);
+        unit[j] = c;
+    }
+    /* The message is payload, header bytes 4..15, then the 4 offset bytes that are not in the
+     * file: walk back past those first, then over every byte that is. */
+    for (int k = 0; k < 32; k++)
+        d = log_crc_unstep(d);
+    for (uint64_t b = 0; b < (uint64_t)len + LOG_REC_HDR - 4; b++) {
+        for (int j = 0; j < 8; j++)
+            if (d == unit[j])
+                return true;
+        for (int k = 0; k < 8; k++)
+            d = log_crc_unstep(d);
+    }
+    return false;
+}
+
 /* The record at off, in the newest generation, is not intact (zeros, a torn or damaged record, a
  * misplaced one): is that the torn tail a crash leaves, or damage in the middle of the log?
  * Returns 0 for a torn tail (the log ends at off) or JET_errLogFileCorrupt.
@@ -496,30 +537,61 @@ static int log_rd_unwritten(struct log_rd *rd, uint32_t off, uint64_t end, bool 
  *    visibly did not reach the disk everywhere: some sector between the bad record and the first
  *    intact one P is all zero from the bad record on, and every intact record starts before
  *    P + LOG_WRITE_MAX (the write holds a byte of the bad record, which ends at or before P).
+ *    And the bad record's header, if it reached the disk (non-zero, within one sector), must
+ *    be one the writer wrote: plausible, its record ending at or before P.
  *    Otherwise this is damage — a flipped bit, a lying header, a lost block with intact records
  *    further on — and the records behind it were acknowledged: JET_errLogFileCorrupt, never a
  *    silent loss.
- * What this cannot tell apart from a torn write: damage that comes with a whole zero sector (a
- * zeroed block, or damage in a record holding a zero sector of its own) and has intact records
- * only within one write's reach behind it. That costs at most one write's worth of records;
+ *  - whatever follows: a whole record whose CRC is exactly one bit off is a flipped bit
+ *    (log_one_bit_off), never a torn write; refused too, even as the very last record.
+ * What this cannot tell apart from a torn write: damage of more than one bit that comes with a
+ * whole zero sector (a zeroed block, or damage in a record holding a zero sector of its own) and
+ * has intact records only within one write's reach behind it. That costs at most one write's worth of records;
  * everything else is either a proven torn tail or refused. (A log written by an older writer,
  * which did not bound its unsynced writes, can only be refused more often, never less.) */
 static int log_rd_tail(struct log_rd *rd, uint32_t off, const eng_log_config *cfg, const char *path)
 {
+    if ((uint64_t)off + LOG_REC_HDR > rd->fsize)
+        return 0;
+    const uint8_t *h;
+    int e = log_rd_fetch(rd, off, LOG_REC_HDR, &h);
+    if (e)
+        return e;
+    uint8_t hb[LOG_REC_HDR];
+    memcpy(hb, h, sizeof hb);
+    uint32_t len = log_ld32(hb + 4);
+    bool plausible = log_ld16(hb + 8) != 0 && log_ld16(hb + 10) == 0 && log_ld32(hb + 12) == rd->gen &&
+                     (uint64_t)off + LOG_REC_HDR + len <= rd->fsize;
+    uint64_t claimed_end = plausible ? off + log_rec_size(len) : 0;
+    bool hdr_written = false; /* non-zero, in one sector: it reached the disk whole */
+    for (size_t i = 0; i < LOG_REC_HDR; i++)
+        hdr_written |= hb[i] != 0;
+    hdr_written &= off / LOG_SECTOR == (off + LOG_REC_HDR - 1) / LOG_SECTOR;
+    /* A whole record one bit off its CRC is a flipped bit, not a write that stopped half-way. */
+    if (plausible && len <= LOG_WRITE_MAX) {
+        if ((e = log_rd_fetch(rd, off, LOG_REC_HDR + (size_t)len, &h)))
+            return e;
+        if (log_one_bit_off(h, len, off)) {
+            log_report(cfg, path, off, "one bit of the record is wrong");
+            return JET_errLogFileCorrupt;
+        }
+    }
     bool have = false, unwritten = false;
     uint64_t first = 0;
     for (uint64_t p = off + LOG_ALIGN; p + LOG_REC_HDR <= rd->fsize; p += LOG_ALIGN) {
         enum log_rk kind;
         uint32_t size = 0;
-        int e = log_rd_rec(rd, (uint32_t)p, &kind, NULL, &size);
-        if (e)
+        if ((e = log_rd_rec(rd, (uint32_t)p, &kind, NULL, &size)))
             return e;
         if (kind == LOG_RK_END)
             continue;
         if (!have) {
             have = true;
             first = p;
-            if ((e = log_rd_unwritten(rd, off, first, &unwritten)))
+            /* A header that reached the disk is the writer's, so it is plausible and its record
+             * ends before the next intact one; one that is not lies (damage). */
+            if (!(hdr_written && (!plausible || claimed_end > first)) &&
+                (e = log_rd_unwritten(rd, off, first, &unwritten)))
                 return e;
         }
         if (unwritten && p < first + LOG_WRITE_MAX) {

@@ -869,6 +869,61 @@ START_TEST(torn_write_out_of_order_ends_log)
 }
 END_TEST
 
+static void flip_bit_at(const char *path, uint64_t off, int bit)
+{
+    uint8_t b;
+    read_at(path, off, &b, 1);
+    b ^= (uint8_t)(1u << bit);
+    write_at(path, off, &b, 1);
+}
+
+START_TEST(one_flipped_bit_is_damage)
+{
+    /* Records whose payload holds zero sectors (as page images do): a zeroed sector is what a
+     * torn write looks like, but one flipped bit is not, wherever it is. */
+    model m = {0};
+    eng_log *lg = NULL;
+    ck_assert_int_eq(log_writer_open(&cfg, 1, &lg), 0);
+    for (int i = 0; i < 20; i++) {
+        xrec *x = model_push(&m, ENG_LR_PAGE, REC2K);
+        memset(x->data + 200, 0, 1500);
+        struct iovec iov = {x->data, x->len};
+        eng_logrec rec = {ENG_LR_PAGE, &iov, 1};
+        ck_assert_int_eq(log_append(lg, &rec, 1, &x->lsn, &x->end), 0);
+    }
+    ck_assert_int_eq(log_writer_close(lg), 0);
+    char *cur_path = tu_path(dir, "edb.log");
+    cfg.on_corrupt = on_corrupt;
+    uint32_t at = ENG_LSN_OFF(m.r[8].lsn);
+    /* A bit of the payload, of the type, of the stored CRC: each is damage. */
+    uint64_t spots[] = {at + LOG_REC_HDR + 7, at + LOG_REC_HDR + REC2K - 1, at + 8, at + 2};
+    for (size_t i = 0; i < sizeof spots / sizeof *spots; i++)
+        for (int bit = 0; bit < 8; bit += 3) {
+            flip_bit_at(cur_path, spots[i], bit);
+            expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, 8, JET_errLogFileCorrupt);
+            expect_reported(cur_path, at);
+            flip_bit_at(cur_path, spots[i], bit);
+        }
+    /* The same record with its first sector never written instead (from the record on, as a
+     * half-done write leaves it) reads as a torn write. */
+    uint32_t sec_end = (at / LOG_SECTOR + 1) * LOG_SECTOR;
+    uint8_t keep[LOG_SECTOR], zero[LOG_SECTOR] = {0};
+    read_at(cur_path, at, keep, sec_end - at);
+    write_at(cur_path, at, zero, sec_end - at);
+    ck_assert_uint_eq(expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, 8, 1), m.r[8].lsn);
+    write_at(cur_path, at, keep, sec_end - at);
+    expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, m.n, 1);
+    /* The very last record one bit off, nothing behind it: damage too, not a torn tail. */
+    uint32_t last = ENG_LSN_OFF(m.r[19].lsn);
+    flip_bit_at(cur_path, last + LOG_REC_HDR + 1000, 5);
+    expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, 19, JET_errLogFileCorrupt);
+    uint32_t sg;
+    ck_assert_int_eq(log_seal_current(&cfg, &sg, NULL), JET_errLogFileCorrupt);
+    free(cur_path);
+    model_free(&m);
+}
+END_TEST
+
 START_TEST(scan_start_must_be_a_record_boundary)
 {
     /* A start position handed in from outside (the checkpoint) is checked against the log. */
@@ -1543,6 +1598,7 @@ int main(void)
     tcase_add_test(tc, damage_in_archived_generation);
     tcase_add_test(tc, damage_in_last_generation_is_corrupt);
     tcase_add_test(tc, torn_write_out_of_order_ends_log);
+    tcase_add_test(tc, one_flipped_bit_is_damage);
     tcase_add_test(tc, scan_start_must_be_a_record_boundary);
     tcase_add_test(tc, big_buffers_are_written_in_synced_pieces);
     tcase_add_test(tc, live_log_files_are_locked);

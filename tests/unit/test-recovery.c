@@ -1487,6 +1487,22 @@ START_TEST(damaged_current_log_is_refused)
     snap_free(&sn);
     flip_bit(cur, at + 16 + len[k] / 2);
 
+    /* One bit of a whole page image (which has zero sectors of its own, as a torn write would). */
+    int g = n / 2;
+    while (g < n - 5 && len[g] < 4096)
+        g++;
+    ck_assert_int_lt(g, n - 5);
+    uint64_t gat = ENG_LSN_OFF(lsn[g]);
+    flip_bit(cur, gat + 16 + len[g] / 3);
+    snap_take(&sn, d);
+    n_events = 0;
+    ck_assert_int_eq(inst_open("dmg2b", d, &c, &in), JET_errLogFileCorrupt);
+    snap_expect_same(&sn, d);
+    snprintf(want, sizeof want, "offset %llu", (unsigned long long)gat);
+    ck_assert_msg(n_events > 0 && strstr(last_event, want), "event: %s", last_event);
+    snap_free(&sn);
+    flip_bit(cur, gat + 16 + len[g] / 3);
+
     /* edb.log cut short (it is allocated whole, so no crash does that). */
     struct stat st;
     ck_assert_int_eq(stat(cur, &st), 0);
