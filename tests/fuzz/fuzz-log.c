@@ -57,6 +57,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char dir[256];
 static const eng_logsig sig = {0x1122334455667788ull, 1700000000000000ull};
 
+static void remove_dir(void)
+{
+    rmdir(dir); /* empty: every input cleans up behind itself */
+}
+
 static void make_dir(void)
 {
     if (dir[0])
@@ -64,6 +69,7 @@ static void make_dir(void)
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(dir, sizeof dir, "%s/fuzz-log-XXXXXX", base);
     CHECK(mkdtemp(dir) != NULL);
+    atexit(remove_dir);
 }
 
 static void path_of(const char *name, char *out, size_t n)
@@ -354,8 +360,6 @@ int main(int argc, char **argv)
         }
         free(names);
     }
-    if (dir[0])
-        rmdir(dir);
     printf("fuzz-log-replay: %zu inputs, no crash\n", files);
     return bad || !files;
 }
