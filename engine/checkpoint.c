@@ -87,13 +87,18 @@ long eng_chk_write(eng_inst *in, eng_lsn lsn)
      * durable yet (it could delete logs recovery still needs) nor an older one. Taken inside the
      * gate, so a freeze never leaves it held. */
     pthread_mutex_lock(&in->chk_mu);
-    int r = eng_io_pwrite(in->chk_fd, b, off, 0);
+    /* JetInit creates edb.chk empty; its first write makes it something recovery and log
+     * truncation rely on, so its directory entry must be durable too, not just its data. */
+    int64_t was = eng_io_size(in->chk_fd);
+    int r = was < 0 ? (int)was : eng_io_pwrite(in->chk_fd, b, off, 0);
     if (!r)
         r = eng_io_fdatasync(in->chk_fd);
     if (!r)
         r = eng_io_pwrite(in->chk_fd, b, off, COPY_SPAN);
     if (!r)
         r = eng_io_fdatasync(in->chk_fd);
+    if (!r && was == 0)
+        r = eng_io_fsync_dir(in->p.system_path);
     if (!r)
         in->last_ckpt = lsn;
     pthread_mutex_unlock(&in->chk_mu);

@@ -292,6 +292,9 @@ static long claim_target(const char *cp, JET_GRBIT grbit, int *target)
         err = JET_errFileAlreadyExists;
     if (!err)
         err = lock_file(fd);
+    /* A live log generation is refused too: its instance holds only the current ones locked. */
+    if (!err)
+        err = log_file_in_use(fd, cp);
     /* Looked at again under the lock: a creator in another process may have finished meanwhile. */
     if (!err && !(grbit & JET_bitDbOverwriteExisting) && !cut_create_leftover(fd))
         err = JET_errFileAlreadyExists;

@@ -510,9 +510,16 @@ JET_ERR JET_API JetGetSystemParameter(JET_INSTANCE instance, JET_SESID sesid, un
  * Errors: AlreadyInitialized, RunningInMultiInstanceMode (NULL pinstance in multi-instance mode),
  *   InvalidInstance/InvalidParameter (unknown handle), InvalidGrbit, InvalidPath/InvalidLogDirectory
  *   /InvalidSystemPath (a directory that does not exist or cannot be written),
- *   FileAccessDenied (another process uses the log directory), BadLogSignature,
- *   LogFileCorrupt (damage before the end of the log), BadLogVersion, LogGenerationMismatch,
- *   MissingLogFile, CheckpointCorrupt, LogFileSizeMismatch, SoftRecoveryOnBackupDatabase,
+ *   FileAccessDenied (another process or instance uses the checkpoint or the log files: a
+ *   running writer holds edb.log and edbtmp.log locked), BadLogSignature,
+ *   LogFileCorrupt (damage before the end of the log: a damaged record with intact ones behind
+ *   it, or a log file shorter than its header says — only a torn tail left by a crash ends the
+ *   log; an event names the file and offset, and nothing on disk is changed), BadLogVersion,
+ *   LogGenerationMismatch, MissingLogFile (also: without edb.chk, the oldest generation on disk
+ *   continues one that is missing), MissingPreviousLogFile (the generation edb.chk needs is
+ *   gone), CheckpointCorrupt (edb.chk unreadable, or its position is not the start of a record of
+ *   the log: inside a record or past the end of the log; an event says which), LogFileSizeMismatch,
+ *   SoftRecoveryOnBackupDatabase,
  *   DatabaseCorrupted/ReadVerifyFailure (a database page that recovery needs is damaged),
  *   DiskIO/DiskFull/LogDiskFull. On any error the instance stays created but not initialized. */
 JET_ERR JET_API JetInit(JET_INSTANCE *pinstance);
@@ -915,7 +922,10 @@ JET_ERR JET_API JetEndSession(JET_SESID sesid, JET_GRBIT grbit);
  * database: a retried create replaces what a create cut short left (and its temporary file).
  * Errors: InvalidParameter (NULL name/pdbid), InvalidGrbit, DatabaseDuplicate (already attached),
  *   FileAlreadyExists (file exists and no OverwriteExisting), DatabaseInvalidPath (the directory
- *   does not exist), FileAccessDenied/PermissionDenied, DatabaseSharingViolation (another instance
+ *   does not exist), FileAccessDenied/PermissionDenied (also, with OverwriteExisting, a file that
+ *   is in use: a database or checkpoint of any instance, or a log file — edb.log, edbtmp.log, an
+ *   archived generation — of a running instance; the file is left untouched),
+ *   DatabaseSharingViolation (another instance
  *   of this process has it attached), TooManyAttachedDatabases (more than 32), DiskFull/DiskIO,
  *   InTransaction (the session has an open transaction). */
 JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const char *szConnect,

@@ -55,6 +55,11 @@ typedef struct eng_log_config {
      * `archived_gen` was closed and renamed to its archived name. May be NULL. */
     void (*on_roll)(void *ctx, uint32_t archived_gen);
     void *on_roll_ctx;
+    /* Called by the scanner and log_seal_current when they find a log file damaged (before they
+     * return JET_errLogFileCorrupt): the file, the byte offset of the damage, and what is wrong.
+     * May be NULL. */
+    void (*on_corrupt)(void *ctx, const char *path, uint64_t off, const char *why);
+    void *on_corrupt_ctx;
 } eng_log_config;
 
 /* One record to append: its type and its payload as a gather list. */
@@ -128,8 +133,19 @@ int log_list(const eng_log_config *cfg, uint32_t *lo, uint32_t *hi, uint32_t *cu
 /* If <base>.log exists: find the end of its valid records, write ENG_LR_SEAL there (zeroing the
  * rest of the file, so a torn tail can never be read as records again), fsync, and rename it to
  * its archived name. *sealed_gen gets its generation (0 if there was no <base>.log); *end_lsn
- * (optional) the LSN of the seal. Also deletes a stale <base>tmp.log. */
+ * (optional) the LSN of the seal. Also deletes a stale <base>tmp.log.
+ * Only a torn tail is sealed over (the rule is in logscan.c, log_rd_tail): a file whose damage is
+ * followed by intact records, or that is shorter than its header says, gives
+ * JET_errLogFileCorrupt (reported through cfg->on_corrupt) and nothing on disk is changed. A
+ * <base>.log or <base>tmp.log that a running writer holds gives JET_errFileAccessDenied. */
 int log_seal_current(const eng_log_config *cfg, uint32_t *sealed_gen, eng_lsn *end_lsn);
+
+/* Is the file open on fd (at path) a generation of a log set that a writer is running on? The
+ * writer locks only its current files (<base>.log, <base>tmp.log); an archived generation is
+ * recognised by its header and the lock held on its set's current file in the same directory.
+ * Returns 0 (not a log file, or no writer), or JET_errFileAccessDenied. For callers about to
+ * overwrite a file they have opened and locked (JetCreateDatabase). */
+int log_file_in_use(int fd, const char *path);
 
 /* Delete archived generations lo .. hi-1 that exist (missing ones are skipped). */
 int log_delete_range(const eng_log_config *cfg, uint32_t lo, uint32_t hi);
@@ -151,9 +167,13 @@ typedef struct eng_logrec_view {
  * record of a generation when ENG_LSN_OFF(start) == 0). Generations are read in order: archived
  * files, then <base>.log. If cfg->sig is all zero, the signature of the first file read is
  * adopted (and then required of every later file); logscan_sig() returns it.
+ * A start inside a generation is checked by reading the generation from its first record: a
+ * start that is not a record boundary, or lies past the end of the generation's records, is
+ * JET_errInvalidParameter (the caller's position is wrong: recovery reports its checkpoint).
  * Errors: JET_errMissingLogFile (the start generation is not on disk), JET_errBadLogSignature,
  * JET_errLogGenerationMismatch (header generation differs from the name), JET_errBadLogVersion,
- * JET_errLogFileSizeMismatch, JET_errLogFileCorrupt. */
+ * JET_errLogFileSizeMismatch, JET_errLogFileCorrupt (also for a file shorter than its header
+ * says), JET_errInvalidParameter. */
 int logscan_open(const eng_log_config *cfg, eng_lsn start, eng_logscan **out);
 
 /* Next record (ENG_LR_SEAL records are consumed internally, never returned).
@@ -161,7 +181,9 @@ int logscan_open(const eng_log_config *cfg, eng_lsn start, eng_logscan **out);
  *  - in a generation that is followed by another one, every record up to the seal must be
  *    intact: a damaged record, or no seal, gives JET_errLogFileCorrupt;
  *  - in the last generation, the first damaged or empty record is the end of the log (a torn
- *    tail from a crash); logscan_end() then tells where valid data ended;
+ *    tail from a crash) only when nothing intact was written after it (the exact rule is at
+ *    log_rd_tail in logscan.c); otherwise it is JET_errLogFileCorrupt. logscan_end() tells
+ *    where valid data ended;
  *  - a generation missing between two present ones gives JET_errMissingLogFile.
  * `stop_gen` bounds the scan when non-zero: generations above it are not read (restore). */
 int logscan_next(eng_logscan *sc, eng_logrec_view *rec);

@@ -54,6 +54,21 @@
  * that arrived during the previous one. Only one thread does log I/O at a time (`leader`), which
  * keeps writes and syncs in LSN order across generations.
  *
+ * WHAT A CRASH LEAVES. Every write is fdatasync'ed before the next one is issued, and none is
+ * larger than LOG_WRITE_MAX (a bigger buffer goes out in pieces, each synced; so does the write
+ * that a buffer past LOG_BUF_HIGH forces without a commit asking for it). With the files
+ * zero-filled in advance and no byte ever rewritten, a crash leaves: correct records, then at most
+ * one write's worth of partly written data, then zeros. The scanner relies on that to tell a torn
+ * tail (ends the log) from damage followed by acknowledged records (JET_errLogFileCorrupt): see
+ * log_rd_tail in logscan.c. A file shorter than its header says is damage too: files are
+ * allocated whole before they get their header.
+ *
+ * LOCKS. The writer holds an exclusive flock on <base>.log and <base>tmp.log for as long as it
+ * has them open (log_create_file), like the engine does for database files and the checkpoint:
+ * another writer, a recovery (log_seal_current) or JetCreateDatabase cannot take them over.
+ * Archived generations are not held open (there may be thousands); log_file_in_use finds out
+ * whether one belongs to a live log set by probing the locks of its set's current files.
+ *
  * ROLLING. When a record does not fit, the appender writes a seal into the buffer and, as leader,
  * writes and syncs the generation to its end, renames <base>.log to its archived name, the
  * pre-created <base>tmp.log to <base>.log (syncing the directory after each rename), and goes on
@@ -135,8 +150,28 @@ static int log_buf_reserve(struct log_buf *b, size_t more)
     return 0;
 }
 
-/* Become the leader (mu held, no leader): take the active buffer, write it, fdatasync when `sync`,
- * and publish the result. Returns with mu held. */
+/* Write len bytes at off as writes of at most LOG_WRITE_MAX bytes, each fdatasync'ed before the
+ * next is issued (also when len is 0: a flush is asked for). A crash then leaves at most one
+ * write half done, with nothing but zeros behind it — what tells a torn tail from damage in the
+ * middle of the log (log_rd_tail in logscan.c). Returns 0 or -errno. */
+static int log_write_out(int fd, const uint8_t *p, size_t len, uint64_t off)
+{
+    size_t done = 0;
+    do {
+        size_t n = len - done < LOG_WRITE_MAX ? len - done : LOG_WRITE_MAX;
+        int r = n ? eng_io_pwrite(fd, p + done, n, off + done) : 0;
+        if (!r)
+            r = eng_io_fdatasync(fd);
+        if (r)
+            return r;
+        done += n;
+    } while (done < len);
+    return 0;
+}
+
+/* Become the leader (mu held, no leader): take the active buffer, write it out (synced: see
+ * log_write_out; `sync` only says whether an empty buffer is synced too) and publish the result.
+ * Returns with mu held. */
 static void log_lead(eng_log *lg, bool sync)
 {
     struct log_buf *b = &lg->buf[lg->active];
@@ -148,16 +183,14 @@ static void log_lead(eng_log *lg, bool sync)
     eng_lsn upto = lg->tip;
     pthread_mutex_unlock(&lg->mu);
 
-    int r = b->len ? eng_io_pwrite(fd, b->p, b->len, b->start) : 0;
-    if (!r && sync)
-        r = eng_io_fdatasync(fd);
+    int r = b->len || sync ? log_write_out(fd, b->p, b->len, b->start) : 0;
 
     pthread_mutex_lock(&lg->mu);
     b->len = 0;
     lg->leader = false;
     if (r)
         log_fail(lg, log_io_jet(r));
-    else if (sync && upto > lg->durable)
+    else if (upto > lg->durable)
         lg->durable = upto;
     pthread_cond_broadcast(&lg->cv);
 }
@@ -239,9 +272,7 @@ static int log_roll_locked(eng_log *lg)
     pthread_mutex_unlock(&lg->mu);
 
     char arch[LOG_PATH_MAX];
-    int r = b->len ? eng_io_pwrite(fd, b->p, b->len, b->start) : 0;
-    if (!r)
-        r = eng_io_fdatasync(fd);
+    int r = log_write_out(fd, b->p, b->len, b->start);
     if (!r && log_file_path(&lg->cfg, gen, arch, sizeof arch))
         r = -ENAMETOOLONG;
     /* Sync the directory between the renames: replacing <base>.log must never become durable

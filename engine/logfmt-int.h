@@ -25,6 +25,10 @@
 #define LOG_MAX_FILE (1024u * 1024u * 1024u) /* offsets must fit the 32 bits of an LSN */
 #define LOG_MAX_PAYLOAD(fsize) ((fsize) - 8192u)
 #define LOG_PATH_MAX 4096
+/* The writer never has more than this many bytes written but not yet fdatasync'ed: a crash can
+ * leave at most one such write half done (the torn-tail rule in logscan.c relies on it). */
+#define LOG_WRITE_MAX (1024u * 1024u)
+#define LOG_SECTOR 512u /* the unit a disk writes atomically, as the torn-tail rule assumes */
 
 /* Little-endian loads and stores through memcpy: no alignment or aliasing assumptions. */
 static inline uint16_t log_ld16(const uint8_t *p)
@@ -99,8 +103,12 @@ int log_name_path(const eng_log_config *cfg, const char *suffix, char *buf, size
 /* A failed write/sync/allocate/rename as the log reports it: LogDiskFull or LogWriteFail. */
 int log_io_jet(int neg_errno);
 /* Create (or truncate) path as a complete, empty generation file for gen: allocated and zeroed to
- * cfg->file_size, header written, fsync'ed. Returns the open (O_RDWR) fd in *fd_out, or an error
- * (log_io_jet) after removing the half-made file. */
+ * cfg->file_size, header written, fsync'ed. Returns the open (O_RDWR), locked (log_lock_fd) fd in
+ * *fd_out, or an error: JET_errFileAccessDenied when another writer holds path (left as it is),
+ * else log_io_jet after removing the half-made file. */
 int log_create_file(const eng_log_config *cfg, const char *path, uint32_t gen, int *fd_out);
+/* Lock a log file for this writer or scan (flock LOCK_EX | LOCK_NB, held while the fd is open):
+ * 0, JET_errFileAccessDenied (someone else holds it) or JET_errDiskIO. */
+int log_lock_fd(int fd);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -111,11 +112,23 @@ static uint64_t log_now_usec(void)
 
 int log_create_file(const eng_log_config *cfg, const char *path, uint32_t gen, int *fd_out)
 {
-    int fd = eng_io_open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    /* Not O_TRUNC: a file another writer holds (its lock) must be refused before anything of it
+     * is changed, and must not be removed either. */
+    int fd = eng_io_open(path, O_RDWR | O_CREAT, 0644);
     if (fd < 0)
         return log_io_jet(fd);
-    uint8_t *z = calloc(1, LOG_SCAN_CHUNK);
-    int r = z ? eng_io_allocate(fd, cfg->file_size) : -ENOMEM;
+    int e = log_lock_fd(fd);
+    if (e) {
+        eng_io_close(fd);
+        return e;
+    }
+    int64_t old = eng_io_size(fd);
+    int r = old < 0 ? (int)old : old > 0 ? eng_io_truncate(fd, 0) : 0;
+    uint8_t *z = r ? NULL : calloc(1, LOG_SCAN_CHUNK);
+    if (!r && !z)
+        r = -ENOMEM;
+    if (!r)
+        r = eng_io_allocate(fd, cfg->file_size);
     /* Real zeros rather than only allocated extents: overwriting unwritten extents makes every
      * fdatasync of the hot path commit extent conversions too. */
     for (uint64_t o = LOG_HDR_SIZE; !r && o < cfg->file_size; o += LOG_SCAN_CHUNK) {
@@ -137,6 +150,13 @@ int log_create_file(const eng_log_config *cfg, const char *path, uint32_t gen, i
     }
     *fd_out = fd;
     return 0;
+}
+
+int log_lock_fd(int fd)
+{
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    return errno == EWOULDBLOCK ? JET_errFileAccessDenied : JET_errDiskIO;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -266,6 +286,41 @@ int log_list(const eng_log_config *cfg, uint32_t *lo, uint32_t *hi, uint32_t *cu
     return 0;
 }
 
+int log_file_in_use(int fd, const char *path)
+{
+    uint8_t b[LOG_HDR_USED];
+    log_fhdr fh, ch;
+    struct stat me, st;
+    ssize_t n = eng_io_pread(fd, b, sizeof b, 0);
+    if (n < 0 || log_fhdr_decode(b, (size_t)n, &fh) || fstat(fd, &me) < 0)
+        return 0; /* not a log file */
+    const char *name = strrchr(path, '/');
+    size_t dlen = name ? (size_t)(name - path) : 1;
+    name = name ? name + 1 : path;
+    if (strlen(name) < 3 + 4 || dlen >= LOG_PATH_MAX - 16)
+        return 0;
+    static const char *const live[] = {".log", "tmp.log"};
+    for (size_t i = 0; i < 2; i++) {
+        char p[LOG_PATH_MAX];
+        snprintf(p, sizeof p, "%.*s/%.3s%s", (int)dlen, name == path ? "." : path, name, live[i]);
+        int cfd = eng_io_open(p, O_RDONLY, 0);
+        if (cfd < 0)
+            continue;
+        bool busy = false;
+        /* The file itself is locked by the caller already; only the set's other files tell. */
+        if (fstat(cfd, &st) == 0 && (st.st_dev != me.st_dev || st.st_ino != me.st_ino)) {
+            n = eng_io_pread(cfd, b, sizeof b, 0);
+            if (n > 0 && !log_fhdr_decode(b, (size_t)n, &ch) && log_sig_eq(&ch.sig, &fh.sig) &&
+                flock(cfd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK)
+                busy = true;
+        }
+        eng_io_close(cfd);
+        if (busy)
+            return JET_errFileAccessDenied;
+    }
+    return 0;
+}
+
 int log_delete_range(const eng_log_config *cfg, uint32_t lo, uint32_t hi)
 {
     if (log_cfg_check(cfg, false))
@@ -371,17 +426,185 @@ static int log_rd_rec(struct log_rd *rd, uint32_t off, enum log_rk *kind, eng_lo
     return 0;
 }
 
+/* Tell the owner where damage was found (cfg->on_corrupt), if it asked. */
+static void log_report(const eng_log_config *cfg, const char *path, uint64_t off, const char *why)
+{
+    if (cfg->on_corrupt)
+        cfg->on_corrupt(cfg->on_corrupt_ctx, path, off, why);
+}
+
 /* Header checks common to the scanner and log_seal_current, after log_open_checked: the file
- * size the header promises must be cfg's (when given), and the file may not be longer. A shorter
- * file is tolerated: the missing part reads as zeros (a torn tail, or damage before a seal). */
-static int log_check_size(const eng_log_config *cfg, int fd, const log_fhdr *h)
+ * size the header promises must be cfg's (when given), and the file must be exactly that long.
+ * Every generation is allocated to its full size before it gets its header (log_create_file), so
+ * no crash can leave one short: a shorter file lost data (JET_errLogFileCorrupt, reported at the
+ * offset where it ends), and never reads as a torn tail. */
+static int log_check_size(const eng_log_config *cfg, int fd, const log_fhdr *h, const char *path)
 {
     if (cfg->file_size && h->file_size != cfg->file_size)
         return JET_errLogFileSizeMismatch;
     int64_t sz = eng_io_size(fd);
     if (sz < 0)
         return (int)eng_io_errno_to_jet((int)sz, 0);
+    if ((uint64_t)sz < h->file_size) {
+        log_report(cfg, path, (uint64_t)sz, "the file is shorter than its header says");
+        return JET_errLogFileCorrupt;
+    }
     return (uint64_t)sz > h->file_size ? JET_errLogFileSizeMismatch : 0;
+}
+
+/* Is there a 512-byte sector (aligned in the file) whose bytes from off on are all zero and lie
+ * wholly in [off, end)? That is what a sector of a half-done write that never reached the disk
+ * looks like, in a file that was zero before the write. */
+static int log_rd_unwritten(struct log_rd *rd, uint32_t off, uint64_t end, bool *found)
+{
+    *found = false;
+    for (uint64_t s = off & ~(uint64_t)(LOG_SECTOR - 1); s + LOG_SECTOR <= end; s += LOG_SECTOR) {
+        uint64_t a = s > off ? s : off;
+        const uint8_t *h;
+        int e = log_rd_fetch(rd, a, (size_t)(s + LOG_SECTOR - a), &h);
+        if (e)
+            return e;
+        bool zero = true;
+        for (uint64_t i = 0; i < s + LOG_SECTOR - a && zero; i++)
+            zero = h[i] == 0;
+        if (zero) {
+            *found = true;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* One step of the reflected CRC-32C register over a zero bit, undone. The forward step is
+ * c' = c >> 1 ^ (c & 1 ? poly : 0); the poly's top bit tells which case it was. */
+static uint32_t log_crc_unstep(uint32_t c)
+{
+    return c & 0x80000000u ? (c ^ 0x82F63B78u) << 1 | 1u : c << 1;
+}
+
+/* Is the record (header h, payload len bytes behind it, at file offset off) wrong in exactly one
+ * bit — of its CRC field or of the bytes the CRC covers? A CRC is linear: flipping bit j of
+ * message byte b changes it by a value that depends only on j and on the bytes behind b, so the
+ * difference between the stored and the computed CRC, walked back byte by byte, meets the
+ * change a single bit makes exactly when one bit is wrong. A torn write (whole sectors of zeros
+ * where data should be) matches that by chance with probability about bits / 2^32. */
+static bool log_one_bit_off(const uint8_t *h, uint32_t len, uint32_t off)
+{
+    static const uint8_t none[1];
+    uint32_t pc = len ? eng_crc32c(0, h + LOG_REC_HDR, len) : eng_crc32c(0, none, 0);
+    uint32_t d = log_ld32(h) ^ log_rec_crc(pc, h, off);
+    if (d == 0 || (d & (d - 1)) == 0)
+        return d != 0; /* intact, or one bit of the stored CRC itself */
+    uint32_t unit[8]; /* the change of bit j of the message's last byte */
+    for (int j = 0; j < 8; j++) {
+        uint32_t c = 1u << j;
+        for (int k = 0; k < 8; k++)
+            c = c >> 1 ^ (c & 1 ? 0x82F63B78u : 0);
+        unit[j] = c;
+    }
+    /* The message is payload, header bytes 4..15, then the 4 offset bytes that are not in the
+     * file: walk back past those first, then over every byte that is. */
+    for (int k = 0; k < 32; k++)
+        d = log_crc_unstep(d);
+    for (uint64_t b = 0; b < (uint64_t)len + LOG_REC_HDR - 4; b++) {
+        for (int j = 0; j < 8; j++)
+            if (d == unit[j])
+                return true;
+        for (int k = 0; k < 8; k++)
+            d = log_crc_unstep(d);
+    }
+    return false;
+}
+
+/* The record at off, in the newest generation, is not intact (zeros, a torn or damaged record, a
+ * misplaced one): is that the torn tail a crash leaves, or damage in the middle of the log?
+ * Returns 0 for a torn tail (the log ends at off) or JET_errLogFileCorrupt.
+ *
+ * What a crash can leave. The writer fills every generation with zeros before it is used and
+ * never rewrites a byte it has written (log.c), and it issues no write of more than
+ * LOG_WRITE_MAX bytes before the previous one is fdatasync'ed (log_write_out). So at a crash
+ * everything up to some point is durable and correct; then comes at most one write that may be
+ * half done; behind that write everything is still zero. A process that dies mid-write leaves a
+ * prefix of it; a power cut may keep any subset of its sectors, in any order (a sector itself is
+ * written whole or not at all: the assumption every log design makes).
+ *
+ * The criterion. Look ahead through the rest of the file for intact records (or a seal) of this
+ * generation — the CRC binds each to this generation and to its offset, so an intact one is
+ * exactly what the writer put there, never stale or shifted bytes:
+ *  - none: nothing was written behind the bad record; a torn tail.
+ *  - some: they were written after the bad record, which should then be whole. It can still be
+ *    torn only if all of them and the bad record lie in the one half-done write, and that write
+ *    visibly did not reach the disk everywhere: some sector between the bad record and the first
+ *    intact one P is all zero from the bad record on, and every intact record starts before
+ *    P + LOG_WRITE_MAX (the write holds a byte of the bad record, which ends at or before P).
+ *    And the bad record's header, if it reached the disk (non-zero, within one sector), must
+ *    be one the writer wrote: plausible, its record ending at or before P.
+ *    Otherwise this is damage — a flipped bit, a lying header, a lost block with intact records
+ *    further on — and the records behind it were acknowledged: JET_errLogFileCorrupt, never a
+ *    silent loss.
+ *  - whatever follows: a whole record whose CRC is exactly one bit off is a flipped bit
+ *    (log_one_bit_off), never a torn write; refused too, even as the very last record.
+ * What this cannot tell apart from a torn write: damage of more than one bit that comes with a
+ * whole zero sector (a zeroed block, or damage in a record holding a zero sector of its own) and
+ * has intact records only within one write's reach behind it. That costs at most one write's worth of records;
+ * everything else is either a proven torn tail or refused. (A log written by an older writer,
+ * which did not bound its unsynced writes, can only be refused more often, never less.) */
+static int log_rd_tail(struct log_rd *rd, uint32_t off, const eng_log_config *cfg, const char *path)
+{
+    if ((uint64_t)off + LOG_REC_HDR > rd->fsize)
+        return 0;
+    const uint8_t *h;
+    int e = log_rd_fetch(rd, off, LOG_REC_HDR, &h);
+    if (e)
+        return e;
+    uint8_t hb[LOG_REC_HDR];
+    memcpy(hb, h, sizeof hb);
+    uint32_t len = log_ld32(hb + 4);
+    bool plausible = log_ld16(hb + 8) != 0 && log_ld16(hb + 10) == 0 && log_ld32(hb + 12) == rd->gen &&
+                     (uint64_t)off + LOG_REC_HDR + len <= rd->fsize;
+    uint64_t claimed_end = plausible ? off + log_rec_size(len) : 0;
+    bool hdr_written = false; /* non-zero, in one sector: it reached the disk whole */
+    for (size_t i = 0; i < LOG_REC_HDR; i++)
+        hdr_written |= hb[i] != 0;
+    hdr_written &= off / LOG_SECTOR == (off + LOG_REC_HDR - 1) / LOG_SECTOR;
+    /* A whole record one bit off its CRC is a flipped bit, not a write that stopped half-way. */
+    if (plausible && len <= LOG_WRITE_MAX) {
+        if ((e = log_rd_fetch(rd, off, LOG_REC_HDR + (size_t)len, &h)))
+            return e;
+        if (log_one_bit_off(h, len, off)) {
+            log_report(cfg, path, off, "one bit of the record is wrong");
+            return JET_errLogFileCorrupt;
+        }
+    }
+    bool have = false, unwritten = false;
+    uint64_t first = 0;
+    for (uint64_t p = off + LOG_ALIGN; p + LOG_REC_HDR <= rd->fsize; p += LOG_ALIGN) {
+        enum log_rk kind;
+        uint32_t size = 0;
+        if ((e = log_rd_rec(rd, (uint32_t)p, &kind, NULL, &size)))
+            return e;
+        if (kind == LOG_RK_END)
+            continue;
+        if (!have) {
+            have = true;
+            first = p;
+            /* A header that reached the disk is the writer's, so it is plausible and its record
+             * ends before the next intact one; one that is not lies (damage). */
+            if (!(hdr_written && (!plausible || claimed_end > first)) &&
+                (e = log_rd_unwritten(rd, off, first, &unwritten)))
+                return e;
+        }
+        if (unwritten && p < first + LOG_WRITE_MAX) {
+            p += size - LOG_ALIGN; /* the half-done last write, persisted out of order */
+            continue;
+        }
+        char why[160];
+        snprintf(why, sizeof why, "damaged record, followed by an intact one at offset %llu",
+                 (unsigned long long)p);
+        log_report(cfg, path, off, why);
+        return JET_errLogFileCorrupt;
+    }
+    return 0;
 }
 
 int log_seal_current(const eng_log_config *cfg, uint32_t *sealed_gen, eng_lsn *end_lsn)
@@ -391,17 +614,27 @@ int log_seal_current(const eng_log_config *cfg, uint32_t *sealed_gen, eng_lsn *e
     char cur[LOG_PATH_MAX], tmp[LOG_PATH_MAX], arch[LOG_PATH_MAX];
     if (log_name_path(cfg, ".log", cur, sizeof cur) || log_name_path(cfg, "tmp.log", tmp, sizeof tmp))
         return JET_errInvalidPath;
-    int r = eng_io_unlink(tmp);
-    if (r && r != -ENOENT)
-        return (int)eng_io_errno_to_jet(r, 0);
-    r = 0;
-
+    int r = 0, tfd = -1;
     int fd;
     log_fhdr fh;
     int e = log_open_checked(cur, O_RDWR, &cfg->sig, &fd, &fh);
     if (e)
         return e;
+    /* A writer that still runs on this log holds both files: touch neither. */
+    if (fd >= 0 && (e = log_lock_fd(fd))) {
+        eng_io_close(fd);
+        return e;
+    }
+    if ((tfd = eng_io_open(tmp, O_RDONLY, 0)) >= 0 && (e = log_lock_fd(tfd))) {
+        eng_io_close(tfd);
+        eng_io_close(fd);
+        return e;
+    }
+    eng_io_close(tfd);
     if (fd < 0) {
+        r = eng_io_unlink(tmp);
+        if (r && r != -ENOENT)
+            return (int)eng_io_errno_to_jet(r, 0);
         if (sealed_gen)
             *sealed_gen = 0;
         if (end_lsn)
@@ -410,7 +643,7 @@ int log_seal_current(const eng_log_config *cfg, uint32_t *sealed_gen, eng_lsn *e
     }
     struct stat st;
     struct log_rd rd = {.fd = fd, .gen = fh.gen, .fsize = fh.file_size};
-    if ((e = log_check_size(cfg, fd, &fh)))
+    if ((e = log_check_size(cfg, fd, &fh, cur)))
         goto out;
     if ((e = log_file_path(cfg, fh.gen, arch, sizeof arch)))
         goto out;
@@ -429,6 +662,19 @@ int log_seal_current(const eng_log_config *cfg, uint32_t *sealed_gen, eng_lsn *e
             break;
         off += size;
     }
+    /* Only a torn tail may be sealed over: damage in the middle is refused before anything is
+     * written (the records behind it were acknowledged). */
+    if (kind == LOG_RK_END && (e = log_rd_tail(&rd, off, cfg, cur))) {
+        if (end_lsn)
+            *end_lsn = ENG_LSN(fh.gen, off);
+        goto out;
+    }
+    r = eng_io_unlink(tmp);
+    if (r && r != -ENOENT) {
+        e = (int)eng_io_errno_to_jet(r, 0);
+        goto out;
+    }
+    r = 0;
     if (kind == LOG_RK_END) {
         /* Zero everything behind the seal that is not zero yet: a torn tail must never be read as
          * records again, yet an already clean file costs only reads. */
@@ -488,6 +734,7 @@ struct eng_logscan {
     eng_log_config cfg; /* cfg.dir points at dir */
     char dir[LOG_PATH_MAX];
     char cur_path[LOG_PATH_MAX];
+    char path[LOG_PATH_MAX]; /* the file rd reads */
     eng_logsig sig;     /* required of every file (adopted from the first when cfg's is zero) */
     uint32_t cur_gen;   /* generation of <base>.log at open, 0 if none */
     uint32_t last_gen;  /* highest generation on disk at open */
@@ -509,14 +756,16 @@ static int logscan_open_gen(eng_logscan *sc, uint32_t g)
     int fd;
     log_fhdr fh;
     int e = log_open_checked(path, O_RDONLY, &sc->sig, &fd, &fh);
-    if (!e && fd < 0 && g == sc->cur_gen)
+    if (!e && fd < 0 && g == sc->cur_gen) {
         e = log_open_checked(sc->cur_path, O_RDONLY, &sc->sig, &fd, &fh);
+        memcpy(path, sc->cur_path, sizeof path);
+    }
     if (e || fd < 0)
         return e;
     if (fh.gen != g)
         e = JET_errLogGenerationMismatch;
     else
-        e = log_check_size(&sc->cfg, fd, &fh);
+        e = log_check_size(&sc->cfg, fd, &fh, path);
     if (e) {
         eng_io_close(fd);
         return e;
@@ -528,10 +777,42 @@ static int logscan_open_gen(eng_logscan *sc, uint32_t g)
     sc->rd.gen = g;
     sc->rd.fsize = fh.file_size;
     sc->rd.woff = sc->rd.wlen = 0;
+    memcpy(sc->path, path, sizeof path);
     sc->off = LOG_HDR_SIZE;
     if (g > sc->last_gen)
         sc->last_gen = g;
     return 0;
+}
+
+/* Move to off, a record boundary of the open generation, by reading every record before it: a
+ * position handed in from outside (the checkpoint) is trusted only once the log confirms it.
+ * Damage before off is reported as it would be by a scan; off inside a record, or behind the
+ * end of the records, is JET_errInvalidParameter. */
+static int logscan_seek(eng_logscan *sc, uint32_t off)
+{
+    for (;;) {
+        if (sc->off == off)
+            return 0;
+        if (sc->off > off)
+            return JET_errInvalidParameter; /* off is inside the record before sc->off */
+        enum log_rk kind;
+        uint32_t size = 0;
+        int e = log_rd_rec(&sc->rd, sc->off, &kind, NULL, &size);
+        if (e)
+            return e;
+        if (kind == LOG_RK_REC) {
+            sc->off += size;
+            continue;
+        }
+        if (kind == LOG_RK_SEAL)
+            return JET_errInvalidParameter; /* behind the end of the generation */
+        /* Not intact before off: damage, or the log simply ends before the position. */
+        if (sc->strict || sc->rd.gen < sc->last_gen) {
+            log_report(&sc->cfg, sc->path, sc->off, "damaged record");
+            return JET_errLogFileCorrupt;
+        }
+        return (e = log_rd_tail(&sc->rd, sc->off, &sc->cfg, sc->path)) ? e : JET_errInvalidParameter;
+    }
 }
 
 int logscan_open(const eng_log_config *cfg, eng_lsn start, eng_logscan **out)
@@ -566,7 +847,8 @@ int logscan_open(const eng_log_config *cfg, eng_lsn start, eng_logscan **out)
     if (!e && off) {
         if (off < LOG_HDR_SIZE || off % LOG_ALIGN || (uint64_t)off + LOG_REC_HDR > sc->rd.fsize)
             e = JET_errInvalidParameter;
-        sc->off = off;
+        else
+            e = logscan_seek(sc, off);
     }
     if (e) {
         logscan_close(sc);
@@ -610,8 +892,17 @@ int logscan_next(eng_logscan *sc, eng_logrec_view *rec)
             return 0;
         }
         if (kind == LOG_RK_END) {
-            /* Only the newest generation may end early (a torn tail after a crash). */
-            sc->state = sc->strict || sc->rd.gen < sc->last_gen ? JET_errLogFileCorrupt : 1;
+            /* Only the newest generation may end early, and only in a torn tail after a crash. */
+            if (sc->strict || sc->rd.gen < sc->last_gen) {
+                log_report(&sc->cfg, sc->path, sc->off,
+                           sc->rd.gen < sc->last_gen ? "damaged record, or no seal, in a generation "
+                                                       "that is followed by another one"
+                                                     : "damaged record, or no seal");
+                sc->state = JET_errLogFileCorrupt;
+            } else {
+                e = log_rd_tail(&sc->rd, sc->off, &sc->cfg, sc->path);
+                sc->state = e ? e : 1;
+            }
             break;
         }
         uint32_t next = sc->rd.gen + 1;

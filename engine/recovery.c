@@ -38,6 +38,8 @@ struct rctx {
     struct rdb db[ENG_MAX_DB + 1];
     eng_redo redo;
     uint8_t *scratch;
+    bool from_oldest;   /* no checkpoint: the scan starts at the oldest generation on disk */
+    uint32_t first_gen; /* where the scan starts */
 };
 
 /* Open the file of a database recovery must write. A database the log says was created is
@@ -128,8 +130,20 @@ static long apply_commit(struct rctx *c, eng_lsn lsn)
 {
     for (size_t i = 0; i < c->redo.n; i++) {
         eng_redo_page *p = &c->redo.pages[i];
-        if (p->dbid == 0 || p->dbid > ENG_MAX_DB || !c->db[p->dbid].known)
+        if (p->dbid == 0 || p->dbid > ENG_MAX_DB)
             return eng_trace_err(JET_errLogCorrupted, __FILE__, __LINE__);
+        if (!c->db[p->dbid].known) {
+            /* Without a checkpoint the scan starts at the oldest generation on disk; a database
+             * it never saw attached was attached in generations that are gone. */
+            if (c->from_oldest) {
+                eng_event(c->in, 1, 303,
+                          "recovery: log generation %u (the oldest on disk) changes database %u, "
+                          "whose attach is in an earlier generation that is missing",
+                          c->first_gen, p->dbid);
+                return eng_trace_err(JET_errMissingLogFile, __FILE__, __LINE__);
+            }
+            return eng_trace_err(JET_errLogCorrupted, __FILE__, __LINE__);
+        }
         long err = rdb_open(c, p->dbid, true);
         if (err)
             return err;
@@ -199,6 +213,12 @@ static long on_record(struct rctx *c, const eng_logrec_view *r)
     }
 }
 
+/* Damage the scanner or the sealing found: an event naming the file and the offset. */
+static void on_corrupt(void *ctx, const char *path, uint64_t off, const char *why)
+{
+    eng_event(ctx, 1, 302, "log file %s is corrupt at offset %llu: %s", path, (unsigned long long)off, why);
+}
+
 long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen)
 {
     struct rctx *c = calloc(1, sizeof *c);
@@ -248,10 +268,24 @@ long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen)
         strcpy(d->path, paths[i]);
     }
 
+    c->from_oldest = !have_chk;
+    c->first_gen = ENG_LSN_GEN(start);
+    cfg.on_corrupt = on_corrupt;
+    cfg.on_corrupt_ctx = in;
     eng_logscan *sc = NULL;
     err = logscan_open(&cfg, start, &sc);
     if (err == JET_errMissingLogFile && have_chk)
         err = JET_errMissingPreviousLogFile; /* the generation the checkpoint needs is gone */
+    if (err == JET_errInvalidParameter && have_chk) {
+        /* edb.chk verified, yet its position is no record boundary of an intact log: inside a
+         * record, or behind the end of what the log holds. Starting there would misread the log
+         * or seal it short; the checkpoint cannot be trusted. */
+        eng_event(in, 1, 304,
+                  "checkpoint %s/%s.chk points to log position %u:%u, which is not the start of a "
+                  "record in %s (inside a record or past the end of the log)",
+                  in->p.system_path, in->p.base_name, ENG_LSN_GEN(start), ENG_LSN_OFF(start), cfg.dir);
+        err = JET_errCheckpointCorrupt;
+    }
     if (err)
         goto out;
     in->logsig = logscan_sig(sc);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -227,6 +228,53 @@ static void copy_file(const char *from, const char *to)
     unlink(to);
     write_at(to, 0, b, (size_t)n);
     free(b);
+}
+
+/* Whole contents of a file (NULL if it does not exist), and whether a file still has them. */
+static uint8_t *slurp(const char *path, long long *n)
+{
+    if (!exists(path)) {
+        *n = -1;
+        return NULL;
+    }
+    *n = fsize_of(path);
+    uint8_t *b = malloc((size_t)*n + 1);
+    ck_assert_ptr_nonnull(b);
+    if (*n)
+        read_at(path, 0, b, (size_t)*n);
+    return b;
+}
+
+static void expect_unchanged(const char *path, const uint8_t *b, long long n)
+{
+    long long n2;
+    uint8_t *b2 = slurp(path, &n2);
+    ck_assert_msg(n2 == n, "%s: size %lld, was %lld", path, n2, n);
+    if (n > 0)
+        ck_assert_msg(memcmp(b, b2, (size_t)n) == 0, "%s was changed", path);
+    free(b2);
+}
+
+/* What cfg.on_corrupt reported last. */
+static char bad_path[LOG_PATH_MAX];
+static uint64_t bad_off;
+static int n_bad;
+
+static void on_corrupt(void *ctx, const char *path, uint64_t off, const char *why)
+{
+    (void)ctx;
+    ck_assert_ptr_nonnull(why);
+    snprintf(bad_path, sizeof bad_path, "%s", path);
+    bad_off = off;
+    n_bad++;
+}
+
+static void expect_reported(const char *path, uint64_t off)
+{
+    ck_assert_int_gt(n_bad, 0);
+    ck_assert_str_eq(bad_path, path);
+    ck_assert_uint_eq(bad_off, off);
+    n_bad = 0;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -657,23 +705,36 @@ START_TEST(list_seal_and_delete)
 }
 END_TEST
 
-START_TEST(seal_short_current_file)
+START_TEST(short_current_file_is_corrupt)
 {
-    /* A current file cut short in the middle of a record (lost blocks): sealing ends the log at
-     * that record and restores the full file size. */
+    /* Generations are allocated whole before they get a header, so no crash leaves one short:
+     * a current file cut in the middle of a record lost data, it is not a torn tail. Nothing may
+     * be sealed, zeroed, extended or renamed. */
     model m = {0};
     build_set(&cfg, &m, 10);
-    char *cur_path = tu_path(dir, "edb.log");
-    ck_assert_int_eq(truncate(cur_path, ENG_LSN_OFF(m.r[7].lsn) + 100), 0);
-    ck_assert_uint_eq(expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, 7, 1), m.r[7].lsn);
-    uint32_t sg;
+    char *cur_path = tu_path(dir, "edb.log"), *a1 = gen_path(&cfg, 1);
+    uint32_t cut = ENG_LSN_OFF(m.r[7].lsn) + 100;
+    ck_assert_int_eq(truncate(cur_path, cut), 0);
+    long long n;
+    uint8_t *before = slurp(cur_path, &n);
+    cfg.on_corrupt = on_corrupt;
+    eng_logscan *sc;
+    ck_assert_int_eq(logscan_open(&cfg, ENG_LSN(1, 0), &sc), JET_errLogFileCorrupt);
+    expect_reported(cur_path, cut);
+    uint32_t sg = 9;
     eng_lsn end;
-    ck_assert_int_eq(log_seal_current(&cfg, &sg, &end), 0);
-    ck_assert_uint_eq(sg, 1);
-    ck_assert_uint_eq(end, m.r[7].lsn);
-    char *a1 = gen_path(&cfg, 1);
-    ck_assert_int_eq(fsize_of(a1), FSIZE);
-    expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, 7, 1);
+    ck_assert_int_eq(log_seal_current(&cfg, &sg, &end), JET_errLogFileCorrupt);
+    expect_reported(cur_path, cut);
+    expect_unchanged(cur_path, before, n);
+    ck_assert(!exists(a1));
+    /* Cut at a record boundary, or right behind the header: the same. */
+    ck_assert_int_eq(truncate(cur_path, ENG_LSN_OFF(m.r[5].lsn)), 0);
+    ck_assert_int_eq(log_seal_current(&cfg, &sg, &end), JET_errLogFileCorrupt);
+    ck_assert_int_eq(truncate(cur_path, LOG_HDR_SIZE), 0);
+    ck_assert_int_eq(log_seal_current(&cfg, &sg, &end), JET_errLogFileCorrupt);
+    ck_assert(!exists(a1));
+    ck_assert_int_eq(fsize_of(cur_path), LOG_HDR_SIZE);
+    free(before);
     free(a1);
     free(cur_path);
     model_free(&m);
@@ -708,9 +769,9 @@ START_TEST(damage_in_archived_generation)
     expect_scan(&cfg, ENG_LSN(2, 0), &m, PER_GEN, 2 * PER_GEN, JET_errLogFileCorrupt);
     flip_byte(a2, seal2 + 1);
 
-    /* Generation 2 cut short before its last record: its missing part reads as zeros. */
+    /* Generation 2 cut short before its last record: refused as soon as it is opened. */
     ck_assert_int_eq(truncate(a2, ENG_LSN_OFF(m.r[50].lsn)), 0);
-    expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, 50, JET_errLogFileCorrupt);
+    expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, PER_GEN, JET_errLogFileCorrupt);
 
     /* A damaged file header is refused. */
     flip_byte(a1, 30);
@@ -722,32 +783,257 @@ START_TEST(damage_in_archived_generation)
 }
 END_TEST
 
-START_TEST(damage_in_last_generation_ends_log)
+START_TEST(damage_in_last_generation_is_corrupt)
 {
+    /* One bit flipped in a record in the middle of the current generation, intact records behind
+     * it: those were written (and acknowledged) after it, so this is damage, not a torn tail. */
+    model m = {0};
+    ck_assert_uint_eq(build_set(&cfg, &m, 100), 4);
+    char *cur_path = tu_path(dir, "edb.log"), *a4 = gen_path(&cfg, 4);
+    cfg.on_corrupt = on_corrupt;
+    size_t k = 3 * PER_GEN + 4;
+    uint32_t at = ENG_LSN_OFF(m.r[k].lsn);
+    flip_byte(cur_path, at + LOG_REC_HDR + 3);
+    long long n;
+    uint8_t *before = slurp(cur_path, &n);
+    expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, k, JET_errLogFileCorrupt);
+    expect_reported(cur_path, at);
+    /* Refused also when the scan starts behind the damage (a checkpoint there). */
+    eng_logscan *sc;
+    ck_assert_int_eq(logscan_open(&cfg, m.r[k + 2].lsn, &sc), JET_errLogFileCorrupt);
+    expect_reported(cur_path, at);
+    /* Sealing refuses and changes nothing: no seal, no zeroing, no archive. */
+    uint32_t sg;
+    eng_lsn end = 0;
+    ck_assert_int_eq(log_seal_current(&cfg, &sg, &end), JET_errLogFileCorrupt);
+    ck_assert_uint_eq(end, m.r[k].lsn);
+    expect_unchanged(cur_path, before, n);
+    ck_assert(!exists(a4));
+    free(before);
+
+    /* A header damaged (its length, its type): the same. (A record zeroed whole, with intact
+     * ones only within one write's reach behind it, looks like an out-of-order torn write: see
+     * torn_write_out_of_order_ends_log.) */
+    flip_byte(cur_path, at + LOG_REC_HDR + 3);
+    expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, m.n, 1);
+    flip_byte(cur_path, at + 5);
+    expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, k, JET_errLogFileCorrupt);
+    flip_byte(cur_path, at + 5);
+    flip_byte(cur_path, at + 8);
+    expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, k, JET_errLogFileCorrupt);
+    flip_byte(cur_path, at + 8);
+
+    /* The last record damaged, nothing behind it: a torn tail, the log ends there. */
+    size_t last = m.n - 1;
+    flip_byte(cur_path, ENG_LSN_OFF(m.r[last].lsn) + LOG_REC_HDR + 3);
+    ck_assert_uint_eq(expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, last, 1), m.r[last].lsn);
+    ck_assert_int_eq(log_seal_current(&cfg, &sg, &end), 0);
+    ck_assert_uint_eq(sg, 4);
+    ck_assert_uint_eq(end, m.r[last].lsn);
+    ck_assert_uint_eq(expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, last, 1), m.r[last].lsn);
+
+    /* In a sealed last generation, damage before the seal is damage too. */
+    flip_byte(a4, ENG_LSN_OFF(m.r[last - 2].lsn) + LOG_REC_HDR);
+    expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, last - 2, JET_errLogFileCorrupt);
+    expect_reported(a4, ENG_LSN_OFF(m.r[last - 2].lsn));
+    free(a4);
+    free(cur_path);
+    model_free(&m);
+}
+END_TEST
+
+START_TEST(torn_write_out_of_order_ends_log)
+{
+    /* A power cut may keep later sectors of the last (unsynced) write and lose earlier ones:
+     * a record with a sector still all zero, intact records right behind it within one write's
+     * reach. That is still a torn tail: nothing of that write was acknowledged. */
     model m = {0};
     ck_assert_uint_eq(build_set(&cfg, &m, 100), 4);
     char *cur_path = tu_path(dir, "edb.log");
-    size_t k = 3 * PER_GEN + 6; /* a record in the middle of the current generation */
-    flip_byte(cur_path, ENG_LSN_OFF(m.r[k].lsn) + LOG_REC_HDR + 3);
-    /* A torn tail after a crash looks exactly like this: the log ends there, no error. */
+    size_t k = 3 * PER_GEN + 4;
+    uint32_t at = ENG_LSN_OFF(m.r[k].lsn);
+    uint32_t sec = (at + LOG_REC_HDR + LOG_SECTOR - 1) & ~(LOG_SECTOR - 1); /* inside the payload */
+    ck_assert_uint_le(sec + LOG_SECTOR, at + LOG_REC_HDR + REC2K);
+    uint8_t zero[LOG_SECTOR];
+    memset(zero, 0, sizeof zero);
+    write_at(cur_path, sec, zero, sizeof zero);
     ck_assert_uint_eq(expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, k, 1), m.r[k].lsn);
-    ck_assert_uint_eq(expect_scan(&cfg, m.r[k - 1].lsn, &m, k - 1, k, 1), m.r[k].lsn);
-
-    /* Sealing ends the generation right there, and the last generation, now archived, still
-     * ends the log at the same place. */
+    /* Sealing ends the generation there and zeroes what the half-done write left behind. */
     uint32_t sg;
     eng_lsn end;
     ck_assert_int_eq(log_seal_current(&cfg, &sg, &end), 0);
-    ck_assert_uint_eq(sg, 4);
     ck_assert_uint_eq(end, m.r[k].lsn);
     ck_assert_uint_eq(expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, k, 1), m.r[k].lsn);
-
-    /* Damage in an archived last generation (no <base>.log at all) also just ends the log. */
-    char *a4 = gen_path(&cfg, 4);
-    flip_byte(a4, ENG_LSN_OFF(m.r[k - 2].lsn) + LOG_REC_HDR);
-    ck_assert_uint_eq(expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, k - 2, 1), m.r[k - 2].lsn);
-    free(a4);
     free(cur_path);
+    model_free(&m);
+}
+END_TEST
+
+static void flip_bit_at(const char *path, uint64_t off, int bit)
+{
+    uint8_t b;
+    read_at(path, off, &b, 1);
+    b ^= (uint8_t)(1u << bit);
+    write_at(path, off, &b, 1);
+}
+
+START_TEST(one_flipped_bit_is_damage)
+{
+    /* Records whose payload holds zero sectors (as page images do): a zeroed sector is what a
+     * torn write looks like, but one flipped bit is not, wherever it is. */
+    model m = {0};
+    eng_log *lg = NULL;
+    ck_assert_int_eq(log_writer_open(&cfg, 1, &lg), 0);
+    for (int i = 0; i < 20; i++) {
+        xrec *x = model_push(&m, ENG_LR_PAGE, REC2K);
+        memset(x->data + 200, 0, 1500);
+        struct iovec iov = {x->data, x->len};
+        eng_logrec rec = {ENG_LR_PAGE, &iov, 1};
+        ck_assert_int_eq(log_append(lg, &rec, 1, &x->lsn, &x->end), 0);
+    }
+    ck_assert_int_eq(log_writer_close(lg), 0);
+    char *cur_path = tu_path(dir, "edb.log");
+    cfg.on_corrupt = on_corrupt;
+    uint32_t at = ENG_LSN_OFF(m.r[8].lsn);
+    /* A bit of the payload, of the type, of the stored CRC: each is damage. */
+    uint64_t spots[] = {at + LOG_REC_HDR + 7, at + LOG_REC_HDR + REC2K - 1, at + 8, at + 2};
+    for (size_t i = 0; i < sizeof spots / sizeof *spots; i++)
+        for (int bit = 0; bit < 8; bit += 3) {
+            flip_bit_at(cur_path, spots[i], bit);
+            expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, 8, JET_errLogFileCorrupt);
+            expect_reported(cur_path, at);
+            flip_bit_at(cur_path, spots[i], bit);
+        }
+    /* The same record with its first sector never written instead (from the record on, as a
+     * half-done write leaves it) reads as a torn write. */
+    uint32_t sec_end = (at / LOG_SECTOR + 1) * LOG_SECTOR;
+    uint8_t keep[LOG_SECTOR], zero[LOG_SECTOR] = {0};
+    read_at(cur_path, at, keep, sec_end - at);
+    write_at(cur_path, at, zero, sec_end - at);
+    ck_assert_uint_eq(expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, 8, 1), m.r[8].lsn);
+    write_at(cur_path, at, keep, sec_end - at);
+    expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, m.n, 1);
+    /* The very last record one bit off, nothing behind it: damage too, not a torn tail. */
+    uint32_t last = ENG_LSN_OFF(m.r[19].lsn);
+    flip_bit_at(cur_path, last + LOG_REC_HDR + 1000, 5);
+    expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, 19, JET_errLogFileCorrupt);
+    uint32_t sg;
+    ck_assert_int_eq(log_seal_current(&cfg, &sg, NULL), JET_errLogFileCorrupt);
+    free(cur_path);
+    model_free(&m);
+}
+END_TEST
+
+START_TEST(scan_start_must_be_a_record_boundary)
+{
+    /* A start position handed in from outside (the checkpoint) is checked against the log. */
+    model m = {0};
+    ck_assert_uint_eq(build_set(&cfg, &m, 100), 4);
+    eng_logscan *sc;
+    /* Inside a record (8-aligned, so only reading the generation can tell). */
+    ck_assert_int_eq(logscan_open(&cfg, m.r[40].lsn + 64, &sc), JET_errInvalidParameter);
+    ck_assert_int_eq(logscan_open(&cfg, m.r[95].lsn + 8, &sc), JET_errInvalidParameter);
+    /* Past the end of the records: in the current generation, and behind an archived seal. */
+    eng_lsn tail = m.r[m.n - 1].end;
+    ck_assert_int_eq(logscan_open(&cfg, tail + 64, &sc), JET_errInvalidParameter);
+    ck_assert_int_eq(logscan_open(&cfg, m.r[PER_GEN - 1].end + 16, &sc), JET_errInvalidParameter);
+    /* Exact boundaries, the seal and the end of the log are fine. */
+    expect_scan(&cfg, m.r[95].lsn, &m, 95, m.n, 1);
+    expect_scan(&cfg, m.r[PER_GEN - 1].end, &m, PER_GEN, m.n, 1);
+    expect_scan(&cfg, tail, &m, m.n, m.n, 1);
+    model_free(&m);
+}
+END_TEST
+
+static atomic_long big_syncs, big_max_write;
+
+static int count_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
+{
+    (void)ctx, (void)fd, (void)path, (void)off;
+    if (op == ENG_IO_SYNC)
+        atomic_fetch_add(&big_syncs, 1);
+    if (op == ENG_IO_WRITE && (long)len > atomic_load(&big_max_write))
+        atomic_store(&big_max_write, (long)len);
+    return 0;
+}
+
+START_TEST(big_buffers_are_written_in_synced_pieces)
+{
+    /* The torn-tail rule needs at most LOG_WRITE_MAX unsynced bytes: a 3 MiB flush goes out as
+     * pieces, each synced before the next. */
+    cfg.file_size = 8u * 1024u * 1024u;
+    model m = {0};
+    eng_log *lg = NULL;
+    ck_assert_int_eq(log_writer_open(&cfg, 1, &lg), 0);
+    xrec *a = model_push(&m, ENG_LR_PAGE, 3u * 1024u * 1024u);
+    struct iovec iov = {a->data, a->len};
+    eng_logrec rec = {ENG_LR_PAGE, &iov, 1};
+    atomic_store(&big_syncs, 0);
+    atomic_store(&big_max_write, 0);
+    eng_io_set_fault_hook(count_hook, NULL);
+    /* (A buffer past LOG_BUF_HIGH is written out by the append itself.) */
+    ck_assert_int_eq(log_append(lg, &rec, 1, &a->lsn, &a->end), 0);
+    ck_assert_int_eq(log_flush(lg, a->end), 0);
+    eng_io_set_fault_hook(NULL, NULL);
+    ck_assert_int_le(atomic_load(&big_max_write), LOG_WRITE_MAX);
+    ck_assert_int_ge(atomic_load(&big_syncs), 4);
+    ck_assert_int_eq(log_writer_close(lg), 0);
+    expect_scan(&cfg, ENG_LSN(1, 0), &m, 0, 1, 1);
+    model_free(&m);
+}
+END_TEST
+
+START_TEST(live_log_files_are_locked)
+{
+    /* While a writer runs, its current files are locked against another writer, a recovery's
+     * sealing and creating a file over them; an archived generation is known to be live by
+     * its set's locked current file. */
+    model m = {0};
+    eng_log *lg = NULL;
+    ck_assert_int_eq(log_writer_open(&cfg, 1, &lg), 0);
+    for (int i = 0; i < 40; i++)
+        append_rec(lg, &m, ENG_LR_PAGE, REC2K);
+    ck_assert_int_eq(log_flush(lg, log_tip(lg)), 0);
+    char *cur = tu_path(dir, "edb.log"), *tmp = tu_path(dir, "edbtmp.log"), *a1 = gen_path(&cfg, 1);
+    ck_assert(exists(tmp));
+    long long nc, nt, na;
+    uint8_t *bc = slurp(cur, &nc), *bt = slurp(tmp, &nt), *ba = slurp(a1, &na);
+    uint32_t sg;
+    ck_assert_int_eq(log_seal_current(&cfg, &sg, NULL), JET_errFileAccessDenied);
+    int fd = -1;
+    ck_assert_int_eq(log_create_file(&cfg, tmp, 9, &fd), JET_errFileAccessDenied);
+    ck_assert_int_eq(log_create_file(&cfg, cur, 9, &fd), JET_errFileAccessDenied);
+    const char *paths[] = {cur, tmp, a1};
+    for (int i = 0; i < 3; i++) {
+        int f = open(paths[i], O_RDWR);
+        ck_assert_int_ge(f, 0);
+        /* A caller about to overwrite locks first, then asks about the archived ones. */
+        int locked = flock(f, LOCK_EX | LOCK_NB);
+        if (i < 2)
+            ck_assert_int_ne(locked, 0);
+        else
+            ck_assert_int_eq(log_file_in_use(f, paths[i]), JET_errFileAccessDenied);
+        close(f);
+    }
+    expect_unchanged(cur, bc, nc);
+    expect_unchanged(tmp, bt, nt);
+    expect_unchanged(a1, ba, na);
+    ck_assert_int_eq(log_writer_close(lg), 0);
+    /* Once the writer is gone nothing is held. */
+    int f = open(a1, O_RDWR);
+    ck_assert_int_eq(log_file_in_use(f, a1), 0);
+    close(f);
+    f = open(dir, O_RDONLY); /* not a log file at all */
+    ck_assert_int_eq(log_file_in_use(f, dir), 0);
+    close(f);
+    ck_assert_int_eq(log_seal_current(&cfg, &sg, NULL), 0);
+    ck_assert_uint_eq(sg, 2);
+    free(bc);
+    free(bt);
+    free(ba);
+    free(cur);
+    free(tmp);
+    free(a1);
     model_free(&m);
 }
 END_TEST
@@ -1308,9 +1594,14 @@ int main(void)
     tcase_add_test(tc, concurrent_runs_stay_contiguous);
     tcase_add_test(tc, file_names);
     tcase_add_test(tc, list_seal_and_delete);
-    tcase_add_test(tc, seal_short_current_file);
+    tcase_add_test(tc, short_current_file_is_corrupt);
     tcase_add_test(tc, damage_in_archived_generation);
-    tcase_add_test(tc, damage_in_last_generation_ends_log);
+    tcase_add_test(tc, damage_in_last_generation_is_corrupt);
+    tcase_add_test(tc, torn_write_out_of_order_ends_log);
+    tcase_add_test(tc, one_flipped_bit_is_damage);
+    tcase_add_test(tc, scan_start_must_be_a_record_boundary);
+    tcase_add_test(tc, big_buffers_are_written_in_synced_pieces);
+    tcase_add_test(tc, live_log_files_are_locked);
     tcase_add_test(tc, missing_generation);
     tcase_add_test(tc, foreign_log_set);
     tcase_add_test(tc, generation_mismatch);

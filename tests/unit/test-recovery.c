@@ -1332,6 +1332,373 @@ START_TEST(lazy_commits_become_durable)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------------------
+ * 9. Damaged logs and checkpoints are refused, not read as a torn tail; live logs are locked
+ * ------------------------------------------------------------------------------------------- */
+
+/* Every file of a directory with its contents, to prove that a refused JetInit changed nothing. */
+struct dirsnap {
+    int n;
+    char name[64][256];
+    uint8_t *data[64];
+    long long size[64];
+};
+
+static void snap_take(struct dirsnap *sn, const char *d)
+{
+    memset(sn, 0, sizeof *sn);
+    DIR *dh = opendir(d);
+    ck_assert_ptr_nonnull(dh);
+    struct dirent *de;
+    while ((de = readdir(dh))) {
+        if (de->d_name[0] == '.')
+            continue;
+        ck_assert_int_lt(sn->n, 64);
+        int i = sn->n++;
+        snprintf(sn->name[i], sizeof sn->name[i], "%s", de->d_name);
+        char *p = tu_path(d, de->d_name);
+        struct stat st;
+        ck_assert_int_eq(stat(p, &st), 0);
+        sn->size[i] = st.st_size;
+        sn->data[i] = malloc((size_t)st.st_size + 1);
+        int fd = open(p, O_RDONLY);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(pread(fd, sn->data[i], (size_t)st.st_size, 0), st.st_size);
+        close(fd);
+        free(p);
+    }
+    closedir(dh);
+}
+
+static void snap_expect_same(struct dirsnap *sn, const char *d)
+{
+    struct dirsnap now;
+    snap_take(&now, d);
+    ck_assert_msg(now.n == sn->n, "%s: %d files, were %d", d, now.n, sn->n);
+    for (int i = 0; i < sn->n; i++) {
+        int j = 0;
+        while (j < now.n && strcmp(now.name[j], sn->name[i]))
+            j++;
+        ck_assert_msg(j < now.n, "%s disappeared", sn->name[i]);
+        ck_assert_msg(now.size[j] == sn->size[i] && !memcmp(now.data[j], sn->data[i], (size_t)sn->size[i]),
+                      "%s was changed", sn->name[i]);
+    }
+    for (int i = 0; i < now.n; i++)
+        free(now.data[i]);
+}
+
+static void snap_free(struct dirsnap *sn)
+{
+    for (int i = 0; i < sn->n; i++)
+        free(sn->data[i]);
+}
+
+static char last_event[1024];
+static int n_events;
+
+static void grab_event(void *ctx, JET_INSTANCE inst, const char *name, int level, long id, const char *msg)
+{
+    (void)ctx, (void)inst, (void)name, (void)id;
+    if (level == 1) {
+        snprintf(last_event, sizeof last_event, "%s", msg);
+        n_events++;
+    }
+}
+
+/* A crashed instance (dirty term) with n committed transactions in d. */
+static void crashed_instance(const char *d, const char *dbp, const struct icfg *c, uint32_t n)
+{
+    JET_INSTANCE in;
+    JET_SESID s;
+    JET_TABLEID t;
+    struct model m;
+    uint8_t *buf = malloc(VAL_MAX);
+    OK(inst_open("crashed", d, c, &in));
+    OK(db_open(in, dbp, true, &s, &t));
+    model_init(&m);
+    for (uint32_t i = 0; i < n; i++) {
+        OK(run_txn(s, t, &m, i, 0, buf));
+        model_apply(&m, i);
+    }
+    ck_assert_int_eq(JetTerm2(in, JET_bitTermDirty), JET_errDirtyShutdown);
+    free(buf);
+}
+
+/* The records of the current log generation in d: LSN and length of each. */
+static int current_records(const char *d, eng_lsn *lsn, size_t *len, int max)
+{
+    eng_log_config lc;
+    memset(&lc, 0, sizeof lc);
+    lc.dir = d;
+    memcpy(lc.base, "edb", 4);
+    uint32_t lo, hi, cur;
+    ck_assert_int_eq(log_list(&lc, &lo, &hi, &cur), 0);
+    ck_assert_uint_gt(cur, 0);
+    eng_logscan *sc;
+    ck_assert_int_eq(logscan_open(&lc, ENG_LSN(cur, 0), &sc), 0);
+    eng_logrec_view v;
+    int n = 0;
+    while (n < max && logscan_next(sc, &v) == 0) {
+        lsn[n] = v.lsn;
+        len[n++] = v.len;
+    }
+    logscan_close(sc);
+    return n;
+}
+
+static void flip_bit(const char *path, uint64_t off)
+{
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    uint8_t b;
+    ck_assert_int_eq(pread(fd, &b, 1, (off_t)off), 1);
+    b ^= 0x10;
+    ck_assert_int_eq(pwrite(fd, &b, 1, (off_t)off), 1);
+    close(fd);
+}
+
+START_TEST(damaged_current_log_is_refused)
+{
+    char *d = subdir("dmg"), *dbp = tu_path(d, "a.edb"), *cur = tu_path(d, "edb.log");
+    struct icfg c = {1024, 0, 0};
+    crashed_instance(d, dbp, &c, 60);
+    eng_lsn lsn[4096];
+    size_t len[4096];
+    int n = current_records(d, lsn, len, 4096);
+    ck_assert_int_gt(n, 20);
+    /* A small record in the middle, many intact ones behind it: one bit of it flipped. */
+    int k = n / 2;
+    while (k < n - 5 && len[k] > 256)
+        k++;
+    ck_assert_int_lt(k, n - 5);
+    uint64_t at = ENG_LSN_OFF(lsn[k]);
+    flip_bit(cur, at + 16 + len[k] / 2);
+    struct dirsnap sn;
+    snap_take(&sn, d);
+    JetSetEventCallback(grab_event, NULL);
+    n_events = 0;
+    JET_INSTANCE in;
+    ck_assert_int_eq(inst_open("dmg2", d, &c, &in), JET_errLogFileCorrupt);
+    snap_expect_same(&sn, d); /* no seal, no zeroing, no archive, no new generation */
+    ck_assert_int_gt(n_events, 0);
+    char want[64];
+    snprintf(want, sizeof want, "offset %llu", (unsigned long long)at);
+    ck_assert_msg(strstr(last_event, "edb.log") && strstr(last_event, want), "event: %s", last_event);
+    snap_free(&sn);
+    flip_bit(cur, at + 16 + len[k] / 2);
+
+    /* One bit of a whole page image (which has zero sectors of its own, as a torn write would). */
+    int g = n / 2;
+    while (g < n - 5 && len[g] < 4096)
+        g++;
+    ck_assert_int_lt(g, n - 5);
+    uint64_t gat = ENG_LSN_OFF(lsn[g]);
+    flip_bit(cur, gat + 16 + len[g] / 3);
+    snap_take(&sn, d);
+    n_events = 0;
+    ck_assert_int_eq(inst_open("dmg2b", d, &c, &in), JET_errLogFileCorrupt);
+    snap_expect_same(&sn, d);
+    snprintf(want, sizeof want, "offset %llu", (unsigned long long)gat);
+    ck_assert_msg(n_events > 0 && strstr(last_event, want), "event: %s", last_event);
+    snap_free(&sn);
+    flip_bit(cur, gat + 16 + len[g] / 3);
+
+    /* edb.log cut short (it is allocated whole, so no crash does that). */
+    struct stat st;
+    ck_assert_int_eq(stat(cur, &st), 0);
+    uint8_t *tail = malloc((size_t)st.st_size / 2);
+    int fd = open(cur, O_RDONLY);
+    ck_assert_int_eq(pread(fd, tail, (size_t)st.st_size / 2, st.st_size / 2), st.st_size / 2);
+    close(fd);
+    ck_assert_int_eq(truncate(cur, st.st_size / 2), 0);
+    snap_take(&sn, d);
+    n_events = 0;
+    ck_assert_int_eq(inst_open("dmg3", d, &c, &in), JET_errLogFileCorrupt);
+    snap_expect_same(&sn, d);
+    ck_assert_msg(n_events > 0 && strstr(last_event, "edb.log"), "event: %s", last_event);
+    snap_free(&sn);
+    JetSetEventCallback(NULL, NULL);
+
+    /* Repaired, the log recovers every commit. */
+    fd = open(cur, O_WRONLY);
+    ck_assert_int_eq(pwrite(fd, tail, (size_t)st.st_size / 2, st.st_size / 2), st.st_size / 2);
+    close(fd);
+    free(tail);
+    recover_and_check("dmg4", d, dbp, &c, 60, false);
+    free(d);
+    free(dbp);
+    free(cur);
+}
+END_TEST
+
+/* Rewrite both copies of edb.chk with another log position, checksums right. */
+static void chk_set_lsn(const char *chk, eng_lsn lsn)
+{
+    int fd = open(chk, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    uint8_t b[4096];
+    ck_assert_int_ge(pread(fd, b, sizeof b, 0), 56);
+    uint32_t l;
+    memcpy(&l, b + 16, 4);
+    ck_assert_uint_le(l, sizeof b);
+    memcpy(b + 48, &lsn, 8);
+    uint32_t crc = eng_crc32c(0, b + 4, l - 4);
+    memcpy(b, &crc, 4);
+    ck_assert_int_eq(pwrite(fd, b, l, 0), (ssize_t)l);
+    ck_assert_int_eq(pwrite(fd, b, l, 256 * 1024), (ssize_t)l);
+    close(fd);
+}
+
+static eng_lsn chk_lsn(const char *chk)
+{
+    int fd = open(chk, O_RDONLY);
+    eng_lsn l = 0;
+    ck_assert_int_eq(pread(fd, &l, 8, 48), 8);
+    close(fd);
+    return l;
+}
+
+START_TEST(checkpoint_off_the_log_is_refused)
+{
+    char *d = subdir("chk"), *dbp = tu_path(d, "a.edb"), *chk = tu_path(d, "edb.chk");
+    struct icfg c = {1024, 0, 0};
+    crashed_instance(d, dbp, &c, 40);
+    eng_lsn lsn[4096];
+    size_t len[4096];
+    int n = current_records(d, lsn, len, 4096);
+    ck_assert_int_gt(n, 10);
+    eng_lsn orig = chk_lsn(chk);
+    ck_assert_uint_le(orig, lsn[0]);
+    JetSetEventCallback(grab_event, NULL);
+    JET_INSTANCE in;
+    /* Into the middle of a record, and past the end of the log. */
+    eng_lsn bad[] = {lsn[n / 2] + 8, lsn[n - 1] + 16 + len[n - 1] + 64};
+    for (int i = 0; i < 2; i++) {
+        chk_set_lsn(chk, bad[i]);
+        struct dirsnap sn;
+        snap_take(&sn, d);
+        n_events = 0;
+        ck_assert_int_eq(inst_open("chk2", d, &c, &in), JET_errCheckpointCorrupt);
+        snap_expect_same(&sn, d);
+        ck_assert_msg(n_events > 0 && strstr(last_event, "edb.chk"), "event: %s", last_event);
+        snap_free(&sn);
+    }
+    JetSetEventCallback(NULL, NULL);
+    chk_set_lsn(chk, orig);
+    recover_and_check("chk3", d, dbp, &c, 40, false);
+    free(d);
+    free(dbp);
+    free(chk);
+}
+END_TEST
+
+START_TEST(create_database_over_live_logs_is_refused)
+{
+    char *da = subdir("la"), *db = subdir("lb"), *dbp = tu_path(da, "a.edb"), *dbq = tu_path(db, "b.edb");
+    struct icfg c = {64, 0, 0}; /* small generations: archived ones appear quickly */
+    JET_INSTANCE a, b;
+    JET_SESID sa, sb;
+    JET_TABLEID ta, tb;
+    OK(inst_open("live-a", da, &c, &a));
+    OK(inst_open("live-b", db, &c, &b));
+    OK(db_open(a, dbp, true, &sa, &ta));
+    OK(db_open(b, dbq, true, &sb, &tb));
+    struct model m;
+    model_init(&m);
+    uint8_t *buf = malloc(VAL_MAX);
+    for (uint32_t i = 0; i < 40; i++) {
+        OK(run_txn(sa, ta, &m, i, 0, buf));
+        model_apply(&m, i);
+    }
+    free(buf);
+    const char *names[] = {"edb.log", "edb00001.log", "edbtmp.log", "edb.chk"};
+    for (int i = 0; i < 4; i++) {
+        char *p = tu_path(da, names[i]);
+        struct stat st0, st1;
+        ck_assert_int_eq(stat(p, &st0), 0);
+        JET_SESID who[] = {sb, sa}; /* another instance, and the instance itself */
+        for (int w = 0; w < 2; w++) {
+            JET_DBID id;
+            JET_ERR e = JetCreateDatabase(who[w], p, NULL, &id, JET_bitDbOverwriteExisting);
+            ck_assert_msg(e == JET_errFileAccessDenied, "JetCreateDatabase over %s: %ld", names[i], e);
+            ck_assert_int_eq(JetCreateDatabase(who[w], p, NULL, &id, 0), JET_errFileAlreadyExists);
+        }
+        ck_assert_int_eq(stat(p, &st1), 0);
+        ck_assert_int_eq(st1.st_size, st0.st_size);
+        ck_assert_int_eq(st1.st_ino, st0.st_ino);
+        free(p);
+    }
+    OK(JetTerm(b));
+    OK(JetTerm(a));
+    recover_and_check("live-a2", da, dbp, &c, 40, false);
+    free(da);
+    free(db);
+    free(dbp);
+    free(dbq);
+}
+END_TEST
+
+START_TEST(missing_first_generation_is_named)
+{
+    char *d = subdir("mfg"), *d2 = subdir("mfg-nochk"), *dbp = tu_path(d, "a.edb"), *g1 = tu_path(d, "edb00001.log");
+    struct icfg c = {64, 0, 0};
+    crashed_instance(d, dbp, &c, 40);
+    ck_assert_int_eq(unlink(g1), 0);
+    JET_INSTANCE in;
+    /* With edb.chk: the generation it needs is gone (-509), or it needs only later ones. */
+    JET_ERR e = inst_open("mfg2", d, &c, &in);
+    ck_assert_msg(e == JET_errMissingPreviousLogFile || e == JET_errSuccess, "with edb.chk: %ld", e);
+    if (!e)
+        OK(JetTerm(in));
+    /* Without a checkpoint recovery starts at the oldest generation there is, which continues
+     * the missing first one. */
+    char *dbq = tu_path(d2, "b.edb"), *chk2 = tu_path(d2, "edb.chk"), *g1b = tu_path(d2, "edb00001.log");
+    crashed_instance(d2, dbq, &c, 40);
+    ck_assert_int_eq(unlink(chk2), 0);
+    ck_assert_int_eq(unlink(g1b), 0);
+    e = inst_open("mfg3", d2, &c, &in);
+    ck_assert_msg(e == JET_errMissingLogFile, "without edb.chk: %ld", e);
+    free(dbq);
+    free(chk2);
+    free(g1b);
+    free(d);
+    free(d2);
+    free(dbp);
+    free(g1);
+}
+END_TEST
+
+static char *sys_dir;
+static atomic_int sys_dir_syncs;
+
+static int dirsync_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
+{
+    (void)ctx, (void)off, (void)len;
+    if (op == ENG_IO_SYNC && fd < 0 && path && !strcmp(path, sys_dir))
+        atomic_fetch_add(&sys_dir_syncs, 1);
+    return 0;
+}
+
+START_TEST(new_checkpoint_file_is_durable)
+{
+    /* JetInit creates edb.chk; its directory entry must be synced, not just its data. */
+    sys_dir = subdir("sys");
+    char *logs = subdir("logs");
+    JET_INSTANCE in;
+    OK(JetCreateInstance(&in, "chkdir"));
+    OK(JetSetSystemParameter(&in, 0, JET_paramSystemPath, 0, sys_dir));
+    OK(JetSetSystemParameter(&in, 0, JET_paramLogFilePath, 0, logs));
+    atomic_store(&sys_dir_syncs, 0);
+    eng_io_set_fault_hook(dirsync_hook, NULL);
+    OK(JetInit(&in));
+    eng_io_set_fault_hook(NULL, NULL);
+    ck_assert_int_ge(atomic_load(&sys_dir_syncs), 1);
+    OK(JetTerm(in));
+    free(sys_dir);
+    free(logs);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("recovery");
@@ -1352,6 +1719,11 @@ int main(void)
     ADD(circular_log_crash_recovers);
     ADD(many_threads_commit_and_read);
     ADD(lazy_commits_become_durable);
+    ADD(damaged_current_log_is_refused);
+    ADD(checkpoint_off_the_log_is_refused);
+    ADD(create_database_over_live_logs_is_refused);
+    ADD(missing_first_generation_is_named);
+    ADD(new_checkpoint_file_is_durable);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
