@@ -9,9 +9,13 @@
 
 long api_cursor(eng_sess *s, JET_TABLEID tableid, eng_cursor **out)
 {
-    eng_cursor *c = eng_handle_get(tableid, ENG_H_TABLE);
-    ENG_RETURN_IF(!c, JET_errInvalidTableId);
-    ENG_RETURN_IF(c->sess != s, JET_errSesidTableIdMismatch);
+    /* The owner check is made under the handle lock: a cursor of another session may be closed
+     * (and freed) by that session's thread at any moment, but not before its handle is freed. */
+    eng_handle_lock();
+    eng_cursor *c = eng_handle_get_locked(tableid, ENG_H_TABLE);
+    long err = !c ? JET_errInvalidTableId : c->sess != s ? JET_errSesidTableIdMismatch : JET_errSuccess;
+    eng_handle_unlock();
+    ENG_RETURN_IF(err, err);
     *out = c;
     return JET_errSuccess;
 }
@@ -167,9 +171,11 @@ JET_ERR JET_API JetEndSession(JET_SESID sesid, JET_GRBIT grbit)
         return err;
     eng_inst *in = s->inst;
     if (grbit) {
-        eng_leave(in);
+        eng_leave_session(s);
         return JET_errInvalidGrbit;
     }
+    /* The session stays claimed until it is freed: a call racing the end gets
+     * SessionSharingViolation, then InvalidSesid once the handle is gone. */
     eng_session_destroy(s);
     eng_leave(in);
     return JET_errSuccess;
@@ -182,7 +188,7 @@ JET_ERR JET_API JetBeginTransaction(JET_SESID sesid)
     if (err)
         return err;
     err = eng_txn_begin(&s->txn);
-    eng_leave(s->inst);
+    eng_leave_session(s);
     return err;
 }
 
@@ -213,7 +219,7 @@ JET_ERR JET_API JetCommitTransaction(JET_SESID sesid, JET_GRBIT grbit)
             }
         }
     }
-    eng_leave(in);
+    eng_leave_session(s);
     return err;
 }
 
@@ -229,6 +235,6 @@ JET_ERR JET_API JetRollback(JET_SESID sesid, JET_GRBIT grbit)
         err = eng_txn_rollback(&s->txn, grbit & JET_bitRollbackAll);
     if (!err)
         api_revalidate_cursors(s);
-    eng_leave(s->inst);
+    eng_leave_session(s);
     return err;
 }

@@ -91,11 +91,32 @@ long eng_enter_session(JET_SESID sesid, eng_sess **out)
     /* Look up and enter under the handle lock: a term cannot free the session in between. */
     eng_handle_lock();
     eng_sess *s = eng_handle_get_locked(sesid, ENG_H_SESSION);
-    long err = s ? eng_enter(s->inst) : JET_errInvalidSesid;
+    long err = s ? JET_errSuccess : JET_errInvalidSesid;
+    bool idle = false;
+    /* ESE lets a session move between threads from one call to the next, but never be in two
+     * calls at once: the second would share its transaction and cursors unlocked. */
+    if (s && !atomic_compare_exchange_strong_explicit(&s->busy, &idle, true, memory_order_acquire,
+                                                      memory_order_relaxed))
+        err = eng_trace_err(JET_errSessionSharingViolation, __FILE__, __LINE__);
+    if (!err) {
+        err = eng_enter(s->inst);
+        /* Released under the handle lock, before a term can free the session. */
+        if (err)
+            atomic_store_explicit(&s->busy, false, memory_order_release);
+    }
     eng_handle_unlock();
     if (!err)
         *out = s;
     return err;
+}
+
+void eng_leave_session(eng_sess *s)
+{
+    /* The session may be claimed and ended by another thread as soon as it is released; the
+     * instance stays, as this call is still counted in it. */
+    eng_inst *in = s->inst;
+    atomic_store_explicit(&s->busy, false, memory_order_release);
+    eng_leave(in);
 }
 
 static void on_roll(void *ctx, uint32_t gen)

@@ -19,7 +19,10 @@
  *  - With no instance left the process has no mode (ESE-NOTES.md §4), so an old instance handle
  *    then gives JET_errNotInitialized; while other instances exist it gives InvalidParameter.
  *  - A session (JET_SESID) may be used by one thread at a time; different sessions may be used
- *    from different threads at once.
+ *    from different threads at once. A session may move to another thread between calls, but a
+ *    call on a session (or on one of its JET_TABLEIDs) while another thread's call is on it fails
+ *    at once with JET_errSessionSharingViolation (-1112), touching nothing; so does that of a
+ *    JetEndSession or JetCloseTable racing another call. Every session call may return it.
  *
  * Departures from ESE that exist because this is Linux (ESE-NOTES.md allows them):
  *  - Paths are byte strings; no 8.3 names, no alignment rules for buffers.
@@ -338,6 +341,7 @@ typedef struct _JET_RSTINFO {
 #define JET_errInvalidSesid (-1104)
 #define JET_errInTransaction (-1108)
 #define JET_errRollbackRequired (-1109)
+#define JET_errSessionSharingViolation (-1112)
 #define JET_errSesidTableIdMismatch (-1114)
 #define JET_errInvalidInstance (-1115)
 #define JET_errDirtyShutdown (-1116)
@@ -869,7 +873,8 @@ JET_ERR JET_API JetBeginSession(JET_INSTANCE instance, JET_SESID *psesid, JET_PC
                                 JET_PCSTR szPassword);
 
 /* JetEndSession: roll back any open transaction, close the session's tables and databases and free
- * the session. grbit must be 0. Errors: InvalidSesid, InvalidGrbit. */
+ * the session. grbit must be 0. Errors: InvalidSesid, InvalidGrbit, SessionSharingViolation (a call
+ * of another thread is on the session: it is not ended). */
 JET_ERR JET_API JetEndSession(JET_SESID sesid, JET_GRBIT grbit);
 
 /* ---------------------------------------------------------------------------------------------

@@ -6,7 +6,9 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -563,6 +565,214 @@ START_TEST(failed_create_leaves_nothing_behind)
 }
 END_TEST
 
+/* Holds the first sync made by one thread until released, so that thread's call is visibly in
+ * flight while the test thread makes calls on the same session. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t who;
+    int state; /* 0 armed, 1 holding, 2 released */
+} hold = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+
+static int hold_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
+{
+    (void)ctx, (void)fd, (void)path, (void)off, (void)len;
+    if (op != ENG_IO_SYNC || !pthread_equal(pthread_self(), hold.who))
+        return 0;
+    pthread_mutex_lock(&hold.mu);
+    if (hold.state == 0) {
+        hold.state = 1;
+        pthread_cond_broadcast(&hold.cv);
+        while (hold.state != 2)
+            pthread_cond_wait(&hold.cv, &hold.mu);
+    }
+    pthread_mutex_unlock(&hold.mu);
+    return 0;
+}
+
+static void *commit_main(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)JetCommitTransaction(ses, 0);
+}
+
+START_TEST(session_in_use_by_another_thread)
+{
+    OK(JetBeginTransaction(ses));
+    put_s(ses, tab, "k1", "v1");
+    pthread_t th;
+    hold.state = 0;
+    pthread_mutex_lock(&hold.mu); /* hold.who is set before the thread can sync */
+    eng_io_set_fault_hook(hold_hook, NULL);
+    ck_assert_int_eq(pthread_create(&th, NULL, commit_main, NULL), 0);
+    hold.who = th;
+    while (hold.state != 1)
+        pthread_cond_wait(&hold.cv, &hold.mu);
+    pthread_mutex_unlock(&hold.mu);
+    /* The commit is in its log flush: every call on the session, by session or by table, is
+     * refused, and none of them changes anything. */
+    char buf[16];
+    unsigned long got;
+    ck_assert_int_eq(JetPutRecord(ses, tab, "k2", 2, "v2", 2, 0), JET_errSessionSharingViolation);
+    ck_assert_int_eq(JetGetRecord(ses, tab, "k1", 2, buf, sizeof buf, &got, 0), JET_errSessionSharingViolation);
+    ck_assert_int_eq(JetMove(ses, tab, JET_MoveFirst, 0), JET_errSessionSharingViolation);
+    ck_assert_int_eq(JetBeginTransaction(ses), JET_errSessionSharingViolation);
+    ck_assert_int_eq(JetRollback(ses, 0), JET_errSessionSharingViolation);
+    ck_assert_int_eq(JetCloseTable(ses, tab), JET_errSessionSharingViolation);
+    ck_assert_int_eq(JetCloseDatabase(ses, dbid, 0), JET_errSessionSharingViolation);
+    ck_assert_int_eq(JetEndSession(ses, 0), JET_errSessionSharingViolation);
+    /* Another session is not affected. */
+    JET_SESID other;
+    JET_TABLEID otab;
+    JET_DBID odb;
+    OK(JetBeginSession(inst, &other, NULL, NULL));
+    OK(JetOpenDatabase(other, dbp, NULL, &odb, 0));
+    OK(JetOpenTable(other, odb, "t", NULL, 0, 0, &otab));
+    ck_assert_int_eq(JetCloseTable(other, tab), JET_errSesidTableIdMismatch);
+    pthread_mutex_lock(&hold.mu);
+    hold.state = 2;
+    pthread_cond_broadcast(&hold.cv);
+    pthread_mutex_unlock(&hold.mu);
+    void *r;
+    pthread_join(th, &r);
+    eng_io_set_fault_hook(NULL, NULL);
+    ck_assert_int_eq((long)(intptr_t)r, JET_errSuccess);
+    /* The session moved between threads and goes on working; the refused put left no trace. */
+    ck_assert_int_eq(get_s(other, otab, "k1", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "v1");
+    ck_assert_int_eq(get_s(ses, tab, "k2", buf, sizeof buf), JET_errRecordNotFound);
+    put_s(ses, tab, "k3", "v3");
+    OK(JetEndSession(other, 0));
+}
+END_TEST
+
+#define HAMMER_N 3000
+
+struct hammer {
+    int id;
+    pthread_barrier_t *go;
+    JET_ERR rc[HAMMER_N];
+};
+
+static void *hammer_main(void *arg)
+{
+    struct hammer *h = arg;
+    pthread_barrier_wait(h->go);
+    for (int i = 0; i < HAMMER_N; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "h%d-%05d", h->id, i);
+        h->rc[i] = JetPutRecord(ses, tab, k, (unsigned long)strlen(k), k, (unsigned long)strlen(k), 0);
+        if (i % 8 == 7) {
+            /* Reads and moves through the same session too (their results are not checked). */
+            char v[32];
+            unsigned long got;
+            JetGetRecord(ses, tab, k, (unsigned long)strlen(k), v, sizeof v, &got, 0);
+            JetMove(ses, tab, JET_MovePrevious, 0);
+        }
+    }
+    return NULL;
+}
+
+START_TEST(one_session_hammered_from_two_threads)
+{
+    static struct hammer h[2];
+    OK(JetBeginTransaction(ses));
+    pthread_t th[2];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 2);
+    for (int t = 0; t < 2; t++) {
+        h[t].id = t;
+        h[t].go = &go;
+        ck_assert_int_eq(pthread_create(&th[t], NULL, hammer_main, &h[t]), 0);
+    }
+    for (int t = 0; t < 2; t++)
+        pthread_join(th[t], NULL);
+    pthread_barrier_destroy(&go);
+    OK(JetCommitTransaction(ses, 0));
+    /* Each put either happened or was refused whole; the committed table says which. */
+    int done = 0, refused = 0;
+    JET_SESID rs;
+    JET_TABLEID rt;
+    OK(JetBeginSession(inst, &rs, NULL, NULL));
+    OK(JetOpenDatabase(rs, dbp, NULL, &dbid, 0));
+    OK(JetOpenTable(rs, dbid, "t", NULL, 0, 0, &rt));
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < HAMMER_N; i++) {
+            char k[32], v[32];
+            snprintf(k, sizeof k, "h%d-%05d", t, i);
+            ck_assert_msg(h[t].rc[i] == 0 || h[t].rc[i] == JET_errSessionSharingViolation,
+                          "put %s returned %ld", k, (long)h[t].rc[i]);
+            int e = get_s(rs, rt, k, v, sizeof v);
+            if (h[t].rc[i] == 0) {
+                ck_assert_msg(e == 0, "put %s returned 0 but the record is missing (%d)", k, e);
+                ck_assert_str_eq(v, k);
+                done++;
+            } else {
+                ck_assert_msg(e == JET_errRecordNotFound, "refused put %s left a record (%d)", k, e);
+                refused++;
+            }
+        }
+    ck_assert_int_gt(done, 0);
+    printf("one_session_hammered_from_two_threads: %d done, %d refused\n", done, refused);
+    OK(JetEndSession(rs, 0));
+}
+END_TEST
+
+struct closer {
+    JET_ERR close_rc, end_rc;
+    int tries;
+};
+
+static void *closer_main(void *arg)
+{
+    struct closer *c = arg;
+    do
+        c->close_rc = JetCloseTable(ses, tab);
+    while (c->close_rc == JET_errSessionSharingViolation && ++c->tries < 1000000);
+    do
+        c->end_rc = JetEndSession(ses, 0);
+    while (c->end_rc == JET_errSessionSharingViolation && ++c->tries < 2000000);
+    return NULL;
+}
+
+START_TEST(close_and_end_racing_calls)
+{
+    /* One thread closes the table and ends the session while another keeps using both: the
+     * user gets refusals and then "gone", never freed memory. */
+    struct closer c = {0, 0, 0};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, closer_main, &c), 0);
+    int gone = 0;
+    for (int i = 0; i < 200000 && gone < 50; i++) {
+        JET_ERR e = JetPutRecord(ses, tab, "r", 1, "x", 1, 0);
+        ck_assert_msg(e == 0 || e == JET_errSessionSharingViolation || e == JET_errInvalidTableId ||
+                          e == JET_errInvalidSesid,
+                      "put returned %ld", (long)e);
+        e = JetBeginTransaction(ses);
+        ck_assert_msg(e == 0 || e == JET_errSessionSharingViolation || e == JET_errInvalidSesid,
+                      "begin returned %ld", (long)e);
+        if (e == 0) {
+            e = JetRollback(ses, 0);
+            ck_assert_msg(e == 0 || e == JET_errSessionSharingViolation || e == JET_errInvalidSesid,
+                          "rollback returned %ld", (long)e);
+        }
+        if (e == JET_errInvalidSesid)
+            gone++;
+    }
+    pthread_join(th, NULL);
+    ck_assert_int_eq(c.close_rc, JET_errSuccess);
+    ck_assert_int_eq(c.end_rc, JET_errSuccess);
+    ck_assert_int_eq(JetPutRecord(ses, tab, "r", 1, "x", 1, 0), JET_errInvalidSesid);
+    /* The instance is whole: a new session reads and writes, and the term is clean. */
+    OK(JetBeginSession(inst, &ses, NULL, NULL));
+    OK(JetOpenDatabase(ses, dbp, NULL, &dbid, 0));
+    OK(JetOpenTable(ses, dbid, "t", NULL, 0, 0, &tab));
+    put_s(ses, tab, "after", "y");
+    OK(JetTerm2(inst, JET_bitTermComplete));
+    inst = 0;
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("api");
@@ -586,6 +796,9 @@ int main(void)
     tcase_add_test(tc, system_parameters);
     tcase_add_test(tc, modes);
     tcase_add_test(tc, failed_create_leaves_nothing_behind);
+    tcase_add_test(tc, session_in_use_by_another_thread);
+    tcase_add_test(tc, one_session_hammered_from_two_threads);
+    tcase_add_test(tc, close_and_end_racing_calls);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
