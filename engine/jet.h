@@ -530,8 +530,10 @@ JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, JET_RSTINFO *prstinfo, JET_GRB
  *   In all of these the databases are flushed and detached cleanly.
  *   Dirty: nothing is flushed; databases stay dirty and are recovered by the next JetInit; the
  *   result is JET_errDirtyShutdown (-1116), and the instance is freed all the same.
- * Calls that race the term get TermInProgress. When the last instance is freed the process returns
- * to "no mode". Errors: InvalidParameter (unknown handle in multi-instance mode), InvalidGrbit,
+ * Calls that race the term get TermInProgress. A term of an instance frozen by an OS snapshot does
+ * not wait for the freeze: it ends the freeze of that snapshot session (every instance of it is
+ * thawed, event 2007) and leaves it; the session's Thaw then returns JET_errOSSnapshotTimeOut so the
+ * copy is discarded. When the last instance is freed the process returns to "no mode". Errors: InvalidParameter (unknown handle in multi-instance mode), InvalidGrbit,
  *   TooManyActiveUsers, DirtyShutdown. */
 JET_ERR JET_API JetTerm(JET_INSTANCE instance);
 JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit);
@@ -835,7 +837,8 @@ JET_ERR JET_API JetOSSnapshotGetFreezeInfo(const JET_OSSNAPID snapId, unsigned l
 /* JetOSSnapshotThaw: end the freeze; writes resume. Without ContinueAfterThaw the session then ends
  * as End would (normally; aborted after a time-out). grbit must be 0.
  * Errors: OSSnapshotInvalidSnapId, InvalidGrbit, OSSnapshotInvalidSequence (not frozen),
- *   OSSnapshotTimeOut (the freeze had already ended by itself: discard the copy). */
+ *   OSSnapshotTimeOut (the freeze had already ended by itself, or because one of the session's
+ *   instances was terminated: discard the copy). */
 JET_ERR JET_API JetOSSnapshotThaw(const JET_OSSNAPID snapId, const JET_GRBIT grbit);
 
 /* JetOSSnapshotTruncateLog: after Thaw, with JET_bitAllDatabasesSnapshot (every database was in
