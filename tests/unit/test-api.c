@@ -773,6 +773,86 @@ START_TEST(close_and_end_racing_calls)
 }
 END_TEST
 
+/* JetInit of a new instance whose system and log directory is d (the result; the instance is left
+ * created, in *pi). */
+static JET_ERR init_in(const char *d, JET_INSTANCE *pi)
+{
+    OK(JetCreateInstance(pi, "fifo"));
+    OK(JetSetSystemParameter(pi, 0, JET_paramSystemPath, 0, d));
+    OK(JetSetSystemParameter(pi, 0, JET_paramLogFilePath, 0, d));
+    OK(JetSetSystemParameter(pi, 0, JET_paramLogFileSize, 256, NULL));
+    return JetInit(pi);
+}
+
+/* Nothing ever opens the other end of these FIFOs: an open that waits for one hangs until the
+ * tcase time-out. */
+START_TEST(fifo_as_checkpoint_or_log)
+{
+    const char *names[] = {"edb.chk", "edb.log"};
+    for (int i = 0; i < 2; i++) {
+        char sub[16];
+        snprintf(sub, sizeof sub, "f%d", i);
+        char *d = tu_path(dir, sub);
+        ck_assert_int_eq(mkdir(d, 0755), 0);
+        char *f = tu_path(d, names[i]);
+        ck_assert_int_eq(mkfifo(f, 0600), 0);
+        JET_INSTANCE fi;
+        ck_assert_int_eq(init_in(d, &fi), JET_errInvalidPath);
+        OK(JetTerm(fi));
+        struct stat st;
+        ck_assert_int_eq(stat(f, &st), 0);
+        ck_assert(S_ISFIFO(st.st_mode)); /* left as it was */
+        free(f);
+        free(d);
+    }
+}
+END_TEST
+
+START_TEST(fifo_or_directory_as_database)
+{
+    char *f = tu_path(dir, "fifo.edb");
+    ck_assert_int_eq(mkfifo(f, 0600), 0);
+    JET_DBINFOMISC m;
+    ck_assert_int_eq(JetGetDatabaseFileInfo(f, &m, sizeof m, JET_DbInfoMisc), JET_errInvalidPath);
+    ck_assert_int_eq(JetAttachDatabase(ses, f, 0), JET_errInvalidPath);
+    JET_DBID d2;
+    ck_assert_int_eq(JetCreateDatabase(ses, f, NULL, &d2, JET_bitDbOverwriteExisting), JET_errInvalidPath);
+    struct stat st;
+    ck_assert_int_eq(stat(f, &st), 0);
+    ck_assert(S_ISFIFO(st.st_mode));
+    /* A directory is no database either. */
+    ck_assert_int_eq(JetGetDatabaseFileInfo(dir, &m, sizeof m, JET_DbInfoMisc), JET_errInvalidPath);
+    ck_assert_int_eq(JetAttachDatabase(ses, dir, 0), JET_errInvalidPath);
+    /* The instance is unharmed. */
+    put_s(ses, tab, "still", "here");
+    free(f);
+}
+END_TEST
+
+START_TEST(fifo_in_a_backup)
+{
+    put_s(ses, tab, "k", "v");
+    char *bd = tu_path(dir, "bk");
+    OK(JetBackupInstance(inst, bd, 0, NULL));
+    OK(JetTerm(inst));
+    inst = 0;
+    /* The stream, then a log of the backup, replaced by a FIFO: the restore fails, at once. */
+    const char *names[] = {"a.edb", "edb00001.log"};
+    for (int i = 0; i < 2; i++) {
+        char *f = tu_path(bd, names[i]), *keep = tu_path(dir, "keep");
+        ck_assert_int_eq(rename(f, keep), 0);
+        ck_assert_int_eq(mkfifo(f, 0600), 0);
+        JET_ERR e = JetRestoreInstance(0, bd, NULL, NULL);
+        ck_assert_msg(e < 0, "restore with a FIFO as %s returned %ld", names[i], (long)e);
+        ck_assert_int_eq(unlink(f), 0);
+        ck_assert_int_eq(rename(keep, f), 0);
+        free(f);
+        free(keep);
+    }
+    free(bd);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("api");
@@ -800,6 +880,13 @@ int main(void)
     tcase_add_test(tc, one_session_hammered_from_two_threads);
     tcase_add_test(tc, close_and_end_racing_calls);
     suite_add_tcase(s, tc);
+    TCase *tf = tcase_create("fifo");
+    tcase_add_checked_fixture(tf, setup, teardown);
+    tcase_set_timeout(tf, 20);
+    tcase_add_test(tf, fifo_as_checkpoint_or_log);
+    tcase_add_test(tf, fifo_or_directory_as_database);
+    tcase_add_test(tf, fifo_in_a_backup);
+    suite_add_tcase(s, tf);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
