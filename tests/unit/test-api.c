@@ -647,6 +647,13 @@ START_TEST(session_in_use_by_another_thread)
 END_TEST
 
 #define HAMMER_N 3000
+#define HAMMER_V 200 /* values large enough for the puts to split pages all the time */
+
+static void hammer_value(const char *k, char *v)
+{
+    for (size_t i = 0; i < HAMMER_V; i++)
+        v[i] = k[i % strlen(k)];
+}
 
 struct hammer {
     int id;
@@ -659,14 +666,15 @@ static void *hammer_main(void *arg)
     struct hammer *h = arg;
     pthread_barrier_wait(h->go);
     for (int i = 0; i < HAMMER_N; i++) {
-        char k[32];
+        char k[32], v[HAMMER_V];
         snprintf(k, sizeof k, "h%d-%05d", h->id, i);
-        h->rc[i] = JetPutRecord(ses, tab, k, (unsigned long)strlen(k), k, (unsigned long)strlen(k), 0);
+        hammer_value(k, v);
+        h->rc[i] = JetPutRecord(ses, tab, k, (unsigned long)strlen(k), v, sizeof v, 0);
         if (i % 8 == 7) {
             /* Reads and moves through the same session too (their results are not checked). */
-            char v[32];
+            char r[32];
             unsigned long got;
-            JetGetRecord(ses, tab, k, (unsigned long)strlen(k), v, sizeof v, &got, 0);
+            JetGetRecord(ses, tab, k, (unsigned long)strlen(k), r, sizeof r, &got, 0);
             JetMove(ses, tab, JET_MovePrevious, 0);
         }
     }
@@ -698,14 +706,15 @@ START_TEST(one_session_hammered_from_two_threads)
     OK(JetOpenTable(rs, dbid, "t", NULL, 0, 0, &rt));
     for (int t = 0; t < 2; t++)
         for (int i = 0; i < HAMMER_N; i++) {
-            char k[32], v[32];
+            char k[32], v[HAMMER_V + 1], want[HAMMER_V];
             snprintf(k, sizeof k, "h%d-%05d", t, i);
             ck_assert_msg(h[t].rc[i] == 0 || h[t].rc[i] == JET_errSessionSharingViolation,
                           "put %s returned %ld", k, (long)h[t].rc[i]);
             int e = get_s(rs, rt, k, v, sizeof v);
             if (h[t].rc[i] == 0) {
                 ck_assert_msg(e == 0, "put %s returned 0 but the record is missing (%d)", k, e);
-                ck_assert_str_eq(v, k);
+                hammer_value(k, want);
+                ck_assert_msg(strlen(v) == HAMMER_V && !memcmp(v, want, HAMMER_V), "record %s is damaged", k);
                 done++;
             } else {
                 ck_assert_msg(e == JET_errRecordNotFound, "refused put %s left a record (%d)", k, e);
@@ -876,10 +885,14 @@ int main(void)
     tcase_add_test(tc, system_parameters);
     tcase_add_test(tc, modes);
     tcase_add_test(tc, failed_create_leaves_nothing_behind);
-    tcase_add_test(tc, session_in_use_by_another_thread);
-    tcase_add_test(tc, one_session_hammered_from_two_threads);
-    tcase_add_test(tc, close_and_end_racing_calls);
     suite_add_tcase(s, tc);
+    TCase *ts = tcase_create("sharing");
+    tcase_add_checked_fixture(ts, setup, teardown);
+    tcase_set_timeout(ts, 120);
+    tcase_add_test(ts, session_in_use_by_another_thread);
+    tcase_add_test(ts, one_session_hammered_from_two_threads);
+    tcase_add_test(ts, close_and_end_racing_calls);
+    suite_add_tcase(s, ts);
     TCase *tf = tcase_create("fifo");
     tcase_add_checked_fixture(tf, setup, teardown);
     tcase_set_timeout(tf, 20);
