@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -577,10 +578,10 @@ static struct {
 static int hold_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
 {
     (void)ctx, (void)fd, (void)path, (void)off, (void)len;
-    if (op != ENG_IO_SYNC || !pthread_equal(pthread_self(), hold.who))
+    if (op != ENG_IO_SYNC)
         return 0;
     pthread_mutex_lock(&hold.mu);
-    if (hold.state == 0) {
+    if (hold.state == 0 && pthread_equal(pthread_self(), hold.who)) {
         hold.state = 1;
         pthread_cond_broadcast(&hold.cv);
         while (hold.state != 2)
@@ -862,6 +863,65 @@ START_TEST(fifo_in_a_backup)
 }
 END_TEST
 
+/* The highest descriptor number open in this process. */
+static int max_fd(void)
+{
+    int m = 2;
+    for (int fd = 3; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            m = fd;
+    return m;
+}
+
+START_TEST(out_of_file_handles)
+{
+    /* JetInit under a descriptor limit that leaves it k free descriptors: it either succeeds or
+     * says what is missing (OutOfFileHandles), never that the log directory is wrong. */
+    OK(JetTerm(inst));
+    inst = 0;
+    int refused = 0, started = 0;
+    for (int k = 0; k < 16; k++) {
+        char *d = NULL;
+        char sub[16];
+        snprintf(sub, sizeof sub, "nofile%d", k);
+        d = tu_path(dir, sub);
+        ck_assert_int_eq(mkdir(d, 0755), 0);
+        int p[2];
+        ck_assert_int_eq(pipe(p), 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            close(p[0]);
+            /* Fill the holes below the highest open descriptor, so exactly k are free. */
+            int top = max_fd(), fd;
+            while ((fd = open("/dev/null", O_RDONLY)) >= 0 && fd < top)
+                ;
+            if (fd > top)
+                close(fd);
+            struct rlimit rl = {(rlim_t)(top + 1 + k), (rlim_t)(top + 1 + k)};
+            JET_INSTANCE fi;
+            long r = setrlimit(RLIMIT_NOFILE, &rl) == 0 ? init_in(d, &fi) : 1;
+            if (write(p[1], &r, sizeof r) != sizeof r)
+                _exit(2);
+            _exit(0);
+        }
+        close(p[1]);
+        long r = 1;
+        ck_assert_int_eq(read(p[0], &r, sizeof r), (ssize_t)sizeof r);
+        close(p[0]);
+        int st;
+        waitpid(pid, &st, 0);
+        ck_assert_msg(r == JET_errSuccess || r == JET_errOutOfFileHandles,
+                      "JetInit with %d free descriptors returned %ld", k, r);
+        refused += r == JET_errOutOfFileHandles;
+        started += r == JET_errSuccess;
+        free(d);
+    }
+    ck_assert_int_gt(refused, 0);
+    ck_assert_int_gt(started, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("api");
@@ -899,6 +959,7 @@ int main(void)
     tcase_add_test(tf, fifo_as_checkpoint_or_log);
     tcase_add_test(tf, fifo_or_directory_as_database);
     tcase_add_test(tf, fifo_in_a_backup);
+    tcase_add_test(tf, out_of_file_handles);
     suite_add_tcase(s, tf);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
