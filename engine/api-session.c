@@ -34,7 +34,8 @@ long api_update_begin(eng_sess *s, eng_db *db, bool *implicit)
     *implicit = false;
     ENG_RETURN_IF(s->txn.doomed, JET_errRollbackRequired);
     /* Set by a failed flush under the cache locks, which this path does not take. */
-    ENG_RETURN_IF(__atomic_load_n(&db->io_err, __ATOMIC_RELAXED), JET_errDatabaseUnavailable);
+    long io_err = __atomic_load_n(&db->io_err, __ATOMIC_RELAXED);
+    ENG_RETURN_IF(io_err, io_err == JET_errDiskFull ? JET_errDiskFull : JET_errDatabaseUnavailable);
     if (s->txn.level == 0) {
         s->txn.level = 1;
         s->txn.implicit = true;

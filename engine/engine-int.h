@@ -458,6 +458,9 @@ void eng_leave(eng_inst *in);
 long eng_enter_session(JET_SESID sesid, eng_sess **out);
 void eng_leave_session(eng_sess *s);
 void eng_fatal(eng_inst *in, long err);
+/* What a call on an instance (or database) made unavailable by cause returns: JET_errDiskFull for
+ * a full database disk, else JET_errInstanceUnavailable. */
+long eng_fatal_err(long cause);
 
 /* Databases (db.c). */
 long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdbid);

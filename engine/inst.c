@@ -60,6 +60,13 @@ void eng_fatal(eng_inst *in, long err)
     pthread_mutex_unlock(&in->mu);
 }
 
+long eng_fatal_err(long cause)
+{
+    /* A full database disk is something the caller can act on (free space, then JetTerm and
+     * JetInit again, which recovers from the log): say so instead of "unavailable". */
+    return cause == JET_errDiskFull ? JET_errDiskFull : JET_errInstanceUnavailable;
+}
+
 long eng_enter(eng_inst *in)
 {
     long err = JET_errSuccess;
@@ -69,7 +76,7 @@ long eng_enter(eng_inst *in)
     else if (in->state != INST_RUNNING)
         err = JET_errNotInitialized;
     else if (in->fatal)
-        err = JET_errInstanceUnavailable;
+        err = eng_fatal_err(in->fatal);
     else if (in->stop_service & ENG_STOP_ALL)
         err = JET_errClientRequestToStopJetService;
     else
@@ -389,7 +396,7 @@ long eng_inst_stop_service(eng_inst *in, JET_GRBIT grbit)
     pthread_mutex_lock(&in->mu);
     long err = in->state == INST_TERMINATING ? JET_errTermInProgress
                : in->state != INST_RUNNING   ? JET_errNotInitialized
-               : in->fatal                   ? JET_errInstanceUnavailable
+               : in->fatal                   ? eng_fatal_err(in->fatal)
                : (in->stop_service & ENG_STOP_ALL) ? JET_errClientRequestToStopJetService
                                                    : JET_errSuccess;
     bool quiesce = false;

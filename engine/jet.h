@@ -12,10 +12,16 @@
  *  - Handles (JET_INSTANCE, JET_SESID, JET_TABLEID) are opaque numbers, validated on every call:
  *    an unknown or stale handle gives an error, never a crash.
  *  - Every function may also return JET_errOutOfMemory (-1011) and, after a fatal I/O error in
- *    the instance, JET_errInstanceUnavailable (-1090); every call on a session, and
+ *    the instance, JET_errInstanceUnavailable (-1090) — or JET_errDiskFull (-1808) when it was a
+ *    database's disk that filled up (the call whose update hit it gets -1808 too; committed work is
+ *    in the log, and JetTerm then JetInit with space again recovers it); every call on a session, and
  *    JetBeginSession, returns JET_errTermInProgress (-1000) while its instance is terminating and
  *    JET_errClientRequestToStopJetService (-1329) after JetStopServiceInstance(2); these are not
  *    repeated in each entry.
+ *  - Every function that opens a file (database, log, checkpoint, backup stream) refuses one that
+ *    is not a regular file — a FIFO, socket, device or directory — with JET_errInvalidPath (-1023)
+ *    at once, instead of blocking in open(); and returns JET_errOutOfFileHandles (-1020) when the
+ *    process has no file descriptor left.
  *  - With no instance left the process has no mode (ESE-NOTES.md §4), so an old instance handle
  *    then gives JET_errNotInitialized; while other instances exist it gives InvalidParameter.
  *  - A session (JET_SESID) may be used by one thread at a time; different sessions may be used
@@ -513,7 +519,8 @@ JET_ERR JET_API JetGetSystemParameter(JET_INSTANCE instance, JET_SESID sesid, un
  * the application attaches them again, as with ESE.
  * Errors: AlreadyInitialized, RunningInMultiInstanceMode (NULL pinstance in multi-instance mode),
  *   InvalidInstance/InvalidParameter (unknown handle), InvalidGrbit, InvalidPath/InvalidLogDirectory
- *   /InvalidSystemPath (a directory that does not exist or cannot be written),
+ *   /InvalidSystemPath (a directory that does not exist or cannot be written; InvalidPath also for
+ *   a checkpoint or log that is not a regular file), OutOfFileHandles,
  *   FileAccessDenied (another process uses the log directory), BadLogSignature,
  *   LogFileCorrupt (damage before the end of the log), BadLogVersion, LogGenerationMismatch,
  *   MissingLogFile, CheckpointCorrupt, LogFileSizeMismatch, SoftRecoveryOnBackupDatabase,
@@ -777,7 +784,9 @@ JET_ERR JET_API JetRestore2(const char *sz, const char *szDest, JET_PFNSTATUS pf
  * bkinfoIncPrev, bkinfoCopyPrev, bkinfoDiffPrev and, in a restored stream, bkinfoFullCur); a
  * smaller cbMax that still holds ESE's JET_DBINFOMISC gets that prefix.
  * Errors: InvalidParameter (NULL pointers, another InfoLevel), BufferTooSmall, FileNotFound,
- *   DatabaseCorrupted / InvalidDatabaseVersion (not a readable jetsnap database). */
+ *   DatabaseCorrupted / InvalidDatabaseVersion (not a readable jetsnap database), InvalidPath (not
+ *   a regular file: a FIFO, device, socket or directory), FileAccessDenied, OutOfFileHandles,
+ *   DiskIO. */
 JET_ERR JET_API JetGetDatabaseFileInfo(const char *szDatabaseName, void *pvResult, unsigned long cbMax,
                                        unsigned long InfoLevel);
 
@@ -890,7 +899,8 @@ JET_ERR JET_API JetEndSession(JET_SESID sesid, JET_GRBIT grbit);
  *   FileAlreadyExists (file exists and no OverwriteExisting), DatabaseInvalidPath (the directory
  *   does not exist), FileAccessDenied/PermissionDenied, DatabaseSharingViolation (another instance
  *   of this process has it attached), TooManyAttachedDatabases (more than 32), DiskFull/DiskIO,
- *   InTransaction (the session has an open transaction). */
+ *   InTransaction (the session has an open transaction), InvalidPath (the name is that of a FIFO,
+ *   device, socket or directory: left as it is), OutOfFileHandles. */
 JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const char *szConnect,
                                   JET_DBID *pdbid, JET_GRBIT grbit);
 
@@ -901,7 +911,8 @@ JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const
  *   InvalidDatabaseVersion, PageSizeMismatch, DatabaseDirtyShutdown (needs recovery with the logs
  *   it was used with), SoftRecoveryOnBackupDatabase (a restored backup not yet recovered),
  *   DatabaseSharingViolation, FileAccessDenied (another process has it open), TooManyAttachedDatabases,
- *   InTransaction, InvalidGrbit. */
+ *   InTransaction, InvalidGrbit, InvalidPath (not a regular file: a FIFO, device, socket or
+ *   directory), OutOfFileHandles. */
 JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_GRBIT grbit);
 
 /* JetDetachDatabase: flush and detach a database (NULL or "" detaches all). The database header is

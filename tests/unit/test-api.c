@@ -526,6 +526,49 @@ static int nth_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint
     return ++f->seen == f->n ? -ENOSPC : 0;
 }
 
+START_TEST(database_disk_full_is_reported)
+{
+    /* The database's disk fills up: the checkpoint thread's page write fails. The calls that come
+     * after must say DiskFull, not a bare InstanceUnavailable, and nothing acknowledged is lost. */
+    char v[2048];
+    memset(v, 'v', sizeof v);
+    struct nth_fault f = {"/a.edb", 1, 0};
+    eng_io_set_fault_hook(nth_hook, &f);
+    JET_ERR e = 0;
+    int n = 0;
+    for (; n < 20000 && !e; n++) {
+        char k[16];
+        snprintf(k, sizeof k, "full%05d", n);
+        e = JetPutRecord(ses, tab, k, (unsigned long)strlen(k), v, sizeof v, 0);
+    }
+    n--; /* the last put failed */
+    ck_assert_int_ge(f.seen, 1);
+    ck_assert_int_eq(e, JET_errDiskFull);
+    /* Sticky, and named the same way on every call and for a new session. */
+    ck_assert_int_eq(JetPutRecord(ses, tab, "again", 5, "x", 1, 0), JET_errDiskFull);
+    ck_assert_int_eq(JetBeginTransaction(ses), JET_errDiskFull);
+    JET_SESID s2;
+    ck_assert_int_eq(JetBeginSession(inst, &s2, NULL, NULL), JET_errDiskFull);
+    ck_assert_int_eq(JetStopServiceInstance2(inst, JET_bitStopServiceQuiesceCaches), JET_errDiskFull);
+    eng_io_set_fault_hook(NULL, NULL);
+    JetTerm(inst);
+    inst = 0;
+    /* Space again: recovery brings back every acknowledged put. */
+    start_instance();
+    OK(JetAttachDatabase(ses, dbp, 0));
+    OK(JetOpenDatabase(ses, dbp, NULL, &dbid, 0));
+    OK(JetOpenTable(ses, dbid, "t", NULL, 0, 0, &tab));
+    for (int i = 0; i < n; i++) {
+        char k[16];
+        unsigned long got = 0;
+        snprintf(k, sizeof k, "full%05d", i);
+        ck_assert_msg(JetGetRecord(ses, tab, k, (unsigned long)strlen(k), NULL, 0, &got, 0) == JET_wrnBufferTruncated &&
+                          got == sizeof v,
+                      "acknowledged put %s is lost", k);
+    }
+}
+END_TEST
+
 START_TEST(failed_create_leaves_nothing_behind)
 {
     /* The third write to b.edb is its header after the ATTACH record went to the log: the create
@@ -945,6 +988,7 @@ int main(void)
     tcase_add_test(tc, system_parameters);
     tcase_add_test(tc, modes);
     tcase_add_test(tc, failed_create_leaves_nothing_behind);
+    tcase_add_test(tc, database_disk_full_is_reported);
     suite_add_tcase(s, tc);
     TCase *ts = tcase_create("sharing");
     tcase_add_checked_fixture(ts, setup, teardown);
