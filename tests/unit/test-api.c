@@ -1,7 +1,10 @@
 /*
  * test-api.c — the public API through jet.h: behaviour, every documented error number for bad
  * input, isolation between sessions, nested transactions, and recovery after a dirty shutdown
- * and after a crashed process.
+ * and after a crashed process. Misuse and hostile surroundings: one session used from two threads
+ * (SessionSharingViolation, never shared state), FIFOs and directories where files belong
+ * (refused at once; the "fifo" tcase has a short time-out so a blocking open fails it), too few
+ * file descriptors, and a full database disk.
  */
 #include <check.h>
 #include <errno.h>
