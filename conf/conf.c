@@ -19,6 +19,7 @@
  * Errors are collected, never printed, and sorted into file order at the end.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf-int.h"
 
@@ -1186,9 +1188,28 @@ int conf_load_file(const char *path, struct conf_config **pcfg, struct conf_diag
         *pdiags = NULL;
     if (!path)
         return CONF_EARG;
-    FILE *f = fopen(path, "rb");
+    /* O_NONBLOCK: a FIFO given as the config would block the open until a writer comes. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    int e = fd < 0 || fstat(fd, &st) < 0 ? errno : 0;
+    if (e) {
+        if (fd >= 0)
+            close(fd);
+        if (pdiags)
+            *pdiags = file_problem(path, "cannot open", e);
+        return CONF_EIO;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        if (pdiags)
+            *pdiags = file_problem(path, "not a regular file", 0);
+        return CONF_EIO;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    FILE *f = fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
-        int e = errno;
+        e = errno;
+        close(fd);
         if (pdiags)
             *pdiags = file_problem(path, "cannot open", e);
         return CONF_EIO;
@@ -1199,7 +1220,7 @@ int conf_load_file(const char *path, struct conf_config **pcfg, struct conf_diag
         return CONF_ENOMEM;
     }
     size_t n = fread(buf, 1, CONF_FILE_MAX + 1, f);
-    int e = ferror(f) ? errno : 0;
+    e = ferror(f) ? errno : 0;
     fclose(f);
     if (e || n > CONF_FILE_MAX) {
         free(buf);

@@ -132,7 +132,7 @@ struct conf_config {
 
 /* The kind of a problem, for programs (tests, a daemon that wants to react). Stable numbers. */
 enum conf_diag_code {
-    CONF_D_IO = 1,              /* cannot open or read the file, or it is larger than CONF_FILE_MAX */
+    CONF_D_IO = 1,              /* cannot open or read the file, not a regular file, or larger than CONF_FILE_MAX */
     CONF_D_SYNTAX = 2,          /* a line that is not a section header, "key = value" or a comment;
                                    a NUL byte; a section header without ']' or with text after it */
     CONF_D_LINE_TOO_LONG = 3,   /* a line longer than CONF_LINE_MAX bytes */

@@ -11,7 +11,7 @@ JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const
     if (err)
         return err;
     err = eng_db_create(s, szFilename, grbit, pdbid);
-    eng_leave(s->inst);
+    eng_leave_session(s);
     return err;
 }
 
@@ -22,7 +22,7 @@ JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_G
     if (err)
         return err;
     err = eng_db_attach(s, szFilename, grbit);
-    eng_leave(s->inst);
+    eng_leave_session(s);
     return err;
 }
 
@@ -33,7 +33,7 @@ JET_ERR JET_API JetDetachDatabase(JET_SESID sesid, const char *szFilename)
     if (err)
         return err;
     err = eng_db_detach(s, szFilename);
-    eng_leave(s->inst);
+    eng_leave_session(s);
     return err;
 }
 
@@ -62,7 +62,7 @@ JET_ERR JET_API JetOpenDatabase(JET_SESID sesid, const char *szFilename, const c
         }
         pthread_mutex_unlock(&in->mu);
     }
-    eng_leave(in);
+    eng_leave_session(s);
     return err;
 }
 
@@ -91,6 +91,6 @@ JET_ERR JET_API JetCloseDatabase(JET_SESID sesid, JET_DBID dbid, JET_GRBIT grbit
         }
         pthread_mutex_unlock(&in->mu);
     }
-    eng_leave(in);
+    eng_leave_session(s);
     return err;
 }

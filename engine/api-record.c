@@ -22,7 +22,7 @@ static long enter(JET_SESID sesid, JET_TABLEID tableid, eng_sess **ps, eng_curso
         return err;
     err = api_cursor(*ps, tableid, pc);
     if (err)
-        eng_leave((*ps)->inst);
+        eng_leave_session(*ps);
     return err;
 }
 
@@ -70,7 +70,7 @@ JET_ERR JET_API JetPutRecord(JET_SESID sesid, JET_TABLEID tableid, const void *p
             c->pos = CUR_ON;
         }
     }
-    eng_leave(s->inst);
+    eng_leave_session(s);
     return err;
 }
 
@@ -100,7 +100,7 @@ JET_ERR JET_API JetGetRecord(JET_SESID sesid, JET_TABLEID tableid, const void *p
             err = vlen > cbMax ? JET_wrnBufferTruncated : JET_errSuccess;
         }
     }
-    eng_leave(s->inst);
+    eng_leave_session(s);
     return err;
 }
 
@@ -131,7 +131,7 @@ JET_ERR JET_API JetDeleteRecord(JET_SESID sesid, JET_TABLEID tableid, const void
         if (!err && c->pos == CUR_ON && c->klen == cbKey && !memcmp(c->key, pvKey, cbKey))
             c->pos = CUR_DELETED;
     }
-    eng_leave(s->inst);
+    eng_leave_session(s);
     return err;
 }
 
@@ -181,7 +181,7 @@ JET_ERR JET_API JetSeekRecord(JET_SESID sesid, JET_TABLEID tableid, const void *
                  (c->klen != cbKey || memcmp(c->key, pvKey, cbKey)))
             err = JET_wrnSeekNotEqual;
     }
-    eng_leave(s->inst);
+    eng_leave_session(s);
     return err;
 }
 
@@ -231,7 +231,7 @@ JET_ERR JET_API JetMove(JET_SESID sesid, JET_TABLEID tableid, long cRow, JET_GRB
         for (long i = 0; i < n && !err; i++)
             err = step(s, c, cRow > 0 ? 1 : -1);
     }
-    eng_leave(s->inst);
+    eng_leave_session(s);
     return err;
 }
 
@@ -258,7 +258,7 @@ JET_ERR JET_API JetRetrieveKey(JET_SESID sesid, JET_TABLEID tableid, void *pvKey
     err = check_retrieve(c, pvKey, cbMax, grbit);
     if (!err)
         err = copy_out(c->key, c->klen, pvKey, cbMax, pcbActual);
-    eng_leave(s->inst);
+    eng_leave_session(s);
     return err;
 }
 
@@ -285,6 +285,6 @@ JET_ERR JET_API JetRetrieveRecord(JET_SESID sesid, JET_TABLEID tableid, void *pv
             err = vlen > cbMax ? JET_wrnBufferTruncated : JET_errSuccess;
         }
     }
-    eng_leave(s->inst);
+    eng_leave_session(s);
     return err;
 }

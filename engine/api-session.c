@@ -9,9 +9,13 @@
 
 long api_cursor(eng_sess *s, JET_TABLEID tableid, eng_cursor **out)
 {
-    eng_cursor *c = eng_handle_get(tableid, ENG_H_TABLE);
-    ENG_RETURN_IF(!c, JET_errInvalidTableId);
-    ENG_RETURN_IF(c->sess != s, JET_errSesidTableIdMismatch);
+    /* The owner check is made under the handle lock: a cursor of another session may be closed
+     * (and freed) by that session's thread at any moment, but not before its handle is freed. */
+    eng_handle_lock();
+    eng_cursor *c = eng_handle_get_locked(tableid, ENG_H_TABLE);
+    long err = !c ? JET_errInvalidTableId : c->sess != s ? JET_errSesidTableIdMismatch : JET_errSuccess;
+    eng_handle_unlock();
+    ENG_RETURN_IF(err, err);
     *out = c;
     return JET_errSuccess;
 }
@@ -30,7 +34,8 @@ long api_update_begin(eng_sess *s, eng_db *db, bool *implicit)
     *implicit = false;
     ENG_RETURN_IF(s->txn.doomed, JET_errRollbackRequired);
     /* Set by a failed flush under the cache locks, which this path does not take. */
-    ENG_RETURN_IF(__atomic_load_n(&db->io_err, __ATOMIC_RELAXED), JET_errDatabaseUnavailable);
+    long io_err = __atomic_load_n(&db->io_err, __ATOMIC_RELAXED);
+    ENG_RETURN_IF(io_err, io_err == JET_errDiskFull ? JET_errDiskFull : JET_errDatabaseUnavailable);
     if (s->txn.level == 0) {
         s->txn.level = 1;
         s->txn.implicit = true;
@@ -167,9 +172,11 @@ JET_ERR JET_API JetEndSession(JET_SESID sesid, JET_GRBIT grbit)
         return err;
     eng_inst *in = s->inst;
     if (grbit) {
-        eng_leave(in);
+        eng_leave_session(s);
         return JET_errInvalidGrbit;
     }
+    /* The session stays claimed until it is freed: a call racing the end gets
+     * SessionSharingViolation, then InvalidSesid once the handle is gone. */
     eng_session_destroy(s);
     eng_leave(in);
     return JET_errSuccess;
@@ -182,7 +189,7 @@ JET_ERR JET_API JetBeginTransaction(JET_SESID sesid)
     if (err)
         return err;
     err = eng_txn_begin(&s->txn);
-    eng_leave(s->inst);
+    eng_leave_session(s);
     return err;
 }
 
@@ -213,7 +220,7 @@ JET_ERR JET_API JetCommitTransaction(JET_SESID sesid, JET_GRBIT grbit)
             }
         }
     }
-    eng_leave(in);
+    eng_leave_session(s);
     return err;
 }
 
@@ -229,6 +236,6 @@ JET_ERR JET_API JetRollback(JET_SESID sesid, JET_GRBIT grbit)
         err = eng_txn_rollback(&s->txn, grbit & JET_bitRollbackAll);
     if (!err)
         api_revalidate_cursors(s);
-    eng_leave(s->inst);
+    eng_leave_session(s);
     return err;
 }

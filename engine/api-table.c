@@ -72,7 +72,7 @@ JET_ERR JET_API JetCreateTable(JET_SESID sesid, JET_DBID dbid, const char *szTab
         if (!err)
             err = cursor_new(s, db, root, szTableName, ptableid);
     }
-    eng_leave(s->inst);
+    eng_leave_session(s);
     return err;
 }
 
@@ -107,7 +107,7 @@ JET_ERR JET_API JetOpenTable(JET_SESID sesid, JET_DBID dbid, const char *szTable
         if (!err)
             err = cursor_new(s, db, root, szTableName, ptableid);
     }
-    eng_leave(s->inst);
+    eng_leave_session(s);
     return err;
 }
 
@@ -132,7 +132,7 @@ JET_ERR JET_API JetCloseTable(JET_SESID sesid, JET_TABLEID tableid)
         free(c->key);
         free(c);
     }
-    eng_leave(s->inst);
+    eng_leave_session(s);
     return err;
 }
 
@@ -173,6 +173,6 @@ JET_ERR JET_API JetDeleteTable(JET_SESID sesid, JET_DBID dbid, const char *szTab
         eng_view_end(&v);
         err = api_update_end(s, implicit, before, err);
     }
-    eng_leave(in);
+    eng_leave_session(s);
     return err;
 }

@@ -336,8 +336,11 @@ long eng_cache_flush(eng_db *db, eng_lsn upto)
         evict(db);
         pthread_cond_broadcast(&db->ccv);
         pthread_mutex_unlock(&db->cmu);
-        if (err)
+        if (err) {
+            eng_event(db->inst, 1, err == JET_errDiskFull ? 1808 : 1022, "writing %zu pages of %s failed with error %ld",
+                      n, db->path, err);
             break;
+        }
     }
     free(st);
     free(bufs);

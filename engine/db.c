@@ -270,7 +270,9 @@ static bool cut_create_leftover(int fd)
 }
 
 /* Decide about what sits at the create's path. Nothing: *target stays -1. Something that is not
- * a regular file: FileAlreadyExists. A regular file: with JET_bitDbOverwriteExisting, or when it
+ * a regular file (a directory, FIFO, device, socket or symbolic link) is never replaced: with
+ * JET_bitDbOverwriteExisting that is InvalidPath (the name is not a file's, as for every other
+ * call), without it FileAlreadyExists. A regular file: with JET_bitDbOverwriteExisting, or when it
  * is the leftover of a create that a crash cut short (cut_create_leftover), it is opened and
  * locked, so a file an instance (of any process) has attached or is creating is refused
  * (FileAccessDenied) instead of replaced; the caller keeps the lock until the rename has replaced
@@ -281,7 +283,8 @@ static long claim_target(const char *cp, JET_GRBIT grbit, int *target)
     struct stat st;
     if (lstat(cp, &st) < 0)
         return errno == ENOENT ? JET_errSuccess : eng_io_errno_to_jet(-errno, 0);
-    ENG_RETURN_IF(!S_ISREG(st.st_mode), JET_errFileAlreadyExists);
+    ENG_RETURN_IF(!S_ISREG(st.st_mode),
+                  (grbit & JET_bitDbOverwriteExisting) ? JET_errInvalidPath : JET_errFileAlreadyExists);
     int fd = eng_io_open(cp, O_RDWR | O_NONBLOCK, 0);
     if (fd == -ENOENT) /* gone meanwhile */
         return JET_errSuccess;

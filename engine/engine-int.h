@@ -334,6 +334,9 @@ struct eng_sess {
     uint32_t open_dbs[ENG_MAX_DB + 1]; /* JetOpenDatabase count per dbid */
     eng_cursor *cursors;
     eng_lsn last_commit;               /* for JET_bitWaitLastLevel0Commit */
+    /* Set while a call runs on the session (eng_enter_session .. eng_leave_session): a second
+     * thread's call meanwhile gets JET_errSessionSharingViolation instead of sharing txn state. */
+    atomic_bool busy;
     struct eng_sess *next;
 };
 
@@ -450,9 +453,14 @@ long eng_inst_stop_service(eng_inst *in, JET_GRBIT grbit);
 /* API entry/exit: fails with NotInitialized/TermInProgress/InstanceUnavailable. */
 long eng_enter(eng_inst *in);
 void eng_leave(eng_inst *in);
-/* Resolve a session handle and enter its instance. */
+/* Resolve a session handle, claim the session (SessionSharingViolation if a call of another
+ * thread is on it) and enter its instance; eng_leave_session undoes both. */
 long eng_enter_session(JET_SESID sesid, eng_sess **out);
+void eng_leave_session(eng_sess *s);
 void eng_fatal(eng_inst *in, long err);
+/* What a call on an instance (or database) made unavailable by cause returns: JET_errDiskFull for
+ * a full database disk, else JET_errInstanceUnavailable. */
+long eng_fatal_err(long cause);
 
 /* Databases (db.c). */
 long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdbid);

@@ -60,6 +60,13 @@ void eng_fatal(eng_inst *in, long err)
     pthread_mutex_unlock(&in->mu);
 }
 
+long eng_fatal_err(long cause)
+{
+    /* A full database disk is something the caller can act on (free space, then JetTerm and
+     * JetInit again, which recovers from the log): say so instead of "unavailable". */
+    return cause == JET_errDiskFull ? JET_errDiskFull : JET_errInstanceUnavailable;
+}
+
 long eng_enter(eng_inst *in)
 {
     long err = JET_errSuccess;
@@ -69,7 +76,7 @@ long eng_enter(eng_inst *in)
     else if (in->state != INST_RUNNING)
         err = JET_errNotInitialized;
     else if (in->fatal)
-        err = JET_errInstanceUnavailable;
+        err = eng_fatal_err(in->fatal);
     else if (in->stop_service & ENG_STOP_ALL)
         err = JET_errClientRequestToStopJetService;
     else
@@ -91,11 +98,32 @@ long eng_enter_session(JET_SESID sesid, eng_sess **out)
     /* Look up and enter under the handle lock: a term cannot free the session in between. */
     eng_handle_lock();
     eng_sess *s = eng_handle_get_locked(sesid, ENG_H_SESSION);
-    long err = s ? eng_enter(s->inst) : JET_errInvalidSesid;
+    long err = s ? JET_errSuccess : JET_errInvalidSesid;
+    bool idle = false;
+    /* ESE lets a session move between threads from one call to the next, but never be in two
+     * calls at once: the second would share its transaction and cursors unlocked. */
+    if (s && !atomic_compare_exchange_strong_explicit(&s->busy, &idle, true, memory_order_acquire,
+                                                      memory_order_relaxed))
+        err = eng_trace_err(JET_errSessionSharingViolation, __FILE__, __LINE__);
+    if (!err) {
+        err = eng_enter(s->inst);
+        /* Released under the handle lock, before a term can free the session. */
+        if (err)
+            atomic_store_explicit(&s->busy, false, memory_order_release);
+    }
     eng_handle_unlock();
     if (!err)
         *out = s;
     return err;
+}
+
+void eng_leave_session(eng_sess *s)
+{
+    /* The session may be claimed and ended by another thread as soon as it is released; the
+     * instance stays, as this call is still counted in it. */
+    eng_inst *in = s->inst;
+    atomic_store_explicit(&s->busy, false, memory_order_release);
+    eng_leave(in);
 }
 
 static void on_roll(void *ctx, uint32_t gen)
@@ -368,7 +396,7 @@ long eng_inst_stop_service(eng_inst *in, JET_GRBIT grbit)
     pthread_mutex_lock(&in->mu);
     long err = in->state == INST_TERMINATING ? JET_errTermInProgress
                : in->state != INST_RUNNING   ? JET_errNotInitialized
-               : in->fatal                   ? JET_errInstanceUnavailable
+               : in->fatal                   ? eng_fatal_err(in->fatal)
                : (in->stop_service & ENG_STOP_ALL) ? JET_errClientRequestToStopJetService
                                                    : JET_errSuccess;
     bool quiesce = false;

@@ -9,6 +9,7 @@
 #ifndef ENG_IO_INT_H
 #define ENG_IO_INT_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -32,7 +33,10 @@ typedef int (*eng_io_fault_fn)(void *ctx, enum eng_io_op op, int fd, const char 
                                size_t len);
 void eng_io_set_fault_hook(eng_io_fault_fn fn, void *ctx);
 
-int eng_io_open(const char *path, int flags, int mode);     /* returns fd or -errno; O_CLOEXEC added */
+/* Returns fd or -errno; O_CLOEXEC added. Anything but a regular file (a directory with O_DIRECTORY)
+ * is refused with -ENG_IO_ENOTREG, without blocking: a FIFO, socket, device or directory. */
+#define ENG_IO_ENOTREG ENODEV
+int eng_io_open(const char *path, int flags, int mode);
 int eng_io_close(int fd);
 ssize_t eng_io_pread(int fd, void *buf, size_t len, uint64_t off);        /* bytes read (short at EOF) */
 int eng_io_pwrite(int fd, const void *buf, size_t len, uint64_t off);     /* all or -errno */
@@ -50,8 +54,9 @@ int64_t eng_io_size(int fd); /* file size or -errno */
 
 /* ENOSPC -> JET_errDiskFull (or JET_errLogDiskFull when for_log), ENOENT -> JET_errFileNotFound,
  * EACCES/EPERM/EROFS -> JET_errFileAccessDenied, EEXIST -> JET_errFileAlreadyExists,
- * EMFILE/ENFILE -> JET_errOutOfFileHandles, ENOMEM -> JET_errOutOfMemory, else JET_errDiskIO
- * (JET_errLogWriteFail when for_log). */
+ * EMFILE/ENFILE -> JET_errOutOfFileHandles, ENOMEM -> JET_errOutOfMemory, ENAMETOOLONG and
+ * ENG_IO_ENOTREG/EISDIR (not a regular file) -> JET_errInvalidPath, as ESE does for a name that is
+ * not a file's, else JET_errDiskIO (JET_errLogWriteFail when for_log). */
 long eng_io_errno_to_jet(int neg_errno, int for_log);
 
 /* CRC-32C (Castagnoli), hardware-accelerated where the CPU has it. */

@@ -46,11 +46,29 @@ int eng_io_open(const char *path, int flags, int mode)
     int f = fault(ENG_IO_OPEN, -1, path, 0, 0);
     if (f < 0)
         return f;
+    /* O_NONBLOCK so that a FIFO where a file belongs is refused instead of blocking the open until
+     * a writer (or reader) comes; a FIFO opened for writing without a reader fails with ENXIO. */
     int fd;
     do
-        fd = open(path, flags | O_CLOEXEC, mode);
+        fd = open(path, flags | O_CLOEXEC | O_NONBLOCK, mode);
     while (fd < 0 && errno == EINTR);
-    return fd < 0 ? -errno : fd;
+    if (fd < 0)
+        return errno == ENXIO ? -ENG_IO_ENOTREG : -errno;
+    struct stat st;
+    int r = fstat(fd, &st) < 0 ? -errno : 0;
+    /* Only regular files hold a database, log, checkpoint or stream (a directory is opened with
+     * O_DIRECTORY, which open() itself checks). A device or socket is no file of ours either. */
+    if (!r && !(flags & O_DIRECTORY) && !S_ISREG(st.st_mode))
+        r = -ENG_IO_ENOTREG;
+    if (!r && !(flags & O_NONBLOCK)) {
+        int fl = fcntl(fd, F_GETFL);
+        r = fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ? -errno : 0;
+    }
+    if (r) {
+        close(fd);
+        return r;
+    }
+    return fd;
 }
 
 int eng_io_close(int fd)
@@ -262,6 +280,8 @@ long eng_io_errno_to_jet(int neg_errno, int for_log)
     case ENOMEM:
         return JET_errOutOfMemory;
     case ENAMETOOLONG:
+    case ENG_IO_ENOTREG:
+    case EISDIR:
         return JET_errInvalidPath;
     default:
         return for_log ? JET_errLogWriteFail : JET_errDiskIO;

@@ -12,14 +12,23 @@
  *  - Handles (JET_INSTANCE, JET_SESID, JET_TABLEID) are opaque numbers, validated on every call:
  *    an unknown or stale handle gives an error, never a crash.
  *  - Every function may also return JET_errOutOfMemory (-1011) and, after a fatal I/O error in
- *    the instance, JET_errInstanceUnavailable (-1090); every call on a session, and
+ *    the instance, JET_errInstanceUnavailable (-1090) — or JET_errDiskFull (-1808) when it was a
+ *    database's disk that filled up (the call whose update hit it gets -1808 too; committed work is
+ *    in the log, and JetTerm then JetInit with space again recovers it); every call on a session, and
  *    JetBeginSession, returns JET_errTermInProgress (-1000) while its instance is terminating and
  *    JET_errClientRequestToStopJetService (-1329) after JetStopServiceInstance(2); these are not
  *    repeated in each entry.
+ *  - Every function that opens a file (database, log, checkpoint, backup stream) refuses one that
+ *    is not a regular file — a FIFO, socket, device or directory — with JET_errInvalidPath (-1023)
+ *    at once, instead of blocking in open(); and returns JET_errOutOfFileHandles (-1020) when the
+ *    process has no file descriptor left.
  *  - With no instance left the process has no mode (ESE-NOTES.md §4), so an old instance handle
  *    then gives JET_errNotInitialized; while other instances exist it gives InvalidParameter.
  *  - A session (JET_SESID) may be used by one thread at a time; different sessions may be used
- *    from different threads at once.
+ *    from different threads at once. A session may move to another thread between calls, but a
+ *    call on a session (or on one of its JET_TABLEIDs) while another thread's call is on it fails
+ *    at once with JET_errSessionSharingViolation (-1112), touching nothing; so does that of a
+ *    JetEndSession or JetCloseTable racing another call. Every session call may return it.
  *
  * Departures from ESE that exist because this is Linux (ESE-NOTES.md allows them):
  *  - Paths are byte strings; no 8.3 names, no alignment rules for buffers.
@@ -338,6 +347,7 @@ typedef struct _JET_RSTINFO {
 #define JET_errInvalidSesid (-1104)
 #define JET_errInTransaction (-1108)
 #define JET_errRollbackRequired (-1109)
+#define JET_errSessionSharingViolation (-1112)
 #define JET_errSesidTableIdMismatch (-1114)
 #define JET_errInvalidInstance (-1115)
 #define JET_errDirtyShutdown (-1116)
@@ -509,7 +519,8 @@ JET_ERR JET_API JetGetSystemParameter(JET_INSTANCE instance, JET_SESID sesid, un
  * the application attaches them again, as with ESE.
  * Errors: AlreadyInitialized, RunningInMultiInstanceMode (NULL pinstance in multi-instance mode),
  *   InvalidInstance/InvalidParameter (unknown handle), InvalidGrbit, InvalidPath/InvalidLogDirectory
- *   /InvalidSystemPath (a directory that does not exist or cannot be written),
+ *   /InvalidSystemPath (a directory that does not exist or cannot be written; InvalidPath also for
+ *   a checkpoint or log that is not a regular file), OutOfFileHandles,
  *   FileAccessDenied (another process or instance uses the checkpoint or the log files: a
  *   running writer holds edb.log and edbtmp.log locked), BadLogSignature,
  *   LogFileCorrupt (damage before the end of the log: a damaged record with intact ones behind
@@ -533,8 +544,10 @@ JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, JET_RSTINFO *prstinfo, JET_GRB
  *   In all of these the databases are flushed and detached cleanly.
  *   Dirty: nothing is flushed; databases stay dirty and are recovered by the next JetInit; the
  *   result is JET_errDirtyShutdown (-1116), and the instance is freed all the same.
- * Calls that race the term get TermInProgress. When the last instance is freed the process returns
- * to "no mode". Errors: InvalidParameter (unknown handle in multi-instance mode), InvalidGrbit,
+ * Calls that race the term get TermInProgress. A term of an instance frozen by an OS snapshot does
+ * not wait for the freeze: it ends the freeze of that snapshot session (every instance of it is
+ * thawed, event 2007) and leaves it; the session's Thaw then returns JET_errOSSnapshotTimeOut so the
+ * copy is discarded. When the last instance is freed the process returns to "no mode". Errors: InvalidParameter (unknown handle in multi-instance mode), InvalidGrbit,
  *   TooManyActiveUsers, DirtyShutdown. */
 JET_ERR JET_API JetTerm(JET_INSTANCE instance);
 JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit);
@@ -811,7 +824,9 @@ JET_ERR JET_API JetRestore2(const char *sz, const char *szDest, JET_PFNSTATUS pf
  * bkinfoIncPrev, bkinfoCopyPrev, bkinfoDiffPrev and, in a restored stream, bkinfoFullCur); a
  * smaller cbMax that still holds ESE's JET_DBINFOMISC gets that prefix.
  * Errors: InvalidParameter (NULL pointers, another InfoLevel), BufferTooSmall, FileNotFound,
- *   DatabaseCorrupted / InvalidDatabaseVersion (not a readable jetsnap database). */
+ *   DatabaseCorrupted / InvalidDatabaseVersion (not a readable jetsnap database), InvalidPath (not
+ *   a regular file: a FIFO, device, socket or directory), FileAccessDenied, OutOfFileHandles,
+ *   DiskIO. */
 JET_ERR JET_API JetGetDatabaseFileInfo(const char *szDatabaseName, void *pvResult, unsigned long cbMax,
                                        unsigned long InfoLevel);
 
@@ -871,7 +886,8 @@ JET_ERR JET_API JetOSSnapshotGetFreezeInfo(const JET_OSSNAPID snapId, unsigned l
 /* JetOSSnapshotThaw: end the freeze; writes resume. Without ContinueAfterThaw the session then ends
  * as End would (normally; aborted after a time-out). grbit must be 0.
  * Errors: OSSnapshotInvalidSnapId, InvalidGrbit, OSSnapshotInvalidSequence (not frozen),
- *   OSSnapshotTimeOut (the freeze had already ended by itself: discard the copy). */
+ *   OSSnapshotTimeOut (the freeze had already ended by itself, or because one of the session's
+ *   instances was terminated: discard the copy). */
 JET_ERR JET_API JetOSSnapshotThaw(const JET_OSSNAPID snapId, const JET_GRBIT grbit);
 
 /* JetOSSnapshotTruncateLog: after Thaw, with JET_bitAllDatabasesSnapshot (every database was in
@@ -909,7 +925,8 @@ JET_ERR JET_API JetBeginSession(JET_INSTANCE instance, JET_SESID *psesid, JET_PC
                                 JET_PCSTR szPassword);
 
 /* JetEndSession: roll back any open transaction, close the session's tables and databases and free
- * the session. grbit must be 0. Errors: InvalidSesid, InvalidGrbit. */
+ * the session. grbit must be 0. Errors: InvalidSesid, InvalidGrbit, SessionSharingViolation (a call
+ * of another thread is on the session: it is not ended). */
 JET_ERR JET_API JetEndSession(JET_SESID sesid, JET_GRBIT grbit);
 
 /* ---------------------------------------------------------------------------------------------
@@ -921,13 +938,14 @@ JET_ERR JET_API JetEndSession(JET_SESID sesid, JET_GRBIT grbit);
  * The file is built as <name>.creating and renamed into place, so a crash leaves no half-made
  * database: a retried create replaces what a create cut short left (and its temporary file).
  * Errors: InvalidParameter (NULL name/pdbid), InvalidGrbit, DatabaseDuplicate (already attached),
- *   FileAlreadyExists (file exists and no OverwriteExisting), DatabaseInvalidPath (the directory
- *   does not exist), FileAccessDenied/PermissionDenied (also, with OverwriteExisting, a file that
- *   is in use: a database or checkpoint of any instance, or a log file — edb.log, edbtmp.log, an
- *   archived generation — of a running instance; the file is left untouched),
- *   DatabaseSharingViolation (another instance
- *   of this process has it attached), TooManyAttachedDatabases (more than 32), DiskFull/DiskIO,
- *   InTransaction (the session has an open transaction). */
+ *   FileAlreadyExists (something exists at the path and no OverwriteExisting), DatabaseInvalidPath
+ *   (the directory does not exist), FileAccessDenied/PermissionDenied (also, with
+ *   OverwriteExisting, a file that is in use: a database or checkpoint of any instance, or a log
+ *   file — edb.log, edbtmp.log, an archived generation — of a running instance; the file is left
+ *   untouched), DatabaseSharingViolation (another instance of this process has it attached),
+ *   TooManyAttachedDatabases (more than 32), DiskFull/DiskIO, InTransaction (the session has an
+ *   open transaction), InvalidPath (with OverwriteExisting, the name is that of a directory, FIFO,
+ *   device, socket or symbolic link: it is left as it is), OutOfFileHandles. */
 JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const char *szConnect,
                                   JET_DBID *pdbid, JET_GRBIT grbit);
 
@@ -939,7 +957,8 @@ JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const
  *   InvalidDatabaseVersion, PageSizeMismatch, DatabaseDirtyShutdown (needs recovery with the logs
  *   it was used with), SoftRecoveryOnBackupDatabase (a restored backup not yet recovered),
  *   DatabaseSharingViolation, FileAccessDenied (another process has it open), TooManyAttachedDatabases,
- *   InTransaction, InvalidGrbit. */
+ *   InTransaction, InvalidGrbit, InvalidPath (not a regular file: a FIFO, device, socket or
+ *   directory), OutOfFileHandles. */
 JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_GRBIT grbit);
 
 /* JetDetachDatabase: flush and detach a database (NULL or "" detaches all). The database header is

@@ -100,7 +100,8 @@ static inline bool log_sig_eq(const eng_logsig *a, const eng_logsig *b)
 int log_cfg_check(const eng_log_config *cfg, bool need_size);
 /* "<dir>/<base><suffix>", e.g. suffix ".log" or "tmp.log". 0 or JET_errInvalidPath. */
 int log_name_path(const eng_log_config *cfg, const char *suffix, char *buf, size_t n);
-/* A failed write/sync/allocate/rename as the log reports it: LogDiskFull or LogWriteFail. */
+/* A failed open/write/sync/allocate/rename as the log reports it: LogDiskFull, OutOfFileHandles,
+ * InvalidPath (not a regular file) or LogWriteFail. */
 int log_io_jet(int neg_errno);
 /* Create (or truncate) path as a complete, empty generation file for gen: allocated and zeroed to
  * cfg->file_size, header written, fsync'ed. Returns the open (O_RDWR), locked (log_lock_fd) fd in

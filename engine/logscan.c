@@ -99,8 +99,11 @@ int log_name_path(const eng_log_config *cfg, const char *suffix, char *buf, size
 
 int log_io_jet(int neg_errno)
 {
-    return eng_io_errno_to_jet(neg_errno, 1) == JET_errLogDiskFull ? JET_errLogDiskFull
-                                                                    : JET_errLogWriteFail;
+    /* Errors that name their cause keep it: a full disk, no descriptor left (an open), a path
+     * that is no regular file; anything else is a failed log write. */
+    long e = eng_io_errno_to_jet(neg_errno, 1);
+    return e == JET_errLogDiskFull || e == JET_errOutOfFileHandles || e == JET_errInvalidPath ? (int)e
+                                                                                            : JET_errLogWriteFail;
 }
 
 static uint64_t log_now_usec(void)
@@ -197,8 +200,9 @@ static uint32_t log_parse_name(const eng_log_config *cfg, const char *name)
 static int log_scan_dir(const eng_log_config *cfg, uint32_t lo, uint32_t hi, uint32_t **out, size_t *cnt)
 {
     DIR *d = opendir(cfg->dir);
-    if (!d)
-        return JET_errInvalidLogDirectory;
+    if (!d) /* out of descriptors or memory says nothing about the directory */
+        return errno == EMFILE || errno == ENFILE || errno == ENOMEM ? (int)eng_io_errno_to_jet(-errno, 0)
+                                                                      : JET_errInvalidLogDirectory;
     uint32_t *v = NULL;
     size_t k = 0, cap = 0;
     int e = 0;

@@ -303,7 +303,7 @@ JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit)
     pthread_mutex_unlock(&g_mu);
     if (err)
         return err;
-    /* ESE: a term waits for a snapshot freeze of the instance to end (Thaw or time-out). */
+    /* A term ends a snapshot freeze of the instance (for its whole session) and leaves it. */
     if (!(grbit & ~(JET_GRBIT)(JET_bitTermComplete | JET_bitTermAbrupt | JET_bitTermStopBackup | JET_bitTermDirty)))
         imgr_snap_leave(in);
     err = eng_inst_term(in, grbit);

@@ -38,7 +38,6 @@ struct snap_sess {
 };
 
 static pthread_mutex_t s_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t s_cv = PTHREAD_COND_INITIALIZER; /* any session left Freeze */
 static struct snap_sess *s_list;
 static JET_OSSNAPID s_next_id = 1;
 
@@ -87,7 +86,6 @@ static void sess_remove(struct snap_sess *s)
     s->n = 0;
     s->listed = false;
     pthread_cond_broadcast(&s->cv);
-    pthread_cond_broadcast(&s_cv);
     sess_unref(s);
 }
 
@@ -237,7 +235,6 @@ static void *timer_main(void *arg)
                 eng_event(s->v[i].in, 2, 2004, "the shadow copy freeze timed out (%u ms)", s->timeout_ms);
             }
             s->state = SS_TIMEOUT;
-            pthread_cond_broadcast(&s_cv);
             break;
         }
     }
@@ -467,7 +464,6 @@ JET_ERR JET_API JetOSSnapshotThaw(const JET_OSSNAPID snapId, const JET_GRBIT grb
             eng_event(s->v[i].in, 3, 2003, "the shadow copy freeze ended");
         }
         pthread_cond_broadcast(&s->cv);
-        pthread_cond_broadcast(&s_cv);
     }
     /* Without ContinueAfterThaw the session ends here: normally, or aborted after a time-out. */
     if (s && !(s->grbit & JET_bitContinueAfterThaw) && (err == JET_errSuccess || err == JET_errOSSnapshotTimeOut)) {
@@ -580,10 +576,21 @@ void imgr_snap_leave(eng_inst *in)
 {
     pthread_mutex_lock(&s_mu);
     size_t idx;
-    struct snap_sess *s;
-    /* A term waits for a freeze to end (by Thaw or the time-out), then leaves the session. */
-    while ((s = session_of(in, &idx)) && s->state == SS_FREEZE)
-        pthread_cond_wait(&s_cv, &s_mu);
+    struct snap_sess *s = session_of(in, &idx);
+    if (s && s->state == SS_FREEZE) {
+        /* Waiting for Thaw or the time-out would hold the term up for as long as a minute, and
+         * the copy cannot be whole anyway once this instance shuts down. So the term ends the
+         * freeze of the whole session as the time-out does: every instance is thawed now, and
+         * the service's Thaw reports JET_errOSSnapshotTimeOut so it discards the copy. */
+        for (size_t i = 0; i < s->n; i++) {
+            eng_thaw(s->v[i].in);
+            atomic_store(&s->v[i].in->snap_hold, false);
+            eng_event(s->v[i].in, 2, 2007, "the shadow copy freeze was ended by the termination of instance %s",
+                      in->has_name ? in->name : "(unnamed)");
+        }
+        s->state = SS_TIMEOUT;
+        pthread_cond_broadcast(&s->cv);
+    }
     if (s) {
         atomic_store(&in->snap_hold, false);
         s->v[idx] = s->v[--s->n];

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <dbus/dbus.h>
@@ -366,7 +367,7 @@ START_TEST(file_errors)
 
     ck_assert_int_eq(conf_load_file(CONF_TEST_DIR, &cfg, &d), CONF_EIO);
     ck_assert_uint_eq(d->count, 1);
-    ck_assert_ptr_nonnull(strstr(d->items[0].text, ": cannot read: Is a directory"));
+    ck_assert_ptr_nonnull(strstr(d->items[0].text, ": not a regular file"));
     conf_diags_free(d);
 
     /* larger than CONF_FILE_MAX: refused as a whole */
@@ -383,6 +384,28 @@ START_TEST(file_errors)
     ck_assert_ptr_nonnull(strstr(d->items[0].message, "larger than 1048576 bytes"));
     conf_diags_free(d);
     unlink(path);
+}
+END_TEST
+
+START_TEST(fifo_is_refused_without_blocking)
+{
+    /* Nobody writes to the FIFO: an open that waits for a writer hangs until the tcase time-out. */
+    char dir[] = "/tmp/jetsnap-conf-fifo-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[64], want[96];
+    snprintf(path, sizeof path, "%s/jetsnap.conf", dir);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    struct conf_config *cfg = NULL;
+    struct conf_diags *d = NULL;
+    ck_assert_int_eq(conf_load_file(path, &cfg, &d), CONF_EIO);
+    ck_assert_ptr_null(cfg);
+    ck_assert_uint_eq(d->count, 1);
+    ck_assert_int_eq(d->items[0].code, CONF_D_IO);
+    snprintf(want, sizeof want, "%s: not a regular file", path);
+    ck_assert_str_eq(d->items[0].text, want);
+    conf_diags_free(d);
+    unlink(path);
+    rmdir(dir);
 }
 END_TEST
 
@@ -527,6 +550,10 @@ static Suite *suite(void)
     tcase_add_test(tc, too_many_databases);
     tcase_add_test(tc, strings_are_utf8_for_dbus);
     suite_add_tcase(s, tc);
+    TCase *tf = tcase_create("fifo");
+    tcase_set_timeout(tf, 5);
+    tcase_add_test(tf, fifo_is_refused_without_blocking);
+    suite_add_tcase(s, tf);
     return s;
 }
 

@@ -1,15 +1,21 @@
 /*
  * test-api.c — the public API through jet.h: behaviour, every documented error number for bad
  * input, isolation between sessions, nested transactions, and recovery after a dirty shutdown
- * and after a crashed process.
+ * and after a crashed process. Misuse and hostile surroundings: one session used from two threads
+ * (SessionSharingViolation, never shared state), FIFOs and directories where files belong
+ * (refused at once; the "fifo" tcase has a short time-out so a blocking open fails it), too few
+ * file descriptors, and a full database disk.
  */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -523,6 +529,49 @@ static int nth_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint
     return ++f->seen == f->n ? -ENOSPC : 0;
 }
 
+START_TEST(database_disk_full_is_reported)
+{
+    /* The database's disk fills up: the checkpoint thread's page write fails. The calls that come
+     * after must say DiskFull, not a bare InstanceUnavailable, and nothing acknowledged is lost. */
+    char v[2048];
+    memset(v, 'v', sizeof v);
+    struct nth_fault f = {"/a.edb", 1, 0};
+    eng_io_set_fault_hook(nth_hook, &f);
+    JET_ERR e = 0;
+    int n = 0;
+    for (; n < 20000 && !e; n++) {
+        char k[16];
+        snprintf(k, sizeof k, "full%05d", n);
+        e = JetPutRecord(ses, tab, k, (unsigned long)strlen(k), v, sizeof v, 0);
+    }
+    n--; /* the last put failed */
+    ck_assert_int_ge(f.seen, 1);
+    ck_assert_int_eq(e, JET_errDiskFull);
+    /* Sticky, and named the same way on every call and for a new session. */
+    ck_assert_int_eq(JetPutRecord(ses, tab, "again", 5, "x", 1, 0), JET_errDiskFull);
+    ck_assert_int_eq(JetBeginTransaction(ses), JET_errDiskFull);
+    JET_SESID s2;
+    ck_assert_int_eq(JetBeginSession(inst, &s2, NULL, NULL), JET_errDiskFull);
+    ck_assert_int_eq(JetStopServiceInstance2(inst, JET_bitStopServiceQuiesceCaches), JET_errDiskFull);
+    eng_io_set_fault_hook(NULL, NULL);
+    JetTerm(inst);
+    inst = 0;
+    /* Space again: recovery brings back every acknowledged put. */
+    start_instance();
+    OK(JetAttachDatabase(ses, dbp, 0));
+    OK(JetOpenDatabase(ses, dbp, NULL, &dbid, 0));
+    OK(JetOpenTable(ses, dbid, "t", NULL, 0, 0, &tab));
+    for (int i = 0; i < n; i++) {
+        char k[16];
+        unsigned long got = 0;
+        snprintf(k, sizeof k, "full%05d", i);
+        ck_assert_msg(JetGetRecord(ses, tab, k, (unsigned long)strlen(k), NULL, 0, &got, 0) == JET_wrnBufferTruncated &&
+                          got == sizeof v,
+                      "acknowledged put %s is lost", k);
+    }
+}
+END_TEST
+
 START_TEST(failed_create_leaves_nothing_behind)
 {
     /* The first write to b.edb is its header after the ATTACH record went to the log (the file is
@@ -564,6 +613,362 @@ START_TEST(failed_create_leaves_nothing_behind)
 }
 END_TEST
 
+/* Holds the first sync made by one thread until released, so that thread's call is visibly in
+ * flight while the test thread makes calls on the same session. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t who;
+    int state; /* 0 armed, 1 holding, 2 released */
+} hold = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+
+static int hold_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
+{
+    (void)ctx, (void)fd, (void)path, (void)off, (void)len;
+    if (op != ENG_IO_SYNC)
+        return 0;
+    pthread_mutex_lock(&hold.mu);
+    if (hold.state == 0 && pthread_equal(pthread_self(), hold.who)) {
+        hold.state = 1;
+        pthread_cond_broadcast(&hold.cv);
+        while (hold.state != 2)
+            pthread_cond_wait(&hold.cv, &hold.mu);
+    }
+    pthread_mutex_unlock(&hold.mu);
+    return 0;
+}
+
+static void *commit_main(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)JetCommitTransaction(ses, 0);
+}
+
+START_TEST(session_in_use_by_another_thread)
+{
+    OK(JetBeginTransaction(ses));
+    put_s(ses, tab, "k1", "v1");
+    pthread_t th;
+    hold.state = 0;
+    pthread_mutex_lock(&hold.mu); /* hold.who is set before the thread can sync */
+    eng_io_set_fault_hook(hold_hook, NULL);
+    ck_assert_int_eq(pthread_create(&th, NULL, commit_main, NULL), 0);
+    hold.who = th;
+    while (hold.state != 1)
+        pthread_cond_wait(&hold.cv, &hold.mu);
+    pthread_mutex_unlock(&hold.mu);
+    /* The commit is in its log flush: every call on the session, by session or by table, is
+     * refused, and none of them changes anything. */
+    char buf[16];
+    unsigned long got;
+    ck_assert_int_eq(JetPutRecord(ses, tab, "k2", 2, "v2", 2, 0), JET_errSessionSharingViolation);
+    ck_assert_int_eq(JetGetRecord(ses, tab, "k1", 2, buf, sizeof buf, &got, 0), JET_errSessionSharingViolation);
+    ck_assert_int_eq(JetMove(ses, tab, JET_MoveFirst, 0), JET_errSessionSharingViolation);
+    ck_assert_int_eq(JetBeginTransaction(ses), JET_errSessionSharingViolation);
+    ck_assert_int_eq(JetRollback(ses, 0), JET_errSessionSharingViolation);
+    ck_assert_int_eq(JetCloseTable(ses, tab), JET_errSessionSharingViolation);
+    ck_assert_int_eq(JetCloseDatabase(ses, dbid, 0), JET_errSessionSharingViolation);
+    ck_assert_int_eq(JetEndSession(ses, 0), JET_errSessionSharingViolation);
+    /* Another session is not affected. */
+    JET_SESID other;
+    JET_TABLEID otab;
+    JET_DBID odb;
+    OK(JetBeginSession(inst, &other, NULL, NULL));
+    OK(JetOpenDatabase(other, dbp, NULL, &odb, 0));
+    OK(JetOpenTable(other, odb, "t", NULL, 0, 0, &otab));
+    ck_assert_int_eq(JetCloseTable(other, tab), JET_errSesidTableIdMismatch);
+    pthread_mutex_lock(&hold.mu);
+    hold.state = 2;
+    pthread_cond_broadcast(&hold.cv);
+    pthread_mutex_unlock(&hold.mu);
+    void *r;
+    pthread_join(th, &r);
+    eng_io_set_fault_hook(NULL, NULL);
+    ck_assert_int_eq((long)(intptr_t)r, JET_errSuccess);
+    /* The session moved between threads and goes on working; the refused put left no trace. */
+    ck_assert_int_eq(get_s(other, otab, "k1", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "v1");
+    ck_assert_int_eq(get_s(ses, tab, "k2", buf, sizeof buf), JET_errRecordNotFound);
+    put_s(ses, tab, "k3", "v3");
+    OK(JetEndSession(other, 0));
+}
+END_TEST
+
+#define HAMMER_N 3000
+#define HAMMER_V 200 /* values large enough for the puts to split pages all the time */
+
+static void hammer_value(const char *k, char *v)
+{
+    for (size_t i = 0; i < HAMMER_V; i++)
+        v[i] = k[i % strlen(k)];
+}
+
+struct hammer {
+    int id;
+    pthread_barrier_t *go;
+    JET_ERR rc[HAMMER_N];
+};
+
+static void *hammer_main(void *arg)
+{
+    struct hammer *h = arg;
+    pthread_barrier_wait(h->go);
+    for (int i = 0; i < HAMMER_N; i++) {
+        char k[32], v[HAMMER_V];
+        snprintf(k, sizeof k, "h%d-%05d", h->id, i);
+        hammer_value(k, v);
+        h->rc[i] = JetPutRecord(ses, tab, k, (unsigned long)strlen(k), v, sizeof v, 0);
+        if (i % 8 == 7) {
+            /* Reads and moves through the same session too (their results are not checked). */
+            char r[32];
+            unsigned long got;
+            JetGetRecord(ses, tab, k, (unsigned long)strlen(k), r, sizeof r, &got, 0);
+            JetMove(ses, tab, JET_MovePrevious, 0);
+        }
+    }
+    return NULL;
+}
+
+START_TEST(one_session_hammered_from_two_threads)
+{
+    static struct hammer h[2];
+    OK(JetBeginTransaction(ses));
+    pthread_t th[2];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 2);
+    for (int t = 0; t < 2; t++) {
+        h[t].id = t;
+        h[t].go = &go;
+        ck_assert_int_eq(pthread_create(&th[t], NULL, hammer_main, &h[t]), 0);
+    }
+    for (int t = 0; t < 2; t++)
+        pthread_join(th[t], NULL);
+    pthread_barrier_destroy(&go);
+    OK(JetCommitTransaction(ses, 0));
+    /* Each put either happened or was refused whole; the committed table says which. */
+    int done = 0, refused = 0;
+    JET_SESID rs;
+    JET_TABLEID rt;
+    OK(JetBeginSession(inst, &rs, NULL, NULL));
+    OK(JetOpenDatabase(rs, dbp, NULL, &dbid, 0));
+    OK(JetOpenTable(rs, dbid, "t", NULL, 0, 0, &rt));
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < HAMMER_N; i++) {
+            char k[32], v[HAMMER_V + 1], want[HAMMER_V];
+            snprintf(k, sizeof k, "h%d-%05d", t, i);
+            ck_assert_msg(h[t].rc[i] == 0 || h[t].rc[i] == JET_errSessionSharingViolation,
+                          "put %s returned %ld", k, (long)h[t].rc[i]);
+            int e = get_s(rs, rt, k, v, sizeof v);
+            if (h[t].rc[i] == 0) {
+                ck_assert_msg(e == 0, "put %s returned 0 but the record is missing (%d)", k, e);
+                hammer_value(k, want);
+                ck_assert_msg(strlen(v) == HAMMER_V && !memcmp(v, want, HAMMER_V), "record %s is damaged", k);
+                done++;
+            } else {
+                ck_assert_msg(e == JET_errRecordNotFound, "refused put %s left a record (%d)", k, e);
+                refused++;
+            }
+        }
+    ck_assert_int_gt(done, 0);
+    printf("one_session_hammered_from_two_threads: %d done, %d refused\n", done, refused);
+    OK(JetEndSession(rs, 0));
+}
+END_TEST
+
+struct closer {
+    JET_ERR close_rc, end_rc;
+    int tries;
+};
+
+static void *closer_main(void *arg)
+{
+    struct closer *c = arg;
+    do
+        c->close_rc = JetCloseTable(ses, tab);
+    while (c->close_rc == JET_errSessionSharingViolation && ++c->tries < 1000000);
+    do
+        c->end_rc = JetEndSession(ses, 0);
+    while (c->end_rc == JET_errSessionSharingViolation && ++c->tries < 2000000);
+    return NULL;
+}
+
+START_TEST(close_and_end_racing_calls)
+{
+    /* One thread closes the table and ends the session while another keeps using both: the
+     * user gets refusals and then "gone", never freed memory. */
+    struct closer c = {0, 0, 0};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, closer_main, &c), 0);
+    int gone = 0;
+    for (int i = 0; i < 200000 && gone < 50; i++) {
+        JET_ERR e = JetPutRecord(ses, tab, "r", 1, "x", 1, 0);
+        ck_assert_msg(e == 0 || e == JET_errSessionSharingViolation || e == JET_errInvalidTableId ||
+                          e == JET_errInvalidSesid,
+                      "put returned %ld", (long)e);
+        e = JetBeginTransaction(ses);
+        ck_assert_msg(e == 0 || e == JET_errSessionSharingViolation || e == JET_errInvalidSesid,
+                      "begin returned %ld", (long)e);
+        if (e == 0) {
+            e = JetRollback(ses, 0);
+            ck_assert_msg(e == 0 || e == JET_errSessionSharingViolation || e == JET_errInvalidSesid,
+                          "rollback returned %ld", (long)e);
+        }
+        if (e == JET_errInvalidSesid)
+            gone++;
+    }
+    pthread_join(th, NULL);
+    ck_assert_int_eq(c.close_rc, JET_errSuccess);
+    ck_assert_int_eq(c.end_rc, JET_errSuccess);
+    ck_assert_int_eq(JetPutRecord(ses, tab, "r", 1, "x", 1, 0), JET_errInvalidSesid);
+    /* The instance is whole: a new session reads and writes, and the term is clean. */
+    OK(JetBeginSession(inst, &ses, NULL, NULL));
+    OK(JetOpenDatabase(ses, dbp, NULL, &dbid, 0));
+    OK(JetOpenTable(ses, dbid, "t", NULL, 0, 0, &tab));
+    put_s(ses, tab, "after", "y");
+    OK(JetTerm2(inst, JET_bitTermComplete));
+    inst = 0;
+}
+END_TEST
+
+/* JetInit of a new instance whose system and log directory is d (the result; the instance is left
+ * created, in *pi). */
+static JET_ERR init_in(const char *d, JET_INSTANCE *pi)
+{
+    OK(JetCreateInstance(pi, "fifo"));
+    OK(JetSetSystemParameter(pi, 0, JET_paramSystemPath, 0, d));
+    OK(JetSetSystemParameter(pi, 0, JET_paramLogFilePath, 0, d));
+    OK(JetSetSystemParameter(pi, 0, JET_paramLogFileSize, 256, NULL));
+    return JetInit(pi);
+}
+
+/* Nothing ever opens the other end of these FIFOs: an open that waits for one hangs until the
+ * tcase time-out. */
+START_TEST(fifo_as_checkpoint_or_log)
+{
+    const char *names[] = {"edb.chk", "edb.log"};
+    for (int i = 0; i < 2; i++) {
+        char sub[16];
+        snprintf(sub, sizeof sub, "f%d", i);
+        char *d = tu_path(dir, sub);
+        ck_assert_int_eq(mkdir(d, 0755), 0);
+        char *f = tu_path(d, names[i]);
+        ck_assert_int_eq(mkfifo(f, 0600), 0);
+        JET_INSTANCE fi;
+        ck_assert_int_eq(init_in(d, &fi), JET_errInvalidPath);
+        OK(JetTerm(fi));
+        struct stat st;
+        ck_assert_int_eq(stat(f, &st), 0);
+        ck_assert(S_ISFIFO(st.st_mode)); /* left as it was */
+        free(f);
+        free(d);
+    }
+}
+END_TEST
+
+START_TEST(fifo_or_directory_as_database)
+{
+    char *f = tu_path(dir, "fifo.edb");
+    ck_assert_int_eq(mkfifo(f, 0600), 0);
+    JET_DBINFOMISC m;
+    ck_assert_int_eq(JetGetDatabaseFileInfo(f, &m, sizeof m, JET_DbInfoMisc), JET_errInvalidPath);
+    ck_assert_int_eq(JetAttachDatabase(ses, f, 0), JET_errInvalidPath);
+    JET_DBID d2;
+    ck_assert_int_eq(JetCreateDatabase(ses, f, NULL, &d2, JET_bitDbOverwriteExisting), JET_errInvalidPath);
+    struct stat st;
+    ck_assert_int_eq(stat(f, &st), 0);
+    ck_assert(S_ISFIFO(st.st_mode));
+    /* A directory is no database either. */
+    ck_assert_int_eq(JetGetDatabaseFileInfo(dir, &m, sizeof m, JET_DbInfoMisc), JET_errInvalidPath);
+    ck_assert_int_eq(JetAttachDatabase(ses, dir, 0), JET_errInvalidPath);
+    /* The instance is unharmed. */
+    put_s(ses, tab, "still", "here");
+    free(f);
+}
+END_TEST
+
+START_TEST(fifo_in_a_backup)
+{
+    put_s(ses, tab, "k", "v");
+    char *bd = tu_path(dir, "bk");
+    OK(JetBackupInstance(inst, bd, 0, NULL));
+    OK(JetTerm(inst));
+    inst = 0;
+    /* The stream, then a log of the backup, replaced by a FIFO: the restore fails, at once. */
+    const char *names[] = {"a.edb", "edb00001.log"};
+    for (int i = 0; i < 2; i++) {
+        char *f = tu_path(bd, names[i]), *keep = tu_path(dir, "keep");
+        ck_assert_int_eq(rename(f, keep), 0);
+        ck_assert_int_eq(mkfifo(f, 0600), 0);
+        JET_ERR e = JetRestoreInstance(0, bd, NULL, NULL);
+        ck_assert_msg(e < 0, "restore with a FIFO as %s returned %ld", names[i], (long)e);
+        ck_assert_int_eq(unlink(f), 0);
+        ck_assert_int_eq(rename(keep, f), 0);
+        free(f);
+        free(keep);
+    }
+    free(bd);
+}
+END_TEST
+
+/* The highest descriptor number open in this process. */
+static int max_fd(void)
+{
+    int m = 2;
+    for (int fd = 3; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            m = fd;
+    return m;
+}
+
+START_TEST(out_of_file_handles)
+{
+    /* JetInit under a descriptor limit that leaves it k free descriptors: it either succeeds or
+     * says what is missing (OutOfFileHandles), never that the log directory is wrong. */
+    OK(JetTerm(inst));
+    inst = 0;
+    int refused = 0, started = 0;
+    for (int k = 0; k < 16; k++) {
+        char *d = NULL;
+        char sub[16];
+        snprintf(sub, sizeof sub, "nofile%d", k);
+        d = tu_path(dir, sub);
+        ck_assert_int_eq(mkdir(d, 0755), 0);
+        int p[2];
+        ck_assert_int_eq(pipe(p), 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            close(p[0]);
+            /* Fill the holes below the highest open descriptor, so exactly k are free. */
+            int top = max_fd(), fd;
+            while ((fd = open("/dev/null", O_RDONLY)) >= 0 && fd < top)
+                ;
+            if (fd > top)
+                close(fd);
+            struct rlimit rl = {(rlim_t)(top + 1 + k), (rlim_t)(top + 1 + k)};
+            JET_INSTANCE fi;
+            long r = setrlimit(RLIMIT_NOFILE, &rl) == 0 ? init_in(d, &fi) : 1;
+            if (write(p[1], &r, sizeof r) != sizeof r)
+                _exit(2);
+            _exit(0);
+        }
+        close(p[1]);
+        long r = 1;
+        ck_assert_int_eq(read(p[0], &r, sizeof r), (ssize_t)sizeof r);
+        close(p[0]);
+        int st;
+        waitpid(pid, &st, 0);
+        ck_assert_msg(r == JET_errSuccess || r == JET_errOutOfFileHandles,
+                      "JetInit with %d free descriptors returned %ld", k, r);
+        refused += r == JET_errOutOfFileHandles;
+        started += r == JET_errSuccess;
+        free(d);
+    }
+    ck_assert_int_gt(refused, 0);
+    ck_assert_int_gt(started, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("api");
@@ -587,7 +992,23 @@ int main(void)
     tcase_add_test(tc, system_parameters);
     tcase_add_test(tc, modes);
     tcase_add_test(tc, failed_create_leaves_nothing_behind);
+    tcase_add_test(tc, database_disk_full_is_reported);
     suite_add_tcase(s, tc);
+    TCase *ts = tcase_create("sharing");
+    tcase_add_checked_fixture(ts, setup, teardown);
+    tcase_set_timeout(ts, 120);
+    tcase_add_test(ts, session_in_use_by_another_thread);
+    tcase_add_test(ts, one_session_hammered_from_two_threads);
+    tcase_add_test(ts, close_and_end_racing_calls);
+    suite_add_tcase(s, ts);
+    TCase *tf = tcase_create("fifo");
+    tcase_add_checked_fixture(tf, setup, teardown);
+    tcase_set_timeout(tf, 20);
+    tcase_add_test(tf, fifo_as_checkpoint_or_log);
+    tcase_add_test(tf, fifo_or_directory_as_database);
+    tcase_add_test(tf, fifo_in_a_backup);
+    tcase_add_test(tf, out_of_file_handles);
+    suite_add_tcase(s, tf);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

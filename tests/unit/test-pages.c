@@ -1134,8 +1134,9 @@ START_TEST(create_rules_kept)
     ck_assert_int_eq(fsize_of(dbp), 9);
     char *sub = tu_path(dir, "sub");
     ck_assert_int_eq(mkdir(sub, 0755), 0);
+    ck_assert_int_eq(JetCreateDatabase(ses, sub, NULL, &d, 0), JET_errFileAlreadyExists);
     ck_assert_int_eq(JetCreateDatabase(ses, sub, NULL, &d, JET_bitDbOverwriteExisting),
-                     JET_errFileAlreadyExists);
+                     JET_errInvalidPath);
     free(sub);
     /* Locked by another holder (another process, as far as flock is concerned). */
     int lk = open(dbp, O_RDWR);

@@ -904,16 +904,15 @@ START_TEST(database_disk_full)
     ck_assert_int_eq(commit_until_error(s, t, &m, &n, 40), 0);
 
     /* The log is unaffected, so commits go on until a checkpoint fails to write a page; from then
-     * the database (JET_errDatabaseUnavailable) and then the instance (JET_errInstanceUnavailable)
-     * refuse every update. */
+     * the database and then the instance refuse every update with the cause, JET_errDiskFull. */
     arm(T_DB, ENG_IO_WRITE, ENG_IO_ALLOCATE, -ENOSPC);
     JET_ERR e = commit_until_error(s, t, &m, &n, 5000);
-    ck_assert_msg(e == JET_errInstanceUnavailable || e == JET_errDatabaseUnavailable, "commit gave %ld", e);
+    ck_assert_msg(e == JET_errDiskFull, "commit gave %ld", e);
     ck_assert_int_gt(atomic_load(&nsc.hits), 0);
     uint8_t *buf = malloc(VAL_MAX);
     for (uint32_t i = 0; i < 3; i++) {
         e = run_txn(s, t, &m, n, 0, buf);
-        ck_assert_msg(e == JET_errInstanceUnavailable || e == JET_errDatabaseUnavailable, "retry gave %ld", e);
+        ck_assert_msg(e == JET_errDiskFull, "retry gave %ld", e);
     }
     free(buf);
     OK(JetTerm(in));

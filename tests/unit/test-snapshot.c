@@ -590,26 +590,45 @@ static void *term_probe(void *arg)
     return (void *)(intptr_t)((now_ns() - t0) / 1000000);
 }
 
-START_TEST(term_waits_for_the_freeze)
+START_TEST(term_ends_the_freeze)
 {
+    /* A term must not wait out the freeze time-out: it ends the freeze of the whole session, the
+     * other instance is thawed with it, and the service learns from Thaw to discard its copy. */
+    OK(JetSetSystemParameter(&A.inst, 0, JET_paramOSSnapshotTimeout, 60000, NULL));
+    OK(JetSetSystemParameter(&B.inst, 0, JET_paramOSSnapshotTimeout, 60000, NULL));
     JET_OSSNAPID id;
     unsigned long n;
     JET_INSTANCE_INFO *ii;
     OK(JetOSSnapshotPrepare(&id, JET_bitContinueAfterThaw));
     OK(JetOSSnapshotFreeze(id, &n, &ii, 0));
     JetFreeBuffer((char *)ii);
-    pthread_t th;
-    ck_assert_int_eq(pthread_create(&th, NULL, term_probe, &B.inst), 0);
+    ck_assert_int_eq(n, 2);
+    /* A durable commit on B waits in the freeze while B terminates. */
+    pthread_t pb, th;
+    ck_assert_int_eq(pthread_create(&pb, NULL, resume_probe, &B), 0);
     usleep(200000);
-    OK(JetOSSnapshotThaw(id, 0));
+    ck_assert_int_eq(pthread_create(&th, NULL, term_probe, &B.inst), 0);
     void *r;
     pthread_join(th, &r);
-    ck_assert_int_ge((long)(intptr_t)r, 150);
+    long ms = (long)(intptr_t)r;
+    ck_assert_msg(ms < 2000, "JetTerm took %ld ms with a 60 s freeze time-out", ms);
+    pthread_join(pb, NULL);
     B.inst = 0;
-    /* B left the session; End stamps A only. */
-    OK(JetOSSnapshotEnd(id, 0));
-    ck_assert_int_ne(info(A.dbp).bkinfoFullPrev.genLow, 0);
+    ck_assert_int_eq(events[2007], 2); /* both instances name the cause */
+    /* A is thawed: a durable commit completes at once. */
+    long long t0 = now_ns();
+    put(&A, 900, 0);
+    ck_assert_int_lt(now_ns() - t0, 1000000000LL);
+    /* The session reports the failure and, as after a time-out, only an abort ends it. */
+    ck_assert_int_eq(JetOSSnapshotThaw(id, 0), JET_errOSSnapshotTimeOut);
+    ck_assert_int_eq(JetOSSnapshotTruncateLog(id, JET_bitAllDatabasesSnapshot), JET_errOSSnapshotInvalidSequence);
+    ck_assert_int_eq(JetOSSnapshotEnd(id, 0), JET_errOSSnapshotInvalidSequence);
+    OK(JetOSSnapshotAbort(id, 0));
+    ck_assert_int_eq(info(A.dbp).bkinfoFullPrev.genLow, 0); /* nothing recorded as a backup */
     ck_assert_int_eq(info(B.dbp).bkinfoFullPrev.genLow, 0);
+    /* A can take part in a new snapshot. */
+    snapshot(0, false);
+    ck_assert_int_ne(info(A.dbp).bkinfoFullPrev.genLow, 0);
 }
 END_TEST
 
@@ -673,7 +692,7 @@ static Suite *suite(void)
     tcase_add_test(tc, nothing_is_written_while_frozen);
     tcase_add_test(tc, freeze_times_out);
     tcase_add_test(tc, time_out_resumes_writers_at_the_deadline);
-    tcase_add_test(tc, term_waits_for_the_freeze);
+    tcase_add_test(tc, term_ends_the_freeze);
     tcase_add_test(tc, failed_freeze_leaves_nothing_frozen);
     suite_add_tcase(s, tc);
     return s;
