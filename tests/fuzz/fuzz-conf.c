@@ -22,8 +22,8 @@
 #include <dbus/dbus.h>
 
 #include "conf.h"
+#include "replay.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
@@ -78,86 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef FUZZ_REPLAY_MAIN
-#include <dirent.h>
-#include <sys/stat.h>
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int run_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        perror(path);
-        return 1;
-    }
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            uint8_t *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = nb;
-        }
-    }
-    fclose(f);
-    if (!buf)
-        return 1;
-    LLVMFuzzerTestOneInput(buf, n);
-    free(buf);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
-    size_t files = 0;
-    int bad = 0;
-    for (int a = 1; a < argc; a++) {
-        struct stat st;
-        if (stat(argv[a], &st)) {
-            perror(argv[a]);
-            return 1;
-        }
-        if (!S_ISDIR(st.st_mode)) {
-            bad |= run_file(argv[a]);
-            files++;
-            continue;
-        }
-        DIR *d = opendir(argv[a]);
-        if (!d) {
-            perror(argv[a]);
-            return 1;
-        }
-        char **names = NULL;
-        size_t nn = 0;
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (e->d_name[0] == '.')
-                continue;
-            char **nv = realloc(names, (nn + 1) * sizeof *nv);
-            if (!nv)
-                return 1;
-            names = nv;
-            if (asprintf(&names[nn++], "%s/%s", argv[a], e->d_name) < 0)
-                return 1;
-        }
-        closedir(d);
-        qsort(names, nn, sizeof *names, cmp_str);
-        for (size_t i = 0; i < nn; i++) {
-            bad |= run_file(names[i]);
-            files++;
-            free(names[i]);
-        }
-        free(names);
-    }
-    printf("fuzz-conf-replay: %zu inputs, no crash\n", files);
-    return bad || !files;
+    return fuzz_replay("fuzz-conf-replay", argc - 1, argv + 1);
 }
 #endif
