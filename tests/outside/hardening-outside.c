@@ -316,45 +316,58 @@ static void case_atomic_backup_into_live_dirs(const char *dir)
     expect_restarts_whole("atomic", dir, "after the refused backups");
 }
 
-/* Item 2: one flipped bit in the middle of edb.log is corruption, not a torn tail. */
-static void case_bit_flip_mid_log(const char *dir)
+/* Item 2: recovery over a damaged edb.log must fail with LogFileCorrupt and change no file of the
+ * log directory. */
+static void expect_refused_recovery(const char *name, const char *dir, const char *what)
 {
-    crashed_instance(dir);
-    char log[700];
-    snprintf(log, sizeof log, "%s/log/edb.log", dir);
-    size_t n = 0;
-    unsigned char *b = slurp(log, &n);
-    EXPECT(b != NULL, "cannot read %s", log);
-    if (!b)
-        return;
-    long end = written_end(b, n);
-    EXPECT(end > 8192, "edb.log holds only %ld bytes of records", end);
-    long at = end / 2;
-    b[at] ^= 0x10;
-    FILE *f = fopen(log, "r+b");
-    fseek(f, at, SEEK_SET);
-    fputc(b[at], f);
-    fclose(f);
-
     struct dirsnap before;
     char logdir[600];
     path_join(logdir, sizeof logdir, dir, "log");
     snap_take(&before, logdir);
     JET_INSTANCE inst;
-    JET_ERR e = start("flip", dir, &inst);
-    EXPECT(e == JET_errLogFileCorrupt, "JetInit over a bit flipped at %ld of %ld: %ld, expected %d", at, end,
-           e, JET_errLogFileCorrupt);
+    JET_ERR e = start(name, dir, &inst);
+    EXPECT(e == JET_errLogFileCorrupt, "JetInit over %s: %ld, expected %d", what, e, JET_errLogFileCorrupt);
     if (e == 0)
         JetTerm(inst);
     snap_expect_same(&before, logdir, "log directory after the refused recovery");
     snap_free(&before);
+}
 
+/* The crashed instance's edb.log (*n bytes, *end of them written), or NULL. */
+static unsigned char *crashed_log(const char *dir, char *log, size_t logsz, size_t *n, long *end)
+{
+    crashed_instance(dir);
+    snprintf(log, logsz, "%s/log/edb.log", dir);
+    unsigned char *b = slurp(log, n);
+    EXPECT(b != NULL, "cannot read %s", log);
+    if (b) {
+        *end = written_end(b, *n);
+        EXPECT(*end > 8192, "edb.log holds only %ld bytes of records", *end);
+    }
+    return b;
+}
+
+static void put_byte(const char *path, long at, unsigned char v)
+{
+    FILE *f = fopen(path, "r+b");
+    EXPECT(f && fseek(f, at, SEEK_SET) == 0 && fputc(v, f) == v && fclose(f) == 0, "cannot write %s", path);
+}
+
+/* Item 2: one flipped bit in the middle of edb.log is corruption, not a torn tail. */
+static void case_bit_flip_mid_log(const char *dir)
+{
+    char log[700], what[200];
+    size_t n = 0;
+    long end = 0;
+    unsigned char *b = crashed_log(dir, log, sizeof log, &n, &end);
+    if (!b)
+        return;
+    long at = end / 2;
+    put_byte(log, at, b[at] ^ 0x10);
+    snprintf(what, sizeof what, "a bit flipped at %ld of %ld", at, end);
+    expect_refused_recovery("flip", dir, what);
     /* the damage repaired, recovery brings back every acknowledged commit */
-    b[at] ^= 0x10;
-    f = fopen(log, "r+b");
-    fseek(f, at, SEEK_SET);
-    fputc(b[at], f);
-    fclose(f);
+    put_byte(log, at, b[at]);
     free(b);
     expect_restarts_whole("flip", dir, "after the bit was set back");
 }
@@ -362,28 +375,15 @@ static void case_bit_flip_mid_log(const char *dir)
 /* Item 2: edb.log is preallocated, so a short one is corruption too. */
 static void case_truncated_log(const char *dir)
 {
-    crashed_instance(dir);
-    char log[700];
-    snprintf(log, sizeof log, "%s/log/edb.log", dir);
+    char log[700], what[200];
     size_t n = 0;
-    unsigned char *b = slurp(log, &n);
-    EXPECT(b != NULL, "cannot read %s", log);
+    long end = 0;
+    unsigned char *b = crashed_log(dir, log, sizeof log, &n, &end);
     if (!b)
         return;
-    long end = written_end(b, n);
     EXPECT(truncate(log, end / 2) == 0, "truncate: %s", strerror(errno));
-    struct dirsnap before;
-    char logdir[600];
-    path_join(logdir, sizeof logdir, dir, "log");
-    snap_take(&before, logdir);
-    JET_INSTANCE inst;
-    JET_ERR e = start("short", dir, &inst);
-    EXPECT(e == JET_errLogFileCorrupt, "JetInit over an edb.log cut to %ld bytes: %ld, expected %d", end / 2,
-           e, JET_errLogFileCorrupt);
-    if (e == 0)
-        JetTerm(inst);
-    snap_expect_same(&before, logdir, "log directory after the refused recovery");
-    snap_free(&before);
+    snprintf(what, sizeof what, "an edb.log cut to %ld bytes", end / 2);
+    expect_refused_recovery("short", dir, what);
     free(b);
 }
 
