@@ -1007,7 +1007,9 @@ JET_ERR JET_API JetDeleteTable(JET_SESID sesid, JET_DBID dbid, const char *szTab
  * ------------------------------------------------------------------------------------------- */
 
 /* JetBeginTransaction: start a transaction, or a nested level (at most 7 levels: TransTooDeep).
- * Reads inside a transaction see the session's own changes and other sessions' committed data. */
+ * Reads inside a transaction see the session's own changes and other sessions' committed data.
+ * Errors: InvalidSesid, TransTooDeep, SessionSharingViolation, and the instance's fatal error once
+ *   it is unavailable (InstanceUnavailable, or DiskFull when a database disk filled up). */
 JET_ERR JET_API JetBeginTransaction(JET_SESID sesid);
 
 /* JetCommitTransaction: commit the innermost level. Committing level 0 makes the changes visible
