@@ -857,7 +857,8 @@ JET_ERR JET_API JetSetEventCallback(JET_PFNEVENT pfnEvent, void *ctx);
  * JET_bitCopySnapshot (recorded as Copy/Differential; logs are never truncated),
  * JET_bitContinueAfterThaw (the session survives Thaw and needs End), JET_bitExplicitPrepare (no
  * instance joins by itself; add them with PrepareInstance). Without ExplicitPrepare every
- * initialized instance that is not in another session joins.
+ * initialized instance that is not in another session joins — also one that cannot be frozen now
+ * (a streaming backup runs): Freeze then fails with OSSnapshotNotAllowed for the whole set.
  * Errors: InvalidGrbit, InvalidParameter (NULL psnapId), NotInitialized (no instance exists). */
 JET_ERR JET_API JetOSSnapshotPrepare(JET_OSSNAPID *psnapId, const JET_GRBIT grbit);
 

@@ -126,6 +126,15 @@ static long allowed(eng_inst *in)
     return JET_errSuccess;
 }
 
+/* Has JetInit finished, and JetTerm not begun? (Whether it can be frozen now is allowed()'s.) */
+static bool initialized(eng_inst *in)
+{
+    pthread_mutex_lock(&in->mu);
+    bool running = in->state == INST_RUNNING;
+    pthread_mutex_unlock(&in->mu);
+    return running;
+}
+
 static const char *kind_name(JET_GRBIT g)
 {
     bool inc = g & JET_bitIncrementalSnapshot, copy = g & JET_bitCopySnapshot;
@@ -169,8 +178,11 @@ JET_ERR JET_API JetOSSnapshotPrepare(JET_OSSNAPID *psnapId, const JET_GRBIT grbi
     s->id = s_next_id++;
     for (size_t i = 0; i < n; i++) {
         eng_inst *in = all[i];
-        /* Without ExplicitPrepare every initialized instance not in a session joins. */
-        if (!err && !(grbit & JET_bitExplicitPrepare) && !session_of(in, NULL) && allowed(in) == 0 &&
+        /* Without ExplicitPrepare every initialized instance not in a session joins, also one that
+         * cannot be frozen now (a streaming backup runs, or it became unavailable): Freeze then
+         * refuses the whole set with OSSnapshotNotAllowed, as ESE's does. Leaving it out would
+         * let a Freeze "succeed" without it, and the coordinator take a copy of a running one. */
+        if (!err && !(grbit & JET_bitExplicitPrepare) && !session_of(in, NULL) && initialized(in) &&
             !atomic_load(&in->snap_hold)) {
             err = add_instance(s, in);
             if (!err) {

@@ -279,6 +279,29 @@ START_TEST(freeze_refused_during_streaming_backup)
 }
 END_TEST
 
+/* Without ExplicitPrepare an instance running a streaming backup still joins the session (it is
+ * initialized and in no other session), so the Freeze fails with OSSnapshotNotAllowed instead of
+ * "succeeding" without it: a coordinator must never be told a set is frozen when a member is not. */
+START_TEST(implicit_prepare_includes_a_busy_instance)
+{
+    OK(JetBeginExternalBackupInstance(B.inst, 0));
+    JET_OSSNAPID id;
+    unsigned long n = 0;
+    JET_INSTANCE_INFO *ii = NULL;
+    OK(JetOSSnapshotPrepare(&id, JET_bitContinueAfterThaw));
+    ck_assert_int_eq(JetOSSnapshotFreeze(id, &n, &ii, 0), JET_errOSSnapshotNotAllowed);
+    put(&A, 300, 0); /* nothing was frozen */
+    put(&B, 300, 0);
+    OK(JetEndExternalBackupInstance2(B.inst, JET_bitBackupEndAbort));
+    /* The backup over, the same session freezes both. */
+    OK(JetOSSnapshotFreeze(id, &n, &ii, 0));
+    ck_assert_uint_eq(n, 2);
+    JetFreeBuffer((char *)ii);
+    OK(JetOSSnapshotThaw(id, 0));
+    OK(JetOSSnapshotEnd(id, 0));
+}
+END_TEST
+
 START_TEST(kinds_and_header_stamps)
 {
     ck_assert_int_eq(JetOSSnapshotPrepare(&(JET_OSSNAPID){0}, 0x20), JET_errInvalidGrbit);
@@ -686,6 +709,7 @@ static Suite *suite(void)
     tcase_add_test(tc, thaw_without_continue_ends_the_session);
     tcase_add_test(tc, abort_while_frozen_thaws);
     tcase_add_test(tc, freeze_refused_during_streaming_backup);
+    tcase_add_test(tc, implicit_prepare_includes_a_busy_instance);
     tcase_add_test(tc, kinds_and_header_stamps);
     tcase_add_test(tc, incremental_with_circular_logging_is_invalid);
     tcase_add_test(tc, truncation_deletes_only_what_is_safe);
