@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "engine-int.h"
+#include "records-int.h"
 
 long eng_redo_add(eng_redo *r, const eng_logrec_view *v)
 {

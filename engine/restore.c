@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "engine-int.h"
+#include "records-int.h"
 #include "logfmt-int.h"
 
 struct rfile {

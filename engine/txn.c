@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "engine-int.h"
+#include "records-int.h"
 
 #define WRITER_WAIT_SEC 10
 
