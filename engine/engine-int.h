@@ -485,11 +485,6 @@ long eng_ckpt_start(eng_inst *in);
 void eng_ckpt_stop(eng_inst *in);
 void eng_ckpt_kick(eng_inst *in);
 
-/* The trailer page of a database backup stream (format at the top of backup.c). */
-#define ENG_TRL_MAGIC "JSNAPTRL"
-#define ENG_TRL_VERSION 1
-#define ENG_TRL_PATH 88 /* offset of the path */
-
 /* External backup (backup.c). Each is called between eng_enter and eng_leave and returns the
  * JET_err the public function documents. */
 void eng_bk_init(eng_inst *in);
