@@ -18,20 +18,12 @@
  *
  * The stream of a database is (page size units): the header snapshot taken at OpenFile, twice
  * (with bkinfoFullCur = {mark, copy_mic}, which marks a restored file as a backup that needs hard
- * recovery), pages 1..N-1 exactly where the file has them, and one trailer page:
- *   0  u32 CRC-32C of bytes 4..page_size-1     4  8B "JSNAPTRL"     12 u32 version (1)
- *   16 u32 page size                           20 u32 N (pages 1..N-1 precede the trailer)
- *   24 u64 database signature random           32 u64 database signature time
- *   40 u64 log signature random                48 u64 log signature time
- *   56 u32 first log generation needed (copy_mic)  60 u32 last generation when the pages were done
- *   64 u64 mark LSN                            72 u64 mark time (µs)
- *   80 u32 dbid the database had at Begin      84 u32 length L of its path (0 if it did not fit)
- *   88 L bytes: the path the database had (no NUL)
- * So the stream written to a file is a database file with the trailer page appended.
+ * recovery), pages 1..N-1 exactly where the file has them, and one trailer page naming the
+ * database, its signatures, the log generations it needs and the path it had (format in
+ * records.c). So the stream written to a file is a database file with the trailer page appended.
  * Begin also logs an ENG_LR_BACKUP record listing the attached databases (dbid, signature, path), so
- * a restore that is not told where the databases go finds them at the paths they had.
- *   u32 kind (1 = begin), u32 count, then per database: u32 dbid, u32 path length, u64 signature
- *   random, u64 signature time, path bytes.
+ * a restore that is not told where the databases go finds them at the paths they had (format in
+ * records.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +36,7 @@
 #include <unistd.h>
 
 #include "engine-int.h"
+#include "records-int.h"
 
 
 /* Retries of a page that fails its checksum: ESE's 16, backing off (i+1) x base ms. Tests lower
@@ -142,32 +135,26 @@ static void give_multisz(const char *list, size_t need, char *szz, unsigned long
 /* Attached databases whose file is open (not mid-attach or mid-detach). Under in->mu. */
 static bool db_live(eng_db *db) { return db && db->fd >= 0 && !db->detaching; }
 
-/* Log which databases are attached, with their paths (the format is at the top of this file). */
+/* Log which databases are attached, with their paths (the format is in records.c). */
 static long log_begin_record(eng_inst *in)
 {
-    size_t cap = 8, n = 0;
+    size_t cap = ENG_REC_BACKUP_HDR, n = 0;
     pthread_mutex_lock(&in->mu);
     for (uint32_t id = 1; id <= ENG_MAX_DB; id++)
         if (db_live(in->dbs[id]))
-            cap += 24 + strlen(in->dbs[id]->path);
+            cap += eng_rec_bkdb_size((uint32_t)strlen(in->dbs[id]->path));
     uint8_t *b = malloc(cap);
     if (b) {
-        size_t o = 8;
+        size_t o = ENG_REC_BACKUP_HDR;
         for (uint32_t id = 1; id <= ENG_MAX_DB; id++) {
             eng_db *db = in->dbs[id];
             if (!db_live(db))
                 continue;
-            size_t pl = strlen(db->path);
-            eng_st32(b + o, id);
-            eng_st32(b + o + 4, (uint32_t)pl);
-            eng_st64(b + o + 8, db->hdr.sig.random);
-            eng_st64(b + o + 16, db->hdr.sig.create_time_usec);
-            memcpy(b + o + 24, db->path, pl);
-            o += 24 + pl;
+            eng_rec_bkdb d = {id, db->hdr.sig, db->path, (uint32_t)strlen(db->path)};
+            o += eng_rec_bkdb_encode(b + o, &d);
             n++;
         }
-        eng_st32(b, 1);
-        eng_st32(b + 4, (uint32_t)n);
+        eng_rec_backup_encode(b, &(eng_rec_backup){.kind = ENG_REC_BACKUP_BEGIN, .count = (uint32_t)n});
         cap = o;
     }
     pthread_mutex_unlock(&in->mu);
@@ -489,27 +476,17 @@ long eng_bk_read_page(eng_db *db, uint32_t pgno, uint8_t *buf, bool *retried)
 
 static void make_trailer(eng_inst *in, eng_db *db, eng_bkfile *f, uint8_t *t)
 {
-    uint32_t ps = db->page_size;
-    memset(t, 0, ps);
-    memcpy(t + 4, ENG_TRL_MAGIC, 8);
-    eng_st32(t + 12, ENG_TRL_VERSION);
-    eng_st32(t + 16, ps);
-    eng_st32(t + 20, f->npages);
-    eng_st64(t + 24, db->hdr.sig.random);
-    eng_st64(t + 32, db->hdr.sig.create_time_usec);
-    eng_st64(t + 40, in->logsig.random);
-    eng_st64(t + 48, in->logsig.create_time_usec);
-    eng_st32(t + 56, in->bk.copy_mic);
-    eng_st32(t + 60, ENG_LSN_GEN(log_tip(in->log)));
-    eng_st64(t + 64, in->bk.mark);
-    eng_st64(t + 72, in->bk.mark_usec);
-    eng_st32(t + 80, db->dbid);
-    size_t pl = strlen(db->path);
-    if (pl <= ps - ENG_TRL_PATH) {
-        eng_st32(t + 84, (uint32_t)pl);
-        memcpy(t + ENG_TRL_PATH, db->path, pl);
-    }
-    eng_st32(t, eng_crc32c(0, t + 4, ps - 4));
+    eng_rec_trailer tr = {f->npages,
+                          db->hdr.sig,
+                          in->logsig,
+                          in->bk.copy_mic,
+                          ENG_LSN_GEN(log_tip(in->log)),
+                          in->bk.mark,
+                          in->bk.mark_usec,
+                          db->dbid,
+                          db->path,
+                          (uint32_t)strlen(db->path)};
+    eng_rec_trailer_encode(t, db->page_size, &tr);
 }
 
 /* Stream bytes [f->pos, f->pos + cb) of a database. Under bk.mu. */

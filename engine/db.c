@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "engine-int.h"
+#include "records-int.h"
 
 /* Suffix of the temporary file a new database is built in, next to its final path. */
 #define ENG_DB_CREATING ".creating"
@@ -146,16 +147,10 @@ long eng_db_log_attach(eng_inst *in, eng_db *db, bool create, eng_lsn *lsn)
     *lsn = 0;
     if (!in->log)
         return JET_errSuccess;
-    uint8_t h[32];
-    size_t plen = strlen(db->path);
-    eng_st32(h, db->dbid);
-    eng_st32(h + 4, create ? 1 : 0);
-    eng_st32(h + 8, db->page_size);
-    eng_st32(h + 12, (uint32_t)plen);
-    eng_st64(h + 16, db->hdr.sig.random);
-    eng_st64(h + 24, db->hdr.sig.create_time_usec);
-    struct iovec iov[2] = {{h, sizeof h}, {db->path, plen}};
-    eng_logrec rec = {ENG_LR_ATTACH, iov, 2};
+    uint8_t h[ENG_REC_ATTACH_FIXED + sizeof db->path];
+    eng_rec_attach a = {db->dbid, create, db->page_size, db->hdr.sig, db->path, (uint32_t)strlen(db->path)};
+    struct iovec iov = {h, eng_rec_attach_encode(h, &a)};
+    eng_logrec rec = {ENG_LR_ATTACH, &iov, 1};
     eng_lsn end;
     long err = log_append(in->log, &rec, 1, lsn, &end);
     if (!err)
@@ -173,9 +168,9 @@ static long log_detach(eng_inst *in, eng_db *db, eng_lsn *lsn)
     *lsn = 0;
     if (!in->log)
         return JET_errSuccess;
-    uint8_t h[4];
-    eng_st32(h, db->dbid);
-    struct iovec iov = {h, 4};
+    uint8_t h[ENG_REC_DETACH_LEN];
+    eng_rec_detach_encode(h, &(eng_rec_detach){db->dbid});
+    struct iovec iov = {h, sizeof h};
     eng_logrec rec = {ENG_LR_DETACH, &iov, 1};
     eng_lsn end;
     long err = log_append(in->log, &rec, 1, lsn, &end);

@@ -485,11 +485,6 @@ long eng_ckpt_start(eng_inst *in);
 void eng_ckpt_stop(eng_inst *in);
 void eng_ckpt_kick(eng_inst *in);
 
-/* The trailer page of a database backup stream (format at the top of backup.c). */
-#define ENG_TRL_MAGIC "JSNAPTRL"
-#define ENG_TRL_VERSION 1
-#define ENG_TRL_PATH 88 /* offset of the path */
-
 /* External backup (backup.c). Each is called between eng_enter and eng_leave and returns the
  * JET_err the public function documents. */
 void eng_bk_init(eng_inst *in);
@@ -604,9 +599,7 @@ void eng_pagediff_apply(uint8_t *page, const uint8_t *runs, size_t len); /* runs
 /* Recovery (recovery.c). */
 long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen);
 
-/* Log record payloads (records.c). */
-#define ENG_REC_PAGE_HDR 8  /* u32 dbid, u32 pgno, then the page image */
-#define ENG_REC_DIFF_HDR 16 /* u32 dbid, u32 pgno, u64 base (the LSN the page had), then runs */
+/* Log record payloads and the backup stream trailer: records-int.h (records.c). */
 
 /* Events (events.c): ESE-style event ids through an optional callback. */
 void eng_event(eng_inst *in, int level, int id, const char *fmt, ...)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine-int.h"
+#include "records-int.h"
 
 eng_inst *eng_inst_new(void)
 {
@@ -141,9 +142,9 @@ static long check_dir(const char *path, long err)
 
 static long append_marker(eng_inst *in, uint16_t type)
 {
-    uint8_t t[8];
-    eng_st64(t, eng_now_usec());
-    struct iovec iov = {t, 8};
+    uint8_t t[ENG_REC_TIME_LEN];
+    eng_rec_marker_encode(t, &(eng_rec_time){eng_now_usec()});
+    struct iovec iov = {t, sizeof t};
     eng_logrec rec = {type, &iov, 1};
     eng_lsn end;
     long err = log_append(in->log, &rec, 1, NULL, &end);

@@ -5,7 +5,7 @@
  * (8 KiB by default) to the log, which is what filled the log during a backup under load and made
  * every fsync carry a page. A diff of a B+tree leaf after one put is usually a few hundred bytes.
  *
- * Encoding (after the 16-byte record header of engine-int.h, ENG_REC_DIFF_HDR): runs of
+ * Encoding (after the 16-byte record header, ENG_REC_DIFF_HDR: records.c): runs of
  *   u16 offset, u16 length, `length` bytes — the new contents of [offset, offset+length).
  * Offsets and lengths are multiples of 8 (the diff compares 8-byte words), runs are in increasing
  * order and never overlap, and never touch bytes 0..15 (the pager's checksum, page number and

@@ -20,6 +20,7 @@
 #include <sys/file.h>
 
 #include "engine-int.h"
+#include "records-int.h"
 
 struct rdb {
     bool known;       /* attached according to the checkpoint or an ATTACH record */
@@ -169,34 +170,37 @@ static long on_record(struct rctx *c, const eng_logrec_view *r)
         return err;
     }
     case ENG_LR_ATTACH: {
-        ENG_RETURN_IF(r->len < 32, JET_errLogCorrupted);
-        uint32_t dbid = eng_ld32(r->data), plen = eng_ld32(r->data + 12);
-        ENG_RETURN_IF(dbid == 0 || dbid > ENG_MAX_DB || plen == 0 || plen >= ENG_PATH_MAX ||
-                          32 + (size_t)plen != r->len || eng_ld32(r->data + 8) != ps,
+        eng_rec_attach a;
+        long err = eng_rec_attach_decode(r->data, r->len, &a);
+        ENG_RETURN_IF(err, err);
+        uint32_t dbid = a.dbid;
+        ENG_RETURN_IF(dbid == 0 || dbid > ENG_MAX_DB || a.path_len == 0 || a.path_len >= ENG_PATH_MAX ||
+                          a.page_size != ps,
                       JET_errLogCorrupted);
         struct rdb *d = &c->db[dbid];
         if (d->fd >= 0) {
-            long err = rdb_finish(c, dbid, r->lsn);
+            err = rdb_finish(c, dbid, r->lsn);
             if (err)
                 return err;
         }
         memset(d, 0, sizeof *d);
         d->fd = -1;
         d->known = true;
-        d->create = eng_ld32(r->data + 4) & 1;
-        d->sig.random = eng_ld64(r->data + 16);
-        d->sig.create_time_usec = eng_ld64(r->data + 24);
+        d->create = a.create;
+        d->sig = a.sig;
         d->sig_known = true;
-        memcpy(d->path, r->data + 32, plen);
-        d->path[plen] = 0;
+        memcpy(d->path, a.path, a.path_len);
+        d->path[a.path_len] = 0;
         return JET_errSuccess;
     }
     case ENG_LR_DETACH: {
-        ENG_RETURN_IF(r->len < 4, JET_errLogCorrupted);
-        uint32_t dbid = eng_ld32(r->data);
+        eng_rec_detach dt;
+        long err = eng_rec_detach_decode(r->data, r->len, &dt);
+        ENG_RETURN_IF(err, err);
+        uint32_t dbid = dt.dbid;
         ENG_RETURN_IF(dbid == 0 || dbid > ENG_MAX_DB, JET_errLogCorrupted);
         if (c->db[dbid].known) {
-            long err = rdb_open(c, dbid, false);
+            err = rdb_open(c, dbid, false);
             if (!err)
                 err = rdb_finish(c, dbid, r->lsn);
             return err;

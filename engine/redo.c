@@ -21,18 +21,16 @@
 #include <string.h>
 
 #include "engine-int.h"
+#include "records-int.h"
 
 long eng_redo_add(eng_redo *r, const eng_logrec_view *v)
 {
     bool diff = v->type == ENG_LR_PAGEDIFF;
     ENG_RETURN_IF(v->type != ENG_LR_PAGE && !diff, JET_errLogCorrupted);
-    ENG_RETURN_IF(!diff && v->len != ENG_REC_PAGE_HDR + r->ps, JET_errLogCorrupted);
-    ENG_RETURN_IF(diff && v->len < ENG_REC_DIFF_HDR, JET_errLogCorrupted);
-    size_t hdr = diff ? ENG_REC_DIFF_HDR : ENG_REC_PAGE_HDR, len = v->len - hdr;
-    if (diff) {
-        long err = eng_pagediff_check(v->data + hdr, len, r->ps);
-        ENG_RETURN_IF(err, err);
-    }
+    eng_rec_page pr;
+    long err = diff ? eng_rec_pagediff_decode(v->data, v->len, r->ps, &pr)
+                    : eng_rec_page_decode(v->data, v->len, r->ps, &pr);
+    ENG_RETURN_IF(err, err);
     if (r->n == r->cap) {
         size_t nc = r->cap ? r->cap * 2 : 64;
         eng_redo_page *np = realloc(r->pages, nc * sizeof *np);
@@ -40,11 +38,10 @@ long eng_redo_add(eng_redo *r, const eng_logrec_view *v)
         r->pages = np;
         r->cap = nc;
     }
-    uint8_t *img = malloc(len ? len : 1);
+    uint8_t *img = malloc(pr.body_len ? pr.body_len : 1);
     ENG_RETURN_IF(!img, JET_errOutOfMemory);
-    memcpy(img, v->data + hdr, len);
-    r->pages[r->n++] = (eng_redo_page){eng_ld32(v->data), eng_ld32(v->data + 4), diff,
-                                       diff ? eng_ld64(v->data + 8) : 0, img, len};
+    memcpy(img, pr.body, pr.body_len);
+    r->pages[r->n++] = (eng_redo_page){pr.dbid, pr.pgno, diff, pr.base, img, pr.body_len};
     return JET_errSuccess;
 }
 

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "engine-int.h"
+#include "records-int.h"
 #include "logfmt-int.h"
 
 struct rfile {
@@ -89,11 +90,12 @@ static bool all_zero(const uint8_t *p, size_t n)
 /* Is the stream in fd (named path) whole? Its header marked as a backup, whole pages, a valid
  * trailer that agrees with the header and counts exactly the pages the file holds, and, with
  * pages, every page intact or never written (zeros: the backup hands those out for pages the logs
- * bring). Fills *hdr and the trailer t (ps bytes). Errors: RestoreOfNonBackupDatabase (an ordinary
- * database), DatabaseCorrupted (cut short, or header or trailer damaged), ReadVerifyFailure (a
- * damaged page), PageSizeMismatch, InvalidDatabaseVersion, disk errors; damage gets event 909
- * naming the file and where. */
-static long check_stream(int fd, const char *path, uint32_t ps, bool pages, eng_dbhdr *hdr, uint8_t *t)
+ * bring). Fills *hdr, reads the trailer page into t (ps bytes) and decodes it into *tr (whose path
+ * points into t). Errors: RestoreOfNonBackupDatabase (an ordinary database), DatabaseCorrupted
+ * (cut short, or header or trailer damaged), ReadVerifyFailure (a damaged page), PageSizeMismatch,
+ * InvalidDatabaseVersion, disk errors; damage gets event 909 naming the file and where. */
+static long check_stream(int fd, const char *path, uint32_t ps, bool pages, eng_dbhdr *hdr, uint8_t *t,
+                         eng_rec_trailer *tr)
 {
     long err = eng_dbhdr_read(fd, ps, hdr);
     if (err == JET_errDatabaseCorrupted)
@@ -113,16 +115,15 @@ static long check_stream(int fd, const char *path, uint32_t ps, bool pages, eng_
     ssize_t got = eng_io_pread(fd, t, ps, (uint64_t)size - ps);
     if (got < 0)
         return eng_io_errno_to_jet((int)got, 0);
-    if (got != (ssize_t)ps || memcmp(t + 4, ENG_TRL_MAGIC, 8) || eng_ld32(t) != eng_crc32c(0, t + 4, ps - 4) ||
-        eng_ld32(t + 12) != ENG_TRL_VERSION || eng_ld32(t + 16) != ps) {
+    if (got != (ssize_t)ps || eng_rec_trailer_decode(t, ps, tr)) {
         eng_event(NULL, 1, 909, "restore: the backup stream %s has no valid trailer at offset %lld: it is cut short or damaged",
                   path, (long long)size - ps);
         return JET_errDatabaseCorrupted;
     }
-    uint32_t npages = eng_ld32(t + 20), dbid = eng_ld32(t + 80);
-    if (((uint64_t)npages + 2) * ps != (uint64_t)size || eng_ld64(t + 24) != hdr->sig.random ||
-        eng_ld64(t + 32) != hdr->sig.create_time_usec || dbid == 0 || dbid > ENG_MAX_DB || eng_ld32(t + 56) == 0 ||
-        eng_ld32(t + 60) < eng_ld32(t + 56)) {
+    uint32_t npages = tr->npages, dbid = tr->dbid;
+    if (((uint64_t)npages + 2) * ps != (uint64_t)size || tr->sig.random != hdr->sig.random ||
+        tr->sig.create_time_usec != hdr->sig.create_time_usec || dbid == 0 || dbid > ENG_MAX_DB || tr->gen_low == 0 ||
+        tr->gen_high < tr->gen_low) {
         eng_event(NULL, 1, 909, "restore: the trailer of the backup stream %s does not match the %lld bytes and the header before it",
                   path, (long long)size);
         return JET_errDatabaseCorrupted;
@@ -167,19 +168,17 @@ static long open_candidate(struct rst *r, const char *path, struct rfile *out)
         return eng_trace_err(JET_errFileAccessDenied, __FILE__, __LINE__); /* in use by an instance */
     }
     uint8_t *t = malloc(r->ps);
-    long err = t ? check_stream(fd, path, r->ps, true, &out->hdr, t) : JET_errOutOfMemory;
+    eng_rec_trailer tr = {0};
+    long err = t ? check_stream(fd, path, r->ps, true, &out->hdr, t, &tr) : JET_errOutOfMemory;
     if (!err) {
-        out->sig.random = eng_ld64(t + 24);
-        out->sig.create_time_usec = eng_ld64(t + 32);
-        out->logsig.random = eng_ld64(t + 40);
-        out->logsig.create_time_usec = eng_ld64(t + 48);
-        out->gen_low = eng_ld32(t + 56);
-        out->gen_high = eng_ld32(t + 60);
-        out->mark = eng_ld64(t + 64);
-        out->dbid0 = eng_ld32(t + 80);
-        uint32_t pl = eng_ld32(t + 84);
-        if (pl && pl <= r->ps - ENG_TRL_PATH && pl < sizeof out->orig)
-            memcpy(out->orig, t + ENG_TRL_PATH, pl);
+        out->sig = tr.sig;
+        out->logsig = tr.logsig;
+        out->gen_low = tr.gen_low;
+        out->gen_high = tr.gen_high;
+        out->mark = tr.mark;
+        out->dbid0 = tr.dbid;
+        if (tr.path_len && tr.path_len < sizeof out->orig)
+            memcpy(out->orig, tr.path, tr.path_len);
     }
     free(t);
     if (err) {
@@ -238,17 +237,20 @@ static long scan_failed(const char *dir, eng_lsn at, long e)
  * on_record and eng_redo_add. */
 static long check_record(const struct rst *r, const eng_logrec_view *v)
 {
+    eng_rec_page pr;
+    eng_rec_attach a;
+    eng_rec_detach dt;
     switch (v->type) {
     case ENG_LR_PAGE:
-        return v->len == ENG_REC_PAGE_HDR + r->ps ? JET_errSuccess : JET_errLogCorrupted;
+        return eng_rec_page_decode(v->data, v->len, r->ps, &pr);
     case ENG_LR_PAGEDIFF:
-        return v->len < ENG_REC_DIFF_HDR ? JET_errLogCorrupted
-                                         : eng_pagediff_check(v->data + ENG_REC_DIFF_HDR, v->len - ENG_REC_DIFF_HDR, r->ps);
-    case ENG_LR_ATTACH:
-        return v->len < 32 || eng_ld32(v->data) == 0 || eng_ld32(v->data) > ENG_MAX_DB ? JET_errLogCorrupted
-                                                                                       : JET_errSuccess;
+        return eng_rec_pagediff_decode(v->data, v->len, r->ps, &pr);
+    case ENG_LR_ATTACH: {
+        long err = eng_rec_attach_decode(v->data, v->len, &a);
+        return err ? err : a.dbid == 0 || a.dbid > ENG_MAX_DB ? JET_errLogCorrupted : JET_errSuccess;
+    }
     case ENG_LR_DETACH:
-        return v->len < 4 ? JET_errLogCorrupted : JET_errSuccess;
+        return eng_rec_detach_decode(v->data, v->len, &dt);
     default:
         return JET_errSuccess;
     }
@@ -274,27 +276,25 @@ static long survey(struct rst *r, const eng_log_config *cfg, uint32_t lo, uint32
                       ENG_LSN_GEN(v.lsn), ENG_LSN_OFF(v.lsn), cfg->dir);
             break;
         }
-        if (v.type == ENG_LR_ATTACH) {
-            eng_dbsig s = {eng_ld64(v.data + 16), eng_ld64(v.data + 24)};
-            uint32_t pl = eng_ld32(v.data + 12);
-            if (collect && pl && pl < sizeof path && 32 + (size_t)pl == v.len) {
-                memcpy(path, v.data + 32, pl);
-                path[pl] = 0;
+        eng_rec_attach a;
+        eng_rec_backup b;
+        if (v.type == ENG_LR_ATTACH && !eng_rec_attach_decode(v.data, v.len, &a)) {
+            if (collect && a.path_len && a.path_len < sizeof path) {
+                memcpy(path, a.path, a.path_len);
+                path[a.path_len] = 0;
                 err = add_candidate(r, path, false);
             }
-            int i = find_sig(r, s);
+            int i = find_sig(r, a.sig);
             if (i != MAP_NONE && v.lsn < r->f[i].mark)
                 r->f[i].attached_in_range = true;
-        } else if (v.type == ENG_LR_BACKUP && collect && v.len >= 8 && eng_ld32(v.data) == 1) {
-            size_t o = 8;
-            for (uint32_t k = 0, n = eng_ld32(v.data + 4); k < n && o + 24 <= v.len && !err; k++) {
-                uint32_t pl = eng_ld32(v.data + o + 4);
-                if (o + 24 + pl > v.len || pl >= sizeof path)
-                    break;
-                memcpy(path, v.data + o + 24, pl);
-                path[pl] = 0;
+        } else if (v.type == ENG_LR_BACKUP && collect && !eng_rec_backup_decode(v.data, v.len, &b) &&
+                   b.kind == ENG_REC_BACKUP_BEGIN) {
+            /* Only a hint where databases are: a list cut short ends the hint, not the restore. */
+            eng_rec_bkdb d;
+            while (!err && eng_rec_backup_next(&b, &d) == 1 && d.path_len < sizeof path) {
+                memcpy(path, d.path, d.path_len);
+                path[d.path_len] = 0;
                 err = add_candidate(r, path, false);
-                o += 24 + pl;
             }
         }
     }
@@ -340,16 +340,19 @@ static long on_record(struct rst *r, const eng_logrec_view *v)
         return err;
     }
     case ENG_LR_ATTACH: {
-        ENG_RETURN_IF(v->len < 32, JET_errLogCorrupted);
-        uint32_t dbid = eng_ld32(v->data);
+        eng_rec_attach a;
+        long err = eng_rec_attach_decode(v->data, v->len, &a);
+        ENG_RETURN_IF(err, err);
+        uint32_t dbid = a.dbid;
         ENG_RETURN_IF(dbid == 0 || dbid > ENG_MAX_DB, JET_errLogCorrupted);
-        eng_dbsig s = {eng_ld64(v->data + 16), eng_ld64(v->data + 24)};
-        r->map[dbid] = find_sig(r, s);
+        r->map[dbid] = find_sig(r, a.sig);
         return JET_errSuccess;
     }
     case ENG_LR_DETACH: {
-        ENG_RETURN_IF(v->len < 4, JET_errLogCorrupted);
-        uint32_t dbid = eng_ld32(v->data);
+        eng_rec_detach dt;
+        long err = eng_rec_detach_decode(v->data, v->len, &dt);
+        ENG_RETURN_IF(err, err);
+        uint32_t dbid = dt.dbid;
         if (dbid && dbid <= ENG_MAX_DB)
             r->map[dbid] = MAP_NONE;
         return JET_errSuccess;
@@ -667,24 +670,25 @@ static long add_target(struct rdir *d, struct target *t, bool *is_stream)
     int fd = eng_io_open(t->stream, O_RDONLY | O_NONBLOCK, 0);
     ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0));
     uint32_t ps = d->p->page_size;
-    uint8_t *tr = malloc(ps);
+    uint8_t *tp = malloc(ps);
+    eng_rec_trailer tr = {0};
     eng_dbhdr h;
-    long err = tr ? JET_errSuccess : JET_errOutOfMemory;
+    long err = tp ? JET_errSuccess : JET_errOutOfMemory;
     if (!err && looks_like_database(fd)) {
-        err = check_stream(fd, t->stream, ps, false, &h, tr);
+        err = check_stream(fd, t->stream, ps, false, &h, tp, &tr);
         if (err == JET_errRestoreOfNonBackupDatabase)
             err = JET_errSuccess; /* an ordinary database file: not part of the backup */
         else
             *is_stream = true;
     }
-    uint32_t pl = *is_stream && !err ? eng_ld32(tr + 84) : 0;
+    uint32_t pl = *is_stream && !err ? tr.path_len : 0;
     if (*is_stream && !err) {
         /* The path must leave room for the temporary names beside it. */
-        if (pl == 0 || pl > ps - ENG_TRL_PATH || pl + 16 > sizeof t->orig) {
+        if (pl == 0 || pl + 16 > sizeof t->orig) {
             eng_event(NULL, 1, 906, "restore: the backup stream %s does not say where its database was", t->stream);
             err = JET_errInvalidPath;
         } else {
-            memcpy(t->orig, tr + ENG_TRL_PATH, pl);
+            memcpy(t->orig, tr.path, pl);
             t->orig[pl] = 0;
             memcpy(t->tmp, t->orig, pl);
             memcpy(t->tmp + pl, ".restoring", sizeof ".restoring");
@@ -698,7 +702,7 @@ static long add_target(struct rdir *d, struct target *t, bool *is_stream)
                 slash[slash == t->dir ? 1 : 0] = 0;
         }
     }
-    free(tr);
+    free(tp);
     eng_io_close(fd);
     for (int i = 0; *is_stream && !err && i < d->n; i++)
         if (!strcmp(d->t[i].orig, t->orig)) {

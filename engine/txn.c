@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "engine-int.h"
+#include "records-int.h"
 
 #define WRITER_WAIT_SEC 10
 
@@ -546,7 +547,7 @@ long eng_txn_commit(eng_txn *t, JET_GRBIT grbit, eng_lsn *commit_lsn)
     eng_tpage **ents = malloc(n * sizeof *ents);
     eng_logrec *recs = malloc((n + 1) * sizeof *recs);
     struct iovec *iov = malloc((2 * n + 1) * sizeof *iov);
-    uint8_t *hdrs = malloc(n * ENG_REC_PAGE_HDR + 8);
+    uint8_t *hdrs = malloc(n * ENG_REC_PAGE_HDR + ENG_REC_TIME_LEN);
     uint8_t *diffs = in->log ? malloc(n * dstride) : NULL;
     long *dlen = malloc(n * sizeof *dlen);
     eng_lsn *full = malloc(n * sizeof *full);
@@ -566,21 +567,20 @@ long eng_txn_commit(eng_txn *t, JET_GRBIT grbit, eng_lsn *commit_lsn)
             ents[k++] = &t->pages[i];
     qsort(ents, n, sizeof *ents, cmp_key);
     for (size_t i = 0; i < n; i++) {
-        uint8_t *h = hdrs + i * ENG_REC_PAGE_HDR;
-        eng_st32(h, (uint32_t)(ents[i]->key >> 32));
-        eng_st32(h + 4, (uint32_t)ents[i]->key);
+        eng_rec_page pr = {(uint32_t)(ents[i]->key >> 32), (uint32_t)ents[i]->key, 0, NULL, 0};
+        eng_rec_page_encode(hdrs + i * ENG_REC_PAGE_HDR, &pr);
         dlen[i] = -1;
         if (diffs && ents[i]->orig && ents[i]->full_lsn) {
             uint8_t *d = diffs + i * dstride;
-            memcpy(d, h, 8);
-            eng_st64(d + 8, eng_ld64(ents[i]->orig + 8));
+            pr.base = eng_ld64(ents[i]->orig + 8); /* the LSN the committed image is stamped with */
+            eng_rec_pagediff_encode(d, &pr);
             dlen[i] = eng_pagediff_encode(ents[i]->orig, ents[i]->buf, ps, d + ENG_REC_DIFF_HDR, dcap);
         }
     }
     uint8_t *ctime = hdrs + n * ENG_REC_PAGE_HDR;
-    eng_st64(ctime, eng_now_usec());
+    eng_rec_commit_encode(ctime, &(eng_rec_time){eng_now_usec()});
     iov[2 * n].iov_base = ctime;
-    iov[2 * n].iov_len = 8;
+    iov[2 * n].iov_len = ENG_REC_TIME_LEN;
     recs[n].type = ENG_LR_COMMIT;
     recs[n].iov = &iov[2 * n];
     recs[n].iovcnt = 1;

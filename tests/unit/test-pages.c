@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "engine-int.h"
+#include "records-int.h"
 #include "iohooks.h"
 #include "jet.h"
 #include "testutil.h"
@@ -1337,6 +1338,311 @@ START_TEST(redo_applies_diffs_in_order)
 }
 END_TEST
 
+/* ---- records.c: the payload codecs ------------------------------------------------------- */
+
+/* The bytes every encoder writes, built here field by field from the tables at the top of
+ * records.c (the layouts the engine wrote before the codecs existed): a codec that moved a field
+ * would change what is on disk. */
+START_TEST(records_encode_the_documented_bytes)
+{
+    uint8_t got[256], want[256];
+    const eng_dbsig sig = {0x1122334455667788ull, 0x99AABBCCDDEEFF00ull};
+
+    memset(got, 0xEE, sizeof got);
+    memset(want, 0xEE, sizeof want);
+    eng_rec_page_encode(got, &(eng_rec_page){.dbid = 7, .pgno = 0x01020304});
+    eng_st32(want, 7);
+    eng_st32(want + 4, 0x01020304);
+    ck_assert_int_eq(ENG_REC_PAGE_HDR, 8);
+    ck_assert(!memcmp(got, want, 16)); /* and nothing past the header touched */
+
+    eng_rec_pagediff_encode(got, &(eng_rec_page){.dbid = 7, .pgno = 9, .base = ENG_LSN(3, 4096)});
+    eng_st32(want, 7);
+    eng_st32(want + 4, 9);
+    eng_st64(want + 8, ENG_LSN(3, 4096));
+    ck_assert_int_eq(ENG_REC_DIFF_HDR, 16);
+    ck_assert(!memcmp(got, want, 24));
+
+    memset(got, 0xEE, sizeof got);
+    memset(want, 0xEE, sizeof want);
+    eng_rec_commit_encode(got, &(eng_rec_time){0x0102030405060708ull});
+    eng_st64(want, 0x0102030405060708ull);
+    ck_assert(!memcmp(got, want, 16));
+    eng_rec_marker_encode(got, &(eng_rec_time){42});
+    eng_st64(want, 42);
+    ck_assert(!memcmp(got, want, 16));
+
+    memset(got, 0xEE, sizeof got);
+    memset(want, 0xEE, sizeof want);
+    eng_rec_attach at = {5, true, 8192, sig, "/db/a.edb", 9};
+    ck_assert_uint_eq(eng_rec_attach_encode(got, &at), 41);
+    eng_st32(want, 5);
+    eng_st32(want + 4, 1);
+    eng_st32(want + 8, 8192);
+    eng_st32(want + 12, 9);
+    eng_st64(want + 16, sig.random);
+    eng_st64(want + 24, sig.create_time_usec);
+    memcpy(want + 32, "/db/a.edb", 9);
+    ck_assert(!memcmp(got, want, 48));
+    at.create = false;
+    eng_rec_attach_encode(got, &at);
+    ck_assert_uint_eq(eng_ld32(got + 4), 0);
+
+    memset(got, 0xEE, sizeof got);
+    memset(want, 0xEE, sizeof want);
+    eng_rec_detach_encode(got, &(eng_rec_detach){31});
+    eng_st32(want, 31);
+    ck_assert(!memcmp(got, want, 8));
+
+    memset(got, 0xEE, sizeof got);
+    memset(want, 0xEE, sizeof want);
+    size_t o = ENG_REC_BACKUP_HDR;
+    o += eng_rec_bkdb_encode(got + o, &(eng_rec_bkdb){2, sig, "x.edb", 5});
+    o += eng_rec_bkdb_encode(got + o, &(eng_rec_bkdb){4, sig, "", 0});
+    eng_rec_backup_encode(got, &(eng_rec_backup){.kind = ENG_REC_BACKUP_BEGIN, .count = 2});
+    ck_assert_uint_eq(o, 8 + 29 + 24);
+    eng_st32(want, 1);
+    eng_st32(want + 4, 2);
+    eng_st32(want + 8, 2);
+    eng_st32(want + 12, 5);
+    eng_st64(want + 16, sig.random);
+    eng_st64(want + 24, sig.create_time_usec);
+    memcpy(want + 32, "x.edb", 5);
+    eng_st32(want + 37, 4);
+    eng_st32(want + 41, 0);
+    eng_st64(want + 45, sig.random);
+    eng_st64(want + 53, sig.create_time_usec);
+    ck_assert(!memcmp(got, want, 80));
+}
+END_TEST
+
+static eng_rec_trailer sample_trailer(void)
+{
+    return (eng_rec_trailer){.npages = 77,
+                             .sig = {1, 2},
+                             .logsig = {3, 4},
+                             .gen_low = 5,
+                             .gen_high = 6,
+                             .mark = ENG_LSN(5, 4096),
+                             .mark_usec = 8,
+                             .dbid = 9,
+                             .path = "/var/db/x.edb",
+                             .path_len = 13};
+}
+
+START_TEST(records_trailer_documented_bytes)
+{
+    const uint32_t ps = 4096;
+    uint8_t *got = malloc(ps), *want = calloc(1, ps);
+    memset(got, 0xEE, ps);
+    eng_rec_trailer t = sample_trailer();
+    eng_rec_trailer_encode(got, ps, &t);
+    memcpy(want + 4, "JSNAPTRL", 8);
+    eng_st32(want + 12, 1);
+    eng_st32(want + 16, ps);
+    eng_st32(want + 20, 77);
+    eng_st64(want + 24, 1);
+    eng_st64(want + 32, 2);
+    eng_st64(want + 40, 3);
+    eng_st64(want + 48, 4);
+    eng_st32(want + 56, 5);
+    eng_st32(want + 60, 6);
+    eng_st64(want + 64, ENG_LSN(5, 4096));
+    eng_st64(want + 72, 8);
+    eng_st32(want + 80, 9);
+    eng_st32(want + 84, 13);
+    memcpy(want + 88, "/var/db/x.edb", 13);
+    eng_st32(want, eng_crc32c(0, want + 4, ps - 4));
+    ck_assert(!memcmp(got, want, ps));
+
+    /* A path the page cannot hold is written as unknown (length 0, no bytes). */
+    char *longp = malloc(ps);
+    memset(longp, 'p', ps);
+    t.path = longp;
+    t.path_len = ps - ENG_TRL_PATH + 1;
+    eng_rec_trailer_encode(got, ps, &t);
+    ck_assert_uint_eq(eng_ld32(got + 84), 0);
+    ck_assert_uint_eq(got[ENG_TRL_PATH], 0);
+    t.path_len = ps - ENG_TRL_PATH; /* exactly fits */
+    eng_rec_trailer_encode(got, ps, &t);
+    eng_rec_trailer d;
+    OK(eng_rec_trailer_decode(got, ps, &d));
+    ck_assert_uint_eq(d.path_len, ps - ENG_TRL_PATH);
+    ck_assert(!memcmp(d.path, longp, d.path_len));
+    free(longp);
+    free(got);
+    free(want);
+}
+END_TEST
+
+START_TEST(records_round_trip)
+{
+    const uint32_t ps = 4096;
+    uint8_t *buf = calloc(1, ENG_REC_ATTACH_FIXED + ENG_PATH_MAX + ps);
+
+    eng_rec_page p;
+    eng_rec_page_encode(buf, &(eng_rec_page){.dbid = 3, .pgno = 44});
+    memset(buf + ENG_REC_PAGE_HDR, 0x5A, ps);
+    OK(eng_rec_page_decode(buf, ENG_REC_PAGE_HDR + ps, ps, &p));
+    ck_assert_uint_eq(p.dbid, 3);
+    ck_assert_uint_eq(p.pgno, 44);
+    ck_assert(p.body == buf + ENG_REC_PAGE_HDR);
+    ck_assert_uint_eq(p.body_len, ps);
+
+    uint8_t runs[12];
+    eng_st16(runs, 96);
+    eng_st16(runs + 2, 8);
+    memset(runs + 4, 0xAB, 8);
+    eng_rec_pagediff_encode(buf, &(eng_rec_page){.dbid = 2, .pgno = 8, .base = ENG_LSN(9, 123456)});
+    memcpy(buf + ENG_REC_DIFF_HDR, runs, sizeof runs);
+    OK(eng_rec_pagediff_decode(buf, ENG_REC_DIFF_HDR + sizeof runs, ps, &p));
+    ck_assert_uint_eq(p.dbid, 2);
+    ck_assert_uint_eq(p.pgno, 8);
+    ck_assert_uint_eq(p.base, ENG_LSN(9, 123456));
+    ck_assert_uint_eq(p.body_len, sizeof runs);
+    ck_assert(!memcmp(p.body, runs, sizeof runs));
+
+    eng_rec_time t = {0};
+    eng_rec_commit_encode(buf, &(eng_rec_time){0xFEDCBA9876543210ull});
+    OK(eng_rec_commit_decode(buf, ENG_REC_TIME_LEN, &t));
+    ck_assert_uint_eq(t.usec, 0xFEDCBA9876543210ull);
+    eng_rec_marker_encode(buf, &(eng_rec_time){17});
+    OK(eng_rec_marker_decode(buf, ENG_REC_TIME_LEN, &t));
+    ck_assert_uint_eq(t.usec, 17);
+
+    char path[ENG_PATH_MAX];
+    memset(path, 'q', sizeof path);
+    eng_rec_attach a = {ENG_MAX_DB, true, 32768, {~0ull, 1}, path, ENG_PATH_MAX - 1}, ad;
+    size_t n = eng_rec_attach_encode(buf, &a);
+    OK(eng_rec_attach_decode(buf, n, &ad));
+    ck_assert_uint_eq(ad.dbid, ENG_MAX_DB);
+    ck_assert(ad.create);
+    ck_assert_uint_eq(ad.page_size, 32768);
+    ck_assert_uint_eq(ad.sig.random, ~0ull);
+    ck_assert_uint_eq(ad.sig.create_time_usec, 1);
+    ck_assert_uint_eq(ad.path_len, ENG_PATH_MAX - 1);
+    ck_assert(!memcmp(ad.path, path, ad.path_len));
+
+    eng_rec_detach dt = {0};
+    eng_rec_detach_encode(buf, &(eng_rec_detach){12});
+    OK(eng_rec_detach_decode(buf, ENG_REC_DETACH_LEN, &dt));
+    ck_assert_uint_eq(dt.dbid, 12);
+
+    size_t o = ENG_REC_BACKUP_HDR;
+    for (uint32_t i = 1; i <= 3; i++)
+        o += eng_rec_bkdb_encode(buf + o, &(eng_rec_bkdb){i, {i, i * 10}, path, i});
+    eng_rec_backup_encode(buf, &(eng_rec_backup){.kind = ENG_REC_BACKUP_BEGIN, .count = 3});
+    eng_rec_backup b;
+    OK(eng_rec_backup_decode(buf, o, &b));
+    ck_assert_uint_eq(b.kind, ENG_REC_BACKUP_BEGIN);
+    ck_assert_uint_eq(b.count, 3);
+    eng_rec_bkdb d;
+    for (uint32_t i = 1; i <= 3; i++) {
+        ck_assert_int_eq(eng_rec_backup_next(&b, &d), 1);
+        ck_assert_uint_eq(d.dbid, i);
+        ck_assert_uint_eq(d.sig.random, i);
+        ck_assert_uint_eq(d.sig.create_time_usec, i * 10);
+        ck_assert_uint_eq(d.path_len, i);
+        ck_assert(!memcmp(d.path, path, i));
+    }
+    ck_assert_int_eq(eng_rec_backup_next(&b, &d), 0);
+
+    eng_rec_trailer tr = sample_trailer(), td;
+    eng_rec_trailer_encode(buf, ps, &tr);
+    OK(eng_rec_trailer_decode(buf, ps, &td));
+    ck_assert_uint_eq(td.npages, tr.npages);
+    ck_assert_uint_eq(td.sig.random, tr.sig.random);
+    ck_assert_uint_eq(td.sig.create_time_usec, tr.sig.create_time_usec);
+    ck_assert_uint_eq(td.logsig.random, tr.logsig.random);
+    ck_assert_uint_eq(td.logsig.create_time_usec, tr.logsig.create_time_usec);
+    ck_assert_uint_eq(td.gen_low, tr.gen_low);
+    ck_assert_uint_eq(td.gen_high, tr.gen_high);
+    ck_assert_uint_eq(td.mark, tr.mark);
+    ck_assert_uint_eq(td.mark_usec, tr.mark_usec);
+    ck_assert_uint_eq(td.dbid, tr.dbid);
+    ck_assert_uint_eq(td.path_len, tr.path_len);
+    ck_assert(!memcmp(td.path, tr.path, tr.path_len));
+    free(buf);
+}
+END_TEST
+
+START_TEST(records_refuse_wrong_lengths)
+{
+    const uint32_t ps = 4096;
+    uint8_t *buf = calloc(1, 2 * ps);
+    eng_rec_page p;
+    eng_rec_page_encode(buf, &(eng_rec_page){.dbid = 1, .pgno = 2});
+    ck_assert_int_eq(eng_rec_page_decode(buf, ENG_REC_PAGE_HDR + ps - 1, ps, &p), JET_errLogCorrupted);
+    ck_assert_int_eq(eng_rec_page_decode(buf, ENG_REC_PAGE_HDR + ps + 1, ps, &p), JET_errLogCorrupted);
+    ck_assert_int_eq(eng_rec_page_decode(buf, 0, ps, &p), JET_errLogCorrupted);
+    /* A PAGEDIFF shorter than its header, or whose runs are cut mid-run. */
+    ck_assert_int_eq(eng_rec_pagediff_decode(buf, ENG_REC_DIFF_HDR - 1, ps, &p), JET_errLogCorrupted);
+    OK(eng_rec_pagediff_decode(buf, ENG_REC_DIFF_HDR, ps, &p)); /* no runs: an unchanged page */
+    eng_st16(buf + ENG_REC_DIFF_HDR, 96);
+    eng_st16(buf + ENG_REC_DIFF_HDR + 2, 8);
+    ck_assert_int_eq(eng_rec_pagediff_decode(buf, ENG_REC_DIFF_HDR + 4 + 7, ps, &p), JET_errLogCorrupted);
+    OK(eng_rec_pagediff_decode(buf, ENG_REC_DIFF_HDR + 4 + 8, ps, &p));
+
+    eng_rec_time t;
+    ck_assert_int_eq(eng_rec_commit_decode(buf, ENG_REC_TIME_LEN - 1, &t), JET_errLogCorrupted);
+    ck_assert_int_eq(eng_rec_commit_decode(buf, ENG_REC_TIME_LEN + 1, &t), JET_errLogCorrupted);
+    ck_assert_int_eq(eng_rec_marker_decode(buf, 0, &t), JET_errLogCorrupted);
+    ck_assert_int_eq(eng_rec_marker_decode(buf, 16, &t), JET_errLogCorrupted);
+
+    eng_rec_attach a;
+    size_t n = eng_rec_attach_encode(buf, &(eng_rec_attach){1, false, ps, {1, 2}, "ab.edb", 6});
+    ck_assert_int_eq(eng_rec_attach_decode(buf, ENG_REC_ATTACH_FIXED - 1, &a), JET_errLogCorrupted);
+    ck_assert_int_eq(eng_rec_attach_decode(buf, n - 1, &a), JET_errLogCorrupted); /* path cut */
+    ck_assert_int_eq(eng_rec_attach_decode(buf, n + 1, &a), JET_errLogCorrupted); /* bytes past it */
+    eng_st32(buf + 12, UINT32_MAX); /* a length that would wrap */
+    ck_assert_int_eq(eng_rec_attach_decode(buf, n, &a), JET_errLogCorrupted);
+
+    eng_rec_detach dt;
+    ck_assert_int_eq(eng_rec_detach_decode(buf, ENG_REC_DETACH_LEN - 1, &dt), JET_errLogCorrupted);
+    ck_assert_int_eq(eng_rec_detach_decode(buf, ENG_REC_DETACH_LEN + 1, &dt), JET_errLogCorrupted);
+
+    eng_rec_backup b;
+    eng_rec_bkdb d;
+    ck_assert_int_eq(eng_rec_backup_decode(buf, ENG_REC_BACKUP_HDR - 1, &b), JET_errLogCorrupted);
+    size_t o = ENG_REC_BACKUP_HDR + eng_rec_bkdb_encode(buf + ENG_REC_BACKUP_HDR, &(eng_rec_bkdb){1, {1, 2}, "abc", 3});
+    eng_rec_backup_encode(buf, &(eng_rec_backup){.kind = ENG_REC_BACKUP_BEGIN, .count = 2}); /* claims two */
+    OK(eng_rec_backup_decode(buf, o, &b));
+    ck_assert_int_eq(eng_rec_backup_next(&b, &d), 1);
+    ck_assert_int_eq(eng_rec_backup_next(&b, &d), JET_errLogCorrupted);
+    OK(eng_rec_backup_decode(buf, o - 1, &b)); /* the first one's path cut */
+    ck_assert_int_eq(eng_rec_backup_next(&b, &d), JET_errLogCorrupted);
+
+    /* The trailer: damaged, of another version, of another page size, or too short a page. */
+    eng_rec_trailer tr = sample_trailer(), td;
+    eng_rec_trailer_encode(buf, ps, &tr);
+    OK(eng_rec_trailer_decode(buf, ps, &td));
+    ck_assert_int_eq(eng_rec_trailer_decode(buf, ps - 8, &td), JET_errDatabaseCorrupted);
+    ck_assert_int_eq(eng_rec_trailer_decode(buf, ENG_TRL_PATH - 1, &td), JET_errDatabaseCorrupted);
+    buf[200] ^= 1;
+    ck_assert_int_eq(eng_rec_trailer_decode(buf, ps, &td), JET_errDatabaseCorrupted);
+    buf[200] ^= 1;
+    eng_st32(buf + 12, 2);
+    eng_st32(buf, eng_crc32c(0, buf + 4, ps - 4)); /* a version 2 with a valid checksum */
+    ck_assert_int_eq(eng_rec_trailer_decode(buf, ps, &td), JET_errDatabaseCorrupted);
+    eng_st32(buf + 12, 1);
+    eng_st32(buf + 16, 8192);
+    eng_st32(buf, eng_crc32c(0, buf + 4, ps - 4));
+    ck_assert_int_eq(eng_rec_trailer_decode(buf, ps, &td), JET_errDatabaseCorrupted);
+    eng_st32(buf + 16, ps);
+    buf[5] = 'X';
+    eng_st32(buf, eng_crc32c(0, buf + 4, ps - 4));
+    ck_assert_int_eq(eng_rec_trailer_decode(buf, ps, &td), JET_errDatabaseCorrupted);
+    /* A path length past the page (only a crafted page has one) reads as unknown. */
+    buf[5] = 'S';
+    eng_st32(buf + 84, ps);
+    eng_st32(buf, eng_crc32c(0, buf + 4, ps - 4));
+    OK(eng_rec_trailer_decode(buf, ps, &td));
+    ck_assert_uint_eq(td.path_len, 0);
+    ck_assert_ptr_null(td.path);
+    free(buf);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pages");
@@ -1357,6 +1663,12 @@ int main(void)
     tcase_add_test(td, diff_malformed);
     tcase_add_test(td, redo_applies_diffs_in_order);
     suite_add_tcase(s, td);
+    TCase *tr = tcase_create("records");
+    tcase_add_test(tr, records_encode_the_documented_bytes);
+    tcase_add_test(tr, records_trailer_documented_bytes);
+    tcase_add_test(tr, records_round_trip);
+    tcase_add_test(tr, records_refuse_wrong_lengths);
+    suite_add_tcase(s, tr);
 
     TCase *ta = tcase_create("api");
     tcase_add_checked_fixture(ta, setup, api_teardown);
