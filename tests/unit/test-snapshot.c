@@ -23,7 +23,6 @@
 #include "iohooks.h"
 #include "testutil.h"
 
-#define OK(call) ck_assert_int_eq((call), JET_errSuccess)
 
 static char *root;
 
@@ -698,11 +697,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TU_CHECK_MAIN(suite)
