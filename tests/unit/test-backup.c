@@ -1,8 +1,9 @@
 /*
- * test-backup.c — the external backup sequence of ESE-NOTES.md §2.3, one test per ordering or
- * misuse rule (each fails if the rule is broken), the header bookkeeping of §2.7 seen through
- * JetGetDatabaseFileInfo, the stream format of a database (header snapshot, pages, trailer), the
- * log range, truncation, stop and term, and the events each step emits.
+ * test-backup.c — the external backup sequence (docs/jet-semantics.md, “External backup”), one test
+ * per ordering or misuse rule (each fails if the rule is broken), the header bookkeeping (“Backup
+ * types and header bookkeeping”) seen through JetGetDatabaseFileInfo, the stream format of a
+ * database (header snapshot, pages, trailer), the log range, truncation, stop and term, and the
+ * events each step emits.
  */
 #include <check.h>
 #include <pthread.h>

@@ -1,9 +1,10 @@
 /*
- * test-snapshot.c — JetOSSnapshot*: every ordering and grbit rule of ESE-NOTES.md §3.3-3.4 (each
- * test fails if its rule is broken), the header stamps End makes, the freeze time-out (writers
- * resume by themselves, a late Thaw reports the time-out), and proof that nothing is written to a
- * frozen instance's files: the I/O layer's hook counts every write, sync, rename, truncate and
- * unlink under the instance's directory while it is frozen.
+ * test-snapshot.c — JetOSSnapshot*: every ordering and grbit rule of docs/jet-semantics.md, “OS
+ * snapshot sessions” and “Snapshot ordering errors” (each test fails if its rule is broken), the
+ * header stamps End makes, the freeze time-out (writers resume by themselves, a late Thaw reports
+ * the time-out), and proof that nothing is written to a frozen instance's files: the I/O layer's
+ * hook counts every write, sync, rename, truncate and unlink under the instance's directory while
+ * it is frozen.
  */
 #include <check.h>
 #include <errno.h>
