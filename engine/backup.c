@@ -1,7 +1,8 @@
 /*
- * backup.c — the external (streaming, non-VSS) backup of one instance: ESE's sequence
- * Begin → GetAttachInfo → OpenFile/ReadFile/CloseFile per database → GetLogInfo → the same per log
- * → TruncateLog → End, with ESE's order errors (ESE-NOTES.md §2.3) and header bookkeeping (§2.7).
+ * backup.c — the external (streaming, non-VSS) backup of one instance: ESE's sequence Begin →
+ * GetAttachInfo → OpenFile/ReadFile/CloseFile per database → GetLogInfo → the same per log →
+ * TruncateLog → End, with ESE's order errors and header bookkeeping (docs/jet-semantics.md,
+ * “Ordering errors” and “Backup types and header bookkeeping”).
  *
  * Why a copy taken while the engine writes is still good: the log holds every page change of a
  * committed transaction (whole images, and diffs against an image stamped with their base, see
@@ -627,7 +628,8 @@ long eng_bk_close(eng_inst *in, JET_HANDLE h)
 }
 
 /* The first GetLogInfo / GetTruncateLogInfo: roll the log so every commit so far is in a closed
- * generation, then fix the ranges to copy and to delete (ESE-NOTES.md §2.3). Under bk.mu. */
+ * generation, then fix the ranges to copy and to delete (docs/jet-semantics.md, “Log files and
+ * truncation”). Under bk.mu. */
 static long fix_log_range(eng_inst *in)
 {
     eng_backup *b = &in->bk;
@@ -774,7 +776,8 @@ long eng_bk_truncate(eng_inst *in)
     return err;
 }
 
-/* Record a successful backup in the header of database db (ESE-NOTES.md §2.7). Under bk.mu. */
+/* Record a successful backup in the header of database db (docs/jet-semantics.md, “Backup types
+ * and header bookkeeping”). Under bk.mu. */
 static long stamp(eng_inst *in, eng_db *db, bool truncated)
 {
     eng_backup *b = &in->bk;

@@ -67,7 +67,7 @@ static inline void eng_st64(uint8_t *p, uint64_t v)
     eng_st32(p + 4, (uint32_t)(v >> 32));
 }
 
-/* Record errors with file and line in debug logs, then return them (DESIGN.md §5). */
+/* Record errors with file and line in debug logs, then return them (docs/architecture.md, “Conventions”). */
 #define ENG_RETURN_IF(cond, err)                                                                   \
     do {                                                                                           \
         if (cond)                                                                                  \
@@ -341,7 +341,7 @@ struct eng_sess {
 };
 
 /* ---------------------------------------------------------------------------------------------
- * External (streaming) backup state of one instance (backup.c); ESE-NOTES.md §2.
+ * External (streaming) backup state of one instance (backup.c); docs/jet-semantics.md, “External backup”.
  * ------------------------------------------------------------------------------------------- */
 #define ENG_BK_MAX_FILES 16 /* ESE's crhfMax: open backup file handles at once */
 enum eng_bk_state { BKS_NONE, BKS_DATABASES, BKS_LOGS };

@@ -1,7 +1,7 @@
 /*
  * io-int.h — every file operation of the engine goes through these wrappers, so tests can inject
  * ENOSPC, EIO, short and torn writes and fsync failures (in the spirit of SQLite's test VFS), and
- * so later issues can refuse writes to a frozen instance in one place.
+ * can see every write that reaches a file (test-snapshot.c: none while an instance is frozen).
  *
  * All functions return 0 (or a byte count) on success and -errno on failure; they retry EINTR and
  * loop over short reads/writes. eng_io_errno_to_jet maps an errno to the matching JET_err.

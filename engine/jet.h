@@ -22,7 +22,7 @@
  *    is not a regular file — a FIFO, socket, device or directory — with JET_errInvalidPath (-1023)
  *    at once, instead of blocking in open(); and returns JET_errOutOfFileHandles (-1020) when the
  *    process has no file descriptor left.
- *  - With no instance left the process has no mode (ESE-NOTES.md §4), so an old instance handle
+ *  - With no instance left there is no mode (docs/jet-semantics.md, “Mode errors”): an old instance handle
  *    then gives JET_errNotInitialized; while other instances exist it gives InvalidParameter.
  *  - A session (JET_SESID) may be used by one thread at a time; different sessions may be used
  *    from different threads at once. A session may move to another thread between calls, but a
@@ -30,7 +30,7 @@
  *    at once with JET_errSessionSharingViolation (-1112), touching nothing; so does that of a
  *    JetEndSession or JetCloseTable racing another call. Every session call may return it.
  *
- * Departures from ESE that exist because this is Linux (ESE-NOTES.md allows them):
+ * Departures from ESE that exist because this is Linux (docs/jet-semantics.md, “Departures from ESE”):
  *  - Paths are byte strings; no 8.3 names, no alignment rules for buffers.
  *  - One writer per database at a time: a session's first update in a transaction takes the
  *    database's write lock until the transaction ends. Another session that wants to write the same
@@ -272,7 +272,7 @@ typedef struct _JET_RSTINFO {
 #define JET_errLogFileNotCopied (-616)
 #define JET_errBadRestoreTargetInstance (-577)
 /* ESE keeps this one internal (errBackupAbortByCaller); jetsnap returns it from JetEndExternalBackup*
- * when the backup was ended normally before its sequence was complete (ESE-NOTES.md, Caveats). */
+ * when a backup was ended normally too early (docs/jet-semantics.md, “End and its result”). */
 #define JET_errBackupAbortByCaller (-800)
 #define JET_errBackupAbortByServer (-801)
 #define JET_errBackupNotAllowedYet (-523)
@@ -598,7 +598,7 @@ JET_ERR JET_API JetStopServiceInstance(JET_INSTANCE instance);
 JET_ERR JET_API JetStopService(void);
 
 /* ---------------------------------------------------------------------------------------------
- * External (streaming) backup — ESE-NOTES.md §2. The sequence is
+ * External (streaming) backup — docs/jet-semantics.md, “External backup”. The sequence is
  *   Begin → [full: GetAttachInfo → for each database OpenFile, ReadFile until 0 bytes, CloseFile]
  *   → GetLogInfo → for each log OpenFile, ReadFile, CloseFile → [TruncateLog] → End.
  * The engine keeps committing meanwhile; the databases are copied "fuzzy" and the logs from the
@@ -836,7 +836,8 @@ JET_ERR JET_API JetGetDatabaseFileInfo(const char *szDatabaseName, void *pvResul
 JET_ERR JET_API JetSetEventCallback(JET_PFNEVENT pfnEvent, void *ctx);
 
 /* ---------------------------------------------------------------------------------------------
- * OS snapshots (VSS-style) — ESE-NOTES.md §3. A snapshot service makes its point-in-time copy
+ * OS snapshots (VSS-style) — docs/jet-semantics.md, “OS snapshot sessions”.
+ * A snapshot service makes its point-in-time copy
  * application-consistent by freezing the instances around it:
  *   Prepare → [PrepareInstance] → Freeze → (the service copies the disks) → Thaw
  *   → [TruncateLog(Instance)] → End   (or Abort at any point)

@@ -35,7 +35,7 @@ enum eng_logrec_type {
     ENG_LR_DETACH = 4,    /* database detached */
     ENG_LR_INIT = 5,      /* instance initialized (first record of a session of the instance) */
     ENG_LR_TERM = 6,      /* clean shutdown */
-    ENG_LR_BACKUP = 7,    /* backup milestones (later issues) */
+    ENG_LR_BACKUP = 7,    /* backup Begin: the attached databases (backup.c) */
     ENG_LR_PAGEDIFF = 8,  /* changed byte ranges of one page (engine: txn.c, pagediff.c) */
     ENG_LR_SEAL = 0xFFFF, /* written by log.c: nothing follows in this generation */
 };

@@ -58,7 +58,7 @@ void eng_params_default(eng_params *p)
     p->cache_pages = 8192;
     p->recovery = 1;
     p->page_size = 8192;
-    p->ossnapshot_timeout_ms = 70000; /* ESE's source default (ESE-NOTES.md §3.3) */
+    p->ossnapshot_timeout_ms = 70000; /* ESE's code default (docs/jet-semantics.md, “Departures from ESE”) */
     p->max_instances = 16;
     p->max_sessions = 1024;
 }

@@ -1,7 +1,7 @@
 /*
- * snapshot.c — the per-instance part of an OS snapshot (ESE-NOTES.md §3): freeze and thaw, and
- * the header stamps and log truncation that follow. The session that spans instances, its state
- * machine and its time-out live in instancemgr/snapshot-api.c.
+ * snapshot.c — the per-instance part of an OS snapshot (docs/jet-semantics.md, “OS snapshot
+ * sessions”): freeze and thaw, and the header stamps and log truncation that follow. The session
+ * that spans instances, its state machine and its time-out live in instancemgr/snapshot-api.c.
  *
  * Freeze must be fast and bounded and must leave on disk something that recovers to what was
  * committed: it closes the gate that every write of a database or checkpoint file passes (waiting

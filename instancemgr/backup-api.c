@@ -1,8 +1,9 @@
 /*
- * backup-api.c — the public external-backup functions (ESE-NOTES.md §2): each "Instance" form
- * resolves its instance, each legacy instance-less form goes through the one mode check of
- * imgr_legacy_pin (RunningInMultiInstanceMode in multi-instance mode, InvalidParameter with no
- * mode), and both enter the engine before calling the instance's backup state machine.
+ * backup-api.c — the public external-backup functions (docs/jet-semantics.md, “External backup”):
+ * each "Instance" form resolves its instance, each legacy instance-less form goes through the one
+ * mode check of imgr_legacy_pin (RunningInMultiInstanceMode in multi-instance mode,
+ * InvalidParameter with no mode), and both enter the engine before calling the instance's backup
+ * state machine.
  */
 #include "imgr-int.h"
 

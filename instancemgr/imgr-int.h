@@ -3,10 +3,10 @@
  *
  * Every entry point that takes a JET_INSTANCE, or that acts on "the" instance of legacy
  * one-instance mode, goes through imgr_pin / imgr_legacy_pin, so the mode rules of
- * ESE-NOTES.md §4 live in one place. A pinned instance stays allocated (a concurrent JetTerm may
- * shut it down and drop it from the table, but frees it only when the last pin is released), so
- * callers may use it without holding the table lock; they still enter the engine (eng_enter) to
- * learn whether it is running.
+ * docs/jet-semantics.md (“Instance modes”) live in one place. A pinned instance stays allocated (a
+ * concurrent JetTerm may shut it down and drop it from the table, but frees it only when the last
+ * pin is released), so callers may use it without holding the table lock; they still enter the
+ * engine (eng_enter) to learn whether it is running.
  */
 #ifndef IMGR_INT_H
 #define IMGR_INT_H

@@ -1,5 +1,6 @@
 /*
- * instances.c — the process-wide instance table and ESE's instance modes (ESE-NOTES.md §4).
+ * instances.c — the process-wide instance table and ESE's instance modes (docs/jet-semantics.md,
+ * “Instance modes”).
  *
  * The mode is NoSet until the first call that needs one: JetInit(NULL or &nil) picks legacy
  * one-instance mode, JetCreateInstance(2) picks multi-instance mode, and the mode returns to

@@ -1,6 +1,6 @@
 /*
  * restore-api.c — JetExternalRestore and JetExternalRestore2: argument and mode rules
- * (ESE-NOTES.md §2.8), then the engine's hard recovery (engine/restore.c).
+ * (docs/jet-semantics.md, “Restore”), then the engine's hard recovery (engine/restore.c).
  */
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /*
  * snapshot-api.c — JetOSSnapshot*: snapshot sessions that span instances, their state machine
- * (ESE-NOTES.md §3.3-3.4) and the freeze time-out. The per-instance work (freeze, thaw, header
- * stamps, truncation) is engine/snapshot.c.
+ * (docs/jet-semantics.md, “OS snapshot sessions” and “Snapshot ordering errors”) and the freeze
+ * time-out. The per-instance work (freeze, thaw, header stamps, truncation) is engine/snapshot.c.
  *
  * One mutex (s_mu) guards every session and every instance's membership. It is held through each
  * call, engine freezes and thaws included, so a Thaw and the time-out can never both thaw: the

@@ -20,6 +20,7 @@
 
 #include "conf-int.h"
 #include "conf.h"
+#include "testutil.h"
 
 #ifndef CONF_TEST_DIR
 #error "CONF_TEST_DIR must name tests/conf"
@@ -550,18 +551,11 @@ static Suite *suite(void)
     tcase_add_test(tc, too_many_databases);
     tcase_add_test(tc, strings_are_utf8_for_dbus);
     suite_add_tcase(s, tc);
-    TCase *tf = tcase_create("fifo");
+    TCase *tf = tcase_create("conf-fifo");
     tcase_set_timeout(tf, 5);
     tcase_add_test(tf, fifo_is_refused_without_blocking);
     suite_add_tcase(s, tf);
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+TU_CHECK_MAIN(suite)

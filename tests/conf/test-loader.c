@@ -20,7 +20,6 @@
 #include "loader-int.h"
 #include "testutil.h"
 
-#define OK(call) ck_assert_int_eq((call), JET_errSuccess)
 
 static char *dir;
 
@@ -315,11 +314,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
-}
+TU_CHECK_MAIN(suite)

@@ -34,7 +34,6 @@ static JET_SESID ses;
 static JET_DBID dbid;
 static JET_TABLEID tab;
 
-#define OK(call) ck_assert_int_eq((call), JET_errSuccess)
 
 static void start_instance(void)
 {
@@ -969,7 +968,7 @@ START_TEST(out_of_file_handles)
 }
 END_TEST
 
-int main(void)
+static Suite *suite(void)
 {
     Suite *s = suite_create("api");
     TCase *tc = tcase_create("api");
@@ -1009,9 +1008,7 @@ int main(void)
     tcase_add_test(tf, fifo_in_a_backup);
     tcase_add_test(tf, out_of_file_handles);
     suite_add_tcase(s, tf);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+TU_CHECK_MAIN(suite)

@@ -1,8 +1,9 @@
 /*
- * test-backup.c — the external backup sequence of ESE-NOTES.md §2.3, one test per ordering or
- * misuse rule (each fails if the rule is broken), the header bookkeeping of §2.7 seen through
- * JetGetDatabaseFileInfo, the stream format of a database (header snapshot, pages, trailer), the
- * log range, truncation, stop and term, and the events each step emits.
+ * test-backup.c — the external backup sequence (docs/jet-semantics.md, “External backup”), one test
+ * per ordering or misuse rule (each fails if the rule is broken), the header bookkeeping (“Backup
+ * types and header bookkeeping”) seen through JetGetDatabaseFileInfo, the stream format of a
+ * database (header snapshot, pages, trailer), the log range, truncation, stop and term, and the
+ * events each step emits.
  */
 #include <check.h>
 #include <pthread.h>
@@ -23,7 +24,6 @@
 #include "iohooks.h"
 #include "testutil.h"
 
-#define OK(call) ck_assert_int_eq((call), JET_errSuccess)
 #define PS 8192
 
 extern unsigned eng_bk_retry_base_ms;
@@ -2390,11 +2390,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TU_CHECK_MAIN(suite)

@@ -1730,7 +1730,7 @@ START_TEST(page_validate_reasons)
 }
 END_TEST
 
-int main(void)
+static Suite *suite(void)
 {
     Suite *s = suite_create("btree");
     TCase *tc = tcase_create("btree");
@@ -1764,9 +1764,7 @@ int main(void)
     tcase_add_test(tl, child_cycle_scan_ends);
     tcase_add_test(tl, page_validate_reasons);
     suite_add_tcase(s, tl);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+TU_CHECK_MAIN(suite)

@@ -39,16 +39,14 @@ START_TEST(hw_matches_sw_and_is_incremental)
 }
 END_TEST
 
-int main(void)
+static Suite *suite(void)
 {
     Suite *s = suite_create("crc");
     TCase *tc = tcase_create("crc");
     tcase_add_test(tc, known_vectors);
     tcase_add_test(tc, hw_matches_sw_and_is_incremental);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+TU_CHECK_MAIN(suite)

@@ -1,10 +1,10 @@
 /*
  * test-instances.c — the process-wide instance table and ESE's instance-mode rules
- * (ESE-NOTES.md §4), one test per rule, each of which fails if the rule is broken: legacy
- * one-instance mode vs multi-instance mode and their errors, the mode reset, names, the instance
- * limit, shared paths, JetEnableMultiInstance, JetGetInstanceInfo, JetStopService*, JetTerm2's
- * grbits, TermInProgress for a call racing a term, and InstanceUnavailable confined to the
- * instance that failed. Check runs every test in its own process, so each starts with no mode.
+ * (docs/jet-semantics.md, “Instance modes”), one test per rule, each of which fails if the rule is
+ * broken: legacy one-instance mode vs multi-instance mode and their errors, the mode reset, names,
+ * the instance limit, shared paths, JetEnableMultiInstance, JetGetInstanceInfo, JetStopService*,
+ * JetTerm2's grbits, TermInProgress for a call racing a term, and InstanceUnavailable confined to
+ * the instance that failed. Check runs every test in its own process, so each starts with no mode.
  */
 #include <check.h>
 #include <errno.h>
@@ -20,7 +20,6 @@
 #include "iohooks.h"
 #include "testutil.h"
 
-#define OK(call) ck_assert_int_eq((call), JET_errSuccess)
 
 static char *root;
 
@@ -588,11 +587,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TU_CHECK_MAIN(suite)

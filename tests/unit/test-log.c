@@ -1582,7 +1582,7 @@ START_TEST(open_failures_leave_nothing)
 }
 END_TEST
 
-int main(void)
+static Suite *suite(void)
 {
     Suite *s = suite_create("log");
     TCase *tc = tcase_create("log");
@@ -1618,9 +1618,7 @@ int main(void)
     tcase_add_test(tc, rename_failure_during_roll);
     tcase_add_test(tc, open_failures_leave_nothing);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+TU_CHECK_MAIN(suite)

@@ -34,7 +34,6 @@
 
 long eng_verify_file(const char *path, uint64_t *npages, uint64_t *ntables, uint64_t *nrecords);
 
-#define OK(call) ck_assert_int_eq((call), JET_errSuccess)
 #define HDR_BYTES 512 /* bytes of a header block that carry data (dbfile.c) */
 
 static const uint32_t page_sizes[] = {4096, 8192, 16384, 32768};
@@ -1643,7 +1642,7 @@ START_TEST(records_refuse_wrong_lengths)
 }
 END_TEST
 
-int main(void)
+static Suite *suite(void)
 {
     Suite *s = suite_create("pages");
     TCase *tf = tcase_create("format");
@@ -1670,7 +1669,7 @@ int main(void)
     tcase_add_test(tr, records_refuse_wrong_lengths);
     suite_add_tcase(s, tr);
 
-    TCase *ta = tcase_create("api");
+    TCase *ta = tcase_create("pages-api");
     tcase_add_checked_fixture(ta, setup, api_teardown);
     tcase_set_timeout(ta, 120);
     tcase_add_test(ta, free_space_is_reused);
@@ -1692,9 +1691,7 @@ int main(void)
     tcase_add_test(tl, create_rules_kept);
     suite_add_tcase(s, ta);
     suite_add_tcase(s, tl);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+TU_CHECK_MAIN(suite)

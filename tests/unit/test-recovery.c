@@ -51,7 +51,6 @@
 long eng_verify_file(const char *path, uint64_t *npages, uint64_t *ntables, uint64_t *nrecords);
 long eng_page_verify(const uint8_t *page, uint32_t pgno, uint32_t page_size);
 
-#define OK(call) ck_assert_int_eq((call), JET_errSuccess)
 #define PS 8192u /* default JET_paramDatabasePageSize */
 
 /* In a forked child Check cannot report, so a failed call ends the child with a message instead. */
@@ -1698,7 +1697,7 @@ START_TEST(new_checkpoint_file_is_durable)
 }
 END_TEST
 
-int main(void)
+static Suite *suite(void)
 {
     Suite *s = suite_create("recovery");
     TCase *tc = tcase_create("recovery");
@@ -1724,9 +1723,7 @@ int main(void)
     ADD(missing_first_generation_is_named);
     ADD(new_checkpoint_file_is_durable);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+TU_CHECK_MAIN(suite)

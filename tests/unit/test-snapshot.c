@@ -1,9 +1,10 @@
 /*
- * test-snapshot.c — JetOSSnapshot*: every ordering and grbit rule of ESE-NOTES.md §3.3-3.4 (each
- * test fails if its rule is broken), the header stamps End makes, the freeze time-out (writers
- * resume by themselves, a late Thaw reports the time-out), and proof that nothing is written to a
- * frozen instance's files: the I/O layer's hook counts every write, sync, rename, truncate and
- * unlink under the instance's directory while it is frozen.
+ * test-snapshot.c — JetOSSnapshot*: every ordering and grbit rule of docs/jet-semantics.md, “OS
+ * snapshot sessions” and “Snapshot ordering errors” (each test fails if its rule is broken), the
+ * header stamps End makes, the freeze time-out (writers resume by themselves, a late Thaw reports
+ * the time-out), and proof that nothing is written to a frozen instance's files: the I/O layer's
+ * hook counts every write, sync, rename, truncate and unlink under the instance's directory while
+ * it is frozen.
  */
 #include <check.h>
 #include <errno.h>
@@ -23,7 +24,6 @@
 #include "iohooks.h"
 #include "testutil.h"
 
-#define OK(call) ck_assert_int_eq((call), JET_errSuccess)
 
 static char *root;
 
@@ -722,11 +722,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+TU_CHECK_MAIN(suite)
