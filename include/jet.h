@@ -396,6 +396,7 @@ typedef struct _JET_RSTINFO {
  *   23  CacheSizeMax             number  8192             pages cached per database
  *   34  Recovery                 string  "On"             "On" or "Off" (no log, no recovery)
  *   64  DatabasePageSize         number  8192             4096, 8192, 16384 or 32768; global
+ *   70  ErrorToString            special  -               read only; see JetGetSystemParameter
  *   82  OSSnapshotTimeout        number  70000            ms a freeze may last
  *  104  MaxInstances             number  16               global; see JetCreateInstance
  * ------------------------------------------------------------------------------------------- */
@@ -409,6 +410,7 @@ typedef struct _JET_RSTINFO {
 #define JET_paramCacheSizeMax 23
 #define JET_paramRecovery 34
 #define JET_paramDatabasePageSize 64
+#define JET_paramErrorToString 70
 #define JET_paramOSSnapshotTimeout 82
 #define JET_paramMaxInstances 104
 
@@ -504,6 +506,11 @@ JET_ERR JET_API JetSetSystemParameter(JET_INSTANCE *pinstance, JET_SESID sesid, 
 /* JetGetSystemParameter: read parameter paramid of instance (or the process default when instance
  * is 0 / JET_instanceNil). Numbers are written to *plParam, strings to szParam (at most cbMax
  * bytes, always NUL-terminated when cbMax > 0).
+ * JET_paramErrorToString (70) is not a setting but ESE's way to name an error: *plParam holds a
+ * JET_err/JET_wrn number on input (as a JET_API_PTR: (JET_API_PTR)(long)err) and szParam receives
+ * "<name>, <description>", e.g. "JET_errFileNotFound, File not found", or "Unknown Error, Unknown
+ * Error" for a number this header does not define (still JET_errSuccess). instance and sesid are
+ * ignored (it works before any JetInit); *plParam is left as it was.
  * Errors: InvalidParameter (unknown id; no output buffer for the parameter's type), BufferTooSmall
  *   (string longer than cbMax-1; nothing is written), InvalidInstance. */
 JET_ERR JET_API JetGetSystemParameter(JET_INSTANCE instance, JET_SESID sesid, unsigned long paramid,
