@@ -80,59 +80,9 @@ static struct {
     .keep = false,
 };
 
-/* ESE's error numbers, spelled out by number (the backup and restore ones first). */
-static const struct bu_err_name jet_err_names[] = {
-    {-503, "JET_errNoBackupDirectory"},
-    {-504, "JET_errBackupDirectoryNotEmpty"},
-    {-505, "JET_errBackupInProgress"},
-    {-506, "JET_errRestoreInProgress"},
-    {-509, "JET_errMissingPreviousLogFile"},
-    {-513, "JET_errLogGenerationMismatch"},
-    {-515, "JET_errInvalidLogSequence"},
-    {-516, "JET_errLoggingDisabled"},
-    {-520, "JET_errNoBackup"},
-    {-521, "JET_errInvalidBackupSequence"},
-    {-523, "JET_errBackupNotAllowedYet"},
-    {-526, "JET_errInvalidBackup"},
-    {-544, "JET_errSoftRecoveryOnBackupDatabase"},
-    {-553, "JET_errEndingRestoreLogTooLow"},
-    {-554, "JET_errStartingRestoreLogTooHigh"},
-    {-557, "JET_errMissingRestoreLogFiles"},
-    {-560, "JET_errMissingFullBackup"},
-    {-569, "JET_errMissingFileToBackup"},
-    {-615, "JET_errRestoreOfNonBackupDatabase"},
-    {-800, "JET_errBackupAbortByCaller"},
-    {-801, "JET_errBackupAbortByServer"},
-    {-501, "JET_errLogFileCorrupt"},
-    {-510, "JET_errLogWriteFail"},
-    {-528, "JET_errMissingLogFile"},
-    {-529, "JET_errLogDiskFull"},
-    {-550, "JET_errDatabaseDirtyShutdown"},
-    {-900, "JET_errInvalidGrbit"},
-    {-1003, "JET_errInvalidParameter"},
-    {-1011, "JET_errOutOfMemory"},
-    {-1018, "JET_errReadVerifyFailure"},
-    {-1022, "JET_errDiskIO"},
-    {-1028, "JET_errInvalidDatabase"},
-    {-1029, "JET_errNotInitialized"},
-    {-1032, "JET_errFileAccessDenied"},
-    {-1080, "JET_errRunningInOneInstanceMode"},
-    {-1081, "JET_errRunningInMultiInstanceMode"},
-    {-1102, "JET_errWriteConflict"},
-    {-1203, "JET_errDatabaseNotFound"},
-    {-1206, "JET_errDatabaseCorrupted"},
-    {-1305, "JET_errObjectNotFound"},
-    {-1601, "JET_errRecordNotFound"},
-    {-1603, "JET_errNoCurrentRecord"},
-    {-1605, "JET_errKeyDuplicate"},
-    {-1808, "JET_errDiskFull"},
-    {-1811, "JET_errFileNotFound"},
-};
-
 static const char *jet_err_name(JET_ERR err)
 {
-    return bu_err_name(jet_err_names, sizeof jet_err_names / sizeof jet_err_names[0], err,
-                       "JET_err (see jet.h)");
+    return bu_jet_err_name(err, "JET_err (see jet.h)");
 }
 
 #define JET_CHECK(call) jet_check((call), #call)

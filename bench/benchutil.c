@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jet.h"
+
 char bu_workdir[PATH_MAX];
 
 static const char *g_prog = "bench";
@@ -244,12 +246,36 @@ void bu_result_line(const char *name, double v)
         printf("RESULT %s=%.4f\n", name, v);
 }
 
-const char *bu_err_name(const struct bu_err_name *table, size_t n, long err, const char *unknown)
+const char *bu_jet_err_name(long err, const char *unknown)
 {
-    for (size_t i = 0; i < n; i++)
-        if (table[i].err == err)
-            return table[i].name;
-    return unknown;
+    /* The engine gives "<name>, <description>" in a buffer; each name is copied once into this
+     * cache so that it stays valid, like an entry of a table. jet.h defines far fewer numbers. */
+    static struct {
+        long err;
+        char name[64];
+    } cache[512];
+    static size_t n;
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    const char *name = NULL;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < n && !name; i++)
+        if (cache[i].err == err)
+            name = cache[i].name;
+    char buf[512];
+    JET_API_PTR l = (JET_API_PTR)err;
+    if (!name && n < sizeof cache / sizeof cache[0] &&
+        JetGetSystemParameter(0, 0, JET_paramErrorToString, &l, buf, sizeof buf) == JET_errSuccess &&
+        !strncmp(buf, "JET_", 4)) { /* not "Unknown Error, Unknown Error" */
+        size_t len = strcspn(buf, ",");
+        if (len < sizeof cache[n].name) {
+            memcpy(cache[n].name, buf, len);
+            cache[n].name[len] = 0;
+            cache[n].err = err;
+            name = cache[n++].name;
+        }
+    }
+    pthread_mutex_unlock(&mu);
+    return name ? name : unknown;
 }
 
 double bu_parse_pos(const char *s, const char *what)

@@ -110,14 +110,10 @@ long bu_status_field(const char *path, const char *name);
 /* "RESULT name=value": integers without decimals, so that the lines read as counts. */
 void bu_result_line(const char *name, double v);
 
-/* An error number's name. The tables stay in the programs: each names the errors its own calls
- * can return, and what it prints for the rest. */
-struct bu_err_name {
-    long err;
-    const char *name;
-};
-
-const char *bu_err_name(const struct bu_err_name *table, size_t n, long err, const char *unknown);
+/* The name of a JET_err/JET_wrn number ("JET_errFileNotFound"), from the engine's own table
+ * (JetGetSystemParameter with JET_paramErrorToString), or unknown for a number jet.h does not
+ * define. Static string. */
+const char *bu_jet_err_name(long err, const char *unknown);
 
 /* ---------------------------------------------------------------------------------------------
  * Options

@@ -238,7 +238,7 @@ JET_ERR JET_API JetMove(JET_SESID sesid, JET_TABLEID tableid, long cRow, JET_GRB
 /* What JetRetrieveKey and JetRetrieveRecord check before reading the record under the cursor. */
 static long check_retrieve(const eng_cursor *c, const void *pv, unsigned long cbMax, JET_GRBIT grbit)
 {
-    if (grbit & ~(JET_GRBIT)0x1 /* JET_bitRetrieveCopy */)
+    if (grbit & ~(JET_GRBIT)JET_bitRetrieveCopy)
         return JET_errInvalidGrbit;
     if (c->pos != CUR_ON)
         return JET_errNoCurrentRecord;

@@ -87,8 +87,8 @@ JET_ERR JET_API JetOpenTable(JET_SESID sesid, JET_DBID dbid, const char *szTable
     if (err)
         return err;
     const JET_GRBIT known = JET_bitTableDenyWrite | JET_bitTableDenyRead | JET_bitTableReadOnly |
-                            JET_bitTableUpdatable | 0x20 /* NoCache */ | 0x40 /* Preread */ |
-                            0x8000 /* Sequential */;
+                            JET_bitTableUpdatable | JET_bitTableNoCache | JET_bitTablePreread |
+                            JET_bitTableSequential;
     eng_db *db = NULL;
     if (!ptableid)
         err = JET_errInvalidParameter;

@@ -171,10 +171,6 @@ typedef struct eng_dbhdr {
     eng_bkinfo bk_snap;       /* the OS snapshot in progress (bkinfoSnapshotCur) */
 } eng_dbhdr;
 
-#define JET_dbstateJustCreated 1
-#define JET_dbstateDirtyShutdown 2
-#define JET_dbstateCleanShutdown 3
-
 long eng_dbhdr_read(int fd, uint32_t expect_page_size, eng_dbhdr *out); /* any page size if 0 */
 long eng_dbhdr_write(int fd, eng_dbhdr *h);                              /* bumps seq, writes A, fsync, B, fsync */
 /* Encode h (version set, CRC computed) into a zeroed block of h->page_size bytes: what a header

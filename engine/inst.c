@@ -153,7 +153,8 @@ static long append_marker(eng_inst *in, uint16_t type)
 
 long eng_inst_init(eng_inst *in, JET_GRBIT grbit)
 {
-    ENG_RETURN_IF(grbit & ~(JET_GRBIT)(0x4 | 0x8), JET_errInvalidGrbit);
+    ENG_RETURN_IF(grbit & ~(JET_GRBIT)(JET_bitReplayIgnoreMissingDB | JET_bitRecoveryWithoutUndo),
+                  JET_errInvalidGrbit);
     pthread_mutex_lock(&in->mu);
     long err = in->state == INST_RUNNING        ? JET_errAlreadyInitialized
                : in->state == INST_INITIALIZING ? JET_errInitInProgress

@@ -75,7 +75,7 @@ static long rdb_open(struct rctx *c, uint32_t dbid, bool may_create)
             return JET_errSuccess;
         }
     }
-    if (fd == -ENOENT && (c->grbit & 0x4 /* JET_bitReplayIgnoreMissingDB */)) {
+    if (fd == -ENOENT && (c->grbit & JET_bitReplayIgnoreMissingDB)) {
         d->missing = true;
         eng_event(c->in, 2, 300, "database %s is missing; its changes are skipped", d->path);
         return JET_errSuccess;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errnames-int.h"
 #include "imgr-int.h"
 
 enum imgr_mode { MODE_NOSET, MODE_ONE, MODE_MULTI };
@@ -365,6 +366,10 @@ JET_ERR JET_API JetGetSystemParameter(JET_INSTANCE instance, JET_SESID sesid, un
                                       JET_API_PTR *plParam, JET_PSTR szParam, unsigned long cbMax)
 {
     (void)sesid;
+    /* Not a setting: a lookup, the same for every instance (ESE: global scope), so it needs no
+     * instance and takes no lock. */
+    if (paramid == JET_paramErrorToString)
+        return eng_error_to_string(plParam, szParam, cbMax);
     pthread_mutex_lock(&g_mu);
     defaults_ready();
     long err;

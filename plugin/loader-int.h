@@ -99,7 +99,8 @@ int wr_load(const struct conf_config *cfg, wr_log_fn *log, void *ctx, struct wr_
 void wr_unload(struct wr_load_result *res, wr_log_fn *log, void *ctx);
 
 /* wr_jet_err_name: the name of a JET_err/JET_wrn number of jet.h ("JET_errFileNotFound"), or NULL
- * for a number jet.h does not define. Static string. */
+ * for a number jet.h does not define; from the engine's table (JET_paramErrorToString). Static
+ * string. */
 const char *wr_jet_err_name(JET_ERR err);
 
 #endif /* JETSNAP_WR_LOADER_INT_H */

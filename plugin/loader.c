@@ -1,6 +1,7 @@
 /*
  * loader.c — start the instances of a configuration through the public JET API (see loader-int.h).
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,152 +9,37 @@
 
 #include "loader-int.h"
 
-/* Names of the JET_err / JET_wrn numbers of jet.h, for messages. */
-static const struct {
-    JET_ERR err;
-    const char *name;
-} err_names[] = {
-    {JET_errSuccess, "JET_errSuccess"},
-    {JET_wrnNyi, "JET_wrnNyi"},
-    {JET_errInternalError, "JET_errInternalError"},
-    {JET_errKeyTruncated, "JET_errKeyTruncated"},
-    {JET_errKeyTooBig, "JET_errKeyTooBig"},
-    {JET_errInvalidLoggedOperation, "JET_errInvalidLoggedOperation"},
-    {JET_errLogFileCorrupt, "JET_errLogFileCorrupt"},
-    {JET_errNoBackupDirectory, "JET_errNoBackupDirectory"},
-    {JET_errBackupDirectoryNotEmpty, "JET_errBackupDirectoryNotEmpty"},
-    {JET_errBackupInProgress, "JET_errBackupInProgress"},
-    {JET_errRestoreInProgress, "JET_errRestoreInProgress"},
-    {JET_errMissingPreviousLogFile, "JET_errMissingPreviousLogFile"},
-    {JET_errLogWriteFail, "JET_errLogWriteFail"},
-    {JET_errLogGenerationMismatch, "JET_errLogGenerationMismatch"},
-    {JET_errBadLogVersion, "JET_errBadLogVersion"},
-    {JET_errInvalidLogSequence, "JET_errInvalidLogSequence"},
-    {JET_errLoggingDisabled, "JET_errLoggingDisabled"},
-    {JET_errLogSequenceEnd, "JET_errLogSequenceEnd"},
-    {JET_errNoBackup, "JET_errNoBackup"},
-    {JET_errInvalidBackupSequence, "JET_errInvalidBackupSequence"},
-    {JET_errMissingRestoreLogFiles, "JET_errMissingRestoreLogFiles"},
-    {JET_errMissingFullBackup, "JET_errMissingFullBackup"},
-    {JET_errEndingRestoreLogTooLow, "JET_errEndingRestoreLogTooLow"},
-    {JET_errStartingRestoreLogTooHigh, "JET_errStartingRestoreLogTooHigh"},
-    {JET_errRestoreOfNonBackupDatabase, "JET_errRestoreOfNonBackupDatabase"},
-    {JET_errLogFileNotCopied, "JET_errLogFileNotCopied"},
-    {JET_errBadRestoreTargetInstance, "JET_errBadRestoreTargetInstance"},
-    {JET_errBackupAbortByCaller, "JET_errBackupAbortByCaller"},
-    {JET_errBackupAbortByServer, "JET_errBackupAbortByServer"},
-    {JET_errBackupNotAllowedYet, "JET_errBackupNotAllowedYet"},
-    {JET_errInvalidBackup, "JET_errInvalidBackup"},
-    {JET_errRecoveredWithErrors, "JET_errRecoveredWithErrors"},
-    {JET_errMissingLogFile, "JET_errMissingLogFile"},
-    {JET_errLogDiskFull, "JET_errLogDiskFull"},
-    {JET_errBadLogSignature, "JET_errBadLogSignature"},
-    {JET_errBadDbSignature, "JET_errBadDbSignature"},
-    {JET_errBadCheckpointSignature, "JET_errBadCheckpointSignature"},
-    {JET_errCheckpointCorrupt, "JET_errCheckpointCorrupt"},
-    {JET_errDatabaseLogSetMismatch, "JET_errDatabaseLogSetMismatch"},
-    {JET_errLogFileSizeMismatch, "JET_errLogFileSizeMismatch"},
-    {JET_errCheckpointFileNotFound, "JET_errCheckpointFileNotFound"},
-    {JET_errRequiredLogFilesMissing, "JET_errRequiredLogFilesMissing"},
-    {JET_errSoftRecoveryOnBackupDatabase, "JET_errSoftRecoveryOnBackupDatabase"},
-    {JET_errDatabaseDirtyShutdown, "JET_errDatabaseDirtyShutdown"},
-    {JET_errConsistentTimeMismatch, "JET_errConsistentTimeMismatch"},
-    {JET_errMissingFileToBackup, "JET_errMissingFileToBackup"},
-    {JET_errLogReadVerifyFailure, "JET_errLogReadVerifyFailure"},
-    {JET_errInvalidGrbit, "JET_errInvalidGrbit"},
-    {JET_errTermInProgress, "JET_errTermInProgress"},
-    {JET_errFeatureNotAvailable, "JET_errFeatureNotAvailable"},
-    {JET_errInvalidName, "JET_errInvalidName"},
-    {JET_errInvalidParameter, "JET_errInvalidParameter"},
-    {JET_wrnColumnNull, "JET_wrnColumnNull"},
-    {JET_wrnBufferTruncated, "JET_wrnBufferTruncated"},
-    {JET_wrnDatabaseAttached, "JET_wrnDatabaseAttached"},
-    {JET_errDatabaseFileReadOnly, "JET_errDatabaseFileReadOnly"},
-    {JET_errInvalidDatabaseId, "JET_errInvalidDatabaseId"},
-    {JET_errOutOfMemory, "JET_errOutOfMemory"},
-    {JET_errOutOfDatabaseSpace, "JET_errOutOfDatabaseSpace"},
-    {JET_errOutOfCursors, "JET_errOutOfCursors"},
-    {JET_errOutOfBuffers, "JET_errOutOfBuffers"},
-    {JET_errReadVerifyFailure, "JET_errReadVerifyFailure"},
-    {JET_errPageNotInitialized, "JET_errPageNotInitialized"},
-    {JET_errOutOfFileHandles, "JET_errOutOfFileHandles"},
-    {JET_errDiskIO, "JET_errDiskIO"},
-    {JET_errInvalidPath, "JET_errInvalidPath"},
-    {JET_errInvalidSystemPath, "JET_errInvalidSystemPath"},
-    {JET_errInvalidLogDirectory, "JET_errInvalidLogDirectory"},
-    {JET_errRecordTooBig, "JET_errRecordTooBig"},
-    {JET_errTooManyOpenDatabases, "JET_errTooManyOpenDatabases"},
-    {JET_errInvalidDatabase, "JET_errInvalidDatabase"},
-    {JET_errNotInitialized, "JET_errNotInitialized"},
-    {JET_errAlreadyInitialized, "JET_errAlreadyInitialized"},
-    {JET_errInitInProgress, "JET_errInitInProgress"},
-    {JET_errFileAccessDenied, "JET_errFileAccessDenied"},
-    {JET_errBufferTooSmall, "JET_errBufferTooSmall"},
-    {JET_wrnSeekNotEqual, "JET_wrnSeekNotEqual"},
-    {JET_errInvalidBufferSize, "JET_errInvalidBufferSize"},
-    {JET_errNotInTransaction, "JET_errNotInTransaction"},
-    {JET_errTooManyActiveUsers, "JET_errTooManyActiveUsers"},
-    {JET_errVersionStoreOutOfMemory, "JET_errVersionStoreOutOfMemory"},
-    {JET_errRunningInOneInstanceMode, "JET_errRunningInOneInstanceMode"},
-    {JET_errRunningInMultiInstanceMode, "JET_errRunningInMultiInstanceMode"},
-    {JET_errSystemParamsAlreadySet, "JET_errSystemParamsAlreadySet"},
-    {JET_errSystemPathInUse, "JET_errSystemPathInUse"},
-    {JET_errLogFilePathInUse, "JET_errLogFilePathInUse"},
-    {JET_errTempPathInUse, "JET_errTempPathInUse"},
-    {JET_errInstanceNameInUse, "JET_errInstanceNameInUse"},
-    {JET_errSystemParameterConflict, "JET_errSystemParameterConflict"},
-    {JET_errInstanceUnavailable, "JET_errInstanceUnavailable"},
-    {JET_errDatabaseUnavailable, "JET_errDatabaseUnavailable"},
-    {JET_errInstanceUnavailableDueToFatalLogDiskFull, "JET_errInstanceUnavailableDueToFatalLogDiskFull"},
-    {JET_errOutOfSessions, "JET_errOutOfSessions"},
-    {JET_errWriteConflict, "JET_errWriteConflict"},
-    {JET_errTransTooDeep, "JET_errTransTooDeep"},
-    {JET_errInvalidSesid, "JET_errInvalidSesid"},
-    {JET_errInTransaction, "JET_errInTransaction"},
-    {JET_errRollbackRequired, "JET_errRollbackRequired"},
-    {JET_errSesidTableIdMismatch, "JET_errSesidTableIdMismatch"},
-    {JET_errInvalidInstance, "JET_errInvalidInstance"},
-    {JET_errDirtyShutdown, "JET_errDirtyShutdown"},
-    {JET_errReadPgnoVerifyFailure, "JET_errReadPgnoVerifyFailure"},
-    {JET_errDatabaseDuplicate, "JET_errDatabaseDuplicate"},
-    {JET_errDatabaseInUse, "JET_errDatabaseInUse"},
-    {JET_errDatabaseNotFound, "JET_errDatabaseNotFound"},
-    {JET_errDatabaseInvalidName, "JET_errDatabaseInvalidName"},
-    {JET_errDatabaseCorrupted, "JET_errDatabaseCorrupted"},
-    {JET_errInvalidDatabaseVersion, "JET_errInvalidDatabaseVersion"},
-    {JET_errPageSizeMismatch, "JET_errPageSizeMismatch"},
-    {JET_errTooManyInstances, "JET_errTooManyInstances"},
-    {JET_errDatabaseSharingViolation, "JET_errDatabaseSharingViolation"},
-    {JET_errAttachedDatabaseMismatch, "JET_errAttachedDatabaseMismatch"},
-    {JET_errDatabaseInvalidPath, "JET_errDatabaseInvalidPath"},
-    {JET_errTableLocked, "JET_errTableLocked"},
-    {JET_errTableDuplicate, "JET_errTableDuplicate"},
-    {JET_errTableInUse, "JET_errTableInUse"},
-    {JET_errObjectNotFound, "JET_errObjectNotFound"},
-    {JET_errDensityInvalid, "JET_errDensityInvalid"},
-    {JET_errInvalidTableId, "JET_errInvalidTableId"},
-    {JET_errTooManyOpenTables, "JET_errTooManyOpenTables"},
-    {JET_errIllegalOperation, "JET_errIllegalOperation"},
-    {JET_errClientRequestToStopJetService, "JET_errClientRequestToStopJetService"},
-    {JET_errRecordNotFound, "JET_errRecordNotFound"},
-    {JET_errNoCurrentRecord, "JET_errNoCurrentRecord"},
-    {JET_errKeyDuplicate, "JET_errKeyDuplicate"},
-    {JET_errTooManyAttachedDatabases, "JET_errTooManyAttachedDatabases"},
-    {JET_errDiskFull, "JET_errDiskFull"},
-    {JET_errPermissionDenied, "JET_errPermissionDenied"},
-    {JET_errFileNotFound, "JET_errFileNotFound"},
-    {JET_errFileInvalidType, "JET_errFileInvalidType"},
-    {JET_errFileAlreadyExists, "JET_errFileAlreadyExists"},
-    {JET_errAfterInitialization, "JET_errAfterInitialization"},
-    {JET_errLogCorrupted, "JET_errLogCorrupted"},
-};
-
 const char *wr_jet_err_name(JET_ERR err)
 {
-    for (size_t i = 0; i < sizeof err_names / sizeof err_names[0]; i++)
-        if (err_names[i].err == err)
-            return err_names[i].name;
-    return NULL;
+    /* The engine's table (JET_paramErrorToString) gives "<name>, <description>" in a buffer; each
+     * name is copied once into this cache, so that the caller gets a string that never changes, as
+     * from a table of its own. jet.h defines far fewer numbers than the cache holds. */
+    static struct {
+        JET_ERR err;
+        char name[64];
+    } cache[512];
+    static size_t n;
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    const char *name = NULL;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < n && !name; i++)
+        if (cache[i].err == err)
+            name = cache[i].name;
+    char buf[512];
+    JET_API_PTR l = (JET_API_PTR)err;
+    if (!name && n < sizeof cache / sizeof cache[0] &&
+        JetGetSystemParameter(0, 0, JET_paramErrorToString, &l, buf, sizeof buf) == JET_errSuccess &&
+        !strncmp(buf, "JET_", 4)) { /* not "Unknown Error, Unknown Error" */
+        size_t len = strcspn(buf, ",");
+        if (len < sizeof cache[n].name) {
+            memcpy(cache[n].name, buf, len);
+            cache[n].name[len] = 0;
+            cache[n].err = err;
+            name = cache[n++].name;
+        }
+    }
+    pthread_mutex_unlock(&mu);
+    return name;
 }
 
 #if defined(__GNUC__)

@@ -298,6 +298,12 @@ START_TEST(arguments_and_names)
     ck_assert_str_eq(wr_jet_err_name(JET_errFileNotFound), "JET_errFileNotFound");
     ck_assert_str_eq(wr_jet_err_name(JET_wrnDatabaseAttached), "JET_wrnDatabaseAttached");
     ck_assert_ptr_null(wr_jet_err_name(-424242));
+    /* Names are static strings: a later call does not change an earlier one's. */
+    const char *a = wr_jet_err_name(JET_errDiskFull);
+    const char *b = wr_jet_err_name(JET_wrnSeekNotEqual);
+    ck_assert_str_eq(a, "JET_errDiskFull");
+    ck_assert_str_eq(b, "JET_wrnSeekNotEqual");
+    ck_assert_ptr_eq(wr_jet_err_name(JET_errDiskFull), a);
 }
 END_TEST
 

@@ -168,7 +168,7 @@ typedef struct _JET_DBINFOMISC4 {
     unsigned long ulVersion;
     unsigned long ulUpdate;
     JET_SIGNATURE signDb;
-    unsigned long dbstate; /* JET_dbstateJustCreated 1, DirtyShutdown 2, CleanShutdown 3 */
+    unsigned long dbstate; /* JET_dbstate* below */
     JET_LGPOS lgposConsistent;
     JET_LOGTIME logtimeConsistent;
     JET_LOGTIME logtimeAttach;
@@ -210,6 +210,11 @@ typedef struct _JET_DBINFOMISC4 {
 } JET_DBINFOMISC4;
 typedef JET_DBINFOMISC4 JET_DBINFOMISC;
 #define JET_DbInfoMisc 14
+/* JET_DBINFOMISC4.dbstate: created and not yet detached or shut down once; in use or left by a
+ * crash (needs recovery with its logs: JET_errDatabaseDirtyShutdown on attach); shut down clean. */
+#define JET_dbstateJustCreated 1
+#define JET_dbstateDirtyShutdown 2
+#define JET_dbstateCleanShutdown 3
 
 /* The event callback (jetsnap's own; ESE writes to the Windows event log instead): level 1 error,
  * 2 warning, 3 information, 4 verbose; event_id is ESE's id where ESE has one (210 "full backup
@@ -391,11 +396,13 @@ typedef struct _JET_RSTINFO {
  *    1  TempPath                 string  "."              accepted and stored; jetsnap has no temp db
  *    2  LogFilePath              string  "."              holds edb.log and edbXXXXX.log
  *    3  BaseName                 string  "edb"            exactly 3 characters
+ *    5  MaxSessions              number  1024             sessions per instance, 1..30000
  *   11  LogFileSize              number  5120             KiB per log generation, 64..32768
  *   17  CircularLog              bool    0                delete logs behind the checkpoint
  *   23  CacheSizeMax             number  8192             pages cached per database
  *   34  Recovery                 string  "On"             "On" or "Off" (no log, no recovery)
  *   64  DatabasePageSize         number  8192             4096, 8192, 16384 or 32768; global
+ *   70  ErrorToString            special  -               read only; see JetGetSystemParameter
  *   82  OSSnapshotTimeout        number  70000            ms a freeze may last
  *  104  MaxInstances             number  16               global; see JetCreateInstance
  * ------------------------------------------------------------------------------------------- */
@@ -409,13 +416,16 @@ typedef struct _JET_RSTINFO {
 #define JET_paramCacheSizeMax 23
 #define JET_paramRecovery 34
 #define JET_paramDatabasePageSize 64
+#define JET_paramErrorToString 70
 #define JET_paramOSSnapshotTimeout 82
 #define JET_paramMaxInstances 104
 
 /* ---------------------------------------------------------------------------------------------
  * Grbits (ESE's values)
  * ------------------------------------------------------------------------------------------- */
-/* JetTerm2 */
+/* JetInit2 / JetInit3 */
+#define JET_bitReplayIgnoreMissingDB 0x00000004
+#define JET_bitRecoveryWithoutUndo 0x00000008
 /* OS snapshots (JetOSSnapshot*) */
 #define JET_bitIncrementalSnapshot 0x00000001
 #define JET_bitCopySnapshot 0x00000002
@@ -430,6 +440,7 @@ typedef struct _JET_RSTINFO {
 #define JET_bitBackupEndNormal 0x00000001
 #define JET_bitBackupEndAbort 0x00000002
 #define JET_bitBackupTruncateDone 0x00000100
+/* JetTerm2 */
 #define JET_bitTermComplete 0x00000001
 #define JET_bitTermAbrupt 0x00000002
 #define JET_bitTermStopBackup 0x00000004
@@ -440,7 +451,7 @@ typedef struct _JET_RSTINFO {
 #define JET_bitStopServiceQuiesceCaches 0x00000004
 #define JET_bitStopServiceStopAndEmitLog 0x00000008
 #define JET_bitStopServiceResume 0x80000000
-/* JetAttachDatabase / JetCreateDatabase */
+/* JetAttachDatabase / JetOpenDatabase / JetCreateDatabase */
 #define JET_bitDbReadOnly 0x00000001
 #define JET_bitDbExclusive 0x00000002
 #define JET_bitDbOverwriteExisting 0x00000200
@@ -466,6 +477,11 @@ typedef struct _JET_RSTINFO {
 #define JET_bitTableDenyRead 0x00000002
 #define JET_bitTableReadOnly 0x00000004
 #define JET_bitTableUpdatable 0x00000008
+#define JET_bitTableNoCache 0x00000020
+#define JET_bitTablePreread 0x00000040
+#define JET_bitTableSequential 0x00008000
+/* JetRetrieveKey / JetRetrieveRecord */
+#define JET_bitRetrieveCopy 0x00000001
 /* JetPutRecord (jetsnap) */
 #define JET_bitPutNoOverwrite 0x00000001
 
@@ -504,6 +520,11 @@ JET_ERR JET_API JetSetSystemParameter(JET_INSTANCE *pinstance, JET_SESID sesid, 
 /* JetGetSystemParameter: read parameter paramid of instance (or the process default when instance
  * is 0 / JET_instanceNil). Numbers are written to *plParam, strings to szParam (at most cbMax
  * bytes, always NUL-terminated when cbMax > 0).
+ * JET_paramErrorToString (70) is not a setting but ESE's way to name an error: *plParam holds a
+ * JET_err/JET_wrn number on input (as a JET_API_PTR: (JET_API_PTR)(long)err) and szParam receives
+ * "<name>, <description>", e.g. "JET_errFileNotFound, File not found", or "Unknown Error, Unknown
+ * Error" for a number this header does not define (still JET_errSuccess). instance and sesid are
+ * ignored (it works before any JetInit); *plParam is left as it was.
  * Errors: InvalidParameter (unknown id; no output buffer for the parameter's type), BufferTooSmall
  *   (string longer than cbMax-1; nothing is written), InvalidInstance. */
 JET_ERR JET_API JetGetSystemParameter(JET_INSTANCE instance, JET_SESID sesid, unsigned long paramid,
@@ -515,6 +536,9 @@ JET_ERR JET_API JetGetSystemParameter(JET_INSTANCE instance, JET_SESID sesid, un
  *   JetInit(NULL) or JetInit(&nil) with no mode set selects legacy one-instance mode.
  *   With a created instance it initializes that instance.
  *   prstinfo (JetInit3) may be NULL; otherwise its rgrstmap is accepted but not used yet.
+ *   grbit (JetInit2/3): 0, or any of JET_bitReplayIgnoreMissingDB (a database the log names that
+ *   is no longer on disk is skipped, with event 300, instead of failing the init with FileNotFound)
+ *   and JET_bitRecoveryWithoutUndo (accepted; jetsnap's recovery never undoes anything anyway).
  * Databases that were attached at the time of a crash are recovered and left detached (clean);
  * the application attaches them again, as with ESE.
  * Errors: AlreadyInitialized, RunningInMultiInstanceMode (NULL pinstance in multi-instance mode),
@@ -952,7 +976,8 @@ JET_ERR JET_API JetCreateDatabase(JET_SESID sesid, const char *szFilename, const
                                   JET_DBID *pdbid, JET_GRBIT grbit);
 
 /* JetAttachDatabase: attach an existing database file to the instance (for every session).
- * grbit: 0 or JET_bitDbReadOnly (accepted; the database is still opened read-write).
+ * grbit: 0, JET_bitDbReadOnly or JET_bitDbExclusive (accepted, no effect: the database is still
+ * opened read-write, and always exclusively to this process).
  * Returns JET_wrnDatabaseAttached if it is already attached to this instance.
  * Errors: FileNotFound, DatabaseCorrupted (not a jetsnap database, both headers damaged, or a
  *   file size that is not what the meta page's page count says: cut short or a damaged count),
@@ -969,7 +994,8 @@ JET_ERR JET_API JetAttachDatabase(JET_SESID sesid, const char *szFilename, JET_G
 JET_ERR JET_API JetDetachDatabase(JET_SESID sesid, const char *szFilename);
 
 /* JetOpenDatabase: open an attached database for the session; *pdbid is the database id (the same
- * for every session). Errors: DatabaseNotFound (not attached), InvalidParameter, InvalidGrbit. */
+ * for every session). grbit: 0, JET_bitDbReadOnly or JET_bitDbExclusive (accepted, no effect).
+ * Errors: DatabaseNotFound (not attached), InvalidParameter, InvalidGrbit. */
 JET_ERR JET_API JetOpenDatabase(JET_SESID sesid, const char *szFilename, const char *szConnect,
                                 JET_DBID *pdbid, JET_GRBIT grbit);
 
@@ -991,7 +1017,8 @@ JET_ERR JET_API JetCreateTable(JET_SESID sesid, JET_DBID dbid, const char *szTab
                                unsigned long lPages, unsigned long lDensity, JET_TABLEID *ptableid);
 
 /* JetOpenTable: open a cursor on an existing table. pvParameters/cbParameters are ignored.
- * grbit: any of TableDenyWrite/DenyRead/ReadOnly/Updatable (accepted, not enforced).
+ * grbit: any of TableDenyWrite/DenyRead/ReadOnly/Updatable (accepted, not enforced) and the
+ * access hints TableNoCache/Preread/Sequential (accepted, no effect).
  * Errors: ObjectNotFound, InvalidDatabaseId, InvalidName, InvalidGrbit. */
 JET_ERR JET_API JetOpenTable(JET_SESID sesid, JET_DBID dbid, const char *szTableName,
                              const void *pvParameters, unsigned long cbParameters, JET_GRBIT grbit,
@@ -1018,8 +1045,10 @@ JET_ERR JET_API JetBeginTransaction(JET_SESID sesid);
  * and, with grbit 0, durable before returning (the log is fsync'ed; concurrent committers share
  * one flush). JET_bitCommitLazyFlush returns before the flush; the commit becomes durable with the
  * next flush (any durable commit, or JetTerm). JET_bitWaitLastLevel0Commit waits for every earlier
- * commit of the session to be durable. Errors: NotInTransaction, InvalidGrbit, LogWriteFail /
- * LogDiskFull (the commit is then rolled back and the instance becomes unavailable). */
+ * commit of the session to be durable, JET_bitWaitAllLevel0Commit for every commit of the
+ * instance so far; with either, nothing is committed (the call only waits).
+ * Errors: NotInTransaction, InvalidGrbit, LogWriteFail / LogDiskFull (the commit is then rolled
+ *   back and the instance becomes unavailable). */
 JET_ERR JET_API JetCommitTransaction(JET_SESID sesid, JET_GRBIT grbit);
 
 /* JetRollback: undo the innermost level (JET_bitRollbackAll: every level). Errors:
@@ -1071,11 +1100,13 @@ JET_ERR JET_API JetSeekRecord(JET_SESID sesid, JET_TABLEID tableid, const void *
 JET_ERR JET_API JetMove(JET_SESID sesid, JET_TABLEID tableid, long cRow, JET_GRBIT grbit);
 
 /* JetRetrieveKey: copy the key of the current record (at most cbMax bytes; JET_wrnBufferTruncated
- * if longer). *pcbActual (optional) gets its full length. Errors: NoCurrentRecord, InvalidGrbit. */
+ * if longer). *pcbActual (optional) gets its full length. grbit: 0 or JET_bitRetrieveCopy (no
+ * effect: jetsnap has no pending update to read from). Errors: NoCurrentRecord, InvalidGrbit. */
 JET_ERR JET_API JetRetrieveKey(JET_SESID sesid, JET_TABLEID tableid, void *pvKey, unsigned long cbMax,
                                unsigned long *pcbActual, JET_GRBIT grbit);
 
-/* JetRetrieveRecord: copy the value of the current record, as JetGetRecord does.
+/* JetRetrieveRecord: copy the value of the current record, as JetGetRecord does. grbit: as
+ * JetRetrieveKey's.
  * Errors: NoCurrentRecord (not on a record, or the record was deleted meanwhile), InvalidGrbit. */
 JET_ERR JET_API JetRetrieveRecord(JET_SESID sesid, JET_TABLEID tableid, void *pvData,
                                   unsigned long cbMax, unsigned long *pcbActual, JET_GRBIT grbit);
