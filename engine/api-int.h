@@ -23,8 +23,6 @@ void api_read_end(eng_view *v);
 
 /* After a rollback, close cursors on tables that no longer exist for the session. */
 void api_revalidate_cursors(eng_sess *s);
-/* Catalog lookup: root page of a table (by case-insensitive name), or JET_errObjectNotFound. */
-long api_catalog_find(eng_view *v, const char *name, uint32_t *root);
 long api_check_name(const char *name);
 
 #endif
