@@ -4,9 +4,6 @@
 
 #include "engine-int.h"
 
-void eng_session_destroy(eng_sess *s);
-long eng_session_begin(eng_inst *in, JET_SESID *psesid);
-
 /* The cursor behind tableid, which must belong to s. */
 long api_cursor(eng_sess *s, JET_TABLEID tableid, eng_cursor **out);
 /* The database behind dbid, which s must have open. */

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "engine-int.h"
+#include "testhooks-int.h"
 
 
 /* Retries of a page that fails its checksum: ESE's 16, backing off (i+1) x base ms. Tests lower

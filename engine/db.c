@@ -25,8 +25,6 @@
 /* Suffix of the temporary file a new database is built in, next to its final path. */
 #define ENG_DB_CREATING ".creating"
 
-long eng_txn_format_db(eng_txn *t, eng_db *db);
-
 /* Every database file attached by any instance of this process: two instances must never share
  * one (JET_errDatabaseSharingViolation); other processes are kept out by flock. */
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;

@@ -309,6 +309,9 @@ long eng_txn_lock_db(eng_txn *t, eng_db *db);
 /* Savepoint around one update: mark returns the state, undo restores it if the update failed. */
 size_t eng_txn_changes(const eng_txn *t);
 void eng_txn_free(eng_txn *t);
+/* Format the first pages (meta, catalog root) of a new database inside t (db.c calls it right
+ * after creating the file). */
+long eng_txn_format_db(eng_txn *t, eng_db *db);
 
 /* ---------------------------------------------------------------------------------------------
  * Sessions and cursors
@@ -457,6 +460,10 @@ void eng_leave(eng_inst *in);
  * thread is on it) and enter its instance; eng_leave_session undoes both. */
 long eng_enter_session(JET_SESID sesid, eng_sess **out);
 void eng_leave_session(eng_sess *s);
+/* A new session of in (JetBeginSession, called by instancemgr/ once in is entered). */
+long eng_session_begin(eng_inst *in, JET_SESID *psesid);
+/* Close a session's cursors, roll back its transaction and free it. Caller holds no locks. */
+void eng_session_destroy(eng_sess *s);
 void eng_fatal(eng_inst *in, long err);
 /* What a call on an instance (or database) made unavailable by cause returns: JET_errDiskFull for
  * a full database disk, else JET_errInstanceUnavailable. */

@@ -236,8 +236,6 @@ static void cursor_free(eng_cursor *c)
     free(c);
 }
 
-/* Close a session's cursors, roll back its transaction and free it. Caller holds no locks. */
-void eng_session_destroy(eng_sess *s);
 void eng_session_destroy(eng_sess *s)
 {
     eng_inst *in = s->inst;
@@ -271,7 +269,6 @@ void eng_session_destroy(eng_sess *s)
     free(s);
 }
 
-long eng_session_begin(eng_inst *in, JET_SESID *psesid);
 long eng_session_begin(eng_inst *in, JET_SESID *psesid)
 {
     eng_sess *s = calloc(1, sizeof *s);

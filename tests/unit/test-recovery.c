@@ -43,13 +43,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine-int.h"
 #include "io-int.h"
 #include "jet.h"
 #include "log-int.h"
+#include "testhooks-int.h"
 #include "testutil.h"
-
-long eng_verify_file(const char *path, uint64_t *npages, uint64_t *ntables, uint64_t *nrecords);
-long eng_page_verify(const uint8_t *page, uint32_t pgno, uint32_t page_size);
 
 #define OK(call) ck_assert_int_eq((call), JET_errSuccess)
 #define PS 8192u /* default JET_paramDatabasePageSize */
