@@ -813,7 +813,7 @@ static long stamp(eng_inst *in, eng_db *db, bool truncated)
         memset(&h.bk_diff, 0, sizeof h.bk_diff);
         memset(&h.bk_snap, 0, sizeof h.bk_snap);
     }
-    long err = eng_db_hdr_write(db, &h);
+    long err = eng_frz_dbhdr_write(db, &h);
     if (!err)
         db->hdr = h;
     else

@@ -371,7 +371,7 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
     if ((err = open_temp(tmp, &fd)))
         goto fail;
     set_fd(in, db, fd);
-    if ((err = eng_db_hdr_write(db, &db->hdr)))
+    if ((err = eng_frz_dbhdr_write(db, &db->hdr)))
         goto fail;
     {
         /* rename() replaces silently: a file that appeared at the path since claim_target (another
@@ -404,7 +404,7 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
     if ((err = eng_db_log_attach(in, db, true, &lsn)))
         goto fail;
     db->hdr.lsn_attach = lsn;
-    if ((err = eng_db_hdr_write(db, &db->hdr)))
+    if ((err = eng_frz_dbhdr_write(db, &db->hdr)))
         goto fail;
     db->npages = 1; /* nothing committed yet: the formatting transaction creates pages 1 and 2 */
 
@@ -428,7 +428,7 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
      * log, a cut leaves a file that claim_target knows as the leftover of a create, and a retried
      * create replaces it. (The ATTACH record is durable before the header says dirty, as always.) */
     db->hdr.state = JET_dbstateDirtyShutdown;
-    if ((err = eng_db_hdr_write(db, &db->hdr)))
+    if ((err = eng_frz_dbhdr_write(db, &db->hdr)))
         goto fail;
     s->open_dbs[db->dbid]++;
     db->opened_by++;
@@ -556,7 +556,7 @@ long eng_db_attach(eng_sess *s, const char *path, JET_GRBIT grbit)
     db->hdr.state = JET_dbstateDirtyShutdown;
     db->hdr.lsn_attach = lsn;
     db->hdr.log_sig = in->logsig;
-    if ((err = eng_db_hdr_write(db, &db->hdr)))
+    if ((err = eng_frz_dbhdr_write(db, &db->hdr)))
         goto fail;
     go_live(in, db);
     eng_event(in, 4, 103, "database %s attached", cp);
@@ -581,7 +581,7 @@ long eng_db_close_file(eng_inst *in, eng_db *db, bool clean)
             db->hdr.lsn_consistent = lsn;
             db->hdr.lsn_detach = lsn;
             db->hdr.time_consistent_usec = eng_now_usec();
-            err = eng_db_hdr_write(db, &db->hdr);
+            err = eng_frz_dbhdr_write(db, &db->hdr);
         }
     }
     withdraw(in, db);

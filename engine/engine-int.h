@@ -426,7 +426,7 @@ struct eng_inst {
 
     eng_backup bk;               /* the external backup, if one runs */
 
-    /* OS snapshot freeze (snapshot.c): while frozen, nothing is written to the instance's
+    /* OS snapshot freeze (freeze.c): while frozen, nothing is written to the instance's
      * database, checkpoint or log files. Writers of database and checkpoint files enter the gate
      * (eng_frz_enter/exit) around each write; the log has its own pause. */
     pthread_mutex_t frz_mu;
@@ -464,6 +464,8 @@ void eng_leave_session(eng_sess *s);
 long eng_session_begin(eng_inst *in, JET_SESID *psesid);
 /* Close a session's cursors, roll back its transaction and free it. Caller holds no locks. */
 void eng_session_destroy(eng_sess *s);
+/* Make in unavailable after err (fatal.c): the first error is kept and reported by an event; every
+ * later entry fails with eng_fatal_err(err). */
 void eng_fatal(eng_inst *in, long err);
 /* What a call on an instance (or database) made unavailable by cause returns: JET_errDiskFull for
  * a full database disk, else JET_errInstanceUnavailable. */
@@ -539,8 +541,7 @@ long eng_restore_backup_dir(const eng_params *p, const char *backup_dir, const c
 long eng_bk_to_dir(eng_inst *in, const char *dir, JET_GRBIT grbit, JET_PFNSTATUS pfn);
 long eng_restore_dir(const eng_params *p, const char *backup_dir, const char *dest, JET_PFNSTATUS pfn);
 
-/* OS snapshots (snapshot.c): the per-instance half of JetOSSnapshot*; instancemgr/ runs the
- * sessions that span instances. */
+/* The freeze gate (freeze.c), below everything that writes a database or checkpoint file. */
 void eng_frz_init(eng_inst *in);
 void eng_frz_destroy(eng_inst *in);
 /* Around every write to a database or checkpoint file: waits while the instance is frozen. */
@@ -550,8 +551,12 @@ void eng_frz_exit(eng_inst *in);
  * the log and stop it too. Errors: the log's sticky error (then nothing stays frozen). */
 long eng_freeze(eng_inst *in);
 void eng_thaw(eng_inst *in);
-/* Write a database header through the gate. */
-long eng_db_hdr_write(eng_db *db, eng_dbhdr *h);
+/* eng_dbhdr_write (dbfile.c) through the freeze gate: what every header write of an attached
+ * database must use, so that none reaches the file of a frozen instance. */
+long eng_frz_dbhdr_write(eng_db *db, eng_dbhdr *h);
+
+/* OS snapshots (snapshot.c): the per-instance half of JetOSSnapshot*; instancemgr/ runs the
+ * sessions that span instances. */
 /* Record a snapshot backup in every attached database's header: incremental picks Incremental
  * (or Differential for a copy), otherwise Full (or Copy). */
 long eng_snap_stamp(eng_inst *in, bool incremental, bool copy, const eng_bkinfo *bk);

@@ -50,23 +50,6 @@ void eng_inst_free(eng_inst *in)
     free(in);
 }
 
-void eng_fatal(eng_inst *in, long err)
-{
-    pthread_mutex_lock(&in->mu);
-    if (!in->fatal) {
-        in->fatal = err;
-        eng_event(in, 1, 1090, "instance unavailable after error %ld", err);
-    }
-    pthread_mutex_unlock(&in->mu);
-}
-
-long eng_fatal_err(long cause)
-{
-    /* A full database disk is something the caller can act on (free space, then JetTerm and
-     * JetInit again, which recovers from the log): say so instead of "unavailable". */
-    return cause == JET_errDiskFull ? JET_errDiskFull : JET_errInstanceUnavailable;
-}
-
 long eng_enter(eng_inst *in)
 {
     long err = JET_errSuccess;
