@@ -17,12 +17,35 @@
  * (write-ahead rule); the checkpoint file then records the log position from which recovery
  * must start.
  *
- * Lock order (outer to inner): backup mutex (bk.mu) -> checkpoint run mutex -> instance mutex ->
- * database writer lock -> instance checkpoint
- * rwlock (read side in commit) -> database view rwlock -> database cache mutex -> log mutex.
- * The instance table lock (instancemgr/) and the handle lock (handle.c) come before every instance
- * mutex, in that order: eng_enter_session enters the instance under the handle lock, so no handle
- * may be made or freed while an instance mutex is held.
+ * Lock order, outer to inner: a thread that holds a lock takes only locks below it in this list.
+ * A condition variable is waited on only with its own mutex, named beside it.
+ *   1. database writer lock (eng_db.writer; wmu/wcv guard only its handover): a transaction holds
+ *      it across API calls, from its first update to its end, so it is taken (eng_txn_lock_db)
+ *      with no other lock held, and everything below may be taken while it is held.
+ *   2. OS snapshot session lock (s_mu, instancemgr/snapshot-api.c).
+ *   3. instance table lock (g_mu, instancemgr/instances.c).
+ *   4. handle lock (hmu, handle.c): eng_enter_session enters the instance under it, so no handle
+ *      may be made or freed while an instance mutex is held.
+ *   5. backup mutex (eng_inst.bk.mu).
+ *   6. checkpoint run mutex (eng_inst.ckpt_run).
+ *   7. instance mutex (eng_inst.mu, cv: the active-call drain). eng_inst_term takes wmu inside it
+ *      only to wake writer-lock waiters.
+ *   8. instance checkpoint rwlock (eng_inst.ckpt_lock; read side in commit).
+ *   9. database flush mutex (eng_db.fmu): one flush of a database at a time.
+ *  10. freeze gate (freeze.c; eng_inst.frz_mu/frz_cv): a writer of a database or checkpoint file
+ *      holds a place in the gate (frz_io) across its write; frz_mu itself is held only inside
+ *      freeze.c. A place in the gate must never wait for a lock above it, or a freeze would wait
+ *      forever for it to leave.
+ *  11. database view rwlock (eng_db.view_lock; write side in commit's copy-in).
+ *  12. database cache mutex (eng_db.cmu, ccv: dirty pages written).
+ *  13. page-write mutex (eng_db.pwmu): a flush holds it only while it writes pages, a backup while
+ *      it reads them.
+ *  14. checkpoint file mutex (eng_inst.chk_mu): edb.chk's writes and last_ckpt.
+ *  15. log mutex (eng_log.mu, cv, log.c): the log's leader does its I/O with mu released, and
+ *      cfg.on_roll is called with no log lock held.
+ * Leaves, held for a few instructions with no other lock taken inside: the checkpoint thread's
+ * wake-up mutex (eng_inst.ckmu, ckcv), the registry of attached files (reg_mu, db.c) and the event
+ * callback's mutex (cb_mu, events.c; the callback itself runs without it).
  */
 #ifndef ENG_ENGINE_INT_H
 #define ENG_ENGINE_INT_H
