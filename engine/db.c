@@ -239,7 +239,7 @@ static void go_live(eng_inst *in, eng_db *db)
     pthread_mutex_unlock(&in->mu);
 }
 
-/* The checkpoint (eng_chk_write), JetGetInstanceInfo and backup read db->fd and db->hdr.sig of
+/* The checkpoint (eng_ckpt_write), JetGetInstanceInfo and backup read db->fd and db->hdr.sig of
  * published databases under in->mu, so the fd is stored under it too, and only once the
  * signature it vouches for is final. */
 static void set_fd(eng_inst *in, eng_db *db, int fd)

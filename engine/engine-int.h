@@ -40,12 +40,12 @@
  *  12. database cache mutex (eng_db.cmu, ccv: dirty pages written).
  *  13. page-write mutex (eng_db.pwmu): a flush holds it only while it writes pages, a backup while
  *      it reads them.
- *  14. checkpoint file mutex (eng_inst.chk_mu): edb.chk's writes and last_ckpt.
+ *  14. checkpoint file mutex (eng_inst.ckpt_mu): edb.chk's writes and last_ckpt.
  *  15. log mutex (eng_log.mu, cv, log.c): the log's leader does its I/O with mu released, and
  *      cfg.on_roll is called with no log lock held.
  * Leaves, held for a few instructions with no other lock taken inside: the checkpoint thread's
- * wake-up mutex (eng_inst.ckmu, ckcv), the registry of attached files (reg_mu, db.c) and the event
- * callback's mutex (cb_mu, events.c; the callback itself runs without it).
+ * wake-up mutex (eng_inst.ckpt_wake_mu, ckpt_wake_cv), the registry of attached files (reg_mu,
+ * db.c) and the event callback's mutex (cb_mu, events.c; the callback itself runs without it).
  */
 #ifndef ENG_ENGINE_INT_H
 #define ENG_ENGINE_INT_H
@@ -432,7 +432,7 @@ struct eng_inst {
     eng_log *log;
     eng_log_config logcfg;
     eng_logsig logsig;
-    int chk_fd;                  /* edb.chk, flock'ed while running */
+    int ckpt_fd;                 /* edb.chk, flock'ed while running */
     pthread_rwlock_t ckpt_lock;
     /* The LSN of the newest checkpoint begun (under ckpt_lock as writer): a commit after it logs
      * the whole image of a page whose last whole image is not newer (txn.c). */
@@ -441,11 +441,11 @@ struct eng_inst {
     pthread_mutex_t ckpt_run;    /* held while a checkpoint runs; detach/term take it to drop a db */
     pthread_t ckpt_thread;
     bool ckpt_running;
-    pthread_mutex_t ckmu;
-    pthread_cond_t ckcv;
+    pthread_mutex_t ckpt_wake_mu;
+    pthread_cond_t ckpt_wake_cv;
     bool ckpt_wanted, ckpt_stop;
-    pthread_mutex_t chk_mu;      /* edb.chk's writes and last_ckpt, together */
-    eng_lsn last_ckpt;           /* what edb.chk says, under chk_mu (eng_ckpt_gen) */
+    pthread_mutex_t ckpt_mu;     /* edb.chk's writes and last_ckpt, together */
+    eng_lsn last_ckpt;           /* what edb.chk says, under ckpt_mu (eng_ckpt_gen) */
 
     eng_backup bk;               /* the external backup, if one runs */
 
@@ -506,12 +506,12 @@ void eng_db_free_struct(eng_db *db);
 long eng_db_log_attach(eng_inst *in, eng_db *db, bool create, eng_lsn *lsn);
 
 /* Checkpoint (checkpoint.c). */
-long eng_chk_write(eng_inst *in, eng_lsn lsn);
-long eng_chk_read(eng_inst *in, eng_lsn *lsn, eng_logsig *sig, uint32_t *ndb, uint32_t *dbids,
+long eng_ckpt_write(eng_inst *in, eng_lsn lsn);
+long eng_ckpt_read(eng_inst *in, eng_lsn *lsn, eng_logsig *sig, uint32_t *ndb, uint32_t *dbids,
                   char (*paths)[ENG_PATH_MAX]);
 long eng_checkpoint(eng_inst *in);
 /* Generation of the checkpoint in edb.chk: the first log crash recovery needs. Never waits for
- * a checkpoint held up by a freeze (chk_mu is taken only inside the freeze gate). */
+ * a checkpoint held up by a freeze (ckpt_mu is taken only inside the freeze gate). */
 uint32_t eng_ckpt_gen(eng_inst *in);
 long eng_ckpt_start(eng_inst *in);
 void eng_ckpt_stop(eng_inst *in);

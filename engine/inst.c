@@ -24,10 +24,10 @@ eng_inst *eng_inst_new(void)
     pthread_cond_init(&in->cv, NULL);
     pthread_rwlock_init(&in->ckpt_lock, NULL);
     pthread_mutex_init(&in->ckpt_run, NULL);
-    pthread_mutex_init(&in->chk_mu, NULL);
-    pthread_mutex_init(&in->ckmu, NULL);
-    pthread_cond_init(&in->ckcv, NULL);
-    in->chk_fd = -1;
+    pthread_mutex_init(&in->ckpt_mu, NULL);
+    pthread_mutex_init(&in->ckpt_wake_mu, NULL);
+    pthread_cond_init(&in->ckpt_wake_cv, NULL);
+    in->ckpt_fd = -1;
     in->state = INST_CREATED;
     eng_bk_init(in);
     eng_frz_init(in);
@@ -42,9 +42,9 @@ void eng_inst_free(eng_inst *in)
     pthread_cond_destroy(&in->cv);
     pthread_rwlock_destroy(&in->ckpt_lock);
     pthread_mutex_destroy(&in->ckpt_run);
-    pthread_mutex_destroy(&in->chk_mu);
-    pthread_mutex_destroy(&in->ckmu);
-    pthread_cond_destroy(&in->ckcv);
+    pthread_mutex_destroy(&in->ckpt_mu);
+    pthread_mutex_destroy(&in->ckpt_wake_mu);
+    pthread_cond_destroy(&in->ckpt_wake_cv);
     eng_bk_destroy(in);
     eng_frz_destroy(in);
     free(in);
@@ -150,19 +150,19 @@ long eng_inst_init(eng_inst *in, JET_GRBIT grbit)
     if (err)
         return err;
 
-    char chk[ENG_PATH_MAX + 16];
+    char ckpt[ENG_PATH_MAX + 16];
     if ((err = check_dir(in->p.system_path, JET_errInvalidSystemPath)))
         goto fail;
     if ((err = check_dir(in->p.log_path, JET_errInvalidLogDirectory)))
         goto fail;
-    snprintf(chk, sizeof chk, "%s/%s.chk", in->p.system_path, in->p.base_name);
-    in->chk_fd = eng_io_open(chk, O_RDWR | O_CREAT, 0644);
-    if (in->chk_fd < 0) {
-        err = eng_io_errno_to_jet(in->chk_fd, 0);
-        in->chk_fd = -1;
+    snprintf(ckpt, sizeof ckpt, "%s/%s.chk", in->p.system_path, in->p.base_name);
+    in->ckpt_fd = eng_io_open(ckpt, O_RDWR | O_CREAT, 0644);
+    if (in->ckpt_fd < 0) {
+        err = eng_io_errno_to_jet(in->ckpt_fd, 0);
+        in->ckpt_fd = -1;
         goto fail;
     }
-    if (flock(in->chk_fd, LOCK_EX | LOCK_NB) < 0) {
+    if (flock(in->ckpt_fd, LOCK_EX | LOCK_NB) < 0) {
         /* Another process (or instance) runs on this checkpoint and log set. */
         err = errno == EWOULDBLOCK ? JET_errFileAccessDenied : JET_errDiskIO;
         goto fail;
@@ -183,7 +183,7 @@ long eng_inst_init(eng_inst *in, JET_GRBIT grbit)
         if ((err = append_marker(in, ENG_LR_INIT)))
             goto fail;
         /* From now on nothing before this generation is needed for crash recovery. */
-        if ((err = eng_chk_write(in, ENG_LSN(gen, 0))))
+        if ((err = eng_ckpt_write(in, ENG_LSN(gen, 0))))
             goto fail;
         if (ENG_PARAM_LOAD(in, circular_log) && gen > 1)
             log_delete_range(&in->logcfg, 1, gen);
@@ -202,9 +202,9 @@ fail:
         log_writer_close(in->log);
         in->log = NULL;
     }
-    if (in->chk_fd >= 0) {
-        eng_io_close(in->chk_fd);
-        in->chk_fd = -1;
+    if (in->ckpt_fd >= 0) {
+        eng_io_close(in->ckpt_fd);
+        in->ckpt_fd = -1;
     }
     pthread_mutex_lock(&in->mu);
     in->state = INST_CREATED;
@@ -348,16 +348,16 @@ long eng_inst_term(eng_inst *in, JET_GRBIT grbit)
         if (!dirty && !broken && !err) {
             err = append_marker(in, ENG_LR_TERM);
             if (!err)
-                err = eng_chk_write(in, log_tip(in->log));
+                err = eng_ckpt_write(in, log_tip(in->log));
         }
         long e = log_writer_close(in->log);
         if (e && !err && !broken)
             err = e;
         in->log = NULL;
     }
-    if (in->chk_fd >= 0) {
-        eng_io_close(in->chk_fd);
-        in->chk_fd = -1;
+    if (in->ckpt_fd >= 0) {
+        eng_io_close(in->ckpt_fd);
+        in->ckpt_fd = -1;
     }
     pthread_mutex_lock(&in->mu);
     in->state = INST_CREATED;
