@@ -24,6 +24,8 @@ for a in "$@"; do
 done
 
 ./scripts/deps.sh
+# Before any build: every function is declared once, in a header (no prototype or extern in a .c).
+./scripts/check-prototypes.sh
 
 run() { # builddir, extra meson args... ($suites, if set, limits the run to those suites)
   local dir=$1; shift

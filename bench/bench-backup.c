@@ -48,8 +48,6 @@
 
 #include "benchutil.h"
 
-extern char **environ;
-
 #define KEY_SIZE 8
 #define VALUE_SIZE 400   /* fits a 4 KiB SQLite WITHOUT ROWID page without overflow pages */
 #define TXN_SIZE 10000   /* records per bulk transaction */

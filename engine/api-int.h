@@ -4,9 +4,6 @@
 
 #include "engine-int.h"
 
-void eng_session_destroy(eng_sess *s);
-long eng_session_begin(eng_inst *in, JET_SESID *psesid);
-
 /* The cursor behind tableid, which must belong to s. */
 long api_cursor(eng_sess *s, JET_TABLEID tableid, eng_cursor **out);
 /* The database behind dbid, which s must have open. */
@@ -23,8 +20,6 @@ void api_read_end(eng_view *v);
 
 /* After a rollback, close cursors on tables that no longer exist for the session. */
 void api_revalidate_cursors(eng_sess *s);
-/* Catalog lookup: root page of a table (by case-insensitive name), or JET_errObjectNotFound. */
-long api_catalog_find(eng_view *v, const char *name, uint32_t *root);
 long api_check_name(const char *name);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api-int.h"
+#include "catalog-int.h"
 
 long api_cursor(eng_sess *s, JET_TABLEID tableid, eng_cursor **out)
 {
@@ -96,48 +97,6 @@ long api_check_name(const char *name)
     return JET_errSuccess;
 }
 
-/* Catalog key: the table name folded to lower case (ESE's names are case-insensitive). */
-static size_t catalog_key(const char *name, uint8_t *key)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)name[i];
-        key[i] = (uint8_t)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-    }
-    return n;
-}
-
-long api_catalog_find(eng_view *v, const char *name, uint32_t *root)
-{
-    uint8_t key[JET_cbNameMost], val[4 + JET_cbNameMost];
-    size_t klen = catalog_key(name, key), vlen = 0;
-    long err = bt_get(&v->io, ENG_PGNO_CATALOG, key, klen, val, sizeof val, &vlen);
-    if (err)
-        return err == JET_errRecordNotFound ? JET_errObjectNotFound : err;
-    ENG_RETURN_IF(vlen < 4, JET_errDatabaseCorrupted);
-    *root = eng_ld32(val);
-    return JET_errSuccess;
-}
-
-long api_catalog_put(eng_view *v, const char *name, uint32_t root);
-long api_catalog_put(eng_view *v, const char *name, uint32_t root)
-{
-    uint8_t key[JET_cbNameMost], val[4 + JET_cbNameMost];
-    size_t klen = catalog_key(name, key);
-    eng_st32(val, root);
-    memcpy(val + 4, name, klen);
-    long err = bt_put(&v->io, ENG_PGNO_CATALOG, key, klen, val, 4 + klen, 1);
-    return err == JET_errKeyDuplicate ? JET_errTableDuplicate : err;
-}
-
-long api_catalog_del(eng_view *v, const char *name);
-long api_catalog_del(eng_view *v, const char *name)
-{
-    uint8_t key[JET_cbNameMost];
-    size_t klen = catalog_key(name, key);
-    return bt_delete(&v->io, ENG_PGNO_CATALOG, key, klen);
-}
-
 void api_revalidate_cursors(eng_sess *s)
 {
     eng_inst *in = s->inst;
@@ -147,7 +106,7 @@ void api_revalidate_cursors(eng_sess *s)
         eng_view v;
         api_read_begin(s, c->db, &v);
         uint32_t root = 0;
-        long err = api_catalog_find(&v, c->name, &root);
+        long err = eng_catalog_find(&v, c->name, &root);
         api_read_end(&v);
         if (err == JET_errObjectNotFound || (!err && root != c->root)) {
             /* The table was created by the work just rolled back: its cursor closes with it. */

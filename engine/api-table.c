@@ -4,9 +4,7 @@
 #include <string.h>
 
 #include "api-int.h"
-
-long api_catalog_put(eng_view *v, const char *name, uint32_t root);
-long api_catalog_del(eng_view *v, const char *name);
+#include "catalog-int.h"
 
 static long cursor_new(eng_sess *s, eng_db *db, uint32_t root, const char *name, JET_TABLEID *out)
 {
@@ -58,13 +56,13 @@ JET_ERR JET_API JetCreateTable(JET_SESID sesid, JET_DBID dbid, const char *szTab
         eng_view v;
         eng_view_begin(&v, db, &s->txn);
         uint32_t root = 0;
-        err = api_catalog_find(&v, szTableName, &root);
+        err = eng_catalog_find(&v, szTableName, &root);
         if (!err)
             err = JET_errTableDuplicate;
         else if (err == JET_errObjectNotFound)
             err = bt_create(&v.io, &root);
         if (!err)
-            err = api_catalog_put(&v, szTableName, root);
+            err = eng_catalog_put(&v, szTableName, root);
         if (!err && v.err)
             err = v.err;
         eng_view_end(&v);
@@ -102,7 +100,7 @@ JET_ERR JET_API JetOpenTable(JET_SESID sesid, JET_DBID dbid, const char *szTable
         eng_view v;
         uint32_t root = 0;
         api_read_begin(s, db, &v);
-        err = api_catalog_find(&v, szTableName, &root);
+        err = eng_catalog_find(&v, szTableName, &root);
         api_read_end(&v);
         if (!err)
             err = cursor_new(s, db, root, szTableName, ptableid);
@@ -155,7 +153,7 @@ JET_ERR JET_API JetDeleteTable(JET_SESID sesid, JET_DBID dbid, const char *szTab
         eng_view v;
         eng_view_begin(&v, db, &s->txn);
         uint32_t root = 0;
-        err = api_catalog_find(&v, szTableName, &root);
+        err = eng_catalog_find(&v, szTableName, &root);
         if (!err) {
             pthread_mutex_lock(&in->mu);
             for (eng_sess *o = in->sessions; o && !err; o = o->next)
@@ -167,7 +165,7 @@ JET_ERR JET_API JetDeleteTable(JET_SESID sesid, JET_DBID dbid, const char *szTab
         if (!err)
             err = bt_destroy(&v.io, root);
         if (!err)
-            err = api_catalog_del(&v, szTableName);
+            err = eng_catalog_del(&v, szTableName);
         if (!err && v.err)
             err = v.err;
         eng_view_end(&v);

@@ -38,6 +38,7 @@
 
 #include "engine-int.h"
 #include "records-int.h"
+#include "testhooks-int.h"
 
 
 /* Retries of a page that fails its checksum: ESE's 16, backing off (i+1) x base ms. Tests lower
@@ -792,7 +793,7 @@ static long stamp(eng_inst *in, eng_db *db, bool truncated)
         memset(&h.bk_diff, 0, sizeof h.bk_diff);
         memset(&h.bk_snap, 0, sizeof h.bk_snap);
     }
-    long err = eng_db_hdr_write(db, &h);
+    long err = eng_frz_dbhdr_write(db, &h);
     if (!err)
         db->hdr = h;
     else

@@ -22,22 +22,22 @@
 
 #include "engine-int.h"
 
-#define CHK_VERSION 1
+#define CKPT_VERSION 1
 #define COPY_SPAN (256 * 1024)
-static const char chk_magic[8] = {'J', 'S', 'N', 'A', 'P', 'C', 'H', 'K'};
+static const char ckpt_magic[8] = {'J', 'S', 'N', 'A', 'P', 'C', 'H', 'K'};
 /* Monotonic per process is enough (only the instance owning a file writes it), but the counter is
  * shared by every instance's JetInit, checkpoint thread and JetTerm at once: atomic increments. */
-static uint64_t chk_seq;
+static uint64_t ckpt_seq;
 
-struct chk_entry {
+struct ckpt_entry {
     uint32_t dbid;
     eng_dbsig sig;
     char path[ENG_PATH_MAX];
 };
 
-long eng_chk_write(eng_inst *in, eng_lsn lsn)
+long eng_ckpt_write(eng_inst *in, eng_lsn lsn)
 {
-    struct chk_entry *ents = calloc(ENG_MAX_DB, sizeof *ents);
+    struct ckpt_entry *ents = calloc(ENG_MAX_DB, sizeof *ents);
     ENG_RETURN_IF(!ents, JET_errOutOfMemory);
     uint32_t n = 0;
     pthread_mutex_lock(&in->mu);
@@ -72,57 +72,57 @@ long eng_chk_write(eng_inst *in, eng_lsn lsn)
         off += 24 + pl;
     }
     free(ents);
-    memcpy(b + 4, chk_magic, 8);
-    eng_st32(b + 12, CHK_VERSION);
+    memcpy(b + 4, ckpt_magic, 8);
+    eng_st32(b + 12, CKPT_VERSION);
     eng_st32(b + 16, (uint32_t)off);
     eng_st32(b + 20, n);
-    eng_st64(b + 24, __atomic_add_fetch(&chk_seq, 1, __ATOMIC_RELAXED) + eng_now_usec());
+    eng_st64(b + 24, __atomic_add_fetch(&ckpt_seq, 1, __ATOMIC_RELAXED) + eng_now_usec());
     eng_st64(b + 32, in->logsig.random);
     eng_st64(b + 40, in->logsig.create_time_usec);
     eng_st64(b + 48, lsn);
     eng_st32(b, eng_crc32c(0, b + 4, off - 4));
     eng_frz_enter(in); /* edb.chk is not written while the instance is frozen */
-    /* chk_mu makes the file and last_ckpt change together: whoever asks for the checkpoint
+    /* ckpt_mu makes the file and last_ckpt change together: whoever asks for the checkpoint
      * generation (log truncation) sees exactly what edb.chk says, never a newer one that is not
      * durable yet (it could delete logs recovery still needs) nor an older one. Taken inside the
      * gate, so a freeze never leaves it held. */
-    pthread_mutex_lock(&in->chk_mu);
+    pthread_mutex_lock(&in->ckpt_mu);
     /* JetInit creates edb.chk empty; its first write makes it something recovery and log
      * truncation rely on, so its directory entry must be durable too, not just its data. */
-    int64_t was = eng_io_size(in->chk_fd);
-    int r = was < 0 ? (int)was : eng_io_pwrite(in->chk_fd, b, off, 0);
+    int64_t was = eng_io_size(in->ckpt_fd);
+    int r = was < 0 ? (int)was : eng_io_pwrite(in->ckpt_fd, b, off, 0);
     if (!r)
-        r = eng_io_fdatasync(in->chk_fd);
+        r = eng_io_fdatasync(in->ckpt_fd);
     if (!r)
-        r = eng_io_pwrite(in->chk_fd, b, off, COPY_SPAN);
+        r = eng_io_pwrite(in->ckpt_fd, b, off, COPY_SPAN);
     if (!r)
-        r = eng_io_fdatasync(in->chk_fd);
+        r = eng_io_fdatasync(in->ckpt_fd);
     if (!r && was == 0)
         r = eng_io_fsync_dir(in->p.system_path);
     if (!r)
         in->last_ckpt = lsn;
-    pthread_mutex_unlock(&in->chk_mu);
+    pthread_mutex_unlock(&in->ckpt_mu);
     eng_frz_exit(in);
     free(b);
     ENG_RETURN_IF(r < 0, eng_io_errno_to_jet(r, 0));
     return JET_errSuccess;
 }
 
-static int chk_decode(const uint8_t *b, size_t have, uint64_t *seq)
+static int ckpt_decode(const uint8_t *b, size_t have, uint64_t *seq)
 {
-    if (have < 56 || memcmp(b + 4, chk_magic, 8))
+    if (have < 56 || memcmp(b + 4, ckpt_magic, 8))
         return -1;
     uint32_t len = eng_ld32(b + 16);
     if (len < 56 || len > have || eng_ld32(b) != eng_crc32c(0, b + 4, len - 4))
         return -1;
-    if (eng_ld32(b + 12) != CHK_VERSION)
+    if (eng_ld32(b + 12) != CKPT_VERSION)
         return -2;
     *seq = eng_ld64(b + 24);
     return 0;
 }
 
 /* Returns JET_errCheckpointFileNotFound when edb.chk is empty (never written). */
-long eng_chk_read(eng_inst *in, eng_lsn *lsn, eng_logsig *sig, uint32_t *ndb, uint32_t *dbids,
+long eng_ckpt_read(eng_inst *in, eng_lsn *lsn, eng_logsig *sig, uint32_t *ndb, uint32_t *dbids,
                   char (*paths)[ENG_PATH_MAX])
 {
     uint8_t *a = malloc(COPY_SPAN), *bb = malloc(COPY_SPAN);
@@ -131,8 +131,8 @@ long eng_chk_read(eng_inst *in, eng_lsn *lsn, eng_logsig *sig, uint32_t *ndb, ui
         free(bb);
         return JET_errOutOfMemory;
     }
-    ssize_t na = eng_io_pread(in->chk_fd, a, COPY_SPAN, 0);
-    ssize_t nb = eng_io_pread(in->chk_fd, bb, COPY_SPAN, COPY_SPAN);
+    ssize_t na = eng_io_pread(in->ckpt_fd, a, COPY_SPAN, 0);
+    ssize_t nb = eng_io_pread(in->ckpt_fd, bb, COPY_SPAN, COPY_SPAN);
     long err = JET_errSuccess;
     if (na < 0 || nb < 0) {
         err = eng_io_errno_to_jet((int)(na < 0 ? na : nb), 0);
@@ -143,7 +143,7 @@ long eng_chk_read(eng_inst *in, eng_lsn *lsn, eng_logsig *sig, uint32_t *ndb, ui
         goto out;
     }
     uint64_t sa = 0, sb = 0;
-    int ra = chk_decode(a, (size_t)na, &sa), rb = chk_decode(bb, (size_t)(nb > 0 ? nb : 0), &sb);
+    int ra = ckpt_decode(a, (size_t)na, &sa), rb = ckpt_decode(bb, (size_t)(nb > 0 ? nb : 0), &sb);
     if (ra && rb) {
         err = (ra == -2 || rb == -2) ? JET_errBadLogVersion : JET_errCheckpointCorrupt;
         goto out;
@@ -201,7 +201,7 @@ long eng_checkpoint(eng_inst *in)
             err = eng_cache_flush(db, tip);
     }
     if (!err)
-        err = eng_chk_write(in, tip);
+        err = eng_ckpt_write(in, tip);
     if (!err) {
         /* Circular logging deletes what recovery no longer needs, but never what a running
          * backup still has to copy. */
@@ -223,27 +223,27 @@ long eng_checkpoint(eng_inst *in)
 static void *ckpt_main(void *arg)
 {
     eng_inst *in = arg;
-    pthread_mutex_lock(&in->ckmu);
+    pthread_mutex_lock(&in->ckpt_wake_mu);
     for (;;) {
         while (!in->ckpt_wanted && !in->ckpt_stop)
-            pthread_cond_wait(&in->ckcv, &in->ckmu);
+            pthread_cond_wait(&in->ckpt_wake_cv, &in->ckpt_wake_mu);
         if (in->ckpt_stop)
             break;
         in->ckpt_wanted = false;
-        pthread_mutex_unlock(&in->ckmu);
+        pthread_mutex_unlock(&in->ckpt_wake_mu);
         eng_checkpoint(in);
-        pthread_mutex_lock(&in->ckmu);
+        pthread_mutex_lock(&in->ckpt_wake_mu);
     }
-    pthread_mutex_unlock(&in->ckmu);
+    pthread_mutex_unlock(&in->ckpt_wake_mu);
     return NULL;
 }
 
 void eng_ckpt_kick(eng_inst *in)
 {
-    pthread_mutex_lock(&in->ckmu);
+    pthread_mutex_lock(&in->ckpt_wake_mu);
     in->ckpt_wanted = true;
-    pthread_cond_signal(&in->ckcv);
-    pthread_mutex_unlock(&in->ckmu);
+    pthread_cond_signal(&in->ckpt_wake_cv);
+    pthread_mutex_unlock(&in->ckpt_wake_mu);
 }
 
 long eng_ckpt_start(eng_inst *in)
@@ -259,18 +259,18 @@ void eng_ckpt_stop(eng_inst *in)
 {
     if (!in->ckpt_running)
         return;
-    pthread_mutex_lock(&in->ckmu);
+    pthread_mutex_lock(&in->ckpt_wake_mu);
     in->ckpt_stop = true;
-    pthread_cond_signal(&in->ckcv);
-    pthread_mutex_unlock(&in->ckmu);
+    pthread_cond_signal(&in->ckpt_wake_cv);
+    pthread_mutex_unlock(&in->ckpt_wake_mu);
     pthread_join(in->ckpt_thread, NULL);
     in->ckpt_running = false;
 }
 
 uint32_t eng_ckpt_gen(eng_inst *in)
 {
-    pthread_mutex_lock(&in->chk_mu);
+    pthread_mutex_lock(&in->ckpt_mu);
     uint32_t g = ENG_LSN_GEN(in->last_ckpt);
-    pthread_mutex_unlock(&in->chk_mu);
+    pthread_mutex_unlock(&in->ckpt_mu);
     return g ? g : 1;
 }

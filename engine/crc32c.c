@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "io-int.h"
+#include "testhooks-int.h"
 
 static uint32_t table[8][256];
 
@@ -24,7 +25,6 @@ static void init_table(void)
             table[t][i] = (table[t - 1][i] >> 8) ^ table[0][table[t - 1][i] & 0xff];
 }
 
-uint32_t eng_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 uint32_t eng_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 {
     const uint8_t *p = buf;

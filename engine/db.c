@@ -26,8 +26,6 @@
 /* Suffix of the temporary file a new database is built in, next to its final path. */
 #define ENG_DB_CREATING ".creating"
 
-long eng_txn_format_db(eng_txn *t, eng_db *db);
-
 /* Every database file attached by any instance of this process: two instances must never share
  * one (JET_errDatabaseSharingViolation); other processes are kept out by flock. */
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -236,7 +234,7 @@ static void go_live(eng_inst *in, eng_db *db)
     pthread_mutex_unlock(&in->mu);
 }
 
-/* The checkpoint (eng_chk_write), JetGetInstanceInfo and backup read db->fd and db->hdr.sig of
+/* The checkpoint (eng_ckpt_write), JetGetInstanceInfo and backup read db->fd and db->hdr.sig of
  * published databases under in->mu, so the fd is stored under it too, and only once the
  * signature it vouches for is final. */
 static void set_fd(eng_inst *in, eng_db *db, int fd)
@@ -368,7 +366,7 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
     if ((err = open_temp(tmp, &fd)))
         goto fail;
     set_fd(in, db, fd);
-    if ((err = eng_db_hdr_write(db, &db->hdr)))
+    if ((err = eng_frz_dbhdr_write(db, &db->hdr)))
         goto fail;
     {
         /* rename() replaces silently: a file that appeared at the path since claim_target (another
@@ -401,7 +399,7 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
     if ((err = eng_db_log_attach(in, db, true, &lsn)))
         goto fail;
     db->hdr.lsn_attach = lsn;
-    if ((err = eng_db_hdr_write(db, &db->hdr)))
+    if ((err = eng_frz_dbhdr_write(db, &db->hdr)))
         goto fail;
     db->npages = 1; /* nothing committed yet: the formatting transaction creates pages 1 and 2 */
 
@@ -425,7 +423,7 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
      * log, a cut leaves a file that claim_target knows as the leftover of a create, and a retried
      * create replaces it. (The ATTACH record is durable before the header says dirty, as always.) */
     db->hdr.state = JET_dbstateDirtyShutdown;
-    if ((err = eng_db_hdr_write(db, &db->hdr)))
+    if ((err = eng_frz_dbhdr_write(db, &db->hdr)))
         goto fail;
     s->open_dbs[db->dbid]++;
     db->opened_by++;
@@ -553,7 +551,7 @@ long eng_db_attach(eng_sess *s, const char *path, JET_GRBIT grbit)
     db->hdr.state = JET_dbstateDirtyShutdown;
     db->hdr.lsn_attach = lsn;
     db->hdr.log_sig = in->logsig;
-    if ((err = eng_db_hdr_write(db, &db->hdr)))
+    if ((err = eng_frz_dbhdr_write(db, &db->hdr)))
         goto fail;
     go_live(in, db);
     eng_event(in, 4, 103, "database %s attached", cp);
@@ -578,7 +576,7 @@ long eng_db_close_file(eng_inst *in, eng_db *db, bool clean)
             db->hdr.lsn_consistent = lsn;
             db->hdr.lsn_detach = lsn;
             db->hdr.time_consistent_usec = eng_now_usec();
-            err = eng_db_hdr_write(db, &db->hdr);
+            err = eng_frz_dbhdr_write(db, &db->hdr);
         }
     }
     withdraw(in, db);

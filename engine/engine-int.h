@@ -17,12 +17,35 @@
  * (write-ahead rule); the checkpoint file then records the log position from which recovery
  * must start.
  *
- * Lock order (outer to inner): backup mutex (bk.mu) -> checkpoint run mutex -> instance mutex ->
- * database writer lock -> instance checkpoint
- * rwlock (read side in commit) -> database view rwlock -> database cache mutex -> log mutex.
- * The instance table lock (instancemgr/) and the handle lock (handle.c) come before every instance
- * mutex, in that order: eng_enter_session enters the instance under the handle lock, so no handle
- * may be made or freed while an instance mutex is held.
+ * Lock order, outer to inner: a thread that holds a lock takes only locks below it in this list.
+ * A condition variable is waited on only with its own mutex, named beside it.
+ *   1. database writer lock (eng_db.writer; wmu/wcv guard only its handover): a transaction holds
+ *      it across API calls, from its first update to its end, so it is taken (eng_txn_lock_db)
+ *      with no other lock held, and everything below may be taken while it is held.
+ *   2. OS snapshot session lock (s_mu, instancemgr/snapshot-api.c).
+ *   3. instance table lock (g_mu, instancemgr/instances.c).
+ *   4. handle lock (hmu, handle.c): eng_enter_session enters the instance under it, so no handle
+ *      may be made or freed while an instance mutex is held.
+ *   5. backup mutex (eng_inst.bk.mu).
+ *   6. checkpoint run mutex (eng_inst.ckpt_run).
+ *   7. instance mutex (eng_inst.mu, cv: the active-call drain). eng_inst_term takes wmu inside it
+ *      only to wake writer-lock waiters.
+ *   8. instance checkpoint rwlock (eng_inst.ckpt_lock; read side in commit).
+ *   9. database flush mutex (eng_db.fmu): one flush of a database at a time.
+ *  10. freeze gate (freeze.c; eng_inst.frz_mu/frz_cv): a writer of a database or checkpoint file
+ *      holds a place in the gate (frz_io) across its write; frz_mu itself is held only inside
+ *      freeze.c. A place in the gate must never wait for a lock above it, or a freeze would wait
+ *      forever for it to leave.
+ *  11. database view rwlock (eng_db.view_lock; write side in commit's copy-in).
+ *  12. database cache mutex (eng_db.cmu, ccv: dirty pages written).
+ *  13. page-write mutex (eng_db.pwmu): a flush holds it only while it writes pages, a backup while
+ *      it reads them.
+ *  14. checkpoint file mutex (eng_inst.ckpt_mu): edb.chk's writes and last_ckpt.
+ *  15. log mutex (eng_log.mu, cv, log.c): the log's leader does its I/O with mu released, and
+ *      cfg.on_roll is called with no log lock held.
+ * Leaves, held for a few instructions with no other lock taken inside: the checkpoint thread's
+ * wake-up mutex (eng_inst.ckpt_wake_mu, ckpt_wake_cv), the registry of attached files (reg_mu,
+ * db.c) and the event callback's mutex (cb_mu, events.c; the callback itself runs without it).
  */
 #ifndef ENG_ENGINE_INT_H
 #define ENG_ENGINE_INT_H
@@ -305,6 +328,9 @@ long eng_txn_lock_db(eng_txn *t, eng_db *db);
 /* Savepoint around one update: mark returns the state, undo restores it if the update failed. */
 size_t eng_txn_changes(const eng_txn *t);
 void eng_txn_free(eng_txn *t);
+/* Format the first pages (meta, catalog root) of a new database inside t (db.c calls it right
+ * after creating the file). */
+long eng_txn_format_db(eng_txn *t, eng_db *db);
 
 /* ---------------------------------------------------------------------------------------------
  * Sessions and cursors
@@ -402,7 +428,7 @@ struct eng_inst {
     eng_log *log;
     eng_log_config logcfg;
     eng_logsig logsig;
-    int chk_fd;                  /* edb.chk, flock'ed while running */
+    int ckpt_fd;                 /* edb.chk, flock'ed while running */
     pthread_rwlock_t ckpt_lock;
     /* The LSN of the newest checkpoint begun (under ckpt_lock as writer): a commit after it logs
      * the whole image of a page whose last whole image is not newer (txn.c). */
@@ -411,15 +437,15 @@ struct eng_inst {
     pthread_mutex_t ckpt_run;    /* held while a checkpoint runs; detach/term take it to drop a db */
     pthread_t ckpt_thread;
     bool ckpt_running;
-    pthread_mutex_t ckmu;
-    pthread_cond_t ckcv;
+    pthread_mutex_t ckpt_wake_mu;
+    pthread_cond_t ckpt_wake_cv;
     bool ckpt_wanted, ckpt_stop;
-    pthread_mutex_t chk_mu;      /* edb.chk's writes and last_ckpt, together */
-    eng_lsn last_ckpt;           /* what edb.chk says, under chk_mu (eng_ckpt_gen) */
+    pthread_mutex_t ckpt_mu;     /* edb.chk's writes and last_ckpt, together */
+    eng_lsn last_ckpt;           /* what edb.chk says, under ckpt_mu (eng_ckpt_gen) */
 
     eng_backup bk;               /* the external backup, if one runs */
 
-    /* OS snapshot freeze (snapshot.c): while frozen, nothing is written to the instance's
+    /* OS snapshot freeze (freeze.c): while frozen, nothing is written to the instance's
      * database, checkpoint or log files. Writers of database and checkpoint files enter the gate
      * (eng_frz_enter/exit) around each write; the log has its own pause. */
     pthread_mutex_t frz_mu;
@@ -453,6 +479,12 @@ void eng_leave(eng_inst *in);
  * thread is on it) and enter its instance; eng_leave_session undoes both. */
 long eng_enter_session(JET_SESID sesid, eng_sess **out);
 void eng_leave_session(eng_sess *s);
+/* A new session of in (JetBeginSession, called by instancemgr/ once in is entered). */
+long eng_session_begin(eng_inst *in, JET_SESID *psesid);
+/* Close a session's cursors, roll back its transaction and free it. Caller holds no locks. */
+void eng_session_destroy(eng_sess *s);
+/* Make in unavailable after err (fatal.c): the first error is kept and reported by an event; every
+ * later entry fails with eng_fatal_err(err). */
 void eng_fatal(eng_inst *in, long err);
 /* What a call on an instance (or database) made unavailable by cause returns: JET_errDiskFull for
  * a full database disk, else JET_errInstanceUnavailable. */
@@ -470,12 +502,12 @@ void eng_db_free_struct(eng_db *db);
 long eng_db_log_attach(eng_inst *in, eng_db *db, bool create, eng_lsn *lsn);
 
 /* Checkpoint (checkpoint.c). */
-long eng_chk_write(eng_inst *in, eng_lsn lsn);
-long eng_chk_read(eng_inst *in, eng_lsn *lsn, eng_logsig *sig, uint32_t *ndb, uint32_t *dbids,
+long eng_ckpt_write(eng_inst *in, eng_lsn lsn);
+long eng_ckpt_read(eng_inst *in, eng_lsn *lsn, eng_logsig *sig, uint32_t *ndb, uint32_t *dbids,
                   char (*paths)[ENG_PATH_MAX]);
 long eng_checkpoint(eng_inst *in);
 /* Generation of the checkpoint in edb.chk: the first log crash recovery needs. Never waits for
- * a checkpoint held up by a freeze (chk_mu is taken only inside the freeze gate). */
+ * a checkpoint held up by a freeze (ckpt_mu is taken only inside the freeze gate). */
 uint32_t eng_ckpt_gen(eng_inst *in);
 long eng_ckpt_start(eng_inst *in);
 void eng_ckpt_stop(eng_inst *in);
@@ -523,8 +555,7 @@ long eng_restore_backup_dir(const eng_params *p, const char *backup_dir, const c
 long eng_bk_to_dir(eng_inst *in, const char *dir, JET_GRBIT grbit, JET_PFNSTATUS pfn);
 long eng_restore_dir(const eng_params *p, const char *backup_dir, const char *dest, JET_PFNSTATUS pfn);
 
-/* OS snapshots (snapshot.c): the per-instance half of JetOSSnapshot*; instancemgr/ runs the
- * sessions that span instances. */
+/* The freeze gate (freeze.c), below everything that writes a database or checkpoint file. */
 void eng_frz_init(eng_inst *in);
 void eng_frz_destroy(eng_inst *in);
 /* Around every write to a database or checkpoint file: waits while the instance is frozen. */
@@ -534,8 +565,12 @@ void eng_frz_exit(eng_inst *in);
  * the log and stop it too. Errors: the log's sticky error (then nothing stays frozen). */
 long eng_freeze(eng_inst *in);
 void eng_thaw(eng_inst *in);
-/* Write a database header through the gate. */
-long eng_db_hdr_write(eng_db *db, eng_dbhdr *h);
+/* eng_dbhdr_write (dbfile.c) through the freeze gate: what every header write of an attached
+ * database must use, so that none reaches the file of a frozen instance. */
+long eng_frz_dbhdr_write(eng_db *db, eng_dbhdr *h);
+
+/* OS snapshots (snapshot.c): the per-instance half of JetOSSnapshot*; instancemgr/ runs the
+ * sessions that span instances. */
 /* Record a snapshot backup in every attached database's header: incremental picks Incremental
  * (or Differential for a copy), otherwise Full (or Copy). */
 long eng_snap_stamp(eng_inst *in, bool incremental, bool copy, const eng_bkinfo *bk);

@@ -25,10 +25,10 @@ eng_inst *eng_inst_new(void)
     pthread_cond_init(&in->cv, NULL);
     pthread_rwlock_init(&in->ckpt_lock, NULL);
     pthread_mutex_init(&in->ckpt_run, NULL);
-    pthread_mutex_init(&in->chk_mu, NULL);
-    pthread_mutex_init(&in->ckmu, NULL);
-    pthread_cond_init(&in->ckcv, NULL);
-    in->chk_fd = -1;
+    pthread_mutex_init(&in->ckpt_mu, NULL);
+    pthread_mutex_init(&in->ckpt_wake_mu, NULL);
+    pthread_cond_init(&in->ckpt_wake_cv, NULL);
+    in->ckpt_fd = -1;
     in->state = INST_CREATED;
     eng_bk_init(in);
     eng_frz_init(in);
@@ -43,29 +43,12 @@ void eng_inst_free(eng_inst *in)
     pthread_cond_destroy(&in->cv);
     pthread_rwlock_destroy(&in->ckpt_lock);
     pthread_mutex_destroy(&in->ckpt_run);
-    pthread_mutex_destroy(&in->chk_mu);
-    pthread_mutex_destroy(&in->ckmu);
-    pthread_cond_destroy(&in->ckcv);
+    pthread_mutex_destroy(&in->ckpt_mu);
+    pthread_mutex_destroy(&in->ckpt_wake_mu);
+    pthread_cond_destroy(&in->ckpt_wake_cv);
     eng_bk_destroy(in);
     eng_frz_destroy(in);
     free(in);
-}
-
-void eng_fatal(eng_inst *in, long err)
-{
-    pthread_mutex_lock(&in->mu);
-    if (!in->fatal) {
-        in->fatal = err;
-        eng_event(in, 1, 1090, "instance unavailable after error %ld", err);
-    }
-    pthread_mutex_unlock(&in->mu);
-}
-
-long eng_fatal_err(long cause)
-{
-    /* A full database disk is something the caller can act on (free space, then JetTerm and
-     * JetInit again, which recovers from the log): say so instead of "unavailable". */
-    return cause == JET_errDiskFull ? JET_errDiskFull : JET_errInstanceUnavailable;
 }
 
 long eng_enter(eng_inst *in)
@@ -169,19 +152,19 @@ long eng_inst_init(eng_inst *in, JET_GRBIT grbit)
     if (err)
         return err;
 
-    char chk[ENG_PATH_MAX + 16];
+    char ckpt[ENG_PATH_MAX + 16];
     if ((err = check_dir(in->p.system_path, JET_errInvalidSystemPath)))
         goto fail;
     if ((err = check_dir(in->p.log_path, JET_errInvalidLogDirectory)))
         goto fail;
-    snprintf(chk, sizeof chk, "%s/%s.chk", in->p.system_path, in->p.base_name);
-    in->chk_fd = eng_io_open(chk, O_RDWR | O_CREAT, 0644);
-    if (in->chk_fd < 0) {
-        err = eng_io_errno_to_jet(in->chk_fd, 0);
-        in->chk_fd = -1;
+    snprintf(ckpt, sizeof ckpt, "%s/%s.chk", in->p.system_path, in->p.base_name);
+    in->ckpt_fd = eng_io_open(ckpt, O_RDWR | O_CREAT, 0644);
+    if (in->ckpt_fd < 0) {
+        err = eng_io_errno_to_jet(in->ckpt_fd, 0);
+        in->ckpt_fd = -1;
         goto fail;
     }
-    if (flock(in->chk_fd, LOCK_EX | LOCK_NB) < 0) {
+    if (flock(in->ckpt_fd, LOCK_EX | LOCK_NB) < 0) {
         /* Another process (or instance) runs on this checkpoint and log set. */
         err = errno == EWOULDBLOCK ? JET_errFileAccessDenied : JET_errDiskIO;
         goto fail;
@@ -202,7 +185,7 @@ long eng_inst_init(eng_inst *in, JET_GRBIT grbit)
         if ((err = append_marker(in, ENG_LR_INIT)))
             goto fail;
         /* From now on nothing before this generation is needed for crash recovery. */
-        if ((err = eng_chk_write(in, ENG_LSN(gen, 0))))
+        if ((err = eng_ckpt_write(in, ENG_LSN(gen, 0))))
             goto fail;
         if (ENG_PARAM_LOAD(in, circular_log) && gen > 1)
             log_delete_range(&in->logcfg, 1, gen);
@@ -221,9 +204,9 @@ fail:
         log_writer_close(in->log);
         in->log = NULL;
     }
-    if (in->chk_fd >= 0) {
-        eng_io_close(in->chk_fd);
-        in->chk_fd = -1;
+    if (in->ckpt_fd >= 0) {
+        eng_io_close(in->ckpt_fd);
+        in->ckpt_fd = -1;
     }
     pthread_mutex_lock(&in->mu);
     in->state = INST_CREATED;
@@ -238,8 +221,6 @@ static void cursor_free(eng_cursor *c)
     free(c);
 }
 
-/* Close a session's cursors, roll back its transaction and free it. Caller holds no locks. */
-void eng_session_destroy(eng_sess *s);
 void eng_session_destroy(eng_sess *s)
 {
     eng_inst *in = s->inst;
@@ -273,7 +254,6 @@ void eng_session_destroy(eng_sess *s)
     free(s);
 }
 
-long eng_session_begin(eng_inst *in, JET_SESID *psesid);
 long eng_session_begin(eng_inst *in, JET_SESID *psesid)
 {
     eng_sess *s = calloc(1, sizeof *s);
@@ -370,16 +350,16 @@ long eng_inst_term(eng_inst *in, JET_GRBIT grbit)
         if (!dirty && !broken && !err) {
             err = append_marker(in, ENG_LR_TERM);
             if (!err)
-                err = eng_chk_write(in, log_tip(in->log));
+                err = eng_ckpt_write(in, log_tip(in->log));
         }
         long e = log_writer_close(in->log);
         if (e && !err && !broken)
             err = e;
         in->log = NULL;
     }
-    if (in->chk_fd >= 0) {
-        eng_io_close(in->chk_fd);
-        in->chk_fd = -1;
+    if (in->ckpt_fd >= 0) {
+        eng_io_close(in->ckpt_fd);
+        in->ckpt_fd = -1;
     }
     pthread_mutex_lock(&in->mu);
     in->state = INST_CREATED;

@@ -237,8 +237,8 @@ long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen)
     eng_logsig sig = {0, 0};
     uint32_t ndb = 0, dbids[ENG_MAX_DB];
     char(*paths)[ENG_PATH_MAX] = calloc(ENG_MAX_DB, ENG_PATH_MAX);
-    long err = paths ? eng_chk_read(in, &start, &sig, &ndb, dbids, paths) : JET_errOutOfMemory;
-    bool have_chk = !err;
+    long err = paths ? eng_ckpt_read(in, &start, &sig, &ndb, dbids, paths) : JET_errOutOfMemory;
+    bool have_ckpt = !err;
     if (err == JET_errCheckpointFileNotFound)
         err = JET_errSuccess;
     uint32_t lo = 0, hi = 0, cur = 0;
@@ -252,15 +252,15 @@ long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen)
     if (!lo && !cur) {
         /* No log at all: a new log set. A checkpoint that still lists databases means their
          * logs were deleted: that is data loss we must not paper over. */
-        if (have_chk && ndb) {
+        if (have_ckpt && ndb) {
             err = eng_trace_err(JET_errMissingLogFile, __FILE__, __LINE__);
             goto out;
         }
         in->logsig = (eng_logsig){eng_new_sig().random, eng_now_usec()};
-        *next_gen = have_chk && ENG_LSN_GEN(start) ? ENG_LSN_GEN(start) + 1 : 1;
+        *next_gen = have_ckpt && ENG_LSN_GEN(start) ? ENG_LSN_GEN(start) + 1 : 1;
         goto out;
     }
-    if (!have_chk)
+    if (!have_ckpt)
         start = ENG_LSN(lo ? lo : cur, 0);
     for (uint32_t i = 0; i < ndb; i++) {
         if (dbids[i] == 0 || dbids[i] > ENG_MAX_DB) {
@@ -272,15 +272,15 @@ long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen)
         strcpy(d->path, paths[i]);
     }
 
-    c->from_oldest = !have_chk;
+    c->from_oldest = !have_ckpt;
     c->first_gen = ENG_LSN_GEN(start);
     cfg.on_corrupt = on_corrupt;
     cfg.on_corrupt_ctx = in;
     eng_logscan *sc = NULL;
     err = logscan_open(&cfg, start, &sc);
-    if (err == JET_errMissingLogFile && have_chk)
+    if (err == JET_errMissingLogFile && have_ckpt)
         err = JET_errMissingPreviousLogFile; /* the generation the checkpoint needs is gone */
-    if (err == JET_errInvalidParameter && have_chk) {
+    if (err == JET_errInvalidParameter && have_ckpt) {
         /* edb.chk verified, yet its position is no record boundary of an intact log: inside a
          * record, or behind the end of what the log holds. Starting there would misread the log
          * or seal it short; the checkpoint cannot be trusted. */

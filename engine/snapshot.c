@@ -1,85 +1,12 @@
 /*
  * snapshot.c — the per-instance part of an OS snapshot (docs/jet-semantics.md, “OS snapshot
- * sessions”): freeze and thaw, and the header stamps and log truncation that follow. The session
- * that spans instances, its state machine and its time-out live in instancemgr/snapshot-api.c.
- *
- * Freeze must be fast and bounded and must leave on disk something that recovers to what was
- * committed: it closes the gate that every write of a database or checkpoint file passes (waiting
- * only for the writes already in flight, one bounded flush batch at most), then writes and syncs
- * what the log holds and pauses it. It does not flush the cache: dirty pages stay in memory and
- * the log, which is on disk, covers them. While frozen, sessions keep reading and writing in
- * memory; a durable commit waits in log_flush, and a full cache stalls its writer, until thaw.
+ * sessions”): the header stamps and log truncation that follow a freeze (the freeze and thaw
+ * themselves are in freeze.c). The session that spans instances, its state machine and its
+ * time-out live in instancemgr/snapshot-api.c.
  */
 #include <string.h>
 
 #include "engine-int.h"
-
-void eng_frz_init(eng_inst *in)
-{
-    pthread_mutex_init(&in->frz_mu, NULL);
-    pthread_cond_init(&in->frz_cv, NULL);
-    in->frozen = false;
-    in->frz_io = 0;
-    atomic_store(&in->snap_hold, false);
-}
-
-void eng_frz_destroy(eng_inst *in)
-{
-    pthread_mutex_destroy(&in->frz_mu);
-    pthread_cond_destroy(&in->frz_cv);
-}
-
-void eng_frz_enter(eng_inst *in)
-{
-    pthread_mutex_lock(&in->frz_mu);
-    while (in->frozen)
-        pthread_cond_wait(&in->frz_cv, &in->frz_mu);
-    in->frz_io++;
-    pthread_mutex_unlock(&in->frz_mu);
-}
-
-void eng_frz_exit(eng_inst *in)
-{
-    pthread_mutex_lock(&in->frz_mu);
-    if (--in->frz_io == 0)
-        pthread_cond_broadcast(&in->frz_cv);
-    pthread_mutex_unlock(&in->frz_mu);
-}
-
-long eng_freeze(eng_inst *in)
-{
-    pthread_mutex_lock(&in->frz_mu);
-    in->frozen = true;
-    while (in->frz_io > 0)
-        pthread_cond_wait(&in->frz_cv, &in->frz_mu);
-    pthread_mutex_unlock(&in->frz_mu);
-    long err = in->log ? log_pause(in->log) : JET_errSuccess;
-    if (err) {
-        pthread_mutex_lock(&in->frz_mu);
-        in->frozen = false;
-        pthread_cond_broadcast(&in->frz_cv);
-        pthread_mutex_unlock(&in->frz_mu);
-    }
-    return err;
-}
-
-void eng_thaw(eng_inst *in)
-{
-    if (in->log)
-        log_resume(in->log);
-    pthread_mutex_lock(&in->frz_mu);
-    in->frozen = false;
-    pthread_cond_broadcast(&in->frz_cv);
-    pthread_mutex_unlock(&in->frz_mu);
-}
-
-long eng_db_hdr_write(eng_db *db, eng_dbhdr *h)
-{
-    eng_frz_enter(db->inst);
-    long err = eng_dbhdr_write(db->fd, h);
-    eng_frz_exit(db->inst);
-    return err;
-}
 
 static bool live(eng_db *db) { return db && db->fd >= 0 && !db->detaching; }
 
@@ -116,7 +43,7 @@ long eng_snap_stamp(eng_inst *in, bool incremental, bool copy, const eng_bkinfo 
             memset(&h.bk_inc, 0, sizeof h.bk_inc);
             memset(&h.bk_diff, 0, sizeof h.bk_diff);
         }
-        long e = eng_db_hdr_write(db, &h);
+        long e = eng_frz_dbhdr_write(db, &h);
         if (e) {
             eng_event(in, 2, 219, "error %ld updating the header of %s with the snapshot information", e, db->path);
             if (!err)

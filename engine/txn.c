@@ -335,8 +335,6 @@ void eng_view_end(eng_view *v)
     v->npins = v->cappins = 0;
 }
 
-/* Format the first pages of a new database inside t (db.c calls it right after creating the file). */
-long eng_txn_format_db(eng_txn *t, eng_db *db);
 long eng_txn_format_db(eng_txn *t, eng_db *db)
 {
     eng_view v;

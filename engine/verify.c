@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine-int.h"
+#include "testhooks-int.h"
 
 struct fview {
     eng_pageio io;
@@ -71,7 +72,6 @@ static void fv_release(struct fview *v)
     v->nbufs = 0;
 }
 
-long eng_verify_file(const char *path, uint64_t *npages_out, uint64_t *ntables_out, uint64_t *nrecords_out);
 long eng_verify_file(const char *path, uint64_t *npages_out, uint64_t *ntables_out, uint64_t *nrecords_out)
 {
     int fd = eng_io_open(path, O_RDONLY, 0);

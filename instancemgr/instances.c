@@ -25,8 +25,6 @@ static bool g_defaults_ready;
 static eng_inst **g_list;
 static size_t g_count, g_cap;
 
-long eng_session_begin(eng_inst *in, JET_SESID *psesid);
-
 static void defaults_ready(void)
 {
     if (!g_defaults_ready) {

@@ -37,10 +37,10 @@ JET_ERR JET_API JetExternalRestore2(JET_PSTR szCheckpointFilePath, JET_PSTR szLo
 {
     (void)szCheckpointFilePath;
     bool tlog = szTargetInstanceLogPath && *szTargetInstanceLogPath;
-    bool tchk = szTargetInstanceCheckpointPath && *szTargetInstanceCheckpointPath;
+    bool tckpt = szTargetInstanceCheckpointPath && *szTargetInstanceCheckpointPath;
     bool tname = szTargetInstanceName && *szTargetInstanceName;
     /* ESE: the target's log and checkpoint paths come together, and a name excludes them. */
-    ENG_RETURN_IF(tlog != tchk || (tname && tlog), JET_errInvalidParameter);
+    ENG_RETURN_IF(tlog != tckpt || (tname && tlog), JET_errInvalidParameter);
     ENG_RETURN_IF(pLogInfo && pLogInfo->cbSize != sizeof *pLogInfo, JET_errInvalidParameter);
     uint32_t lo = pLogInfo ? (uint32_t)pLogInfo->ulGenLow : 0, hi = pLogInfo ? (uint32_t)pLogInfo->ulGenHigh : 0;
     char forward[ENG_PATH_MAX];

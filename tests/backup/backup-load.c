@@ -46,11 +46,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "io-int.h"
 #include "jet.h"
 #include "../common/txmodel.h"
 #include "../unit/testutil.h"
-
-uint32_t eng_crc32c(uint32_t crc, const void *buf, size_t len);
 
 #define PS 8192
 #define NWRITERS 4

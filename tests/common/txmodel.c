@@ -12,9 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testhooks-int.h"
 #include "../unit/testutil.h"
-
-long eng_verify_file(const char *path, uint64_t *npages, uint64_t *ntables, uint64_t *nrecords);
 
 struct tm_config tm_cfg;
 int tm_round;

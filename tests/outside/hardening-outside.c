@@ -429,11 +429,11 @@ static void case_overwrite_live_log(const char *dir)
  * error. */
 static void case_fifo_checkpoint(const char *dir)
 {
-    char logdir[600], chk[700];
+    char logdir[600], ckpt[700];
     path_join(logdir, sizeof logdir, dir, "log");
     mkdir_p(logdir);
-    path_join(chk, sizeof chk, logdir, "edb.chk");
-    EXPECT(mkfifo(chk, 0600) == 0, "mkfifo: %s", strerror(errno));
+    path_join(ckpt, sizeof ckpt, logdir, "edb.chk");
+    EXPECT(mkfifo(ckpt, 0600) == 0, "mkfifo: %s", strerror(errno));
     JET_INSTANCE inst;
     JET_ERR e = start("fifo", dir, &inst);
     EXPECT(e == JET_errInvalidPath, "JetInit with a FIFO as edb.chk returned %ld, expected %d", e, JET_errInvalidPath);

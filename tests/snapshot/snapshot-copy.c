@@ -54,10 +54,6 @@
 #include "../common/txmodel.h"
 #include "../unit/testutil.h"
 
-uint32_t eng_crc32c(uint32_t crc, const void *buf, size_t len);
-
-extern char **environ;
-
 #define NWRITERS 4
 #define MAXINST 3
 #define KEYS_PER 200

@@ -39,9 +39,8 @@
 #include <unistd.h>
 
 #include "jet.h"
+#include "testhooks-int.h"
 #include "../unit/testutil.h"
-
-long eng_verify_file(const char *path, uint64_t *npages, uint64_t *ntables, uint64_t *nrecords);
 
 #define MAX_VALUE 3000
 #define KEY_LEN 8

@@ -23,9 +23,8 @@
 #include "io-int.h"
 #include "jet.h"
 #include "iohooks.h"
+#include "testhooks-int.h"
 #include "testutil.h"
-
-long eng_verify_file(const char *path, uint64_t *npages, uint64_t *ntables, uint64_t *nrecords);
 
 static char *dir;
 static char dbp[4096];

@@ -22,11 +22,10 @@
 #include "io-int.h"
 #include "jet.h"
 #include "iohooks.h"
+#include "testhooks-int.h"
 #include "testutil.h"
 
 #define PS 8192
-
-extern unsigned eng_bk_retry_base_ms;
 
 static char *dir, *dbp, *dbp2;
 static JET_INSTANCE inst;

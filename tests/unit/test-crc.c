@@ -5,9 +5,8 @@
 #include <string.h>
 
 #include "io-int.h"
+#include "testhooks-int.h"
 #include "testutil.h"
-
-uint32_t eng_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 
 START_TEST(known_vectors)
 {

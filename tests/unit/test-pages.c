@@ -30,9 +30,8 @@
 #include "records-int.h"
 #include "iohooks.h"
 #include "jet.h"
+#include "testhooks-int.h"
 #include "testutil.h"
-
-long eng_verify_file(const char *path, uint64_t *npages, uint64_t *ntables, uint64_t *nrecords);
 
 #define HDR_BYTES 512 /* bytes of a header block that carry data (dbfile.c) */
 

@@ -43,13 +43,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine-int.h"
 #include "io-int.h"
 #include "jet.h"
 #include "log-int.h"
+#include "testhooks-int.h"
 #include "testutil.h"
-
-long eng_verify_file(const char *path, uint64_t *npages, uint64_t *ntables, uint64_t *nrecords);
-long eng_page_verify(const uint8_t *page, uint32_t pgno, uint32_t page_size);
 
 #define PS 8192u /* default JET_paramDatabasePageSize */
 
@@ -523,8 +522,8 @@ START_TEST(fuzzy_copy_recovers)
         sleep_us(1000);
     }
 
-    char *chk = tu_path(live, "edb.chk"), *chk2 = tu_path(copy, "edb.chk"), *db2 = tu_path(copy, "a.edb");
-    copy_file(chk, chk2, 1 << 20, NULL, NULL);
+    char *ckpt = tu_path(live, "edb.chk"), *ckpt2 = tu_path(copy, "edb.chk"), *db2 = tu_path(copy, "a.edb");
+    copy_file(ckpt, ckpt2, 1 << 20, NULL, NULL);
     unsigned before = atomic_load(&w.acked);
     bool changed = copy_file(dbp, db2, PS, wait_commits, &w);
     unsigned during = atomic_load(&w.acked) - before;
@@ -562,8 +561,8 @@ START_TEST(fuzzy_copy_recovers)
     free(copy);
     free(aside);
     free(dbp);
-    free(chk);
-    free(chk2);
+    free(ckpt);
+    free(ckpt2);
     free(db2);
 }
 END_TEST
@@ -1530,9 +1529,9 @@ START_TEST(damaged_current_log_is_refused)
 END_TEST
 
 /* Rewrite both copies of edb.chk with another log position, checksums right. */
-static void chk_set_lsn(const char *chk, eng_lsn lsn)
+static void ckpt_set_lsn(const char *ckpt, eng_lsn lsn)
 {
-    int fd = open(chk, O_RDWR);
+    int fd = open(ckpt, O_RDWR);
     ck_assert_int_ge(fd, 0);
     uint8_t b[4096];
     ck_assert_int_ge(pread(fd, b, sizeof b, 0), 56);
@@ -1547,9 +1546,9 @@ static void chk_set_lsn(const char *chk, eng_lsn lsn)
     close(fd);
 }
 
-static eng_lsn chk_lsn(const char *chk)
+static eng_lsn ckpt_lsn(const char *ckpt)
 {
-    int fd = open(chk, O_RDONLY);
+    int fd = open(ckpt, O_RDONLY);
     eng_lsn l = 0;
     ck_assert_int_eq(pread(fd, &l, 8, 48), 8);
     close(fd);
@@ -1558,21 +1557,21 @@ static eng_lsn chk_lsn(const char *chk)
 
 START_TEST(checkpoint_off_the_log_is_refused)
 {
-    char *d = subdir("chk"), *dbp = tu_path(d, "a.edb"), *chk = tu_path(d, "edb.chk");
+    char *d = subdir("chk"), *dbp = tu_path(d, "a.edb"), *ckpt = tu_path(d, "edb.chk");
     struct icfg c = {1024, 0, 0};
     crashed_instance(d, dbp, &c, 40);
     eng_lsn lsn[4096];
     size_t len[4096];
     int n = current_records(d, lsn, len, 4096);
     ck_assert_int_gt(n, 10);
-    eng_lsn orig = chk_lsn(chk);
+    eng_lsn orig = ckpt_lsn(ckpt);
     ck_assert_uint_le(orig, lsn[0]);
     JetSetEventCallback(grab_event, NULL);
     JET_INSTANCE in;
     /* Into the middle of a record, and past the end of the log. */
     eng_lsn bad[] = {lsn[n / 2] + 8, lsn[n - 1] + 16 + len[n - 1] + 64};
     for (int i = 0; i < 2; i++) {
-        chk_set_lsn(chk, bad[i]);
+        ckpt_set_lsn(ckpt, bad[i]);
         struct dirsnap sn;
         snap_take(&sn, d);
         n_events = 0;
@@ -1582,11 +1581,11 @@ START_TEST(checkpoint_off_the_log_is_refused)
         snap_free(&sn);
     }
     JetSetEventCallback(NULL, NULL);
-    chk_set_lsn(chk, orig);
+    ckpt_set_lsn(ckpt, orig);
     recover_and_check("chk3", d, dbp, &c, 40, false);
     free(d);
     free(dbp);
-    free(chk);
+    free(ckpt);
 }
 END_TEST
 
@@ -1650,14 +1649,14 @@ START_TEST(missing_first_generation_is_named)
         OK(JetTerm(in));
     /* Without a checkpoint recovery starts at the oldest generation there is, which continues
      * the missing first one. */
-    char *dbq = tu_path(d2, "b.edb"), *chk2 = tu_path(d2, "edb.chk"), *g1b = tu_path(d2, "edb00001.log");
+    char *dbq = tu_path(d2, "b.edb"), *ckpt2 = tu_path(d2, "edb.chk"), *g1b = tu_path(d2, "edb00001.log");
     crashed_instance(d2, dbq, &c, 40);
-    ck_assert_int_eq(unlink(chk2), 0);
+    ck_assert_int_eq(unlink(ckpt2), 0);
     ck_assert_int_eq(unlink(g1b), 0);
     e = inst_open("mfg3", d2, &c, &in);
     ck_assert_msg(e == JET_errMissingLogFile, "without edb.chk: %ld", e);
     free(dbq);
-    free(chk2);
+    free(ckpt2);
     free(g1b);
     free(d);
     free(d2);
