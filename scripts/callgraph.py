@@ -6,13 +6,15 @@ reference from the first to the second); prints the edges, the strongly connecte
     scripts/callgraph.py BUILDDIR"""
 import glob, os, subprocess, sys
 
+# The engine's objects are those of libjetengine.a (built without instancemgr/ on its path).
 objs = sorted(glob.glob(os.path.join(sys.argv[1] if len(sys.argv) > 1 else 'build',
-                                     'libjetcore.a.p', 'engine_*.c.o')))
+                                     'libjetengine.a.p', '*.c.o')))
 if not objs:
     sys.exit('callgraph: no engine objects (build first)')
 defined, undef = {}, {}
 for o in objs:
-    f = os.path.basename(o)[len('engine_'):-len('.o')]
+    f = os.path.basename(o)[:-len('.o')]
+    f = f[len('engine_'):] if f.startswith('engine_') else f
     undef[f] = set()
     for line in subprocess.run(['nm', o], capture_output=True, text=True, check=True).stdout.splitlines():
         parts = line.split()
