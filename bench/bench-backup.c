@@ -78,9 +78,11 @@ static struct {
     .keep = false,
 };
 
+/* One name per message: each thread's buffer is reused by its next call. */
 static const char *jet_err_name(JET_ERR err)
 {
-    return bu_jet_err_name(err, "JET_err (see jet.h)");
+    static _Thread_local char buf[64];
+    return bu_jet_err_name(err, buf, sizeof buf, "JET_err (see jet.h)");
 }
 
 #define JET_CHECK(call) jet_check((call), #call)

@@ -78,9 +78,11 @@ static struct options opt = {
     .keep = false,
 };
 
+/* One name per message: each thread's buffer is reused by its next call. */
 static const char *jet_err_name(JET_ERR err)
 {
-    return bu_jet_err_name(err, "unknown JET_err");
+    static _Thread_local char buf[64];
+    return bu_jet_err_name(err, buf, sizeof buf, "unknown JET_err");
 }
 
 /* Abort on any JET error (< 0); warnings (> 0) pass. `call` is the source text of the call. */

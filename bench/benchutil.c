@@ -246,36 +246,15 @@ void bu_result_line(const char *name, double v)
         printf("RESULT %s=%.4f\n", name, v);
 }
 
-const char *bu_jet_err_name(long err, const char *unknown)
+const char *bu_jet_err_name(long err, char *buf, size_t n, const char *unknown)
 {
-    /* The engine gives "<name>, <description>" in a buffer; each name is copied once into this
-     * cache so that it stays valid, like an entry of a table. jet.h defines far fewer numbers. */
-    static struct {
-        long err;
-        char name[64];
-    } cache[512];
-    static size_t n;
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    const char *name = NULL;
-    pthread_mutex_lock(&mu);
-    for (size_t i = 0; i < n && !name; i++)
-        if (cache[i].err == err)
-            name = cache[i].name;
-    char buf[512];
+    char s[512];
     JET_API_PTR l = (JET_API_PTR)err;
-    if (!name && n < sizeof cache / sizeof cache[0] &&
-        JetGetSystemParameter(0, 0, JET_paramErrorToString, &l, buf, sizeof buf) == JET_errSuccess &&
-        !strncmp(buf, "JET_", 4)) { /* not "Unknown Error, Unknown Error" */
-        size_t len = strcspn(buf, ",");
-        if (len < sizeof cache[n].name) {
-            memcpy(cache[n].name, buf, len);
-            cache[n].name[len] = 0;
-            cache[n].err = err;
-            name = cache[n++].name;
-        }
-    }
-    pthread_mutex_unlock(&mu);
-    return name ? name : unknown;
+    if (JetGetSystemParameter(0, 0, JET_paramErrorToString, &l, s, sizeof s) != JET_errSuccess ||
+        strncmp(s, "JET_", 4)) /* "Unknown Error, Unknown Error" */
+        return unknown;
+    snprintf(buf, n, "%.*s", (int)strcspn(s, ","), s);
+    return buf;
 }
 
 double bu_parse_pos(const char *s, const char *what)

@@ -111,9 +111,9 @@ long bu_status_field(const char *path, const char *name);
 void bu_result_line(const char *name, double v);
 
 /* The name of a JET_err/JET_wrn number ("JET_errFileNotFound"), from the engine's own table
- * (JetGetSystemParameter with JET_paramErrorToString), or unknown for a number jet.h does not
- * define. Static string. */
-const char *bu_jet_err_name(long err, const char *unknown);
+ * (JetGetSystemParameter with JET_paramErrorToString), written into buf (n bytes; cut to fit);
+ * returns buf, or unknown for a number jet.h does not define. */
+const char *bu_jet_err_name(long err, char *buf, size_t n, const char *unknown);
 
 /* ---------------------------------------------------------------------------------------------
  * Options
