@@ -381,7 +381,7 @@ static long refuse(eng_inst *in, const char *path, const char *entry, const char
 {
     eng_event(in, 1, 214, "The backup directory %s is refused, nothing in it was changed: %s%s%s", path,
               entry ? entry : "", entry ? " " : "", why);
-    return eng_trace_err(JET_errBackupDirectoryNotEmpty, __FILE__, __LINE__);
+    return ENG_ERR(JET_errBackupDirectoryNotEmpty, "");
 }
 
 #define SCAN_OURS 1 /* every entry must be listed in the directory's marker */
@@ -469,7 +469,7 @@ static long drop_staging(eng_inst *in, const eng_params *p, const bkloc *l, cons
     bool marked;
     /* Another backup into the same directory is building it (and holds its lock). */
     long err = !ours && flock(dfd, LOCK_EX | LOCK_NB) < 0
-                   ? eng_trace_err(JET_errBackupInProgress, __FILE__, __LINE__)
+                   ? ENG_ERR(JET_errBackupInProgress, "")
                    : scan_dir(in, p, dfd, path, 0, &n, &marked);
     if (!err) {
         int r = remove_dir(l->pfd, name, dfd);
@@ -520,7 +520,7 @@ static long prepare_in_place(eng_inst *in, const char *dir, const bkloc *l, bool
             if (err)
                 return err;
         } else if (errno != EEXIST) {
-            return eng_trace_err(JET_errInvalidPath, __FILE__, __LINE__);
+            return ENG_ERR(JET_errInvalidPath, "");
         }
     }
     *dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -549,7 +549,7 @@ static long prepare_in_place(eng_inst *in, const char *dir, const bkloc *l, bool
 static long prepare_atomic(eng_inst *in, const char *dir, bkloc *l, bool *had)
 {
     if (l->pfd < 0 || !l->name[0])
-        return eng_trace_err(JET_errInvalidPath, __FILE__, __LINE__);
+        return ENG_ERR(JET_errInvalidPath, "");
     struct stat st;
     *had = !fstatat(l->pfd, l->name, &st, AT_SYMLINK_NOFOLLOW);
     if (!*had && errno != ENOENT)
@@ -559,7 +559,7 @@ static long prepare_atomic(eng_inst *in, const char *dir, bkloc *l, bool *had)
         if (!S_ISDIR(st.st_mode)) {
             eng_event(in, 1, 214, "The backup directory %s is refused: it is not a directory (%s)", dir,
                       S_ISLNK(st.st_mode) ? "a symbolic link" : "a file");
-            return eng_trace_err(JET_errInvalidPath, __FILE__, __LINE__);
+            return ENG_ERR(JET_errInvalidPath, "");
         }
         int dfd = openat(l->pfd, l->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
@@ -572,12 +572,12 @@ static long prepare_atomic(eng_inst *in, const char *dir, bkloc *l, bool *had)
             return err;
     }
     if (mkdirat(l->pfd, l->tmp, 0700) < 0)
-        return eng_trace_err(JET_errMakeBackupDirectoryFail, __FILE__, __LINE__);
+        return ENG_ERR(JET_errMakeBackupDirectoryFail, "");
     l->tfd = openat(l->pfd, l->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (l->tfd < 0 || flock(l->tfd, LOCK_EX | LOCK_NB) < 0 ||
         fchmodat(l->pfd, l->tmp, *had ? st.st_mode & 07777 : 0755, 0) < 0 || eng_io_fsync_dir(l->parent) < 0) {
         unlinkat(l->pfd, l->tmp, AT_REMOVEDIR);
-        return eng_trace_err(JET_errMakeBackupDirectoryFail, __FILE__, __LINE__);
+        return ENG_ERR(JET_errMakeBackupDirectoryFail, "");
     }
     return JET_errSuccess;
 }

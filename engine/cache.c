@@ -137,7 +137,7 @@ long eng_cache_get(eng_db *db, uint32_t pgno, eng_page **out)
         free(np->data);
         free(np);
         eng_event(db->inst, 1, 1018, "page %u of %s failed verification (error %ld)", pgno, db->path, err);
-        return eng_trace_err(err, __FILE__, __LINE__);
+        return ENG_ERR(err, "");
     }
     const char *why = NULL;
     if ((np->data[16] == ENG_PT_META) != (pgno == ENG_PGNO_META))
@@ -148,7 +148,7 @@ long eng_cache_get(eng_db *db, uint32_t pgno, eng_page **out)
         free(np->data);
         free(np);
         eng_event(db->inst, 1, 1206, "page %u of %s is corrupted: %s", pgno, db->path, why);
-        return eng_trace_err(JET_errDatabaseCorrupted, __FILE__, __LINE__);
+        return ENG_ERR(JET_errDatabaseCorrupted, "");
     }
     np->lsn = eng_ld64(np->data + 8);
 

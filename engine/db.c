@@ -199,7 +199,7 @@ static long reserve_slot(eng_inst *in, const char *path, uint32_t *dbid)
             *dbid = id;
             return JET_errSuccess;
         }
-    return eng_trace_err(JET_errTooManyAttachedDatabases, __FILE__, __LINE__);
+    return ENG_ERR(JET_errTooManyAttachedDatabases, "");
 }
 
 /* Publish (or withdraw on failure) a database in the instance's table. */
@@ -282,7 +282,7 @@ static long claim_target(const char *cp, JET_GRBIT grbit, int *target)
     if (fd == -ENOENT) /* gone meanwhile */
         return JET_errSuccess;
     if (fd < 0)
-        return eng_trace_err(eng_io_errno_to_jet(fd, 0), __FILE__, __LINE__);
+        return ENG_ERR(eng_io_errno_to_jet(fd, 0), "");
     long err = JET_errSuccess;
     if (!(grbit & JET_bitDbOverwriteExisting) && !cut_create_leftover(fd))
         err = JET_errFileAlreadyExists;
@@ -296,7 +296,7 @@ static long claim_target(const char *cp, JET_GRBIT grbit, int *target)
         err = JET_errFileAlreadyExists;
     if (err) {
         eng_io_close(fd);
-        return eng_trace_err(err, __FILE__, __LINE__);
+        return ENG_ERR(err, "");
     }
     *target = fd;
     return JET_errSuccess;
@@ -308,7 +308,7 @@ static long open_temp(const char *tmp, int *out)
 {
     int fd = eng_io_open(tmp, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0644);
     if (fd < 0)
-        return eng_trace_err(eng_io_errno_to_jet(fd, 0), __FILE__, __LINE__);
+        return ENG_ERR(eng_io_errno_to_jet(fd, 0), "");
     long err = lock_file(fd);
     if (!err) {
         int r = eng_io_truncate(fd, 0);
@@ -317,7 +317,7 @@ static long open_temp(const char *tmp, int *out)
     }
     if (err) {
         eng_io_close(fd);
-        return eng_trace_err(err, __FILE__, __LINE__);
+        return ENG_ERR(err, "");
     }
     *out = fd;
     return JET_errSuccess;
@@ -349,7 +349,7 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
     if (!reg_add(cp)) {
         withdraw(in, db);
         eng_db_free_struct(db);
-        return eng_trace_err(JET_errDatabaseSharingViolation, __FILE__, __LINE__);
+        return ENG_ERR(JET_errDatabaseSharingViolation, "");
     }
     /* The header is filled in before the fd is published (set_fd). */
     memset(&db->hdr, 0, sizeof db->hdr);
@@ -374,7 +374,7 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
          * check and the rename. */
         struct stat st;
         if (target < 0 && lstat(cp, &st) == 0) {
-            err = eng_trace_err(JET_errFileAlreadyExists, __FILE__, __LINE__);
+            err = ENG_ERR(JET_errFileAlreadyExists, "");
             goto fail;
         }
         eng_frz_enter(in);
@@ -456,7 +456,7 @@ static long check_file_size(eng_inst *in, eng_db *db, int fd)
 {
     int64_t size = eng_io_size(fd);
     if (size < 0)
-        return eng_trace_err(eng_io_errno_to_jet((int)size, 0), __FILE__, __LINE__);
+        return ENG_ERR(eng_io_errno_to_jet((int)size, 0), "");
     uint64_t want = eng_page_off(db->npages, db->page_size);
     if ((uint64_t)size == want)
         return JET_errSuccess;
@@ -465,7 +465,7 @@ static long check_file_size(eng_inst *in, eng_db *db, int fd)
               "holds %lld bytes%s",
               db->path, db->npages, (unsigned long long)want, (long long)size,
               size % db->page_size ? " (cut in the middle of a page)" : "");
-    return eng_trace_err(JET_errDatabaseCorrupted, __FILE__, __LINE__);
+    return ENG_ERR(JET_errDatabaseCorrupted, "");
 }
 
 long eng_db_attach(eng_sess *s, const char *path, JET_GRBIT grbit)
@@ -496,7 +496,7 @@ long eng_db_attach(eng_sess *s, const char *path, JET_GRBIT grbit)
     if (!reg_add(cp)) {
         withdraw(in, db);
         eng_db_free_struct(db);
-        return eng_trace_err(JET_errDatabaseSharingViolation, __FILE__, __LINE__);
+        return ENG_ERR(JET_errDatabaseSharingViolation, "");
     }
     int fd = eng_io_open(cp, O_RDWR, 0);
     if (fd < 0) {
@@ -596,7 +596,7 @@ long eng_db_detach(eng_sess *s, const char *path)
     eng_db *one = all ? NULL : eng_db_find(in, path);
     if (!all && !one) {
         pthread_mutex_unlock(&in->mu);
-        return eng_trace_err(JET_errDatabaseNotFound, __FILE__, __LINE__);
+        return ENG_ERR(JET_errDatabaseNotFound, "");
     }
     for (uint32_t id = 1; id <= ENG_MAX_DB; id++) {
         eng_db *db = in->dbs[id];
@@ -606,7 +606,7 @@ long eng_db_detach(eng_sess *s, const char *path)
         int others = db->opened_by - (int)s->open_dbs[id];
         if (others > 0 || db->open_tables > 0 || db->writer || eng_bk_check_detach(in, id)) {
             pthread_mutex_unlock(&in->mu);
-            return eng_trace_err(JET_errDatabaseInUse, __FILE__, __LINE__);
+            return ENG_ERR(JET_errDatabaseInUse, "");
         }
         targets[nt++] = db;
     }

@@ -1,7 +1,7 @@
 /*
  * events.c — diagnostics. Library code never prints on its own: events go to a callback (the
  * plugin sends them to the journal). Without one, JETSNAP_DEBUG=1 in the environment sends them,
- * and the file/line of every error returned through ENG_RETURN_IF, to stderr for debugging.
+ * and every error where it starts (ENG_RETURN_IF: number, name, file, line, why), to stderr.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "engine-int.h"
+#include "errnames-int.h"
 
 static int debug_level(void)
 {
@@ -22,10 +23,13 @@ static int debug_level(void)
     return v;
 }
 
-long eng_trace_err(long err, const char *file, int line)
+long eng_trace_err(long err, const char *file, int line, const char *why)
 {
-    if (err < 0 && debug_level())
-        fprintf(stderr, "jetsnap: error %ld at %s:%d\n", err, file, line);
+    if (err < 0 && debug_level()) {
+        const char *name = eng_err_name(err, NULL);
+        fprintf(stderr, "jetsnap: error %ld (%s) at %s:%d%s%s\n", err, name ? name : "unknown", file,
+                line, why && *why ? ": " : "", why ? why : "");
+    }
     return err;
 }
 

@@ -88,7 +88,7 @@ long eng_enter_session(JET_SESID sesid, eng_sess **out)
      * calls at once: the second would share its transaction and cursors unlocked. */
     if (s && !atomic_compare_exchange_strong_explicit(&s->busy, &idle, true, memory_order_acquire,
                                                       memory_order_relaxed))
-        err = eng_trace_err(JET_errSessionSharingViolation, __FILE__, __LINE__);
+        err = ENG_ERR(JET_errSessionSharingViolation, "");
     if (!err) {
         err = eng_enter(s->inst);
         /* Released under the handle lock, before a term can free the session. */
@@ -264,7 +264,7 @@ long eng_session_begin(eng_inst *in, JET_SESID *psesid)
     if (in->nsessions >= (int)in->p.max_sessions) {
         pthread_mutex_unlock(&in->mu);
         free(s);
-        return eng_trace_err(JET_errOutOfSessions, __FILE__, __LINE__);
+        return ENG_ERR(JET_errOutOfSessions, "");
     }
     s->next = in->sessions;
     in->sessions = s;
@@ -302,7 +302,7 @@ long eng_inst_term(eng_inst *in, JET_GRBIT grbit)
      * (as aborted by the server) once the calls in flight have drained. */
     if (complete && backup) {
         pthread_mutex_unlock(&in->mu);
-        return eng_trace_err(JET_errBackupInProgress, __FILE__, __LINE__);
+        return ENG_ERR(JET_errBackupInProgress, "");
     }
     in->state = INST_TERMINATING;
     eng_bk_stop(in); /* a backup call in flight ends with BackupAbortByServer */
@@ -326,7 +326,7 @@ long eng_inst_term(eng_inst *in, JET_GRBIT grbit)
             if (s->txn.level > 0) {
                 in->state = INST_RUNNING;
                 pthread_mutex_unlock(&in->mu);
-                return eng_trace_err(JET_errTooManyActiveUsers, __FILE__, __LINE__);
+                return ENG_ERR(JET_errTooManyActiveUsers, "");
             }
     pthread_mutex_unlock(&in->mu);
     eng_bk_cancel(in);

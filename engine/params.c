@@ -78,26 +78,27 @@ bool eng_param_settable_running(unsigned long id)
 long eng_param_set(eng_params *p, unsigned long id, JET_API_PTR lparam, const char *sz)
 {
     const struct pdef *d = find(id);
-    ENG_RETURN_IF(!d, JET_errInvalidParameter);
+    ENG_RETURN_IF(!d, JET_errInvalidParameter, "no such system parameter id");
     char *base = (char *)p + d->off;
     if (id == JET_paramRecovery) {
         /* ESE takes "On"/"Off" (case-insensitive); anything else is refused here. */
-        ENG_RETURN_IF(!sz, JET_errInvalidParameter);
+        ENG_RETURN_IF(!sz, JET_errInvalidParameter, "JET_paramRecovery takes a string, none given");
         if (!strcasecmp(sz, "on"))
             p->recovery = 1;
         else if (!strcasecmp(sz, "off"))
             p->recovery = 0;
         else
-            ENG_RETURN_IF(1, JET_errInvalidParameter);
+            ENG_RETURN_IF(1, JET_errInvalidParameter, "JET_paramRecovery is \"On\" or \"Off\"");
         return JET_errSuccess;
     }
     switch (d->type) {
     case P_STR: {
-        ENG_RETURN_IF(!sz || !*sz, JET_errInvalidParameter);
+        ENG_RETURN_IF(!sz || !*sz, JET_errInvalidParameter, "a string parameter needs a non-empty string");
         size_t n = strlen(sz);
         if (id == JET_paramBaseName)
-            ENG_RETURN_IF(n != JET_BASE_NAME_LENGTH || strchr(sz, '/'), JET_errInvalidParameter);
-        ENG_RETURN_IF(n >= d->size, JET_errInvalidPath);
+            ENG_RETURN_IF(n != JET_BASE_NAME_LENGTH || strchr(sz, '/'), JET_errInvalidParameter,
+                          "the base name is three characters, no '/'");
+        ENG_RETURN_IF(n >= d->size, JET_errInvalidPath, "the path is longer than the engine stores");
         memcpy(base, sz, n + 1);
         return JET_errSuccess;
     }
@@ -107,10 +108,11 @@ long eng_param_set(eng_params *p, unsigned long id, JET_API_PTR lparam, const ch
         __atomic_store_n((uint32_t *)base, lparam ? 1u : 0u, __ATOMIC_RELAXED);
         return JET_errSuccess;
     case P_NUM:
-        ENG_RETURN_IF(lparam < d->min || lparam > d->max, JET_errInvalidParameter);
+        ENG_RETURN_IF(lparam < d->min || lparam > d->max, JET_errInvalidParameter,
+                      "the value is outside the parameter's range");
         if (id == JET_paramDatabasePageSize)
             ENG_RETURN_IF(lparam != 4096 && lparam != 8192 && lparam != 16384 && lparam != 32768,
-                          JET_errInvalidParameter);
+                          JET_errInvalidParameter, "the page size is 4, 8, 16 or 32 KiB");
         __atomic_store_n((uint32_t *)base, (uint32_t)lparam, __ATOMIC_RELAXED);
         return JET_errSuccess;
     }
@@ -120,17 +122,17 @@ long eng_param_set(eng_params *p, unsigned long id, JET_API_PTR lparam, const ch
 long eng_param_get(const eng_params *p, unsigned long id, JET_API_PTR *pl, char *sz, unsigned long cbmax)
 {
     const struct pdef *d = find(id);
-    ENG_RETURN_IF(!d, JET_errInvalidParameter);
+    ENG_RETURN_IF(!d, JET_errInvalidParameter, "no such system parameter id");
     const char *base = (const char *)p + d->off;
     if (d->type == P_STR) {
         const char *v = id == JET_paramRecovery ? (p->recovery ? "On" : "Off") : base;
-        ENG_RETURN_IF(!sz, JET_errInvalidParameter);
+        ENG_RETURN_IF(!sz, JET_errInvalidParameter, "a string parameter needs a buffer");
         size_t n = strlen(v);
-        ENG_RETURN_IF(n + 1 > cbmax, JET_errBufferTooSmall);
+        ENG_RETURN_IF(n + 1 > cbmax, JET_errBufferTooSmall, "the buffer cannot hold the value and its NUL");
         memcpy(sz, v, n + 1);
         return JET_errSuccess;
     }
-    ENG_RETURN_IF(!pl, JET_errInvalidParameter);
+    ENG_RETURN_IF(!pl, JET_errInvalidParameter, "a number parameter needs somewhere to put it");
     *pl = *(const uint32_t *)base;
     return JET_errSuccess;
 }

@@ -82,11 +82,11 @@ static long rdb_open(struct rctx *c, uint32_t dbid, bool may_create)
     }
     if (fd < 0) {
         eng_event(c->in, 1, 300, "database %s needed by recovery cannot be opened (errno %d)", d->path, -fd);
-        return eng_trace_err(eng_io_errno_to_jet(fd, 0), __FILE__, __LINE__);
+        return ENG_ERR(eng_io_errno_to_jet(fd, 0), "");
     }
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         eng_io_close(fd);
-        return eng_trace_err(JET_errFileAccessDenied, __FILE__, __LINE__);
+        return ENG_ERR(JET_errFileAccessDenied, "");
     }
     long err = eng_dbhdr_read(fd, ps, &d->hdr);
     /* A backup stream put back in place needs hard recovery (JetExternalRestore), not this. */
@@ -97,7 +97,7 @@ static long rdb_open(struct rctx *c, uint32_t dbid, bool may_create)
         err = JET_errBadDbSignature; /* another file now sits at this path */
     if (err) {
         eng_io_close(fd);
-        return eng_trace_err(err, __FILE__, __LINE__);
+        return ENG_ERR(err, "");
     }
     d->fd = fd;
     return JET_errSuccess;
@@ -132,7 +132,7 @@ static long apply_commit(struct rctx *c, eng_lsn lsn)
     for (size_t i = 0; i < c->redo.n; i++) {
         eng_redo_page *p = &c->redo.pages[i];
         if (p->dbid == 0 || p->dbid > ENG_MAX_DB)
-            return eng_trace_err(JET_errLogCorrupted, __FILE__, __LINE__);
+            return ENG_ERR(JET_errLogCorrupted, "");
         if (!c->db[p->dbid].known) {
             /* Without a checkpoint the scan starts at the oldest generation on disk; a database
              * it never saw attached was attached in generations that are gone. */
@@ -141,9 +141,9 @@ static long apply_commit(struct rctx *c, eng_lsn lsn)
                           "recovery: log generation %u (the oldest on disk) changes database %u, "
                           "whose attach is in an earlier generation that is missing",
                           c->first_gen, p->dbid);
-                return eng_trace_err(JET_errMissingLogFile, __FILE__, __LINE__);
+                return ENG_ERR(JET_errMissingLogFile, "");
             }
-            return eng_trace_err(JET_errLogCorrupted, __FILE__, __LINE__);
+            return ENG_ERR(JET_errLogCorrupted, "");
         }
         long err = rdb_open(c, p->dbid, true);
         if (err)
@@ -253,7 +253,7 @@ long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen)
         /* No log at all: a new log set. A checkpoint that still lists databases means their
          * logs were deleted: that is data loss we must not paper over. */
         if (have_ckpt && ndb) {
-            err = eng_trace_err(JET_errMissingLogFile, __FILE__, __LINE__);
+            err = ENG_ERR(JET_errMissingLogFile, "");
             goto out;
         }
         in->logsig = (eng_logsig){eng_new_sig().random, eng_now_usec()};

@@ -90,7 +90,7 @@ static long diff_base(eng_redo *r, int fd, eng_redo_slot *s, bool have_it, const
         if (got != (ssize_t)r->ps || eng_page_verify(s->img, p->pgno, r->ps)) {
             eng_event(NULL, 1, 305, "redo: page %u of database %u, which a logged change applies to, is damaged",
                       p->pgno, p->dbid);
-            return eng_trace_err(JET_errReadVerifyFailure, __FILE__, __LINE__);
+            return ENG_ERR(JET_errReadVerifyFailure, "");
         }
         s->fd = fd;
         s->pgno = p->pgno;
@@ -104,7 +104,7 @@ static long diff_base(eng_redo *r, int fd, eng_redo_slot *s, bool have_it, const
                   "redo: page %u of database %u is at log position %u:%u, the change logged at %u:%u needs %u:%u",
                   p->pgno, p->dbid, ENG_LSN_GEN(have), ENG_LSN_OFF(have), ENG_LSN_GEN(lsn), ENG_LSN_OFF(lsn),
                   ENG_LSN_GEN(p->base), ENG_LSN_OFF(p->base));
-        return eng_trace_err(JET_errDatabaseCorrupted, __FILE__, __LINE__);
+        return ENG_ERR(JET_errDatabaseCorrupted, "");
     }
     return 0;
 }

@@ -165,7 +165,7 @@ static long open_candidate(struct rst *r, const char *path, struct rfile *out)
     ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0));
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         eng_io_close(fd);
-        return eng_trace_err(JET_errFileAccessDenied, __FILE__, __LINE__); /* in use by an instance */
+        return ENG_ERR(JET_errFileAccessDenied, ""); /* in use by an instance */
     }
     uint8_t *t = malloc(r->ps);
     eng_rec_trailer tr = {0};
@@ -183,7 +183,7 @@ static long open_candidate(struct rst *r, const char *path, struct rfile *out)
     free(t);
     if (err) {
         eng_io_close(fd);
-        return eng_trace_err(err, __FILE__, __LINE__);
+        return ENG_ERR(err, "");
     }
     snprintf(out->path, sizeof out->path, "%s", path);
     out->fd = fd;
@@ -206,7 +206,7 @@ static long add_candidate(struct rst *r, const char *path, bool required)
     }
     if (find_sig(r, f->sig) != MAP_NONE) {
         eng_io_close(f->fd);
-        return required ? eng_trace_err(JET_errDatabaseDuplicate, __FILE__, __LINE__) : JET_errSuccess;
+        return required ? ENG_ERR(JET_errDatabaseDuplicate, "") : JET_errSuccess;
     }
     r->nf++;
     return JET_errSuccess;
@@ -656,7 +656,7 @@ static long lock_live(struct target *t)
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || flock(fd, LOCK_EX | LOCK_NB) < 0) {
         eng_io_close(fd);
         eng_event(NULL, 1, 906, "restore: %s is in use by an instance, or not a file: it cannot be replaced", t->orig);
-        return eng_trace_err(JET_errFileAccessDenied, __FILE__, __LINE__);
+        return ENG_ERR(JET_errFileAccessDenied, "");
     }
     t->live_fd = fd;
     return JET_errSuccess;
@@ -860,7 +860,7 @@ long eng_restore_backup_dir(const eng_params *p, const char *backup_dir, const c
         free(buf);
         free(map);
         free(r);
-        return eng_trace_err(JET_errOutOfMemory, __FILE__, __LINE__);
+        return ENG_ERR(JET_errOutOfMemory, "");
     }
     d->p = p;
     status(pfn, JET_sntBegin);

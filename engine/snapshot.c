@@ -69,7 +69,7 @@ long eng_snap_truncate(eng_inst *in, uint32_t upto)
         upto = need;
     if (!lo || lo >= upto) {
         if (lo > upto)
-            return eng_trace_err(JET_errRequiredLogFilesMissing, __FILE__, __LINE__);
+            return ENG_ERR(JET_errRequiredLogFilesMissing, "");
         eng_event(in, 3, 225, "no log files can be truncated");
         return JET_errSuccess;
     }

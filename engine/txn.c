@@ -174,7 +174,7 @@ static int v_read(void *ctx, uint32_t pgno, const uint8_t **page)
     }
     long err = committed_limit(v, pgno);
     if (err)
-        return (int)(v->err = eng_trace_err(err, __FILE__, __LINE__));
+        return (int)(v->err = ENG_ERR(err, ""));
     eng_page *pg;
     err = eng_cache_get(v->db, pgno, &pg);
     if (!err)
@@ -225,7 +225,7 @@ static int v_write(void *ctx, uint32_t pgno, uint8_t **page)
     eng_view *v = ctx;
     long err = JET_errInvalidParameter;
     if (!v->txn || !(v->txn->locked_dbs & (1u << (v->db->dbid - 1))))
-        return (int)(v->err = eng_trace_err(err, __FILE__, __LINE__));
+        return (int)(v->err = ENG_ERR(err, ""));
     eng_tpage *e = tmap_find(v->txn, tkey(v->db->dbid, pgno));
     if (e)
         err = journal(v->txn, e, v->db->page_size, true);
@@ -268,7 +268,7 @@ static int v_alloc(void *ctx, uint32_t *pgno, uint8_t **page)
         if (r)
             return r;
         if (pg[16] != ENG_PT_FREE)
-            return (int)(v->err = eng_trace_err(JET_errDatabaseCorrupted, __FILE__, __LINE__));
+            return (int)(v->err = ENG_ERR(JET_errDatabaseCorrupted, ""));
         eng_st32(meta + ENG_META_FREEHEAD, eng_ld32(pg + ENG_FREE_NEXT));
         eng_st32(meta + ENG_META_NFREE, eng_ld32(meta + ENG_META_NFREE) - 1);
         memset(pg + ENG_PAGE_HDR_PAGER, 0, v->db->page_size - ENG_PAGE_HDR_PAGER);
@@ -291,7 +291,7 @@ static int v_free(void *ctx, uint32_t pgno)
 {
     eng_view *v = ctx;
     if (pgno <= ENG_PGNO_CATALOG)
-        return (int)(v->err = eng_trace_err(JET_errDatabaseCorrupted, __FILE__, __LINE__));
+        return (int)(v->err = ENG_ERR(JET_errDatabaseCorrupted, ""));
     uint8_t *meta, *pg;
     int r = v_write(v, ENG_PGNO_META, &meta);
     if (!r)
@@ -376,16 +376,16 @@ long eng_txn_lock_db(eng_txn *t, eng_db *db)
          * end in WriteConflict. eng_inst_term broadcasts wcv after setting the flag. */
         if (atomic_load(&db->inst->draining)) {
             pthread_mutex_unlock(&db->wmu);
-            return eng_trace_err(JET_errTermInProgress, __FILE__, __LINE__);
+            return ENG_ERR(JET_errTermInProgress, "");
         }
         /* The holder runs on this very thread: waiting would deadlock. */
         if (pthread_equal(db->writer_thread, pthread_self())) {
             pthread_mutex_unlock(&db->wmu);
-            return eng_trace_err(JET_errWriteConflict, __FILE__, __LINE__);
+            return ENG_ERR(JET_errWriteConflict, "");
         }
         if (pthread_cond_timedwait(&db->wcv, &db->wmu, &dl) == ETIMEDOUT && db->writer) {
             pthread_mutex_unlock(&db->wmu);
-            return eng_trace_err(JET_errWriteConflict, __FILE__, __LINE__);
+            return ENG_ERR(JET_errWriteConflict, "");
         }
     }
     db->writer = t;

@@ -105,7 +105,7 @@ long eng_verify_file(const char *path, uint64_t *npages_out, uint64_t *ntables_o
     for (uint32_t p = 1; p < v.npages; p++) {
         n = eng_io_pread(fd, pg, h.page_size, eng_page_off(p, h.page_size));
         if (n != (ssize_t)h.page_size || eng_page_verify(pg, p, h.page_size)) {
-            err = eng_trace_err(JET_errReadVerifyFailure, __FILE__, __LINE__);
+            err = ENG_ERR(JET_errReadVerifyFailure, "");
             goto out;
         }
     }

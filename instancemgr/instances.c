@@ -193,9 +193,9 @@ static long check_paths(eng_inst *in)
         if (o == in || !(o->mgr_inited || o->mgr_busy))
             continue;
         if (realpath(o->p.system_path, other) && !strcmp(other, mine_sys))
-            return eng_trace_err(JET_errSystemPathInUse, __FILE__, __LINE__);
+            return ENG_ERR(JET_errSystemPathInUse, "");
         if (realpath(o->p.log_path, other) && !strcmp(other, mine_log))
-            return eng_trace_err(JET_errLogFilePathInUse, __FILE__, __LINE__);
+            return ENG_ERR(JET_errLogFilePathInUse, "");
     }
     return JET_errSuccess;
 }

@@ -967,6 +967,57 @@ START_TEST(out_of_file_handles)
 }
 END_TEST
 
+/* JETSNAP_DEBUG=1 makes every error print where it started and why (engine-int.h, ENG_RETURN_IF);
+ * without it the library prints nothing. Each run is a fresh child: the engine reads the variable
+ * once per process. */
+static char *trace_of(int debug)
+{
+    char *d = tu_mkdtemp("trace");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/stderr", d);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (debug)
+            setenv("JETSNAP_DEBUG", "1", 1);
+        else
+            unsetenv("JETSNAP_DEBUG");
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || dup2(fd, 2) < 0)
+            _exit(3);
+        JET_INSTANCE in = 0;
+        if (JetCreateInstance(&in, "trace") != JET_errSuccess)
+            _exit(4);
+        long r = JetSetSystemParameter(&in, 0, JET_paramBaseName, 0, "toolong");
+        JetTerm(in);
+        _exit(r == JET_errInvalidParameter ? 0 : 5);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "trace child failed: status %d", st);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    static char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    tu_rmtree(d);
+    free(d);
+    return buf;
+}
+
+START_TEST(debug_trace_names_the_error_and_why)
+{
+    const char *out = trace_of(1);
+    ck_assert_msg(strstr(out, "jetsnap: error -1003 (JET_errInvalidParameter) at ") != NULL,
+                  "no named trace line in: %s", out);
+    ck_assert_msg(strstr(out, "params.c:") && strstr(out, ": the base name is three characters, no '/'\n"),
+                  "trace does not give the file and the reason: %s", out);
+    out = trace_of(0);
+    ck_assert_msg(out[0] == 0, "the library printed without JETSNAP_DEBUG: %s", out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("api");
@@ -1007,6 +1058,9 @@ static Suite *suite(void)
     tcase_add_test(tf, fifo_in_a_backup);
     tcase_add_test(tf, out_of_file_handles);
     suite_add_tcase(s, tf);
+    TCase *tt = tcase_create("trace");
+    tcase_add_test(tt, debug_trace_names_the_error_and_why);
+    suite_add_tcase(s, tt);
     return s;
 }
 
