@@ -24,7 +24,7 @@ const struct conf_key conf_keys[] = {
      W(bus_name), "a well-known D-Bus bus name of at most 255 bytes",
      "The well-known name the writer requests on the bus. Give each writer on one bus its own "
      "name."},
-    {CONF_SEC_WRITER, "freeze_timeout_ms", CONF_T_UINT, 0, "60000", NULL, 1000, 600000, NULL,
+    {CONF_SEC_WRITER, "freeze_timeout_ms", CONF_T_UINT, 0, "60000", NULL, 100, 600000, NULL,
      W(freeze_timeout_ms), NULL,
      "The longest a freeze may last, in milliseconds. When it expires the instances are thawed "
      "automatically and a late Thaw reports a time-out, so the coordinator discards the "

@@ -92,7 +92,7 @@ struct conf_strv {
 struct conf_writer {
     struct conf_bus bus;                      /* bus: default system */
     char *bus_name;                           /* bus_name: default "org.jetsnap.Writer1" */
-    uint32_t freeze_timeout_ms;               /* freeze_timeout_ms: 1000..600000, default 60000 */
+    uint32_t freeze_timeout_ms;               /* freeze_timeout_ms: 100..600000, default 60000 */
     uint32_t quiesce_timeout_ms;              /* quiesce_timeout_ms: 100..600000, default 10000 */
     enum conf_compression stream_compression; /* stream_compression: default zstd */
     uint32_t zstd_level;                      /* zstd_level: 1..19, default 1 */

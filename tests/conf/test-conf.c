@@ -161,7 +161,7 @@ START_TEST(full_values)
     ck_assert_int_eq(w->bus.kind, CONF_BUS_ADDRESS);
     ck_assert_str_eq(w->bus.address, "unix:path=/run/jetsnap/bus");
     ck_assert_str_eq(w->bus_name, "org.example.Backup.Writer2");
-    ck_assert_uint_eq(w->freeze_timeout_ms, 1000);
+    ck_assert_uint_eq(w->freeze_timeout_ms, 100);
     ck_assert_uint_eq(w->quiesce_timeout_ms, 600000);
     ck_assert_int_eq(w->stream_compression, CONF_COMPRESSION_NONE);
     ck_assert_uint_eq(w->zstd_level, 19);
