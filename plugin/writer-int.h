@@ -1,0 +1,169 @@
+/*
+ * writer-int.h — the writer's state machine (plugin/, prefix wr_), shared by writer.c (open, close,
+ * instances, status), session.c (prepare, freeze, thaw, backup-complete, abort, the freeze timer)
+ * and plugin.c (the exported table of jetsnap-plugin.h, whose functions these are).
+ *
+ * Locking: one mutex, wr_writer.mu, guards everything below. It is held across the short engine
+ * calls (JetOSSnapshotPrepare*, Thaw, End, Abort, TruncateLog) so that a thaw and the time-out can
+ * never both act on one freeze, and released across JetOSSnapshotFreeze, which may wait on I/O:
+ * status calls are answered while a freeze quiesces. Callbacks (log, event) are queued under the
+ * mutex and delivered after it is released (wr_flush).
+ *
+ * Session life: prepared → freezing → frozen → thawed → completed, or aborted from any state, or
+ * failed-at-freeze (freeze failed or took too long, the freeze time-out fired, or an instance was
+ * terminated while frozen). An ended session is kept (the last WR_ENDED_KEEP of them) so that a late
+ * thaw or a repeated abort gets the right answer.
+ */
+#ifndef JETSNAP_WR_WRITER_INT_H
+#define JETSNAP_WR_WRITER_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "conf.h"
+#include "jetsnap-plugin.h"
+#include "loader-int.h"
+
+#define WR_OWNER_MAX 255
+#define WR_ENDED_KEEP 16
+
+enum wr_inst_state { WR_IS_RUNNING, WR_IS_QUIESCING, WR_IS_FROZEN, WR_IS_STOPPED, WR_IS_FAILED };
+
+struct wr_inst {
+    char *name;
+    JET_INSTANCE inst; /* 0 when stopped or failed */
+    enum wr_inst_state state;
+    JET_ERR last_error;
+    char message[256];
+    uint64_t frozen_since; /* CLOCK_MONOTONIC µs, 0 if not frozen */
+};
+
+enum wr_sess_state {
+    WR_SS_PREPARED,
+    WR_SS_FREEZING,
+    WR_SS_FROZEN,
+    WR_SS_THAWED,
+    WR_SS_COMPLETED,
+    WR_SS_ABORTED,
+    WR_SS_FAILED, /* "failed-at-freeze" */
+};
+
+enum wr_backup_type { WR_BT_FULL, WR_BT_INCREMENTAL, WR_BT_DIFFERENTIAL, WR_BT_COPY };
+
+struct wr_session {
+    struct jetsnap_writer *writer;
+    uint32_t id;
+    char owner[WR_OWNER_MAX + 1];
+    enum wr_backup_type type;
+    enum wr_sess_state state;
+    JET_OSSNAPID snap;     /* the engine's session while it exists, else 0 */
+    size_t *sel;           /* indices into wr_writer.inst */
+    size_t n_sel;
+    uint64_t frozen_at;    /* CLOCK_MONOTONIC µs */
+    uint64_t frozen_usec;  /* how long the last freeze lasted, once thawed */
+    uint64_t deadline;     /* freeze time-out, CLOCK_MONOTONIC µs */
+    bool timed_out;        /* ended by the freeze or quiesce time-out: thaw answers Timeout */
+    bool abandoned;        /* given up while freezing: the freezer thread undoes its freeze */
+    bool freezer_done;     /* the freezer thread has finished JetOSSnapshotFreeze */
+    bool orphan;           /* pushed out of the ended ring while its freezer ran: the freezer frees it */
+    JET_ERR freezer_err;
+    size_t missing;        /* 1 + index of a selected instance the engine's freeze did not include */
+    char end_reason[64];   /* why it ended: "thaw", "timeout", "owner-vanished", ... */
+};
+
+/* An event or log line waiting for the mutex to be released. */
+struct wr_queued {
+    bool is_log;
+    int priority, event_id;
+    enum jetsnap_event_kind kind;
+    uint32_t session;
+    char instance[128];
+    char old_state[32], new_state[32], reason[64];
+    char message[512];
+    struct jetsnap_result *results; /* owned, with its strings */
+    size_t n_results;
+};
+
+struct jetsnap_writer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC: the timer's deadline, freezer completion */
+    struct conf_config *cfg;
+    enum jetsnap_mode mode;
+    struct wr_load_result *loaded; /* host mode */
+    struct wr_inst *inst;
+    size_t n_inst;
+    jetsnap_log_fn *log;
+    void *log_ctx;
+    jetsnap_event_fn *event;
+    void *event_ctx;
+
+    struct wr_session *cur;                   /* the unfinished session, or NULL */
+    struct wr_session *ended[WR_ENDED_KEEP];  /* ring of ended sessions, newest at ended_head-1 */
+    size_t ended_head;
+    uint32_t next_id;
+    const char *agg_state; /* last reported writer state */
+    bool last_failed;      /* the last session failed: State is "failed" until the next prepare */
+
+    pthread_t timer;
+    bool timer_started, stopping;
+    int freezers; /* freezer threads still running */
+
+    struct wr_queued *queue; /* grows as needed; handed over whole to the flushing thread */
+    size_t n_queue, cap_queue;
+    uint64_t ticket_next, ticket_serving; /* delivery order across threads (wr_unlock_flush) */
+};
+
+/* writer.c */
+int wr_open(const struct jetsnap_open_args *args, jetsnap_writer **pw, struct jetsnap_error *err);
+void wr_close(jetsnap_writer *w);
+int wr_status(jetsnap_writer *w, struct jetsnap_status **pst, struct jetsnap_error *err);
+void wr_status_free(struct jetsnap_status *st);
+void wr_results_free(struct jetsnap_result *r, size_t n);
+const char *wr_error_name(int code);
+int wr_fail(struct jetsnap_error *err, int code, JET_ERR jet, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+uint64_t wr_now_usec(void);
+const char *wr_inst_state_name(enum wr_inst_state s);
+const char *wr_sess_state_name(enum wr_sess_state s);
+/* Under mu: change an instance's state and queue its event; recompute and queue the writer state. */
+void wr_set_inst_state(jetsnap_writer *w, struct wr_inst *in, enum wr_inst_state s);
+void wr_update_agg(jetsnap_writer *w);
+void wr_queue_log(jetsnap_writer *w, int priority, const char *instance, int event_id, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void wr_queue_event(jetsnap_writer *w, enum jetsnap_event_kind kind, uint32_t session, const char *instance,
+                    const char *old_state, const char *new_state, const char *reason,
+                    struct jetsnap_result *results, size_t n_results);
+/* Release mu and deliver what was queued (in order). */
+void wr_unlock_flush(jetsnap_writer *w);
+
+/* session.c */
+int wr_prepare(jetsnap_writer *w, const char *owner, const char *backup_type, const char *const *instances,
+               size_t n, uint32_t *psession, struct jetsnap_error *err);
+int wr_freeze(jetsnap_writer *w, const char *owner, uint32_t session, struct jetsnap_result **presults,
+              size_t *pn, struct jetsnap_error *err);
+int wr_thaw(jetsnap_writer *w, const char *owner, uint32_t session, struct jetsnap_result **presults, size_t *pn,
+            uint64_t *pfrozen_usec, struct jetsnap_error *err);
+int wr_backup_complete(jetsnap_writer *w, const char *owner, uint32_t session, int succeeded,
+                       struct jetsnap_error *err);
+int wr_abort(jetsnap_writer *w, const char *owner, uint32_t session, const char *reason,
+             struct jetsnap_error *err);
+int wr_release_owner(jetsnap_writer *w, const char *owner, const char *reason);
+/* Under mu, for close: end the current session (thawing first), reason "shutdown". */
+void wr_end_all(jetsnap_writer *w, const char *reason);
+/* The timer thread: ends a freeze that outlives its deadline. */
+void *wr_timer_main(void *arg);
+
+/* Event ids of the writer's log lines (stable; docs/writer.md, "Events"); the loader's are 1001-1005. */
+enum wr_writer_event {
+    WR_EV_SESSION_PREPARED = 1101,
+    WR_EV_FROZEN = 1102,
+    WR_EV_FREEZE_FAILED = 1103,
+    WR_EV_THAWED = 1104,
+    WR_EV_AUTO_THAWED = 1105,
+    WR_EV_COMPLETED = 1106,
+    WR_EV_ABORTED = 1107,
+    WR_EV_THAW_FAILED = 1108,
+    WR_EV_ADOPT_MISSING = 1109,
+};
+
+#endif /* JETSNAP_WR_WRITER_INT_H */
