@@ -36,7 +36,14 @@ long api_update_begin(eng_sess *s, eng_db *db, bool *implicit)
     ENG_RETURN_IF(s->txn.doomed, JET_errRollbackRequired);
     /* Set by a failed flush under the cache locks, which this path does not take. */
     long io_err = __atomic_load_n(&db->io_err, __ATOMIC_RELAXED);
-    ENG_RETURN_IF(io_err, io_err == JET_errDiskFull ? JET_errDiskFull : JET_errDatabaseUnavailable);
+    if (io_err) {
+        /* The flush that failed (often the checkpoint thread's) makes the instance unavailable
+         * only after it returns; a caller told DiskFull here must find every later call refused
+         * the same way, so the instance is marked now (eng_fatal keeps the first cause). */
+        eng_fatal(s->inst, io_err);
+        ENG_RETURN_IF(true, io_err == JET_errDiskFull ? JET_errDiskFull : JET_errDatabaseUnavailable,
+                      "a page write of this database failed earlier");
+    }
     if (s->txn.level == 0) {
         s->txn.level = 1;
         s->txn.implicit = true;
