@@ -223,7 +223,7 @@ static long get_list(eng_inst *in, list_fn fn, char **out)
     if (err)
         return err;
     char *l = malloc(need ? need : 1);
-    ENG_RETURN_IF(!l, JET_errOutOfMemory);
+    ENG_RETURN_IF(!l, JET_errOutOfMemory, "no memory for the list of files to back up");
     if ((err = fn(in, l, need, &need))) {
         free(l);
         return err;
@@ -240,7 +240,8 @@ static long loc_open(const char *path, bkloc *l)
     l->pfd = l->tfd = -1;
     char p[ENG_PATH_MAX];
     size_t n = strlen(path);
-    ENG_RETURN_IF(n >= sizeof p, JET_errInvalidPath);
+    ENG_RETURN_IF(n >= sizeof p, JET_errInvalidPath,
+                  "the backup directory's path is longer than the engine stores");
     memcpy(p, path, n + 1);
     while (n > 1 && p[n - 1] == '/')
         p[--n] = 0;
@@ -381,7 +382,8 @@ static long refuse(eng_inst *in, const char *path, const char *entry, const char
 {
     eng_event(in, 1, 214, "The backup directory %s is refused, nothing in it was changed: %s%s%s", path,
               entry ? entry : "", entry ? " " : "", why);
-    return ENG_ERR(JET_errBackupDirectoryNotEmpty, "");
+    return ENG_ERR(JET_errBackupDirectoryNotEmpty,
+                   "the directory is not one a backup may write into or delete (see event 214)");
 }
 
 #define SCAN_OURS 1 /* every entry must be listed in the directory's marker */
@@ -469,7 +471,8 @@ static long drop_staging(eng_inst *in, const eng_params *p, const bkloc *l, cons
     bool marked;
     /* Another backup into the same directory is building it (and holds its lock). */
     long err = !ours && flock(dfd, LOCK_EX | LOCK_NB) < 0
-                   ? ENG_ERR(JET_errBackupInProgress, "")
+                   ? ENG_ERR(JET_errBackupInProgress,
+                             "another backup holds the staging directory locked")
                    : scan_dir(in, p, dfd, path, 0, &n, &marked);
     if (!err) {
         int r = remove_dir(l->pfd, name, dfd);
@@ -520,7 +523,7 @@ static long prepare_in_place(eng_inst *in, const char *dir, const bkloc *l, bool
             if (err)
                 return err;
         } else if (errno != EEXIST) {
-            return ENG_ERR(JET_errInvalidPath, "");
+            return ENG_ERR(JET_errInvalidPath, "the backup directory cannot be created");
         }
     }
     *dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -533,14 +536,17 @@ static long prepare_in_place(eng_inst *in, const char *dir, const bkloc *l, bool
         if (instance_dir(in, &in->p, &st))
             return refuse(in, dir, NULL, "is a directory an instance keeps its live files in");
         int nfiles = count_files(*dfd);
-        ENG_RETURN_IF(nfiles < 0, eng_io_errno_to_jet(nfiles, 0));
-        ENG_RETURN_IF(nfiles > 0, JET_errBackupDirectoryNotEmpty);
+        ENG_RETURN_IF(nfiles < 0, eng_io_errno_to_jet(nfiles, 0),
+                      "the backup directory cannot be listed");
+        ENG_RETURN_IF(nfiles > 0, JET_errBackupDirectoryNotEmpty,
+                      "a full backup needs an empty directory, and this one holds files");
         return JET_errSuccess;
     }
     int n;
     bool marked;
     long err = scan_dir(in, &in->p, *dfd, dir, 0, &n, &marked);
-    ENG_RETURN_IF(!err && !marked, JET_errMissingFullBackup); /* no backup of ours to add to */
+    ENG_RETURN_IF(!err && !marked, JET_errMissingFullBackup,
+                  "the directory holds no jetsnap backup for an incremental to add to");
     return err;
 }
 
@@ -549,7 +555,8 @@ static long prepare_in_place(eng_inst *in, const char *dir, const bkloc *l, bool
 static long prepare_atomic(eng_inst *in, const char *dir, bkloc *l, bool *had)
 {
     if (l->pfd < 0 || !l->name[0])
-        return ENG_ERR(JET_errInvalidPath, "");
+        return ENG_ERR(JET_errInvalidPath,
+                       "the backup path's parent cannot be opened or its last name is unusable");
     struct stat st;
     *had = !fstatat(l->pfd, l->name, &st, AT_SYMLINK_NOFOLLOW);
     if (!*had && errno != ENOENT)
@@ -559,7 +566,8 @@ static long prepare_atomic(eng_inst *in, const char *dir, bkloc *l, bool *had)
         if (!S_ISDIR(st.st_mode)) {
             eng_event(in, 1, 214, "The backup directory %s is refused: it is not a directory (%s)", dir,
                       S_ISLNK(st.st_mode) ? "a symbolic link" : "a file");
-            return ENG_ERR(JET_errInvalidPath, "");
+            return ENG_ERR(JET_errInvalidPath,
+                           "the backup path is a file or a symbolic link, not a directory");
         }
         int dfd = openat(l->pfd, l->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
@@ -572,12 +580,14 @@ static long prepare_atomic(eng_inst *in, const char *dir, bkloc *l, bool *had)
             return err;
     }
     if (mkdirat(l->pfd, l->tmp, 0700) < 0)
-        return ENG_ERR(JET_errMakeBackupDirectoryFail, "");
+        return ENG_ERR(JET_errMakeBackupDirectoryFail,
+                       "the atomic backup's staging directory cannot be created");
     l->tfd = openat(l->pfd, l->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (l->tfd < 0 || flock(l->tfd, LOCK_EX | LOCK_NB) < 0 ||
         fchmodat(l->pfd, l->tmp, *had ? st.st_mode & 07777 : 0755, 0) < 0 || eng_io_fsync_dir(l->parent) < 0) {
         unlinkat(l->pfd, l->tmp, AT_REMOVEDIR);
-        return ENG_ERR(JET_errMakeBackupDirectoryFail, "");
+        return ENG_ERR(JET_errMakeBackupDirectoryFail,
+                       "the staging directory cannot be opened, locked, given its mode or synced");
     }
     return JET_errSuccess;
 }
@@ -629,11 +639,13 @@ static long swap_in(const bkloc *l, bool had, bool *placed)
 
 long eng_bk_to_dir(eng_inst *in, const char *dir, JET_GRBIT grbit, JET_PFNSTATUS pfn)
 {
-    ENG_RETURN_IF(!dir || !*dir, JET_errNoBackupDirectory);
-    ENG_RETURN_IF(grbit & ~(JET_GRBIT)(JET_bitBackupIncremental | JET_bitBackupAtomic), JET_errInvalidGrbit);
+    ENG_RETURN_IF(!dir || !*dir, JET_errNoBackupDirectory, "no backup directory given");
+    ENG_RETURN_IF(grbit & ~(JET_GRBIT)(JET_bitBackupIncremental | JET_bitBackupAtomic),
+                  JET_errInvalidGrbit,
+                  "the only backup options are JET_bitBackupIncremental and JET_bitBackupAtomic");
     bool inc = grbit & JET_bitBackupIncremental, atomic = (grbit & JET_bitBackupAtomic) && !inc;
     bkloc *l = malloc(sizeof *l);
-    ENG_RETURN_IF(!l, JET_errOutOfMemory);
+    ENG_RETURN_IF(!l, JET_errOutOfMemory, "no memory for the backup directory's location");
     long err = loc_open(dir, l);
     if (!err)
         err = recover_swap(in, &in->p, l, true);
@@ -707,10 +719,11 @@ long eng_bk_to_dir(eng_inst *in, const char *dir, JET_GRBIT grbit, JET_PFNSTATUS
 
 long eng_restore_dir(const eng_params *p, const char *backup_dir, const char *dest, JET_PFNSTATUS pfn)
 {
-    ENG_RETURN_IF(!backup_dir || !*backup_dir, JET_errInvalidParameter);
+    ENG_RETURN_IF(!backup_dir || !*backup_dir, JET_errInvalidParameter,
+                  "no backup directory given");
     /* An atomic backup cut between its renames leaves its previous backup aside: put it back. */
     bkloc *l = malloc(sizeof *l);
-    ENG_RETURN_IF(!l, JET_errOutOfMemory);
+    ENG_RETURN_IF(!l, JET_errOutOfMemory, "no memory for the backup directory's location");
     long rerr = loc_open(backup_dir, l);
     if (!rerr)
         rerr = recover_swap(NULL, p, l, false);

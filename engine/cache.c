@@ -38,7 +38,7 @@ long eng_cache_init(eng_db *db)
     while (n < want && n < ((size_t)1 << 26))
         n <<= 1;
     db->hash = calloc(n, sizeof *db->hash);
-    ENG_RETURN_IF(!db->hash, JET_errOutOfMemory);
+    ENG_RETURN_IF(!db->hash, JET_errOutOfMemory, "no memory for the page cache's hash table");
     db->hash_size = n;
     list_init(&db->lru);
     list_init(&db->dirtyq);
@@ -120,7 +120,7 @@ long eng_cache_get(eng_db *db, uint32_t pgno, eng_page **out)
     pthread_mutex_unlock(&db->cmu);
 
     eng_page *np = page_new(db, pgno);
-    ENG_RETURN_IF(!np, JET_errOutOfMemory);
+    ENG_RETURN_IF(!np, JET_errOutOfMemory, "no memory for a cache page");
     long err = JET_errSuccess;
     for (int attempt = 0; attempt < 2; attempt++) {
         ssize_t n = eng_io_pread(db->fd, np->data, db->page_size, eng_page_off(pgno, db->page_size));
@@ -137,7 +137,7 @@ long eng_cache_get(eng_db *db, uint32_t pgno, eng_page **out)
         free(np->data);
         free(np);
         eng_event(db->inst, 1, 1018, "page %u of %s failed verification (error %ld)", pgno, db->path, err);
-        return ENG_ERR(err, "");
+        return ENG_ERR(err, "the page cannot be read, or is cut short or fails its checksum twice");
     }
     const char *why = NULL;
     if ((np->data[16] == ENG_PT_META) != (pgno == ENG_PGNO_META))
@@ -148,7 +148,8 @@ long eng_cache_get(eng_db *db, uint32_t pgno, eng_page **out)
         free(np->data);
         free(np);
         eng_event(db->inst, 1, 1206, "page %u of %s is corrupted: %s", pgno, db->path, why);
-        return ENG_ERR(JET_errDatabaseCorrupted, "");
+        return ENG_ERR(JET_errDatabaseCorrupted,
+                       "the page's checksum is right but its structure is not (see event 1206)");
     }
     np->lsn = eng_ld64(np->data + 8);
 

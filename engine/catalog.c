@@ -32,7 +32,8 @@ long eng_catalog_find(eng_view *v, const char *name, uint32_t *root)
     long err = bt_get(&v->io, ENG_PGNO_CATALOG, key, klen, val, sizeof val, &vlen);
     if (err)
         return err == JET_errRecordNotFound ? JET_errObjectNotFound : err;
-    ENG_RETURN_IF(vlen < 4, JET_errDatabaseCorrupted);
+    ENG_RETURN_IF(vlen < 4, JET_errDatabaseCorrupted,
+                  "a catalog entry is too short to hold its table's root page");
     *root = eng_ld32(val);
     return JET_errSuccess;
 }

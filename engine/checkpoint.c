@@ -38,7 +38,7 @@ struct ckpt_entry {
 long eng_ckpt_write(eng_inst *in, eng_lsn lsn)
 {
     struct ckpt_entry *ents = calloc(ENG_MAX_DB, sizeof *ents);
-    ENG_RETURN_IF(!ents, JET_errOutOfMemory);
+    ENG_RETURN_IF(!ents, JET_errOutOfMemory, "no memory for the checkpoint's list of databases");
     uint32_t n = 0;
     pthread_mutex_lock(&in->mu);
     for (uint32_t id = 1; id <= ENG_MAX_DB; id++) {
@@ -104,7 +104,8 @@ long eng_ckpt_write(eng_inst *in, eng_lsn lsn)
     pthread_mutex_unlock(&in->ckpt_mu);
     eng_frz_exit(in);
     free(b);
-    ENG_RETURN_IF(r < 0, eng_io_errno_to_jet(r, 0));
+    ENG_RETURN_IF(r < 0, eng_io_errno_to_jet(r, 0),
+                  "the checkpoint file cannot be written and synced");
     return JET_errSuccess;
 }
 
@@ -250,7 +251,8 @@ long eng_ckpt_start(eng_inst *in)
 {
     in->ckpt_stop = false;
     in->ckpt_wanted = false;
-    ENG_RETURN_IF(pthread_create(&in->ckpt_thread, NULL, ckpt_main, in) != 0, JET_errOutOfMemory);
+    ENG_RETURN_IF(pthread_create(&in->ckpt_thread, NULL, ckpt_main, in) != 0, JET_errOutOfMemory,
+                  "the checkpoint thread cannot be started");
     in->ckpt_running = true;
     return JET_errSuccess;
 }

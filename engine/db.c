@@ -70,16 +70,20 @@ static void reg_del(const char *path)
  * exist yet. JET_errDatabaseInvalidPath if the directory does not exist. */
 static long canon(const char *path, char *out)
 {
-    ENG_RETURN_IF(!path || !*path, JET_errInvalidParameter);
-    ENG_RETURN_IF(strlen(path) >= ENG_PATH_MAX - 1, JET_errInvalidPath);
+    ENG_RETURN_IF(!path || !*path, JET_errInvalidParameter, "no database path given");
+    ENG_RETURN_IF(strlen(path) >= ENG_PATH_MAX - 1, JET_errInvalidPath,
+                  "the database path is longer than the engine stores");
     char tmp1[ENG_PATH_MAX], tmp2[ENG_PATH_MAX], dir[PATH_MAX];
     strcpy(tmp1, path);
     strcpy(tmp2, path);
     const char *base = basename(tmp2);
     ENG_RETURN_IF(!*base || !strcmp(base, "/") || !strcmp(base, ".") || !strcmp(base, ".."),
-                  JET_errInvalidPath);
-    ENG_RETURN_IF(!realpath(dirname(tmp1), dir), JET_errDatabaseInvalidPath);
-    ENG_RETURN_IF(strlen(dir) + strlen(base) + 2 > ENG_PATH_MAX, JET_errInvalidPath);
+                  JET_errInvalidPath,
+                  "the path ends in \"/\", \".\" or \"..\", not in a file name");
+    ENG_RETURN_IF(!realpath(dirname(tmp1), dir), JET_errDatabaseInvalidPath,
+                  "the database's directory does not exist or cannot be resolved");
+    ENG_RETURN_IF(strlen(dir) + strlen(base) + 2 > ENG_PATH_MAX, JET_errInvalidPath,
+                  "the absolute path is longer than the engine stores");
     strcpy(out, dir);
     if (strcmp(dir, "/"))
         strcat(out, "/");
@@ -101,7 +105,7 @@ eng_db *eng_db_find(eng_inst *in, const char *path)
 long eng_db_alloc_struct(eng_inst *in, const char *path, uint32_t dbid, eng_db **out)
 {
     eng_db *db = calloc(1, sizeof *db);
-    ENG_RETURN_IF(!db, JET_errOutOfMemory);
+    ENG_RETURN_IF(!db, JET_errOutOfMemory, "no memory for the database's state");
     db->inst = in;
     db->dbid = dbid;
     db->fd = -1;
@@ -193,13 +197,14 @@ static long lock_file(int fd)
 static long reserve_slot(eng_inst *in, const char *path, uint32_t *dbid)
 {
     for (uint32_t id = 1; id <= ENG_MAX_DB; id++)
-        ENG_RETURN_IF(in->dbs[id] && !strcmp(in->dbs[id]->path, path), JET_errDatabaseDuplicate);
+        ENG_RETURN_IF(in->dbs[id] && !strcmp(in->dbs[id]->path, path), JET_errDatabaseDuplicate,
+                      "the database is attached here already, or being attached or detached");
     for (uint32_t id = 1; id <= ENG_MAX_DB; id++)
         if (!in->dbs[id]) {
             *dbid = id;
             return JET_errSuccess;
         }
-    return ENG_ERR(JET_errTooManyAttachedDatabases, "");
+    return ENG_ERR(JET_errTooManyAttachedDatabases, "every database slot of the instance is taken");
 }
 
 /* Publish (or withdraw on failure) a database in the instance's table. */
@@ -277,12 +282,15 @@ static long claim_target(const char *cp, JET_GRBIT grbit, int *target)
     if (lstat(cp, &st) < 0)
         return errno == ENOENT ? JET_errSuccess : eng_io_errno_to_jet(-errno, 0);
     ENG_RETURN_IF(!S_ISREG(st.st_mode),
-                  (grbit & JET_bitDbOverwriteExisting) ? JET_errInvalidPath : JET_errFileAlreadyExists);
+                  (grbit & JET_bitDbOverwriteExisting) ? JET_errInvalidPath
+                                                       : JET_errFileAlreadyExists,
+                  "something other than a regular file is at the database path");
     int fd = eng_io_open(cp, O_RDWR | O_NONBLOCK, 0);
     if (fd == -ENOENT) /* gone meanwhile */
         return JET_errSuccess;
     if (fd < 0)
-        return ENG_ERR(eng_io_errno_to_jet(fd, 0), "");
+        return ENG_ERR(eng_io_errno_to_jet(fd, 0),
+                       "the file already at the database path cannot be opened");
     long err = JET_errSuccess;
     if (!(grbit & JET_bitDbOverwriteExisting) && !cut_create_leftover(fd))
         err = JET_errFileAlreadyExists;
@@ -296,7 +304,7 @@ static long claim_target(const char *cp, JET_GRBIT grbit, int *target)
         err = JET_errFileAlreadyExists;
     if (err) {
         eng_io_close(fd);
-        return ENG_ERR(err, "");
+        return ENG_ERR(err, "the file at the database path exists, is in use or cannot be locked");
     }
     *target = fd;
     return JET_errSuccess;
@@ -308,7 +316,8 @@ static long open_temp(const char *tmp, int *out)
 {
     int fd = eng_io_open(tmp, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0644);
     if (fd < 0)
-        return ENG_ERR(eng_io_errno_to_jet(fd, 0), "");
+        return ENG_ERR(eng_io_errno_to_jet(fd, 0),
+                       "the temporary file to build the database in cannot be created");
     long err = lock_file(fd);
     if (!err) {
         int r = eng_io_truncate(fd, 0);
@@ -317,7 +326,8 @@ static long open_temp(const char *tmp, int *out)
     }
     if (err) {
         eng_io_close(fd);
-        return ENG_ERR(err, "");
+        return ENG_ERR(err, "the temporary file to build the database in cannot be locked (another "
+                            "create holds it) or emptied");
     }
     *out = fd;
     return JET_errSuccess;
@@ -326,14 +336,18 @@ static long open_temp(const char *tmp, int *out)
 long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdbid)
 {
     eng_inst *in = s->inst;
-    ENG_RETURN_IF(!path || !pdbid, JET_errInvalidParameter);
-    ENG_RETURN_IF(grbit & ~(JET_GRBIT)JET_bitDbOverwriteExisting, JET_errInvalidGrbit);
-    ENG_RETURN_IF(s->txn.level > 0, JET_errInTransaction);
+    ENG_RETURN_IF(!path || !pdbid, JET_errInvalidParameter,
+                  "no database path, or nowhere to put its id");
+    ENG_RETURN_IF(grbit & ~(JET_GRBIT)JET_bitDbOverwriteExisting, JET_errInvalidGrbit,
+                  "the only create option is JET_bitDbOverwriteExisting");
+    ENG_RETURN_IF(s->txn.level > 0, JET_errInTransaction,
+                  "the session is in a transaction; a database is created outside one");
     char cp[ENG_PATH_MAX], tmp[ENG_PATH_MAX];
     long err = canon(path, cp);
     if (err)
         return err;
-    ENG_RETURN_IF(strlen(cp) + strlen(ENG_DB_CREATING) >= sizeof tmp, JET_errInvalidPath);
+    ENG_RETURN_IF(strlen(cp) + strlen(ENG_DB_CREATING) >= sizeof tmp, JET_errInvalidPath,
+                  "the path with the temporary suffix is longer than the engine stores");
     strcpy(tmp, cp);
     strcat(tmp, ENG_DB_CREATING);
     eng_db *db;
@@ -349,7 +363,8 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
     if (!reg_add(cp)) {
         withdraw(in, db);
         eng_db_free_struct(db);
-        return ENG_ERR(JET_errDatabaseSharingViolation, "");
+        return ENG_ERR(JET_errDatabaseSharingViolation,
+                       "another instance of this process has the database file attached");
     }
     /* The header is filled in before the fd is published (set_fd). */
     memset(&db->hdr, 0, sizeof db->hdr);
@@ -374,7 +389,8 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
          * check and the rename. */
         struct stat st;
         if (target < 0 && lstat(cp, &st) == 0) {
-            err = ENG_ERR(JET_errFileAlreadyExists, "");
+            err = ENG_ERR(JET_errFileAlreadyExists,
+                          "a file appeared at the database path while the new one was built");
             goto fail;
         }
         eng_frz_enter(in);
@@ -456,7 +472,8 @@ static long check_file_size(eng_inst *in, eng_db *db, int fd)
 {
     int64_t size = eng_io_size(fd);
     if (size < 0)
-        return ENG_ERR(eng_io_errno_to_jet((int)size, 0), "");
+        return ENG_ERR(eng_io_errno_to_jet((int)size, 0),
+                       "the size of the database file cannot be read");
     uint64_t want = eng_page_off(db->npages, db->page_size);
     if ((uint64_t)size == want)
         return JET_errSuccess;
@@ -465,15 +482,18 @@ static long check_file_size(eng_inst *in, eng_db *db, int fd)
               "holds %lld bytes%s",
               db->path, db->npages, (unsigned long long)want, (long long)size,
               size % db->page_size ? " (cut in the middle of a page)" : "");
-    return ENG_ERR(JET_errDatabaseCorrupted, "");
+    return ENG_ERR(JET_errDatabaseCorrupted,
+                   "the file's size does not match its meta page's page count");
 }
 
 long eng_db_attach(eng_sess *s, const char *path, JET_GRBIT grbit)
 {
     eng_inst *in = s->inst;
-    ENG_RETURN_IF(!path, JET_errInvalidParameter);
-    ENG_RETURN_IF(grbit & ~(JET_GRBIT)(JET_bitDbReadOnly | JET_bitDbExclusive), JET_errInvalidGrbit);
-    ENG_RETURN_IF(s->txn.level > 0, JET_errInTransaction);
+    ENG_RETURN_IF(!path, JET_errInvalidParameter, "no database path given");
+    ENG_RETURN_IF(grbit & ~(JET_GRBIT)(JET_bitDbReadOnly | JET_bitDbExclusive), JET_errInvalidGrbit,
+                  "the only attach options are JET_bitDbReadOnly and JET_bitDbExclusive");
+    ENG_RETURN_IF(s->txn.level > 0, JET_errInTransaction,
+                  "the session is in a transaction; a database is attached outside one");
     char cp[ENG_PATH_MAX];
     long err = canon(path, cp);
     if (err)
@@ -496,7 +516,8 @@ long eng_db_attach(eng_sess *s, const char *path, JET_GRBIT grbit)
     if (!reg_add(cp)) {
         withdraw(in, db);
         eng_db_free_struct(db);
-        return ENG_ERR(JET_errDatabaseSharingViolation, "");
+        return ENG_ERR(JET_errDatabaseSharingViolation,
+                       "another instance of this process has the database file attached");
     }
     int fd = eng_io_open(cp, O_RDWR, 0);
     if (fd < 0) {
@@ -588,7 +609,8 @@ long eng_db_close_file(eng_inst *in, eng_db *db, bool clean)
 long eng_db_detach(eng_sess *s, const char *path)
 {
     eng_inst *in = s->inst;
-    ENG_RETURN_IF(s->txn.level > 0, JET_errInTransaction);
+    ENG_RETURN_IF(s->txn.level > 0, JET_errInTransaction,
+                  "the session is in a transaction; a database is detached outside one");
     bool all = !path || !*path;
     eng_db *targets[ENG_MAX_DB];
     int nt = 0;
@@ -596,7 +618,8 @@ long eng_db_detach(eng_sess *s, const char *path)
     eng_db *one = all ? NULL : eng_db_find(in, path);
     if (!all && !one) {
         pthread_mutex_unlock(&in->mu);
-        return ENG_ERR(JET_errDatabaseNotFound, "");
+        return ENG_ERR(JET_errDatabaseNotFound,
+                       "no database at that path is attached to this instance");
     }
     for (uint32_t id = 1; id <= ENG_MAX_DB; id++) {
         eng_db *db = in->dbs[id];
@@ -606,7 +629,9 @@ long eng_db_detach(eng_sess *s, const char *path)
         int others = db->opened_by - (int)s->open_dbs[id];
         if (others > 0 || db->open_tables > 0 || db->writer || eng_bk_check_detach(in, id)) {
             pthread_mutex_unlock(&in->mu);
-            return ENG_ERR(JET_errDatabaseInUse, "");
+            return ENG_ERR(JET_errDatabaseInUse,
+                           "the database is open in another session, or has open tables, "
+                           "a writing transaction or a backup");
         }
         targets[nt++] = db;
     }

@@ -121,8 +121,9 @@ long eng_dbhdr_read(int fd, uint32_t expect_ps, eng_dbhdr *out)
     uint8_t a[HDR_BYTES], b[HDR_BYTES];
     eng_dbhdr ha, hb;
     ssize_t n = eng_io_pread(fd, a, HDR_BYTES, 0);
-    ENG_RETURN_IF(n < 0, eng_io_errno_to_jet((int)n, 0));
-    ENG_RETURN_IF(n < HDR_BYTES, JET_errDatabaseCorrupted);
+    ENG_RETURN_IF(n < 0, eng_io_errno_to_jet((int)n, 0), "the database header cannot be read");
+    ENG_RETURN_IF(n < HDR_BYTES, JET_errDatabaseCorrupted,
+                  "the file is too short to hold a database header");
     int ra = hdr_decode(a, &ha);
     int rb = 1;
     /* Copy B sits one page further; its position depends on the page size, which copy A tells
@@ -140,13 +141,17 @@ long eng_dbhdr_read(int fd, uint32_t expect_ps, eng_dbhdr *out)
         }
     }
     if (ra == 3 || rb == 3)
-        ENG_RETURN_IF(ra != 0 && rb != 0, JET_errInvalidDatabaseVersion);
-    ENG_RETURN_IF(ra != 0 && rb != 0, JET_errDatabaseCorrupted);
+        ENG_RETURN_IF(ra != 0 && rb != 0, JET_errInvalidDatabaseVersion,
+                      "no header copy is valid and one has an unknown format version");
+    ENG_RETURN_IF(ra != 0 && rb != 0, JET_errDatabaseCorrupted,
+                  "neither copy of the database header is valid");
     const eng_dbhdr *h = ra != 0 ? &hb : rb != 0 ? &ha : (ha.seq >= hb.seq ? &ha : &hb);
     ENG_RETURN_IF(h->page_size != 4096 && h->page_size != 8192 && h->page_size != 16384 &&
                       h->page_size != 32768,
-                  JET_errDatabaseCorrupted);
-    ENG_RETURN_IF(expect_ps && h->page_size != expect_ps, JET_errPageSizeMismatch);
+                  JET_errDatabaseCorrupted,
+                  "the database header's page size is not 4, 8, 16 or 32 KiB");
+    ENG_RETURN_IF(expect_ps && h->page_size != expect_ps, JET_errPageSizeMismatch,
+                  "the database's page size differs from the instance's");
     *out = *h;
     return JET_errSuccess;
 }
@@ -164,7 +169,8 @@ long eng_dbhdr_write(int fd, eng_dbhdr *h)
         r = eng_io_pwrite(fd, b, HDR_BYTES, h->page_size);
     if (!r)
         r = eng_io_fdatasync(fd);
-    ENG_RETURN_IF(r < 0, eng_io_errno_to_jet(r, 0));
+    ENG_RETURN_IF(r < 0, eng_io_errno_to_jet(r, 0),
+                  "the database header cannot be written and synced");
     return JET_errSuccess;
 }
 

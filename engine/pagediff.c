@@ -45,10 +45,13 @@ long eng_pagediff_check(const uint8_t *runs, size_t len, uint32_t ps)
     size_t i = 0;
     uint32_t next = ENG_DIFF_FIRST;
     while (i < len) {
-        ENG_RETURN_IF(len - i < 4, JET_errLogCorrupted);
+        ENG_RETURN_IF(len - i < 4, JET_errLogCorrupted,
+                      "a diff run's 4-byte header is cut off by the record's end");
         uint32_t off = eng_ld16(runs + i), n = eng_ld16(runs + i + 2);
-        ENG_RETURN_IF(off < next || n == 0 || (off | n) % WORD || (uint64_t)off + n > ps || len - i - 4 < n,
-                      JET_errLogCorrupted);
+        ENG_RETURN_IF(off < next || n == 0 || (off | n) % WORD || (uint64_t)off + n > ps ||
+                          len - i - 4 < n,
+                      JET_errLogCorrupted,
+                      "a diff run is empty, unaligned, overlapping, or past the page or record");
         next = off + n;
         i += 4 + n;
     }

@@ -81,7 +81,8 @@ void eng_rec_page_encode(uint8_t *buf, const eng_rec_page *p)
 
 long eng_rec_page_decode(const uint8_t *buf, size_t len, uint32_t ps, eng_rec_page *p)
 {
-    ENG_RETURN_IF(len != ENG_REC_PAGE_HDR + (size_t)ps, JET_errLogCorrupted);
+    ENG_RETURN_IF(len != ENG_REC_PAGE_HDR + (size_t)ps, JET_errLogCorrupted,
+                  "a page record's length is not its header plus one page");
     *p = (eng_rec_page){eng_ld32(buf), eng_ld32(buf + 4), 0, buf + ENG_REC_PAGE_HDR, ps};
     return JET_errSuccess;
 }
@@ -95,9 +96,10 @@ void eng_rec_pagediff_encode(uint8_t *buf, const eng_rec_page *p)
 
 long eng_rec_pagediff_decode(const uint8_t *buf, size_t len, uint32_t ps, eng_rec_page *p)
 {
-    ENG_RETURN_IF(len < ENG_REC_DIFF_HDR, JET_errLogCorrupted);
+    ENG_RETURN_IF(len < ENG_REC_DIFF_HDR, JET_errLogCorrupted,
+                  "a page diff record is shorter than its header");
     long err = eng_pagediff_check(buf + ENG_REC_DIFF_HDR, len - ENG_REC_DIFF_HDR, ps);
-    ENG_RETURN_IF(err, err);
+    ENG_RETURN_IF(err, err, "a page diff record's runs are malformed");
     *p = (eng_rec_page){eng_ld32(buf), eng_ld32(buf + 4), eng_ld64(buf + 8), buf + ENG_REC_DIFF_HDR,
                         len - ENG_REC_DIFF_HDR};
     return JET_errSuccess;
@@ -107,7 +109,8 @@ static void time_encode(uint8_t *buf, const eng_rec_time *t) { eng_st64(buf, t->
 
 static long time_decode(const uint8_t *buf, size_t len, eng_rec_time *t)
 {
-    ENG_RETURN_IF(len != ENG_REC_TIME_LEN, JET_errLogCorrupted);
+    ENG_RETURN_IF(len != ENG_REC_TIME_LEN, JET_errLogCorrupted,
+                  "a COMMIT, INIT or TERM record's payload is not one 8-byte time");
     t->usec = eng_ld64(buf);
     return JET_errSuccess;
 }
@@ -134,9 +137,11 @@ size_t eng_rec_attach_encode(uint8_t *buf, const eng_rec_attach *a)
 
 long eng_rec_attach_decode(const uint8_t *buf, size_t len, eng_rec_attach *a)
 {
-    ENG_RETURN_IF(len < ENG_REC_ATTACH_FIXED, JET_errLogCorrupted);
+    ENG_RETURN_IF(len < ENG_REC_ATTACH_FIXED, JET_errLogCorrupted,
+                  "an ATTACH record is shorter than its fixed part");
     uint32_t pl = eng_ld32(buf + 12);
-    ENG_RETURN_IF(ENG_REC_ATTACH_FIXED + (size_t)pl != len, JET_errLogCorrupted);
+    ENG_RETURN_IF(ENG_REC_ATTACH_FIXED + (size_t)pl != len, JET_errLogCorrupted,
+                  "an ATTACH record's length does not match its path length");
     *a = (eng_rec_attach){eng_ld32(buf),
                           eng_ld32(buf + 4) & 1,
                           eng_ld32(buf + 8),
@@ -150,7 +155,8 @@ void eng_rec_detach_encode(uint8_t *buf, const eng_rec_detach *d) { eng_st32(buf
 
 long eng_rec_detach_decode(const uint8_t *buf, size_t len, eng_rec_detach *d)
 {
-    ENG_RETURN_IF(len != ENG_REC_DETACH_LEN, JET_errLogCorrupted);
+    ENG_RETURN_IF(len != ENG_REC_DETACH_LEN, JET_errLogCorrupted,
+                  "a DETACH record's payload is not one 4-byte database id");
     d->dbid = eng_ld32(buf);
     return JET_errSuccess;
 }
@@ -177,7 +183,8 @@ size_t eng_rec_bkdb_encode(uint8_t *buf, const eng_rec_bkdb *d)
 
 long eng_rec_backup_decode(const uint8_t *buf, size_t len, eng_rec_backup *b)
 {
-    ENG_RETURN_IF(len < ENG_REC_BACKUP_HDR, JET_errLogCorrupted);
+    ENG_RETURN_IF(len < ENG_REC_BACKUP_HDR, JET_errLogCorrupted,
+                  "a BACKUP record is shorter than its header");
     uint32_t n = eng_ld32(buf + 4);
     *b = (eng_rec_backup){eng_ld32(buf), n, buf + ENG_REC_BACKUP_HDR, len - ENG_REC_BACKUP_HDR, n};
     return JET_errSuccess;
@@ -187,9 +194,11 @@ long eng_rec_backup_next(eng_rec_backup *b, eng_rec_bkdb *d)
 {
     if (!b->left)
         return 0;
-    ENG_RETURN_IF(b->rest_len < BKDB_FIXED, JET_errLogCorrupted);
+    ENG_RETURN_IF(b->rest_len < BKDB_FIXED, JET_errLogCorrupted,
+                  "a BACKUP record's list of databases is cut short");
     uint32_t pl = eng_ld32(b->rest + 4);
-    ENG_RETURN_IF(b->rest_len - BKDB_FIXED < pl, JET_errLogCorrupted);
+    ENG_RETURN_IF(b->rest_len - BKDB_FIXED < pl, JET_errLogCorrupted,
+                  "a database path in a BACKUP record runs past the record's end");
     *d = (eng_rec_bkdb){eng_ld32(b->rest),
                         {eng_ld64(b->rest + 8), eng_ld64(b->rest + 16)},
                         (const char *)b->rest + BKDB_FIXED,
@@ -225,10 +234,13 @@ void eng_rec_trailer_encode(uint8_t *buf, uint32_t ps, const eng_rec_trailer *t)
 
 long eng_rec_trailer_decode(const uint8_t *buf, size_t len, eng_rec_trailer *t)
 {
-    ENG_RETURN_IF(len < ENG_TRL_PATH || len > UINT32_MAX, JET_errDatabaseCorrupted);
-    ENG_RETURN_IF(memcmp(buf + 4, TRL_MAGIC, 8) || eng_ld32(buf) != eng_crc32c(0, buf + 4, len - 4) ||
+    ENG_RETURN_IF(len < ENG_TRL_PATH || len > UINT32_MAX, JET_errDatabaseCorrupted,
+                  "the backup stream's trailer page has an impossible size");
+    ENG_RETURN_IF(memcmp(buf + 4, TRL_MAGIC, 8) ||
+                      eng_ld32(buf) != eng_crc32c(0, buf + 4, len - 4) ||
                       eng_ld32(buf + 12) != TRL_VERSION || eng_ld32(buf + 16) != len,
-                  JET_errDatabaseCorrupted);
+                  JET_errDatabaseCorrupted,
+                  "the backup stream's trailer has a bad magic, checksum, version or size");
     uint32_t pl = eng_ld32(buf + 84);
     if (pl > len - ENG_TRL_PATH)
         pl = 0;

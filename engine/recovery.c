@@ -82,11 +82,12 @@ static long rdb_open(struct rctx *c, uint32_t dbid, bool may_create)
     }
     if (fd < 0) {
         eng_event(c->in, 1, 300, "database %s needed by recovery cannot be opened (errno %d)", d->path, -fd);
-        return ENG_ERR(eng_io_errno_to_jet(fd, 0), "");
+        return ENG_ERR(eng_io_errno_to_jet(fd, 0), "a database recovery needs cannot be opened");
     }
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         eng_io_close(fd);
-        return ENG_ERR(JET_errFileAccessDenied, "");
+        return ENG_ERR(JET_errFileAccessDenied,
+                       "a database recovery needs is locked by another instance");
     }
     long err = eng_dbhdr_read(fd, ps, &d->hdr);
     /* A backup stream put back in place needs hard recovery (JetExternalRestore), not this. */
@@ -97,7 +98,8 @@ static long rdb_open(struct rctx *c, uint32_t dbid, bool may_create)
         err = JET_errBadDbSignature; /* another file now sits at this path */
     if (err) {
         eng_io_close(fd);
-        return ENG_ERR(err, "");
+        return ENG_ERR(err,
+                       "the database's header is bad, a restored backup's, or another database's");
     }
     d->fd = fd;
     return JET_errSuccess;
@@ -132,7 +134,8 @@ static long apply_commit(struct rctx *c, eng_lsn lsn)
     for (size_t i = 0; i < c->redo.n; i++) {
         eng_redo_page *p = &c->redo.pages[i];
         if (p->dbid == 0 || p->dbid > ENG_MAX_DB)
-            return ENG_ERR(JET_errLogCorrupted, "");
+            return ENG_ERR(JET_errLogCorrupted,
+                           "a committed page record names a database id out of range");
         if (!c->db[p->dbid].known) {
             /* Without a checkpoint the scan starts at the oldest generation on disk; a database
              * it never saw attached was attached in generations that are gone. */
@@ -141,9 +144,11 @@ static long apply_commit(struct rctx *c, eng_lsn lsn)
                           "recovery: log generation %u (the oldest on disk) changes database %u, "
                           "whose attach is in an earlier generation that is missing",
                           c->first_gen, p->dbid);
-                return ENG_ERR(JET_errMissingLogFile, "");
+                return ENG_ERR(JET_errMissingLogFile,
+                               "a database the oldest log changes was attached in a missing log");
             }
-            return ENG_ERR(JET_errLogCorrupted, "");
+            return ENG_ERR(JET_errLogCorrupted,
+                           "a committed page names a database not known to be attached");
         }
         long err = rdb_open(c, p->dbid, true);
         if (err)
@@ -172,11 +177,12 @@ static long on_record(struct rctx *c, const eng_logrec_view *r)
     case ENG_LR_ATTACH: {
         eng_rec_attach a;
         long err = eng_rec_attach_decode(r->data, r->len, &a);
-        ENG_RETURN_IF(err, err);
+        ENG_RETURN_IF(err, err, "an ATTACH record's payload is malformed");
         uint32_t dbid = a.dbid;
-        ENG_RETURN_IF(dbid == 0 || dbid > ENG_MAX_DB || a.path_len == 0 || a.path_len >= ENG_PATH_MAX ||
-                          a.page_size != ps,
-                      JET_errLogCorrupted);
+        ENG_RETURN_IF(dbid == 0 || dbid > ENG_MAX_DB || a.path_len == 0 ||
+                          a.path_len >= ENG_PATH_MAX || a.page_size != ps,
+                      JET_errLogCorrupted,
+                      "an ATTACH record has a bad database id, path length or page size");
         struct rdb *d = &c->db[dbid];
         if (d->fd >= 0) {
             err = rdb_finish(c, dbid, r->lsn);
@@ -196,9 +202,10 @@ static long on_record(struct rctx *c, const eng_logrec_view *r)
     case ENG_LR_DETACH: {
         eng_rec_detach dt;
         long err = eng_rec_detach_decode(r->data, r->len, &dt);
-        ENG_RETURN_IF(err, err);
+        ENG_RETURN_IF(err, err, "a DETACH record's payload is malformed");
         uint32_t dbid = dt.dbid;
-        ENG_RETURN_IF(dbid == 0 || dbid > ENG_MAX_DB, JET_errLogCorrupted);
+        ENG_RETURN_IF(dbid == 0 || dbid > ENG_MAX_DB, JET_errLogCorrupted,
+                      "a DETACH record names a database id out of range");
         if (c->db[dbid].known) {
             err = rdb_open(c, dbid, false);
             if (!err)
@@ -226,7 +233,7 @@ static void on_corrupt(void *ctx, const char *path, uint64_t off, const char *wh
 long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen)
 {
     struct rctx *c = calloc(1, sizeof *c);
-    ENG_RETURN_IF(!c, JET_errOutOfMemory);
+    ENG_RETURN_IF(!c, JET_errOutOfMemory, "no memory for the recovery state");
     c->in = in;
     c->grbit = grbit;
     c->redo.ps = in->p.page_size;
@@ -253,7 +260,8 @@ long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen)
         /* No log at all: a new log set. A checkpoint that still lists databases means their
          * logs were deleted: that is data loss we must not paper over. */
         if (have_ckpt && ndb) {
-            err = ENG_ERR(JET_errMissingLogFile, "");
+            err = ENG_ERR(JET_errMissingLogFile,
+                          "the checkpoint lists attached databases but no log file is left");
             goto out;
         }
         in->logsig = (eng_logsig){eng_new_sig().random, eng_now_usec()};

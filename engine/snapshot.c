@@ -69,7 +69,8 @@ long eng_snap_truncate(eng_inst *in, uint32_t upto)
         upto = need;
     if (!lo || lo >= upto) {
         if (lo > upto)
-            return ENG_ERR(JET_errRequiredLogFilesMissing, "");
+            return ENG_ERR(JET_errRequiredLogFilesMissing,
+                           "the oldest log on disk is past the truncation point: logs are missing");
         eng_event(in, 3, 225, "no log files can be truncated");
         return JET_errSuccess;
     }

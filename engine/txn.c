@@ -37,7 +37,7 @@ static long tmap_grow(eng_txn *t)
 {
     size_t nc = t->cap ? t->cap * 2 : 64;
     eng_tpage *np = calloc(nc, sizeof *np);
-    ENG_RETURN_IF(!np, JET_errOutOfMemory);
+    ENG_RETURN_IF(!np, JET_errOutOfMemory, "no memory to grow the transaction's page map");
     for (size_t i = 0; i < t->cap; i++) {
         if (!t->pages[i].key)
             continue;
@@ -54,7 +54,8 @@ static long tmap_grow(eng_txn *t)
 
 static long tmap_insert(eng_txn *t, uint64_t key, uint8_t *buf, eng_tpage **out)
 {
-    ENG_RETURN_IF(t->count >= ENG_TXN_MAX_PAGES, JET_errVersionStoreOutOfMemory);
+    ENG_RETURN_IF(t->count >= ENG_TXN_MAX_PAGES, JET_errVersionStoreOutOfMemory,
+                  "the transaction already holds as many changed pages as one may");
     if ((t->count + 1) * 10 > t->cap * 7) {
         long err = tmap_grow(t);
         if (err)
@@ -118,7 +119,7 @@ static long journal(eng_txn *t, eng_tpage *e, uint32_t page_size, bool was_priva
     if (t->jr_len == t->jr_cap) {
         size_t nc = t->jr_cap ? t->jr_cap * 2 : 32;
         eng_tjournal *nj = realloc(t->jr, nc * sizeof *nj);
-        ENG_RETURN_IF(!nj, JET_errOutOfMemory);
+        ENG_RETURN_IF(!nj, JET_errOutOfMemory, "no memory to grow the nested levels' undo journal");
         t->jr = nj;
         t->jr_cap = nc;
     }
@@ -129,7 +130,8 @@ static long journal(eng_txn *t, eng_tpage *e, uint32_t page_size, bool was_priva
     j->prior = NULL;
     if (was_private) {
         j->prior = malloc(page_size);
-        ENG_RETURN_IF(!j->prior, JET_errOutOfMemory);
+        ENG_RETURN_IF(!j->prior, JET_errOutOfMemory,
+                      "no memory to save a page for a nested rollback");
         memcpy(j->prior, e->buf, page_size);
     }
     t->jr_len++;
@@ -174,7 +176,7 @@ static int v_read(void *ctx, uint32_t pgno, const uint8_t **page)
     }
     long err = committed_limit(v, pgno);
     if (err)
-        return (int)(v->err = ENG_ERR(err, ""));
+        return (int)(v->err = ENG_ERR(err, "the page number is 0 or past the end of the database"));
     eng_page *pg;
     err = eng_cache_get(v->db, pgno, &pg);
     if (!err)
@@ -189,7 +191,7 @@ static long private_copy(eng_view *v, uint32_t pgno, eng_tpage **out)
 {
     eng_txn *t = v->txn;
     long err = committed_limit(v, pgno);
-    ENG_RETURN_IF(err, err);
+    ENG_RETURN_IF(err, err, "the page to change is 0 or past the end of the database");
     eng_page *pg;
     err = eng_cache_get(v->db, pgno, &pg);
     if (err)
@@ -225,7 +227,8 @@ static int v_write(void *ctx, uint32_t pgno, uint8_t **page)
     eng_view *v = ctx;
     long err = JET_errInvalidParameter;
     if (!v->txn || !(v->txn->locked_dbs & (1u << (v->db->dbid - 1))))
-        return (int)(v->err = ENG_ERR(err, ""));
+        return (int)(v->err = ENG_ERR(err, "a page is written outside a transaction holding the "
+                                           "database's writer lock"));
     eng_tpage *e = tmap_find(v->txn, tkey(v->db->dbid, pgno));
     if (e)
         err = journal(v->txn, e, v->db->page_size, true);
@@ -240,7 +243,7 @@ static int v_write(void *ctx, uint32_t pgno, uint8_t **page)
 static long new_private(eng_view *v, uint32_t pgno, uint8_t **page)
 {
     uint8_t *buf = calloc(1, v->db->page_size);
-    ENG_RETURN_IF(!buf, JET_errOutOfMemory);
+    ENG_RETURN_IF(!buf, JET_errOutOfMemory, "no memory for a new page of the transaction");
     eng_st32(buf + 4, pgno);
     eng_tpage *e;
     long err = tmap_insert(v->txn, tkey(v->db->dbid, pgno), buf, &e);
@@ -268,7 +271,8 @@ static int v_alloc(void *ctx, uint32_t *pgno, uint8_t **page)
         if (r)
             return r;
         if (pg[16] != ENG_PT_FREE)
-            return (int)(v->err = ENG_ERR(JET_errDatabaseCorrupted, ""));
+            return (int)(v->err = ENG_ERR(JET_errDatabaseCorrupted,
+                                          "the head of the free page list is not a free page"));
         eng_st32(meta + ENG_META_FREEHEAD, eng_ld32(pg + ENG_FREE_NEXT));
         eng_st32(meta + ENG_META_NFREE, eng_ld32(meta + ENG_META_NFREE) - 1);
         memset(pg + ENG_PAGE_HDR_PAGER, 0, v->db->page_size - ENG_PAGE_HDR_PAGER);
@@ -291,7 +295,8 @@ static int v_free(void *ctx, uint32_t pgno)
 {
     eng_view *v = ctx;
     if (pgno <= ENG_PGNO_CATALOG)
-        return (int)(v->err = ENG_ERR(JET_errDatabaseCorrupted, ""));
+        return (int)(v->err = ENG_ERR(JET_errDatabaseCorrupted,
+                                      "page 0, the meta page or the catalog root is being freed"));
     uint8_t *meta, *pg;
     int r = v_write(v, ENG_PGNO_META, &meta);
     if (!r)
@@ -376,16 +381,20 @@ long eng_txn_lock_db(eng_txn *t, eng_db *db)
          * end in WriteConflict. eng_inst_term broadcasts wcv after setting the flag. */
         if (atomic_load(&db->inst->draining)) {
             pthread_mutex_unlock(&db->wmu);
-            return ENG_ERR(JET_errTermInProgress, "");
+            return ENG_ERR(JET_errTermInProgress,
+                           "the instance is terminating while another transaction holds the "
+                           "database's writer lock");
         }
         /* The holder runs on this very thread: waiting would deadlock. */
         if (pthread_equal(db->writer_thread, pthread_self())) {
             pthread_mutex_unlock(&db->wmu);
-            return ENG_ERR(JET_errWriteConflict, "");
+            return ENG_ERR(JET_errWriteConflict, "a transaction on this same thread holds the "
+                                                 "database's writer lock (waiting would deadlock)");
         }
         if (pthread_cond_timedwait(&db->wcv, &db->wmu, &dl) == ETIMEDOUT && db->writer) {
             pthread_mutex_unlock(&db->wmu);
-            return ENG_ERR(JET_errWriteConflict, "");
+            return ENG_ERR(JET_errWriteConflict,
+                           "another transaction kept the database's writer lock past the wait");
         }
     }
     db->writer = t;
@@ -416,7 +425,8 @@ static void unlock_dbs(eng_txn *t)
  * ------------------------------------------------------------------------------------------- */
 long eng_txn_begin(eng_txn *t)
 {
-    ENG_RETURN_IF(t->level >= ENG_MAX_LEVELS, JET_errTransTooDeep);
+    ENG_RETURN_IF(t->level >= ENG_MAX_LEVELS, JET_errTransTooDeep,
+                  "the transaction is already nested as deep as the engine allows");
     t->level++;
     return JET_errSuccess;
 }
@@ -479,7 +489,8 @@ static void rollback_nested(eng_txn *t, uint32_t page_size)
 
 long eng_txn_rollback(eng_txn *t, bool all)
 {
-    ENG_RETURN_IF(t->level == 0, JET_errNotInTransaction);
+    ENG_RETURN_IF(t->level == 0, JET_errNotInTransaction,
+                  "the session has no transaction to roll back");
     if (all || t->level == 1) {
         end_all(t);
         return JET_errSuccess;
@@ -520,8 +531,10 @@ static void throttle(eng_db *db)
 
 long eng_txn_commit(eng_txn *t, JET_GRBIT grbit, eng_lsn *commit_lsn)
 {
-    ENG_RETURN_IF(t->level == 0, JET_errNotInTransaction);
-    ENG_RETURN_IF(t->doomed, JET_errRollbackRequired);
+    ENG_RETURN_IF(t->level == 0, JET_errNotInTransaction,
+                  "the session has no transaction to commit");
+    ENG_RETURN_IF(t->doomed, JET_errRollbackRequired,
+                  "an update failed half-way in this transaction, which must now be rolled back");
     if (t->level > 1) {
         commit_nested(t);
         return JET_errSuccess;

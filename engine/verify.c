@@ -75,7 +75,7 @@ static void fv_release(struct fview *v)
 long eng_verify_file(const char *path, uint64_t *npages_out, uint64_t *ntables_out, uint64_t *nrecords_out)
 {
     int fd = eng_io_open(path, O_RDONLY, 0);
-    ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0));
+    ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0), "the database file cannot be opened");
     eng_dbhdr h;
     long err = eng_dbhdr_read(fd, 0, &h);
     uint8_t *pg = NULL;
@@ -105,7 +105,8 @@ long eng_verify_file(const char *path, uint64_t *npages_out, uint64_t *ntables_o
     for (uint32_t p = 1; p < v.npages; p++) {
         n = eng_io_pread(fd, pg, h.page_size, eng_page_off(p, h.page_size));
         if (n != (ssize_t)h.page_size || eng_page_verify(pg, p, h.page_size)) {
-            err = ENG_ERR(JET_errReadVerifyFailure, "");
+            err = ENG_ERR(JET_errReadVerifyFailure,
+                          "a page is cut short or fails its checksum or page number check");
             goto out;
         }
     }
