@@ -9,8 +9,9 @@
 
 static long check_key(eng_cursor *c, const void *key, unsigned long cb)
 {
-    ENG_RETURN_IF(!key || cb == 0, JET_errInvalidParameter);
-    ENG_RETURN_IF(cb > bt_key_max(c->db->page_size), JET_errKeyTooBig);
+    ENG_RETURN_IF(!key || cb == 0, JET_errInvalidParameter, "the key is missing or empty");
+    ENG_RETURN_IF(cb > bt_key_max(c->db->page_size), JET_errKeyTooBig,
+                  "the key is longer than the database's page size allows");
     return JET_errSuccess;
 }
 

@@ -16,16 +16,17 @@ long api_cursor(eng_sess *s, JET_TABLEID tableid, eng_cursor **out)
     eng_cursor *c = eng_handle_get_locked(tableid, ENG_H_TABLE);
     long err = !c ? JET_errInvalidTableId : c->sess != s ? JET_errSesidTableIdMismatch : JET_errSuccess;
     eng_handle_unlock();
-    ENG_RETURN_IF(err, err);
+    ENG_RETURN_IF(err, err, "the table id is not a cursor this session has open");
     *out = c;
     return JET_errSuccess;
 }
 
 long api_db(eng_sess *s, JET_DBID dbid, eng_db **out)
 {
-    ENG_RETURN_IF(dbid == 0 || dbid > ENG_MAX_DB || !s->open_dbs[dbid], JET_errInvalidDatabaseId);
+    ENG_RETURN_IF(dbid == 0 || dbid > ENG_MAX_DB || !s->open_dbs[dbid], JET_errInvalidDatabaseId,
+                  "the session has not opened this database id");
     eng_db *db = s->inst->dbs[dbid];
-    ENG_RETURN_IF(!db, JET_errInvalidDatabaseId);
+    ENG_RETURN_IF(!db, JET_errInvalidDatabaseId, "the database id no longer names an attached database");
     *out = db;
     return JET_errSuccess;
 }
@@ -33,7 +34,7 @@ long api_db(eng_sess *s, JET_DBID dbid, eng_db **out)
 long api_update_begin(eng_sess *s, eng_db *db, bool *implicit)
 {
     *implicit = false;
-    ENG_RETURN_IF(s->txn.doomed, JET_errRollbackRequired);
+    ENG_RETURN_IF(s->txn.doomed, JET_errRollbackRequired, "a failed call left the transaction half-done");
     /* Set by a failed flush under the cache locks, which this path does not take. */
     long io_err = __atomic_load_n(&db->io_err, __ATOMIC_RELAXED);
     if (io_err) {
@@ -96,11 +97,13 @@ void api_read_end(eng_view *v)
 
 long api_check_name(const char *name)
 {
-    ENG_RETURN_IF(!name, JET_errInvalidParameter);
+    ENG_RETURN_IF(!name, JET_errInvalidParameter, "no name was given");
     size_t n = strlen(name);
-    ENG_RETURN_IF(n == 0 || n > JET_cbNameMost, JET_errInvalidName);
+    ENG_RETURN_IF(n == 0 || n > JET_cbNameMost, JET_errInvalidName,
+                  "the name is empty or longer than JET_cbNameMost");
     for (size_t i = 0; i < n; i++)
-        ENG_RETURN_IF((unsigned char)name[i] < 0x20 || name[i] == 0x7f, JET_errInvalidName);
+        ENG_RETURN_IF((unsigned char)name[i] < 0x20 || name[i] == 0x7f, JET_errInvalidName,
+                      "the name holds a control character");
     return JET_errSuccess;
 }
 

@@ -9,7 +9,7 @@
 static long cursor_new(eng_sess *s, eng_db *db, uint32_t root, const char *name, JET_TABLEID *out)
 {
     eng_cursor *c = calloc(1, sizeof *c);
-    ENG_RETURN_IF(!c, JET_errOutOfMemory);
+    ENG_RETURN_IF(!c, JET_errOutOfMemory, "no memory for a new cursor");
     c->key = malloc(bt_key_max(db->page_size));
     c->handle = c->key ? eng_handle_new(ENG_H_TABLE, c) : 0;
     if (!c->handle) {

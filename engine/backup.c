@@ -160,7 +160,7 @@ static long log_begin_record(eng_inst *in)
         cap = o;
     }
     pthread_mutex_unlock(&in->mu);
-    ENG_RETURN_IF(!b, JET_errOutOfMemory);
+    ENG_RETURN_IF(!b, JET_errOutOfMemory, "no memory for the log record naming the attached databases");
     struct iovec iov = {b, cap};
     eng_logrec rec = {ENG_LR_BACKUP, &iov, 1};
     long err = log_append(in->log, &rec, 1, NULL, NULL);
@@ -171,14 +171,16 @@ static long log_begin_record(eng_inst *in)
 long eng_bk_begin(eng_inst *in, JET_GRBIT grbit)
 {
     eng_backup *b = &in->bk;
-    ENG_RETURN_IF(!in->p.recovery || !in->log, JET_errLoggingDisabled);
-    ENG_RETURN_IF(log_error(in->log), JET_errLogWriteFail);
+    ENG_RETURN_IF(!in->p.recovery || !in->log, JET_errLoggingDisabled, "the instance runs without a log");
+    ENG_RETURN_IF(log_error(in->log), JET_errLogWriteFail, "an earlier write to the log failed");
     /* Only 0 and Incremental: ESE's internal Surrogate and InternalCopy kinds are not offered, and
      * Atomic/Snapshot are refused by ESE itself. */
-    ENG_RETURN_IF(grbit & ~(JET_GRBIT)JET_bitBackupIncremental, JET_errInvalidGrbit);
+    ENG_RETURN_IF(grbit & ~(JET_GRBIT)JET_bitBackupIncremental, JET_errInvalidGrbit,
+                  "a backup takes only the Incremental bit");
     bool inc = grbit & JET_bitBackupIncremental;
     /* circular_log may change while the instance runs: read atomically (ENG_PARAM_LOAD). */
-    ENG_RETURN_IF(inc && ENG_PARAM_LOAD(in, circular_log), JET_errInvalidBackup);
+    ENG_RETURN_IF(inc && ENG_PARAM_LOAD(in, circular_log), JET_errInvalidBackup,
+                  "circular logging deletes the logs an incremental backup needs");
     pthread_mutex_lock(&b->mu);
     /* An OS snapshot between Freeze and End holds the instance's backup slot too (ESE). */
     long err = b->state != BKS_NONE || atomic_load(&in->snap_hold) ? JET_errBackupInProgress : JET_errSuccess;
@@ -320,7 +322,7 @@ static long verify_log(eng_inst *in, uint32_t gen)
 long eng_bk_open(eng_inst *in, const char *name, JET_HANDLE *ph, unsigned long *lo, unsigned long *hi)
 {
     eng_backup *b = &in->bk;
-    ENG_RETURN_IF(!ph, JET_errInvalidParameter);
+    ENG_RETURN_IF(!ph, JET_errInvalidParameter, "no place was given for the file handle");
     pthread_mutex_lock(&b->mu);
     long err = usable(in);
     if (!err && (!name || !*name))
@@ -697,7 +699,8 @@ long eng_bk_log_info(eng_inst *in, bool truncate_list, char *szz, unsigned long 
                      unsigned long *pcbActual, JET_LOGINFO *info)
 {
     eng_backup *b = &in->bk;
-    ENG_RETURN_IF(info && info->cbSize != sizeof *info, JET_errInvalidParameter);
+    ENG_RETURN_IF(info && info->cbSize != sizeof *info, JET_errInvalidParameter,
+                  "the JET_LOGINFO's cbSize is not the size of the structure");
     pthread_mutex_lock(&b->mu);
     long err = usable(in);
     if (!err && any_open(b))
@@ -805,9 +808,10 @@ long eng_bk_end(eng_inst *in, JET_GRBIT grbit)
 {
     eng_backup *b = &in->bk;
     const JET_GRBIT known = JET_bitBackupEndNormal | JET_bitBackupEndAbort | JET_bitBackupTruncateDone;
-    ENG_RETURN_IF(grbit & ~known, JET_errInvalidGrbit);
+    ENG_RETURN_IF(grbit & ~known, JET_errInvalidGrbit,
+                  "ending a backup takes only the EndNormal, EndAbort and TruncateDone bits");
     bool normal = grbit & JET_bitBackupEndNormal, abort = grbit & JET_bitBackupEndAbort;
-    ENG_RETURN_IF(normal == abort, JET_errInvalidParameter); /* exactly one of the two */
+    ENG_RETURN_IF(normal == abort, JET_errInvalidParameter, "give exactly one of EndNormal and EndAbort");
     pthread_mutex_lock(&b->mu);
     long err = JET_errSuccess;
     if (b->state == BKS_NONE) {

@@ -65,13 +65,15 @@ static JET_SIGNATURE signature(uint64_t random, uint64_t usec)
 JET_ERR JET_API JetGetDatabaseFileInfo(const char *szDatabaseName, void *pvResult, unsigned long cbMax,
                                        unsigned long InfoLevel)
 {
-    ENG_RETURN_IF(!szDatabaseName || !*szDatabaseName || !pvResult, JET_errInvalidParameter);
-    ENG_RETURN_IF(InfoLevel != JET_DbInfoMisc, JET_errInvalidParameter);
+    ENG_RETURN_IF(!szDatabaseName || !*szDatabaseName || !pvResult, JET_errInvalidParameter,
+                  "the database name or the result buffer is missing");
+    ENG_RETURN_IF(InfoLevel != JET_DbInfoMisc, JET_errInvalidParameter,
+                  "only the JET_DbInfoMisc level is supported");
     /* ESE's JET_DBINFOMISC (version 1) ends at cbPageSize. */
     const size_t v1 = offsetof(JET_DBINFOMISC4, cbPageSize) + sizeof(unsigned long);
-    ENG_RETURN_IF(cbMax < v1, JET_errBufferTooSmall);
+    ENG_RETURN_IF(cbMax < v1, JET_errBufferTooSmall, "the buffer is smaller than a version 1 JET_DBINFOMISC");
     int fd = eng_io_open(szDatabaseName, O_RDONLY, 0);
-    ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0));
+    ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0), "the database file cannot be opened");
     eng_dbhdr h;
     long err = eng_dbhdr_read(fd, 0, &h);
     eng_io_close(fd);

@@ -88,7 +88,7 @@ long eng_enter_session(JET_SESID sesid, eng_sess **out)
      * calls at once: the second would share its transaction and cursors unlocked. */
     if (s && !atomic_compare_exchange_strong_explicit(&s->busy, &idle, true, memory_order_acquire,
                                                       memory_order_relaxed))
-        err = ENG_ERR(JET_errSessionSharingViolation, "");
+        err = ENG_ERR(JET_errSessionSharingViolation, "the session is already in a call on another thread");
     if (!err) {
         err = eng_enter(s->inst);
         /* Released under the handle lock, before a term can free the session. */
@@ -119,7 +119,8 @@ static void on_roll(void *ctx, uint32_t gen)
 static long check_dir(const char *path, long err)
 {
     struct stat st;
-    ENG_RETURN_IF(stat(path, &st) < 0 || !S_ISDIR(st.st_mode) || access(path, W_OK | X_OK) < 0, err);
+    ENG_RETURN_IF(stat(path, &st) < 0 || !S_ISDIR(st.st_mode) || access(path, W_OK | X_OK) < 0, err,
+                  "the path is missing or not a writable directory");
     return JET_errSuccess;
 }
 
@@ -137,7 +138,7 @@ static long append_marker(eng_inst *in, uint16_t type)
 long eng_inst_init(eng_inst *in, JET_GRBIT grbit)
 {
     ENG_RETURN_IF(grbit & ~(JET_GRBIT)(JET_bitReplayIgnoreMissingDB | JET_bitRecoveryWithoutUndo),
-                  JET_errInvalidGrbit);
+                  JET_errInvalidGrbit, "JetInit takes only ReplayIgnoreMissingDB and RecoveryWithoutUndo");
     pthread_mutex_lock(&in->mu);
     long err = in->state == INST_RUNNING        ? JET_errAlreadyInitialized
                : in->state == INST_INITIALIZING ? JET_errInitInProgress
@@ -257,14 +258,14 @@ void eng_session_destroy(eng_sess *s)
 long eng_session_begin(eng_inst *in, JET_SESID *psesid)
 {
     eng_sess *s = calloc(1, sizeof *s);
-    ENG_RETURN_IF(!s, JET_errOutOfMemory);
+    ENG_RETURN_IF(!s, JET_errOutOfMemory, "no memory for a new session");
     s->inst = in;
     s->txn.sess = s;
     pthread_mutex_lock(&in->mu);
     if (in->nsessions >= (int)in->p.max_sessions) {
         pthread_mutex_unlock(&in->mu);
         free(s);
-        return ENG_ERR(JET_errOutOfSessions, "");
+        return ENG_ERR(JET_errOutOfSessions, "the instance has JET_paramMaxSessions sessions already");
     }
     s->next = in->sessions;
     in->sessions = s;
@@ -284,7 +285,8 @@ long eng_session_begin(eng_inst *in, JET_SESID *psesid)
 long eng_inst_term(eng_inst *in, JET_GRBIT grbit)
 {
     const JET_GRBIT known = JET_bitTermComplete | JET_bitTermAbrupt | JET_bitTermStopBackup | JET_bitTermDirty;
-    ENG_RETURN_IF(grbit & ~known, JET_errInvalidGrbit);
+    ENG_RETURN_IF(grbit & ~known, JET_errInvalidGrbit,
+                  "a term takes only the Complete, Abrupt, StopBackup and Dirty bits");
     bool dirty = grbit & JET_bitTermDirty;
     bool complete = !dirty && !(grbit & (JET_bitTermAbrupt | JET_bitTermStopBackup));
     bool backup = eng_bk_running(in); /* before in->mu: the backup mutex ranks above it */
@@ -302,7 +304,8 @@ long eng_inst_term(eng_inst *in, JET_GRBIT grbit)
      * (as aborted by the server) once the calls in flight have drained. */
     if (complete && backup) {
         pthread_mutex_unlock(&in->mu);
-        return ENG_ERR(JET_errBackupInProgress, "");
+        return ENG_ERR(JET_errBackupInProgress,
+                       "a streaming backup is running, which a clean term does not cut short");
     }
     in->state = INST_TERMINATING;
     eng_bk_stop(in); /* a backup call in flight ends with BackupAbortByServer */
@@ -326,7 +329,7 @@ long eng_inst_term(eng_inst *in, JET_GRBIT grbit)
             if (s->txn.level > 0) {
                 in->state = INST_RUNNING;
                 pthread_mutex_unlock(&in->mu);
-                return ENG_ERR(JET_errTooManyActiveUsers, "");
+                return ENG_ERR(JET_errTooManyActiveUsers, "a session still has a transaction open");
             }
     pthread_mutex_unlock(&in->mu);
     eng_bk_cancel(in);
@@ -374,7 +377,8 @@ long eng_inst_stop_service(eng_inst *in, JET_GRBIT grbit)
 {
     const JET_GRBIT resumable = JET_bitStopServiceBackgroundUserTasks | JET_bitStopServiceQuiesceCaches;
     const JET_GRBIT known = resumable | JET_bitStopServiceStopAndEmitLog | JET_bitStopServiceResume;
-    ENG_RETURN_IF(grbit & ~known, JET_errInvalidGrbit);
+    ENG_RETURN_IF(grbit & ~known, JET_errInvalidGrbit,
+                  "stopping the service takes only BackgroundUserTasks, QuiesceCaches, StopAndEmitLog and Resume");
     pthread_mutex_lock(&in->mu);
     long err = in->state == INST_TERMINATING ? JET_errTermInProgress
                : in->state != INST_RUNNING   ? JET_errNotInitialized

@@ -26,20 +26,21 @@
 long eng_redo_add(eng_redo *r, const eng_logrec_view *v)
 {
     bool diff = v->type == ENG_LR_PAGEDIFF;
-    ENG_RETURN_IF(v->type != ENG_LR_PAGE && !diff, JET_errLogCorrupted);
+    ENG_RETURN_IF(v->type != ENG_LR_PAGE && !diff, JET_errLogCorrupted,
+                  "a record held for redo is neither a page image nor a page diff");
     eng_rec_page pr;
     long err = diff ? eng_rec_pagediff_decode(v->data, v->len, r->ps, &pr)
                     : eng_rec_page_decode(v->data, v->len, r->ps, &pr);
-    ENG_RETURN_IF(err, err);
+    ENG_RETURN_IF(err, err, "a page record in the log does not decode");
     if (r->n == r->cap) {
         size_t nc = r->cap ? r->cap * 2 : 64;
         eng_redo_page *np = realloc(r->pages, nc * sizeof *np);
-        ENG_RETURN_IF(!np, JET_errOutOfMemory);
+        ENG_RETURN_IF(!np, JET_errOutOfMemory, "no memory to hold the transaction's page records");
         r->pages = np;
         r->cap = nc;
     }
     uint8_t *img = malloc(pr.body_len ? pr.body_len : 1);
-    ENG_RETURN_IF(!img, JET_errOutOfMemory);
+    ENG_RETURN_IF(!img, JET_errOutOfMemory, "no memory for a logged page change");
     memcpy(img, pr.body, pr.body_len);
     r->pages[r->n++] = (eng_redo_page){pr.dbid, pr.pgno, diff, pr.base, img, pr.body_len};
     return JET_errSuccess;
@@ -52,7 +53,7 @@ static long slot_writeback(eng_redo *r, eng_redo_slot *s)
     if (s->fd < 0 || !s->dirty)
         return JET_errSuccess;
     int w = eng_io_pwrite(s->fd, s->img, r->ps, eng_page_off(s->pgno, r->ps));
-    ENG_RETURN_IF(w < 0, eng_io_errno_to_jet(w, 0));
+    ENG_RETURN_IF(w < 0, eng_io_errno_to_jet(w, 0), "a replayed page cannot be written to its database");
     s->dirty = false;
     return JET_errSuccess;
 }
@@ -63,7 +64,7 @@ static long slot_get(eng_redo *r, int fd, uint32_t pgno, eng_redo_slot **out, bo
 {
     if (!r->slots) {
         r->slots = calloc(SLOTS, sizeof *r->slots);
-        ENG_RETURN_IF(!r->slots, JET_errOutOfMemory);
+        ENG_RETURN_IF(!r->slots, JET_errOutOfMemory, "no memory for the redo page slots");
         for (size_t i = 0; i < SLOTS; i++)
             r->slots[i].fd = -1;
     }
@@ -71,7 +72,7 @@ static long slot_get(eng_redo *r, int fd, uint32_t pgno, eng_redo_slot **out, bo
     *have = s->fd == fd && s->pgno == pgno;
     if (!*have) {
         long err = slot_writeback(r, s);
-        ENG_RETURN_IF(err, err);
+        ENG_RETURN_IF(err, err, "the page in the slot cannot be written back to make room");
         if (!s->img && !(s->img = malloc(r->ps)))
             return JET_errOutOfMemory;
         s->fd = -1; /* holds nothing until the caller fills it */
@@ -86,11 +87,12 @@ static long diff_base(eng_redo *r, int fd, eng_redo_slot *s, bool have_it, const
 {
     if (!have_it) {
         ssize_t got = eng_io_pread(fd, s->img, r->ps, eng_page_off(p->pgno, r->ps));
-        ENG_RETURN_IF(got < 0, eng_io_errno_to_jet((int)got, 0));
+        ENG_RETURN_IF(got < 0, eng_io_errno_to_jet((int)got, 0),
+                      "the page a logged diff applies to cannot be read");
         if (got != (ssize_t)r->ps || eng_page_verify(s->img, p->pgno, r->ps)) {
             eng_event(NULL, 1, 305, "redo: page %u of database %u, which a logged change applies to, is damaged",
                       p->pgno, p->dbid);
-            return ENG_ERR(JET_errReadVerifyFailure, "");
+            return ENG_ERR(JET_errReadVerifyFailure, "the page a logged diff applies to is short or damaged");
         }
         s->fd = fd;
         s->pgno = p->pgno;
@@ -104,7 +106,7 @@ static long diff_base(eng_redo *r, int fd, eng_redo_slot *s, bool have_it, const
                   "redo: page %u of database %u is at log position %u:%u, the change logged at %u:%u needs %u:%u",
                   p->pgno, p->dbid, ENG_LSN_GEN(have), ENG_LSN_OFF(have), ENG_LSN_GEN(lsn), ENG_LSN_OFF(lsn),
                   ENG_LSN_GEN(p->base), ENG_LSN_OFF(p->base));
-        return ENG_ERR(JET_errDatabaseCorrupted, "");
+        return ENG_ERR(JET_errDatabaseCorrupted, "the page is not at the version the logged diff needs");
     }
     return 0;
 }
@@ -114,14 +116,14 @@ long eng_redo_write(eng_redo *r, int fd, eng_redo_page *p, eng_lsn lsn)
     eng_redo_slot *s = NULL;
     bool have_it = false;
     long err = slot_get(r, fd, p->pgno, &s, &have_it);
-    ENG_RETURN_IF(err, err);
+    ENG_RETURN_IF(err, err, "the page cannot be given a redo slot");
     if (p->diff) {
         long st = diff_base(r, fd, s, have_it, p, lsn);
         if (st == 1) {
             r->skipped++;
             return JET_errSuccess;
         }
-        ENG_RETURN_IF(st, st);
+        ENG_RETURN_IF(st, st, "the logged diff cannot be applied to the page on disk");
         eng_pagediff_apply(s->img, p->img, p->len);
     } else {
         memcpy(s->img, p->img, r->ps);

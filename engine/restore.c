@@ -132,7 +132,7 @@ static long check_stream(int fd, const char *path, uint32_t ps, bool pages, eng_
         return JET_errSuccess;
     enum { RUN = 64 };
     uint8_t *buf = malloc((size_t)RUN * ps);
-    ENG_RETURN_IF(!buf, JET_errOutOfMemory);
+    ENG_RETURN_IF(!buf, JET_errOutOfMemory, "no memory to read the stream's pages");
     for (uint32_t p = ENG_PGNO_META; !err && p < npages; p += RUN) {
         uint32_t n = npages - p < RUN ? npages - p : RUN;
         got = eng_io_pread(fd, buf, (size_t)n * ps, eng_page_off(p, ps));
@@ -160,12 +160,13 @@ static long open_candidate(struct rst *r, const char *path, struct rfile *out)
 {
     memset(out, 0, sizeof *out);
     out->fd = -1;
-    ENG_RETURN_IF(strlen(path) >= sizeof out->path, JET_errInvalidPath);
+    ENG_RETURN_IF(strlen(path) >= sizeof out->path, JET_errInvalidPath,
+                  "the restored file's path is longer than the engine stores");
     int fd = eng_io_open(path, O_RDWR | O_NONBLOCK, 0);
-    ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0));
+    ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0), "the restored file cannot be opened");
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         eng_io_close(fd);
-        return ENG_ERR(JET_errFileAccessDenied, ""); /* in use by an instance */
+        return ENG_ERR(JET_errFileAccessDenied, "the restored file is in use by an instance");
     }
     uint8_t *t = malloc(r->ps);
     eng_rec_trailer tr = {0};
@@ -183,7 +184,7 @@ static long open_candidate(struct rst *r, const char *path, struct rfile *out)
     free(t);
     if (err) {
         eng_io_close(fd);
-        return ENG_ERR(err, "");
+        return ENG_ERR(err, "the file is not a whole backup stream, or could not be checked");
     }
     snprintf(out->path, sizeof out->path, "%s", path);
     out->fd = fd;
@@ -192,7 +193,8 @@ static long open_candidate(struct rst *r, const char *path, struct rfile *out)
 
 static long add_candidate(struct rst *r, const char *path, bool required)
 {
-    ENG_RETURN_IF(r->nf >= MAXF, JET_errTooManyAttachedDatabases);
+    ENG_RETURN_IF(r->nf >= MAXF, JET_errTooManyAttachedDatabases,
+                  "the restore already has as many database files as it can take");
     struct rfile *f = &r->f[r->nf];
     long err = open_candidate(r, path, f);
     if (err) {
@@ -206,7 +208,8 @@ static long add_candidate(struct rst *r, const char *path, bool required)
     }
     if (find_sig(r, f->sig) != MAP_NONE) {
         eng_io_close(f->fd);
-        return required ? ENG_ERR(JET_errDatabaseDuplicate, "") : JET_errSuccess;
+        return required ? ENG_ERR(JET_errDatabaseDuplicate, "two files of the restore are the same database")
+                        : JET_errSuccess;
     }
     r->nf++;
     return JET_errSuccess;
@@ -342,16 +345,17 @@ static long on_record(struct rst *r, const eng_logrec_view *v)
     case ENG_LR_ATTACH: {
         eng_rec_attach a;
         long err = eng_rec_attach_decode(v->data, v->len, &a);
-        ENG_RETURN_IF(err, err);
+        ENG_RETURN_IF(err, err, "an ATTACH record in the log does not decode");
         uint32_t dbid = a.dbid;
-        ENG_RETURN_IF(dbid == 0 || dbid > ENG_MAX_DB, JET_errLogCorrupted);
+        ENG_RETURN_IF(dbid == 0 || dbid > ENG_MAX_DB, JET_errLogCorrupted,
+                      "an ATTACH record in the log names a database id out of range");
         r->map[dbid] = find_sig(r, a.sig);
         return JET_errSuccess;
     }
     case ENG_LR_DETACH: {
         eng_rec_detach dt;
         long err = eng_rec_detach_decode(v->data, v->len, &dt);
-        ENG_RETURN_IF(err, err);
+        ENG_RETURN_IF(err, err, "a DETACH record in the log does not decode");
         uint32_t dbid = dt.dbid;
         if (dbid && dbid <= ENG_MAX_DB)
             r->map[dbid] = MAP_NONE;
@@ -395,7 +399,7 @@ static long replay(struct rst *r, const eng_log_config *cfg, uint32_t from, uint
 static long finish(struct rst *r, struct rfile *f, eng_lsn end)
 {
     uint8_t *meta = malloc(r->ps);
-    ENG_RETURN_IF(!meta, JET_errOutOfMemory);
+    ENG_RETURN_IF(!meta, JET_errOutOfMemory, "no memory to read the restored file's meta page");
     ssize_t n = eng_io_pread(f->fd, meta, r->ps, eng_page_off(ENG_PGNO_META, r->ps));
     long err = n == (ssize_t)r->ps ? eng_page_verify(meta, ENG_PGNO_META, r->ps) : JET_errDatabaseCorrupted;
     uint32_t npages = err ? 0 : eng_ld32(meta + ENG_META_NPAGES);
@@ -438,7 +442,7 @@ static long finish(struct rst *r, struct rfile *f, eng_lsn end)
 static long check_log_size(const char *path)
 {
     int fd = eng_io_open(path, O_RDONLY | O_NONBLOCK, 0);
-    ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0));
+    ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0), "a log generation of the backup cannot be opened");
     struct stat st;
     uint8_t *h = malloc(LOG_HDR_SIZE);
     log_fhdr fh;
@@ -606,7 +610,7 @@ static void report(const struct rst *r, long err)
 long eng_restore(const eng_restore_args *a)
 {
     struct rst *r = rst_new(a->p);
-    ENG_RETURN_IF(!r, JET_errOutOfMemory);
+    ENG_RETURN_IF(!r, JET_errOutOfMemory, "no memory for the restore's state");
     status(a->pfn, JET_sntBegin);
     long err = run(r, a);
     report(r, err);
@@ -651,12 +655,12 @@ static long lock_live(struct target *t)
     int fd = eng_io_open(t->orig, O_RDONLY | O_NONBLOCK, 0);
     if (fd == -ENOENT)
         return JET_errSuccess; /* the database is gone: the restore brings it back */
-    ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0));
+    ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0), "the live database file cannot be opened");
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || flock(fd, LOCK_EX | LOCK_NB) < 0) {
         eng_io_close(fd);
         eng_event(NULL, 1, 906, "restore: %s is in use by an instance, or not a file: it cannot be replaced", t->orig);
-        return ENG_ERR(JET_errFileAccessDenied, "");
+        return ENG_ERR(JET_errFileAccessDenied, "the live database is in use by an instance, or not a file");
     }
     t->live_fd = fd;
     return JET_errSuccess;
@@ -668,7 +672,7 @@ static long add_target(struct rdir *d, struct target *t, bool *is_stream)
 {
     *is_stream = false;
     int fd = eng_io_open(t->stream, O_RDONLY | O_NONBLOCK, 0);
-    ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0));
+    ENG_RETURN_IF(fd < 0, eng_io_errno_to_jet(fd, 0), "a file of the backup directory cannot be opened");
     uint32_t ps = d->p->page_size;
     uint8_t *tp = malloc(ps);
     eng_rec_trailer tr = {0};
@@ -719,7 +723,8 @@ static long find_streams(struct rdir *d, const char *backup_dir)
 {
     DIR *dd = opendir(backup_dir);
     int oe = dd ? 0 : errno;
-    ENG_RETURN_IF(!dd, oe == ENOENT || oe == ENOTDIR ? JET_errFileNotFound : eng_io_errno_to_jet(-oe, 0));
+    ENG_RETURN_IF(!dd, oe == ENOENT || oe == ENOTDIR ? JET_errFileNotFound : eng_io_errno_to_jet(-oe, 0),
+                  "the backup directory cannot be opened");
     long err = JET_errSuccess;
     struct dirent *e;
     while (!err && (e = readdir(dd))) {
@@ -756,7 +761,7 @@ static long find_streams(struct rdir *d, const char *backup_dir)
 static long copy_stream(struct target *t, uint8_t *buf)
 {
     int in = eng_io_open(t->stream, O_RDONLY | O_NONBLOCK, 0);
-    ENG_RETURN_IF(in < 0, eng_io_errno_to_jet(in, 0));
+    ENG_RETURN_IF(in < 0, eng_io_errno_to_jet(in, 0), "the backup stream cannot be opened to copy it");
     int out = eng_io_open(t->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     long err = out < 0 ? eng_io_errno_to_jet(out, 0) : JET_errSuccess;
     t->made = out >= 0;
@@ -850,7 +855,7 @@ static long put_in_place(struct rdir *d)
 
 long eng_restore_backup_dir(const eng_params *p, const char *backup_dir, const char *dest, JET_PFNSTATUS pfn)
 {
-    ENG_RETURN_IF(!backup_dir || !*backup_dir, JET_errInvalidParameter);
+    ENG_RETURN_IF(!backup_dir || !*backup_dir, JET_errInvalidParameter, "no backup directory was given");
     struct rdir *d = calloc(1, sizeof *d);
     uint8_t *buf = malloc(COPY_CHUNK);
     JET_RSTMAP *map = calloc(ENG_MAX_DB, sizeof *map);
@@ -860,7 +865,7 @@ long eng_restore_backup_dir(const eng_params *p, const char *backup_dir, const c
         free(buf);
         free(map);
         free(r);
-        return ENG_ERR(JET_errOutOfMemory, "");
+        return ENG_ERR(JET_errOutOfMemory, "no memory for the restore's state and copy buffer");
     }
     d->p = p;
     status(pfn, JET_sntBegin);

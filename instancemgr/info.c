@@ -44,7 +44,8 @@ static void snap_free(struct snap *sn)
 
 JET_ERR JET_API JetGetInstanceInfo(unsigned long *pcInstanceInfo, JET_INSTANCE_INFO **paInstanceInfo)
 {
-    ENG_RETURN_IF(!pcInstanceInfo || !paInstanceInfo, JET_errInvalidParameter);
+    ENG_RETURN_IF(!pcInstanceInfo || !paInstanceInfo, JET_errInvalidParameter,
+                  "no place was given for the count or the array");
     eng_inst **all;
     size_t n;
     long err = imgr_pin_all(&all, &n);

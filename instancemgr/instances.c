@@ -40,7 +40,7 @@ static long list_add(eng_inst *in)
     if (g_count == g_cap) {
         size_t nc = g_cap ? g_cap * 2 : 16;
         eng_inst **nl = realloc(g_list, nc * sizeof *nl);
-        ENG_RETURN_IF(!nl, JET_errOutOfMemory);
+        ENG_RETURN_IF(!nl, JET_errOutOfMemory, "no memory to grow the instance table");
         g_list = nl;
         g_cap = nc;
     }
@@ -66,17 +66,21 @@ static void list_del(eng_inst *in)
 /* Allocate an instance with the current process defaults. Under g_mu. */
 static long inst_alloc(const char *name, const char *display, eng_inst **out)
 {
-    ENG_RETURN_IF(name && strlen(name) > JET_cbNameMost, JET_errInvalidParameter);
-    ENG_RETURN_IF(display && strlen(display) > JET_cbNameMost, JET_errInvalidParameter);
+    ENG_RETURN_IF(name && strlen(name) > JET_cbNameMost, JET_errInvalidParameter,
+                  "the instance name is longer than JET_cbNameMost");
+    ENG_RETURN_IF(display && strlen(display) > JET_cbNameMost, JET_errInvalidParameter,
+                  "the display name is longer than JET_cbNameMost");
     for (size_t i = 0; i < g_count; i++) {
         eng_inst *o = g_list[i];
         bool same = name ? (o->has_name && !strcmp(o->name, name)) : !o->has_name;
-        ENG_RETURN_IF(same, JET_errInstanceNameInUse);
+        ENG_RETURN_IF(same, JET_errInstanceNameInUse,
+                      "another instance has this name, or is unnamed as this one is");
     }
     size_t limit = g_mode == MODE_ONE ? 1 : g_defaults.max_instances;
-    ENG_RETURN_IF(g_count >= limit, JET_errTooManyInstances);
+    ENG_RETURN_IF(g_count >= limit, JET_errTooManyInstances,
+                  "the instance limit is reached (JET_paramMaxInstances, or one in one-instance mode)");
     eng_inst *in = eng_inst_new();
-    ENG_RETURN_IF(!in, JET_errOutOfMemory);
+    ENG_RETURN_IF(!in, JET_errOutOfMemory, "no memory for a new instance");
     in->p = g_defaults;
     if (name) {
         strcpy(in->name, name);
@@ -114,7 +118,7 @@ static long resolve(JET_INSTANCE h, eng_inst **out)
         return JET_errSuccess;
     }
     eng_inst *in = eng_handle_get(h, ENG_H_INSTANCE);
-    ENG_RETURN_IF(!in, JET_errInvalidParameter);
+    ENG_RETURN_IF(!in, JET_errInvalidParameter, "the instance handle names no instance");
     *out = in;
     return JET_errSuccess;
 }
@@ -193,9 +197,9 @@ static long check_paths(eng_inst *in)
         if (o == in || !(o->mgr_inited || o->mgr_busy))
             continue;
         if (realpath(o->p.system_path, other) && !strcmp(other, mine_sys))
-            return ENG_ERR(JET_errSystemPathInUse, "");
+            return ENG_ERR(JET_errSystemPathInUse, "another instance uses the same system directory");
         if (realpath(o->p.log_path, other) && !strcmp(other, mine_log))
-            return ENG_ERR(JET_errLogFilePathInUse, "");
+            return ENG_ERR(JET_errLogFilePathInUse, "another instance uses the same log directory");
     }
     return JET_errSuccess;
 }
@@ -203,8 +207,8 @@ static long check_paths(eng_inst *in)
 JET_ERR JET_API JetCreateInstance2(JET_INSTANCE *pinstance, const char *szInstanceName,
                                    const char *szDisplayName, JET_GRBIT grbit)
 {
-    ENG_RETURN_IF(!pinstance, JET_errInvalidParameter);
-    ENG_RETURN_IF(grbit, JET_errInvalidGrbit);
+    ENG_RETURN_IF(!pinstance, JET_errInvalidParameter, "no place was given for the instance handle");
+    ENG_RETURN_IF(grbit, JET_errInvalidGrbit, "creating an instance takes no grbit");
     pthread_mutex_lock(&g_mu);
     defaults_ready();
     long err = g_mode == MODE_ONE ? JET_errRunningInOneInstanceMode : JET_errSuccess;
@@ -333,7 +337,8 @@ JET_ERR JET_API JetSetSystemParameter(JET_INSTANCE *pinstance, JET_SESID sesid, 
     (void)sesid;
     pthread_mutex_lock(&g_mu);
     defaults_ready();
-    long err = eng_param_known(paramid) ? JET_errSuccess : JET_errInvalidParameter;
+    long err = eng_param_known(paramid) ? JET_errSuccess
+                                        : ENG_ERR(JET_errInvalidParameter, "no such system parameter id");
     bool global = !pinstance || is_nil(*pinstance) || eng_param_is_global(paramid);
     if (!err && global) {
         /* Process-wide values are read when instances are created (ESE reads MaxInstances when
@@ -388,7 +393,7 @@ JET_ERR JET_API JetBeginSession(JET_INSTANCE instance, JET_SESID *psesid, JET_PC
 {
     (void)szUserName;
     (void)szPassword;
-    ENG_RETURN_IF(!psesid, JET_errInvalidParameter);
+    ENG_RETURN_IF(!psesid, JET_errInvalidParameter, "no place was given for the session id");
     pthread_mutex_lock(&g_mu);
     eng_inst *in = NULL;
     long err = g_mode == MODE_NOSET ? JET_errNotInitialized : resolve(instance, &in);
@@ -423,7 +428,8 @@ static bool param_matches(unsigned long id, JET_API_PTR l, const char *sz)
 JET_ERR JET_API JetEnableMultiInstance(JET_SETSYSPARAM *psetsysparam, unsigned long csetsysparam,
                                        unsigned long *pcsetsucceed)
 {
-    ENG_RETURN_IF(!psetsysparam && csetsysparam, JET_errInvalidParameter);
+    ENG_RETURN_IF(!psetsysparam && csetsysparam, JET_errInvalidParameter,
+                  "a count of parameters was given without the array");
     pthread_mutex_lock(&g_mu);
     defaults_ready();
     long err = g_mode == MODE_ONE ? JET_errRunningInOneInstanceMode : JET_errSuccess;

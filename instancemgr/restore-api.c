@@ -10,7 +10,8 @@
 static long restore(const char *log_path, JET_RSTMAP *map, long nmap, const char *backup_logs, uint32_t lo,
                     uint32_t hi, const char *forward, JET_PFNSTATUS pfn)
 {
-    ENG_RETURN_IF(!backup_logs || !*backup_logs || nmap < 0 || (nmap && !map), JET_errInvalidParameter);
+    ENG_RETURN_IF(!backup_logs || !*backup_logs || nmap < 0 || (nmap && !map), JET_errInvalidParameter,
+                  "the backup log directory is missing, or the restore map and its count disagree");
     long err = imgr_check_not_one_instance();
     if (err)
         return err;
@@ -25,7 +26,7 @@ JET_ERR JET_API JetExternalRestore(JET_PSTR szCheckpointFilePath, JET_PSTR szLog
                                    JET_PFNSTATUS pfn)
 {
     (void)szCheckpointFilePath;
-    ENG_RETURN_IF(genLow < 0 || genHigh < 0, JET_errInvalidParameter);
+    ENG_RETURN_IF(genLow < 0 || genHigh < 0, JET_errInvalidParameter, "a log generation is negative");
     return restore(szLogPath, rgrstmap, crstfilemap, szBackupLogPath, (uint32_t)genLow, (uint32_t)genHigh, NULL,
                    pfn);
 }
@@ -40,8 +41,10 @@ JET_ERR JET_API JetExternalRestore2(JET_PSTR szCheckpointFilePath, JET_PSTR szLo
     bool tckpt = szTargetInstanceCheckpointPath && *szTargetInstanceCheckpointPath;
     bool tname = szTargetInstanceName && *szTargetInstanceName;
     /* ESE: the target's log and checkpoint paths come together, and a name excludes them. */
-    ENG_RETURN_IF(tlog != tckpt || (tname && tlog), JET_errInvalidParameter);
-    ENG_RETURN_IF(pLogInfo && pLogInfo->cbSize != sizeof *pLogInfo, JET_errInvalidParameter);
+    ENG_RETURN_IF(tlog != tckpt || (tname && tlog), JET_errInvalidParameter,
+                  "the target's log and checkpoint paths come together, and a target name excludes them");
+    ENG_RETURN_IF(pLogInfo && pLogInfo->cbSize != sizeof *pLogInfo, JET_errInvalidParameter,
+                  "the JET_LOGINFO's cbSize is not the size of the structure");
     uint32_t lo = pLogInfo ? (uint32_t)pLogInfo->ulGenLow : 0, hi = pLogInfo ? (uint32_t)pLogInfo->ulGenHigh : 0;
     char forward[ENG_PATH_MAX];
     forward[0] = 0;
@@ -57,7 +60,8 @@ JET_ERR JET_API JetExternalRestore2(JET_PSTR szCheckpointFilePath, JET_PSTR szLo
             pthread_mutex_unlock(&in->mu);
             imgr_unpin(in);
         }
-        ENG_RETURN_IF(err, JET_errBadRestoreTargetInstance);
+        ENG_RETURN_IF(err, JET_errBadRestoreTargetInstance,
+                      "no running instance has the target instance name");
     } else if (tlog) {
         snprintf(forward, sizeof forward, "%s", szTargetInstanceLogPath);
     }

@@ -93,7 +93,7 @@ static void sess_remove(struct snap_sess *s)
 static long session_info(struct snap_sess *s, unsigned long *pc, JET_INSTANCE_INFO **pa)
 {
     eng_inst **v = malloc((s->n ? s->n : 1) * sizeof *v);
-    ENG_RETURN_IF(!v, JET_errOutOfMemory);
+    ENG_RETURN_IF(!v, JET_errOutOfMemory, "no memory to list the snapshot's instances");
     for (size_t i = 0; i < s->n; i++)
         v[i] = s->v[i].in;
     long err = imgr_instance_info(v, s->n, pc, pa);
@@ -106,7 +106,7 @@ static long add_instance(struct snap_sess *s, eng_inst *in)
     if (s->n == s->cap) {
         size_t nc = s->cap ? s->cap * 2 : 8;
         struct snap_inst *nv = realloc(s->v, nc * sizeof *nv);
-        ENG_RETURN_IF(!nv, JET_errOutOfMemory);
+        ENG_RETURN_IF(!nv, JET_errOutOfMemory, "no memory to add an instance to the snapshot");
         s->v = nv;
         s->cap = nc;
     }
@@ -151,8 +151,9 @@ JET_ERR JET_API JetOSSnapshotPrepare(JET_OSSNAPID *psnapId, const JET_GRBIT grbi
 {
     const JET_GRBIT known = JET_bitIncrementalSnapshot | JET_bitCopySnapshot | JET_bitContinueAfterThaw |
                             JET_bitExplicitPrepare;
-    ENG_RETURN_IF(grbit & ~known, JET_errInvalidGrbit);
-    ENG_RETURN_IF(!psnapId, JET_errInvalidParameter);
+    ENG_RETURN_IF(grbit & ~known, JET_errInvalidGrbit,
+                  "preparing a snapshot takes only Incremental, Copy, ContinueAfterThaw and ExplicitPrepare");
+    ENG_RETURN_IF(!psnapId, JET_errInvalidParameter, "no place was given for the snapshot id");
     eng_inst **all = NULL;
     size_t n = 0;
     long err = imgr_pin_all(&all, &n);
