@@ -94,15 +94,11 @@ static inline void eng_st64(uint8_t *p, uint64_t v)
  * print "jetsnap: error N (JET_errName) at FILE:LINE: why" on stderr, as zstd's RETURN_ERROR_IF
  * does. `why` is a string literal saying what was wrong, in the words a user reading the trace
  * needs (not the error's name again). ENG_ERR is the same for an error computed elsewhere. */
-#define ENG_RETURN_IF(...) ENG_RETURN_IF_PICK_(__VA_ARGS__, ENG_RETURN_IF3_, ENG_RETURN_IF2_, -)(__VA_ARGS__)
-#define ENG_RETURN_IF_PICK_(a, b, c, name, ...) name
-#define ENG_RETURN_IF3_(cond, err, why)                                                            \
+#define ENG_RETURN_IF(cond, err, why)                                                              \
     do {                                                                                           \
         if (cond)                                                                                  \
             return eng_trace_err((err), __FILE__, __LINE__, "" why);                               \
     } while (0)
-/* Transitional: sites not yet given a reason. */
-#define ENG_RETURN_IF2_(cond, err) ENG_RETURN_IF3_(cond, err, "")
 #define ENG_ERR(err, why) eng_trace_err((err), __FILE__, __LINE__, "" why)
 long eng_trace_err(long err, const char *file, int line, const char *why);
 
