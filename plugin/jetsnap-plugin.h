@@ -63,6 +63,8 @@ extern "C" {
 #define JETSNAP_E_NO_MEMORY (-10)       /* org.freedesktop.DBus.Error.NoMemory */
 #define JETSNAP_E_CONFIG (-11)          /* the configuration file has errors (message: FILE:LINE) */
 #define JETSNAP_E_MODE (-12)            /* an instance-mode conflict (JET_errRunningIn*InstanceMode) */
+#define JETSNAP_E_BUS (-13)             /* the bus could not be reached, or another process owns the
+                                           writer's bus name (open only) */
 
 /* Log priorities: syslog's numbers, so a host can hand them to the journal unchanged. */
 #define JETSNAP_LOG_ERR 3
@@ -116,6 +118,13 @@ enum jetsnap_mode {
                                application keeps them (close leaves them running, thawed) */
 };
 
+/* Where the writer's D-Bus connection runs. */
+enum jetsnap_bus_loop {
+    JETSNAP_BUS_THREAD = 0, /* on a thread of the writer's own */
+    JETSNAP_BUS_HOST = 1,   /* on the host's main loop: it polls bus_fd and calls bus_dispatch */
+    JETSNAP_BUS_NONE = 2,   /* no D-Bus at all: the process coordinates in-process only */
+};
+
 struct jetsnap_open_args {
     uint32_t struct_size;        /* sizeof(struct jetsnap_open_args) */
     const char *config_path;     /* the ini file (docs/jetsnap.conf.5) */
@@ -124,6 +133,10 @@ struct jetsnap_open_args {
     void *log_ctx;
     jetsnap_event_fn *event;     /* or NULL */
     void *event_ctx;
+    /* NULL: the config's "bus" key. Otherwise "system", "session" or a D-Bus address
+     * ("unix:path=/run/x"), which overrides the key (jetsnapd --address, tests). */
+    const char *bus_address;
+    enum jetsnap_bus_loop bus_loop;
 };
 
 /* One instance as the writer sees it (list_instances). */
@@ -158,7 +171,11 @@ struct jetsnap_plugin {
      * Errors: INVALID_ARGS (NULL or short args), CONFIG (the file has errors; the message is the
      *   first "FILE:LINE: problem", the log callback gets every one), MODE (the process is in
      *   legacy one-instance mode: JET_errRunningInOneInstanceMode), NONRETRYABLE (no instance could
-     *   be started or found; the message says why for the first), NO_MEMORY. */
+     *   be started or found; the message says why for the first), BUS (the bus cannot be
+     *   reached, or another process owns the bus name; a connection lost later is re-made with
+     *   back-off, after thawing whatever was frozen), NO_MEMORY.
+     * Without bus_loop JETSNAP_BUS_NONE the writer exports its instances on D-Bus
+     * (docs/writer.md, "D-Bus interface") under the config's bus_name. */
     int (*open)(const struct jetsnap_open_args *args, jetsnap_writer **pw, struct jetsnap_error *err);
 
     /* close: abort every session (thawing first, AutoThawed reason "shutdown"), stop the timer, and in
@@ -226,6 +243,18 @@ struct jetsnap_plugin {
     /* error_name: the D-Bus error name of a JETSNAP_E_* code ("org.jetsnap.Writer1.Error.Busy"),
      * or NULL for JETSNAP_OK and unknown codes. Static string. */
     const char *(*error_name)(int code);
+
+    /* bus_fd: with JETSNAP_BUS_HOST, a descriptor the host's loop polls for POLLIN (it never reads,
+     * writes or closes it); -1 in the other modes. Valid until close. */
+    int (*bus_fd)(jetsnap_writer *w);
+
+    /* bus_dispatch: with JETSNAP_BUS_HOST, do the pending bus work without blocking (read,
+     * dispatch, write, reconnect after a lost connection) and return in how many milliseconds it
+     * wants to be called again if bus_fd stays quiet (-1: only when bus_fd is readable). Call it
+     * when bus_fd is readable or that time has passed, from one thread at a time. Calls that take
+     * long (a freeze quiescing) run on the writer's worker threads, never in bus_dispatch. In the
+     * other modes it returns -1 and does nothing. */
+    int (*bus_dispatch)(jetsnap_writer *w);
 };
 
 typedef const struct jetsnap_plugin *jetsnap_plugin_entry_fn(uint32_t abi_version);

@@ -3,6 +3,7 @@
  * the queue that delivers events and log lines outside the writer's mutex (writer-int.h).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +21,18 @@ static void writer_free(jetsnap_writer *w);
 
 int wr_open(const struct jetsnap_open_args *args, jetsnap_writer **pw, struct jetsnap_error *err)
 {
-    if (!args || !pw || args->struct_size < sizeof *args || !args->config_path)
+    /* A host built against an older 1.x header passes a shorter struct: the members it does not
+     * know keep their defaults (zero: the config's bus, on the writer's own thread). */
+    struct jetsnap_open_args a = {0};
+    if (!args || !pw || args->struct_size < offsetof(struct jetsnap_open_args, bus_address) || !args->config_path)
         return wr_fail(err, JETSNAP_E_INVALID_ARGS, 0, "open needs its arguments and a configuration path");
+    memcpy(&a, args, args->struct_size < sizeof a ? args->struct_size : sizeof a);
+    args = &a;
     if (args->mode != JETSNAP_MODE_HOST && args->mode != JETSNAP_MODE_ADOPT)
         return wr_fail(err, JETSNAP_E_INVALID_ARGS, 0, "unknown mode %d", (int)args->mode);
+    if (args->bus_loop != JETSNAP_BUS_THREAD && args->bus_loop != JETSNAP_BUS_HOST &&
+        args->bus_loop != JETSNAP_BUS_NONE)
+        return wr_fail(err, JETSNAP_E_INVALID_ARGS, 0, "unknown bus loop %d", (int)args->bus_loop);
     jetsnap_writer *w = calloc(1, sizeof *w);
     if (!w)
         return wr_fail(err, JETSNAP_E_NO_MEMORY, 0, "out of memory");
@@ -150,6 +159,7 @@ const char *wr_error_name(int code)
     case JETSNAP_E_NONRETRYABLE:
     case JETSNAP_E_CONFIG:
     case JETSNAP_E_MODE:
+    case JETSNAP_E_BUS:
         return "org.jetsnap.Writer1.Error.NonRetryable";
     case JETSNAP_E_INVALID_STATE:
         return "org.jetsnap.Writer1.Error.InvalidState";

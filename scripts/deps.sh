@@ -9,6 +9,8 @@ PACKAGES=(
   check                                          # unit tests (Check)
   libinih-dev libzstd-dev libdbus-1-dev          # conf/, backup streams, D-Bus writer
   dbus-daemon dbus-bin                           # private bus for integration tests
+  libjson-c-dev                                  # jetsnapctl --json
+  systemd libglib2.0-bin python3-dbus util-linux # real D-Bus clients in tests: busctl, gdbus, dbus-python; setpriv
   libsqlite3-dev sqlite3                         # benchmark baseline
   liblmdb-dev lmdb-utils                         # bench-backup baseline (mdb_copy)
   clang                                          # fuzz targets (libFuzzer)

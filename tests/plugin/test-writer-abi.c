@@ -121,6 +121,7 @@ static jetsnap_writer *open_writer(enum jetsnap_mode mode)
         .mode = mode,
         .log = on_log,
         .event = on_event,
+        .bus_loop = JETSNAP_BUS_NONE, /* in-process only: the D-Bus side has its own suite */
     };
     jetsnap_writer *w = NULL;
     struct jetsnap_error e = {0};
@@ -550,7 +551,8 @@ START_TEST(legacy_one_instance_process_is_named)
     ck_assert_int_eq(JetSetSystemParameter(NULL, 0, JET_paramSystemPath, 0, sub), JET_errSuccess);
     ck_assert_int_eq(JetSetSystemParameter(NULL, 0, JET_paramLogFilePath, 0, sub), JET_errSuccess);
     ck_assert_int_eq(JetInit(&legacy), JET_errSuccess);
-    struct jetsnap_open_args a = {.struct_size = sizeof a, .config_path = conf_path, .mode = JETSNAP_MODE_HOST};
+    struct jetsnap_open_args a = {
+        .struct_size = sizeof a, .config_path = conf_path, .mode = JETSNAP_MODE_HOST, .bus_loop = JETSNAP_BUS_NONE};
     jetsnap_writer *w = NULL;
     struct jetsnap_error e = {0};
     ck_assert_int_eq(P->open(&a, &w, &e), JETSNAP_E_MODE);
@@ -611,7 +613,8 @@ START_TEST(config_errors_name_file_and_line)
     FILE *f = fopen(conf_path, "w");
     fprintf(f, "[writer]\nfreeze_timeout_ms = soon\n");
     fclose(f);
-    struct jetsnap_open_args a = {.struct_size = sizeof a, .config_path = conf_path, .mode = JETSNAP_MODE_HOST};
+    struct jetsnap_open_args a = {
+        .struct_size = sizeof a, .config_path = conf_path, .mode = JETSNAP_MODE_HOST, .bus_loop = JETSNAP_BUS_NONE};
     jetsnap_writer *w = NULL;
     struct jetsnap_error e = {0};
     ck_assert_int_eq(P->open(&a, &w, &e), JETSNAP_E_CONFIG);
