@@ -18,6 +18,8 @@ static const struct jetsnap_plugin table = {
     .release_owner = wr_release_owner,
     .results_free = wr_results_free,
     .error_name = wr_error_name,
+    .bus_fd = wr_bus_fd,
+    .bus_dispatch = wr_bus_dispatch,
 };
 
 __attribute__((visibility("default"))) const struct jetsnap_plugin *jetsnap_plugin_v1(uint32_t abi_version)

@@ -136,6 +136,10 @@ void wr_queue_event(jetsnap_writer *w, enum jetsnap_event_kind kind, uint32_t se
 /* Release mu and deliver what was queued (in order). */
 void wr_unlock_flush(jetsnap_writer *w);
 
+/* bus.c: the D-Bus side (jetsnap-plugin.h bus_fd, bus_dispatch). */
+int wr_bus_fd(jetsnap_writer *w);
+int wr_bus_dispatch(jetsnap_writer *w);
+
 /* session.c */
 int wr_prepare(jetsnap_writer *w, const char *owner, const char *backup_type, const char *const *instances,
                size_t n, uint32_t *psession, struct jetsnap_error *err);

@@ -1,0 +1,40 @@
+# testbus.sh — sourced by the plugin's shell tests: a private dbus-daemon of the test's own, which
+# any uid may connect to (the AccessDenied tests run a client as "nobody" with setpriv).
+#   testbus_start DIR   start it; sets TESTBUS_ADDRESS and TESTBUS_PID; the socket lives in DIR
+#   testbus_stop        kill it (safe to call twice; call it from the test's EXIT trap)
+
+testbus_start() {
+  local dir=$1
+  mkdir -p "$dir/bus"
+  chmod 755 "$dir" "$dir/bus"
+  cat >"$dir/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir=$dir/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+CONF
+  local out
+  out=$(dbus-daemon --config-file="$dir/bus.conf" --fork --nopidfile --print-address=1 --print-pid=1) || {
+    echo "testbus: dbus-daemon did not start" >&2
+    return 1
+  }
+  TESTBUS_ADDRESS=$(printf '%s\n' "$out" | sed -n 1p)
+  TESTBUS_PID=$(printf '%s\n' "$out" | sed -n 2p)
+  export TESTBUS_ADDRESS TESTBUS_PID
+}
+
+testbus_stop() {
+  if [ -n "${TESTBUS_PID:-}" ]; then
+    kill "$TESTBUS_PID" 2>/dev/null || true
+    TESTBUS_PID=
+  fi
+}
