@@ -22,7 +22,8 @@
 static int read_report(int fd, int cap_ms, char *text, size_t n);
 static int thaw_ended(DBusConnection *c, const struct ctl_opts *o, const char *path);
 static int thaw_call(DBusConnection *c, const struct ctl_opts *o, const char *owner);
-static int thaw_error(const struct ctl_opts *o, const char *owner, DBusError *err);
+static int thaw_error(DBusConnection *c, const struct ctl_opts *o, const char *owner, DBusError *err);
+static bool owner_still(DBusConnection *c, const struct ctl_opts *o, const char *owner);
 
 int ctl_freeze(const struct ctl_opts *o)
 {
@@ -196,7 +197,7 @@ static int thaw_call(DBusConnection *c, const struct ctl_opts *o, const char *ow
     long long wait = 3LL * o->timeout_ms + CTL_FREEZE_MARGIN_MS;
     DBusMessage *r = ctl_send(c, m, wait > 0x7fffffff ? 0x7fffffff : (int)wait, &err);
     if (!r)
-        return thaw_error(o, owner, &err);
+        return thaw_error(c, o, owner, &err);
     DBusMessageIter it;
     struct ctl_result *res = NULL;
     size_t n = 0;
@@ -220,16 +221,24 @@ static int thaw_call(DBusConnection *c, const struct ctl_opts *o, const char *ow
     return CTL_EXIT_OK;
 }
 
-static int thaw_error(const struct ctl_opts *o, const char *owner, DBusError *err)
+static int thaw_error(DBusConnection *c, const struct ctl_opts *o, const char *owner, DBusError *err)
 {
     int rc;
-    if (dbus_error_has_name(err, DBUS_ERROR_UNKNOWN_METHOD) || dbus_error_has_name(err, DBUS_ERROR_UNKNOWN_OBJECT) ||
+    /* No reply: either the owner left during the call (as a killed holder does), or it never
+     * answers holder calls; whether it is still the owner tells which. */
+    bool left = dbus_error_has_name(err, DBUS_ERROR_NO_REPLY) && !owner_still(c, o, owner);
+    if (dbus_error_has_name(err, DBUS_ERROR_NO_REPLY) && !left) {
+        ctl_err("the freeze owner %s did not answer: it is not a jetsnapctl holder (another coordinator's "
+                "session), or it hangs; not touched",
+                owner);
+        rc = CTL_EXIT_NOT_HOLDER;
+    } else if (dbus_error_has_name(err, DBUS_ERROR_UNKNOWN_METHOD) || dbus_error_has_name(err, DBUS_ERROR_UNKNOWN_OBJECT) ||
         dbus_error_has_name(err, DBUS_ERROR_UNKNOWN_INTERFACE)) {
         ctl_err("the freeze belongs to %s, which is not a jetsnapctl holder (another coordinator's session); "
                 "not touched",
                 owner);
         rc = CTL_EXIT_NOT_HOLDER;
-    } else if (dbus_error_has_name(err, DBUS_ERROR_SERVICE_UNKNOWN) ||
+    } else if (left || dbus_error_has_name(err, DBUS_ERROR_SERVICE_UNKNOWN) ||
                dbus_error_has_name(err, DBUS_ERROR_NAME_HAS_NO_OWNER)) {
         ctl_err("the freeze owner %s left the bus before this thaw: the writer thawed when it left, discard the "
                 "snapshot",
@@ -253,4 +262,22 @@ static int thaw_error(const struct ctl_opts *o, const char *owner, DBusError *er
     }
     dbus_error_free(err);
     return rc;
+}
+
+static bool owner_still(DBusConnection *c, const struct ctl_opts *o, const char *owner)
+{
+    DBusError err;
+    dbus_error_init(&err);
+    DBusMessageIter v;
+    DBusMessage *r = ctl_get(c, o, CTL_ROOT, CTL_IFACE_WRITER, "FreezeOwner", &v, &err);
+    if (!r) {
+        dbus_error_free(&err);
+        return true; /* cannot tell: do not claim the freeze ended */
+    }
+    const char *now = "";
+    if (dbus_message_iter_get_arg_type(&v) == DBUS_TYPE_STRING)
+        dbus_message_iter_get_basic(&v, &now);
+    bool same = strcmp(now, owner) == 0;
+    dbus_message_unref(r);
+    return same;
 }

@@ -71,7 +71,6 @@ static int gather(DBusConnection *c, const struct ctl_opts *o, json_object *top)
     json_object_object_add(top, "bus_name", json_object_new_string(o->bus_name));
     json_object_object_add(top, "state", json_object_new_string(state));
     json_object *inst = json_object_new_array();
-    json_object_object_add(top, "instances", inst);
     if (dbus_message_iter_next(&it) && dbus_message_iter_get_arg_type(&it) == DBUS_TYPE_ARRAY) {
         dbus_message_iter_recurse(&it, &a);
         for (; dbus_message_iter_get_arg_type(&a) == DBUS_TYPE_STRUCT; dbus_message_iter_next(&a)) {
@@ -89,7 +88,9 @@ static int gather(DBusConnection *c, const struct ctl_opts *o, json_object *top)
         }
     }
     dbus_message_unref(r);
-    return gather_writer_props(c, o, top);
+    int rc = gather_writer_props(c, o, top);
+    json_object_object_add(top, "instances", inst);
+    return rc;
 }
 
 static int gather_writer_props(DBusConnection *c, const struct ctl_opts *o, json_object *top)
