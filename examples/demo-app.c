@@ -64,6 +64,7 @@ static const struct jetsnap_plugin *load_plugin(const char *path, void **so);
 static void *load_main(void *arg);
 static void on_log(void *ctx, int priority, const char *instance, int event, const char *message);
 static int remap(const char *path, const char *map, char *out, size_t n);
+static void mkdirs(const char *path);
 
 int main(int argc, char **argv)
 {
@@ -214,7 +215,9 @@ static int serve(const struct opts *o, const struct conf_config *cfg)
         fclose(ack_file);
     if (o->load)
         fprintf(stderr, "jetsnap-demo-app: %lu commits acknowledged on %zu instances\n", total, n);
-    dlclose(so);
+    /* The plugin stays loaded until exit: the engine it uses keeps process-wide state (the
+     * instance table, the error-name cache) that unloading would strand. */
+    (void)so;
     return rc;
 }
 
@@ -265,8 +268,8 @@ static int create_missing(const struct conf_config *cfg)
             missing |= stat(ci->databases.v[d], &sb) != 0;
         if (!missing)
             continue;
-        mkdir(ci->system_path, 0755);
-        mkdir(ci->log_path, 0755);
+        mkdirs(ci->system_path);
+        mkdirs(ci->log_path);
         JET_INSTANCE in = 0;
         JET_SESID s = 0;
         JET_ERR e = JetCreateInstance2(&in, ci->name, NULL, 0);
@@ -371,6 +374,20 @@ static int verify(const struct opts *o, const struct conf_config *cfg)
     if (rc == 0)
         printf("verified %lu acknowledged commits in %zu instances\n", checked, cfg->n_instances);
     return rc;
+}
+
+/* mkdir -p: an error shows up when the database is created there. */
+static void mkdirs(const char *path)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *s = p + 1; *s; s++)
+        if (*s == '/') {
+            *s = '\0';
+            mkdir(p, 0755);
+            *s = '/';
+        }
+    mkdir(p, 0755);
 }
 
 static int remap(const char *path, const char *map, char *out, size_t n)

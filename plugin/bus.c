@@ -16,6 +16,7 @@ static int connect_bus(struct wr_bus *b, char *why, size_t n);
 static void drop_connection(struct wr_bus *b);
 static void release_all_owners(struct wr_bus *b, const char *reason);
 static void bus_free(struct wr_bus *b);
+static void strip_guid(char *address);
 
 int wr_bus_start(jetsnap_writer *w, const char *address, enum jetsnap_bus_loop loop, struct jetsnap_error *err)
 {
@@ -280,6 +281,9 @@ static void drop_connection(struct wr_bus *b)
     b->reconnect_at = wr_now_usec() + (uint64_t)b->backoff_ms * 1000u;
     pthread_mutex_unlock(&b->cmu);
     wr_bus_log(b, JETSNAP_LOG_WARNING, "lost the connection to the bus; reconnecting");
+    /* A bus that restarts has a new guid: an address that names the old one could never
+     * be reached again. */
+    strip_guid(b->address);
     release_all_owners(b, "disconnected");
     if (c) {
         wr_bus_loop_detach(b, c);
@@ -303,6 +307,26 @@ static void release_all_owners(struct wr_bus *b, const char *reason)
             return;
         wr_release_owner(b->w, owner, reason);
     }
+}
+
+/* Remove every "guid=..." key of a D-Bus address list ("unix:path=/x,guid=ab;tcp:..."). */
+static void strip_guid(char *address)
+{
+    char *out = address;
+    for (char *p = address; *p;) {
+        bool at_key = p == address || p[-1] == ',' || p[-1] == ':';
+        if (at_key && !strncmp(p, "guid=", 5)) {
+            while (*p && *p != ',' && *p != ';')
+                p++;
+            if (*p == ',')
+                p++;
+            else if (out > address && out[-1] == ',')
+                out--; /* the key was last: drop the comma before it */
+            continue;
+        }
+        *out++ = *p++;
+    }
+    *out = '\0';
 }
 
 static void bus_free(struct wr_bus *b)
