@@ -9,8 +9,9 @@
 # with FILE:LINE, with and without --check-config; --check-config starts nothing (the databases stay
 # shut down, the plugin is not even loaded); the daemon starts the instances (databases attached),
 # logs only "<N>jetsnapd: " lines, idles without spinning, and on SIGTERM or SIGINT exits 0 with
-# every database shut down clean (so a second start on the same files works); a partial start
-# serves what runs; a plugin that cannot be loaded or opened exits 3 and says why.
+# every database shut down clean (so a second start on the same files works); SIGTERM while a
+# D-Bus client holds a freeze thaws it first, and the client hears AutoThawed(session, "shutdown");
+# a partial start serves what runs; a plugin that cannot be loaded or opened exits 3 and says why.
 set -uo pipefail
 
 # Absolute: meson passes paths relative to the build directory, and dlopen searches the library
@@ -24,10 +25,12 @@ source "$(dirname "$0")/testbus.sh"
 
 DIR=$(mktemp -d /tmp/test-jetsnapd.XXXXXX)
 DPID=
+CPID=
 cleanup() {
-  if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
-    kill -KILL "$DPID" 2>/dev/null
-  fi
+  local p
+  for p in "$DPID" "$CPID"; do
+    if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then kill -KILL "$p" 2>/dev/null; fi
+  done
   testbus_stop
   if [ "${PASSED:-0}" = 1 ]; then rm -rf "$DIR"; else echo "test-jetsnapd: files kept in $DIR" >&2; fi
 }
@@ -97,17 +100,18 @@ start_daemon() {
   DPID=$!
 }
 
-# wait_log LOG REGEX: until LOG has a line matching REGEX (10 s at most, and not past the
-# daemon's death).
-wait_log() {
-  local log=$1 re=$2 i
+# wait_line PID FILE REGEX: until FILE has a line matching REGEX (10 s at most, and not past the
+# death of PID, the process that writes it).
+wait_line() {
+  local pid=$1 file=$2 re=$3 i
   for ((i = 0; i < 100; i++)); do
-    grep -Eq -- "$re" "$log" && return 0
-    kill -0 "$DPID" 2>/dev/null || { grep -Eq -- "$re" "$log" && return 0; fail "jetsnapd died before logging /$re/"; }
+    grep -Eqs -- "$re" "$file" && return 0
+    kill -0 "$pid" 2>/dev/null || { grep -Eqs -- "$re" "$file" && return 0; fail "process $pid ended before writing /$re/ to $file"; }
     sleep 0.1
   done
-  fail "no line /$re/ in $log after 10 s"
+  fail "no line /$re/ in $file after 10 s"
 }
+wait_log() { wait_line "$DPID" "$@"; }
 
 # stop_daemon SIGNAL LOG: send it, expect exit 0 within 10 s.
 stop_daemon() {
@@ -233,6 +237,39 @@ grep -c 'stopped (event 1003)$' "$DIR/run2.log" | grep -qx 2 || fail "not both i
 every_line_prefixed "$DIR/run2.log"
 expect_states clean
 ok "started again on the same files, exited 0 on SIGINT, databases clean"
+
+# ---- SIGTERM while frozen: the owner hears AutoThawed(session, "shutdown"), the files are clean ----
+# A real coordinator: the system python with dbus-python (not a python3 of PATH that may lack it).
+start_daemon "$DIR/run4.log" --config "$CONF" --plugin "$WRITER_SO" --address "$TESTBUS_ADDRESS"
+wait_log "$DIR/run4.log" '^<6>jetsnapd: ready: 2 of 2 instances running'
+timeout 60 /usr/bin/python3 "$(dirname "$0")/freeze-client.py" "$TESTBUS_ADDRESS" org.jetsnap.Writer1 20 \
+  >"$DIR/client.out" 2>"$DIR/client.log" &
+CPID=$!
+wait_line "$CPID" "$DIR/client.out" '^FROZEN '
+session=$(sed -n 's/^FROZEN //p' "$DIR/client.out")
+[[ $session == /org/jetsnap/Writer1/session/* ]] || fail "PrepareForBackup gave '$session'"
+[ "$(grep -c '^RESULT [ab] frozen -$' "$DIR/client.out")" = 2 ] || fail "Freeze results: $(cat "$DIR/client.out")"
+stop_daemon TERM "$DIR/run4.log"
+for ((i = 0; i < 100; i++)); do
+  kill -0 "$CPID" 2>/dev/null || break
+  sleep 0.1
+done
+kill -0 "$CPID" 2>/dev/null && fail "the client got no AutoThawed 10 s after jetsnapd ended: $(cat "$DIR/client.out")"
+wait "$CPID"
+rc=$?
+CPID=
+[ "$rc" = 0 ] || fail "the client exited $rc: $(cat "$DIR/client.out" "$DIR/client.log")"
+grep -qx "AUTOTHAWED $session shutdown" "$DIR/client.out" || fail "AutoThawed: $(cat "$DIR/client.out")"
+[ "$(grep -c '^RESULT [ab] running -$' "$DIR/client.out")" = 2 ] ||
+  fail "AutoThawed results: $(cat "$DIR/client.out")"
+grep -q '(event 1105)$' "$DIR/run4.log" || fail "no auto-thawed line in the log"
+every_line_prefixed "$DIR/run4.log"
+expect_states clean
+start_daemon "$DIR/run5.log" --config "$CONF" --plugin "$WRITER_SO" --address "$TESTBUS_ADDRESS"
+wait_log "$DIR/run5.log" '^<6>jetsnapd: ready: 2 of 2 instances running'
+stop_daemon TERM "$DIR/run5.log"
+expect_states clean
+ok "SIGTERM while frozen: AutoThawed(session, \"shutdown\") reached the owner, exit 0, files clean, restart works"
 
 # ---- a partial start serves what runs; nothing to start exits 3 ----
 PART=$DIR/partial.conf
