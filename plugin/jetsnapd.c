@@ -282,15 +282,23 @@ static void announce(const struct jetsnap_plugin *P, jetsnap_writer *w)
         say(PRIO_WARNING, "ready, but the writer's status is not available: %s", err.message);
         return;
     }
+    static const char more[] = ", ...";
     char names[1024] = "";
     size_t len = 0, running = 0;
+    bool cut = false;
     for (size_t i = 0; i < st->n_instances; i++) {
         if (strcmp(st->instances[i].state, "running") != 0)
             continue;
         running++;
-        int n = snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "", st->instances[i].name);
-        if (n < 0 || (size_t)n >= sizeof names - len)
-            break; /* the count stays right; the list is cut */
+        if (cut)
+            continue; /* the count stays right; only the list is cut */
+        size_t room = sizeof names - len - sizeof more; /* kept back for the mark of a cut */
+        int n = snprintf(names + len, room, "%s%s", len ? ", " : "", st->instances[i].name);
+        if (n < 0 || (size_t)n >= room) {
+            memcpy(names + len, more, sizeof more);
+            cut = true;
+            continue;
+        }
         len += (size_t)n;
     }
     say(running == st->n_instances ? PRIO_INFO : PRIO_WARNING, "ready: %zu of %zu instance%s running (%s)",
