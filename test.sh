@@ -44,10 +44,11 @@ if [ "$asan" = 1 ]; then
     run build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
 fi
 if [ "$tsan" = 1 ]; then
-  # The stress suite (many instances and threads at once) and the unit suites (the checkpoint
-  # thread against API calls); the crash and backup suites are left out to keep this stage near
-  # 2 minutes on 2 cores (build included; 1 of them is the B+tree suite). A report fails the run.
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 suites="--suite stress --suite unit" \
+  # The stress suite (many instances and threads at once), the unit suites (the checkpoint
+  # thread against API calls) and the integration suite (the writer's bus loop, workers, timer
+  # and freezer threads against a host under load); the crash and backup suites are left out to
+  # keep this stage near 3 minutes on 2 cores. A report fails the run.
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 suites="--suite stress --suite unit --suite integration" \
     run build-tsan -Db_sanitize=thread -Db_lundef=false -Dbench=false
 fi
 echo "test.sh: all suites passed"

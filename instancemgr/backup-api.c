@@ -8,10 +8,10 @@
 #include "imgr-int.h"
 
 /* Pin and enter an instance: by handle, or (legacy) the one instance of one-instance mode. */
-static long enter(bool legacy, JET_INSTANCE inst, eng_inst **out)
+static long enter(const char *legacy, JET_INSTANCE inst, eng_inst **out)
 {
     eng_inst *in;
-    long err = legacy ? imgr_legacy_pin(&in) : imgr_pin(inst, &in);
+    long err = legacy ? imgr_legacy_pin(&in, legacy) : imgr_pin(inst, &in);
     if (err)
         return err;
     err = eng_enter(in);
@@ -29,7 +29,7 @@ static void leave(eng_inst *in)
     imgr_unpin(in);
 }
 
-static long begin(bool legacy, JET_INSTANCE inst, JET_GRBIT grbit)
+static long begin(const char *legacy, JET_INSTANCE inst, JET_GRBIT grbit)
 {
     eng_inst *in;
     long err = enter(legacy, inst, &in);
@@ -50,12 +50,12 @@ static long begin(bool legacy, JET_INSTANCE inst, JET_GRBIT grbit)
 
 JET_ERR JET_API JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT grbit)
 {
-    return begin(false, instance, grbit);
+    return begin(NULL, instance, grbit);
 }
 
-JET_ERR JET_API JetBeginExternalBackup(JET_GRBIT grbit) { return begin(true, 0, grbit); }
+JET_ERR JET_API JetBeginExternalBackup(JET_GRBIT grbit) { return begin("JetBeginExternalBackupInstance", 0, grbit); }
 
-static long attach_info(bool legacy, JET_INSTANCE inst, void *pv, unsigned long cbMax, unsigned long *pcb)
+static long attach_info(const char *legacy, JET_INSTANCE inst, void *pv, unsigned long cbMax, unsigned long *pcb)
 {
     eng_inst *in;
     long err = enter(legacy, inst, &in);
@@ -69,15 +69,15 @@ static long attach_info(bool legacy, JET_INSTANCE inst, void *pv, unsigned long 
 JET_ERR JET_API JetGetAttachInfoInstance(JET_INSTANCE instance, void *pv, unsigned long cbMax,
                                          unsigned long *pcbActual)
 {
-    return attach_info(false, instance, pv, cbMax, pcbActual);
+    return attach_info(NULL, instance, pv, cbMax, pcbActual);
 }
 
 JET_ERR JET_API JetGetAttachInfo(void *pv, unsigned long cbMax, unsigned long *pcbActual)
 {
-    return attach_info(true, 0, pv, cbMax, pcbActual);
+    return attach_info("JetGetAttachInfoInstance", 0, pv, cbMax, pcbActual);
 }
 
-static long open_file(bool legacy, JET_INSTANCE inst, const char *name, JET_HANDLE *ph, unsigned long *lo,
+static long open_file(const char *legacy, JET_INSTANCE inst, const char *name, JET_HANDLE *ph, unsigned long *lo,
                       unsigned long *hi)
 {
     eng_inst *in;
@@ -92,16 +92,16 @@ static long open_file(bool legacy, JET_INSTANCE inst, const char *name, JET_HAND
 JET_ERR JET_API JetOpenFileInstance(JET_INSTANCE instance, const char *szFileName, JET_HANDLE *phfFile,
                                     unsigned long *pulFileSizeLow, unsigned long *pulFileSizeHigh)
 {
-    return open_file(false, instance, szFileName, phfFile, pulFileSizeLow, pulFileSizeHigh);
+    return open_file(NULL, instance, szFileName, phfFile, pulFileSizeLow, pulFileSizeHigh);
 }
 
 JET_ERR JET_API JetOpenFile(const char *szFileName, JET_HANDLE *phfFile, unsigned long *pulFileSizeLow,
                             unsigned long *pulFileSizeHigh)
 {
-    return open_file(true, 0, szFileName, phfFile, pulFileSizeLow, pulFileSizeHigh);
+    return open_file("JetOpenFileInstance", 0, szFileName, phfFile, pulFileSizeLow, pulFileSizeHigh);
 }
 
-static long read_file(bool legacy, JET_INSTANCE inst, JET_HANDLE h, void *pv, unsigned long cb,
+static long read_file(const char *legacy, JET_INSTANCE inst, JET_HANDLE h, void *pv, unsigned long cb,
                       unsigned long *pcb)
 {
     eng_inst *in;
@@ -116,15 +116,15 @@ static long read_file(bool legacy, JET_INSTANCE inst, JET_HANDLE h, void *pv, un
 JET_ERR JET_API JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, void *pv, unsigned long cb,
                                     unsigned long *pcbActual)
 {
-    return read_file(false, instance, hfFile, pv, cb, pcbActual);
+    return read_file(NULL, instance, hfFile, pv, cb, pcbActual);
 }
 
 JET_ERR JET_API JetReadFile(JET_HANDLE hfFile, void *pv, unsigned long cb, unsigned long *pcbActual)
 {
-    return read_file(true, 0, hfFile, pv, cb, pcbActual);
+    return read_file("JetReadFileInstance", 0, hfFile, pv, cb, pcbActual);
 }
 
-static long close_file(bool legacy, JET_INSTANCE inst, JET_HANDLE h)
+static long close_file(const char *legacy, JET_INSTANCE inst, JET_HANDLE h)
 {
     eng_inst *in;
     long err = enter(legacy, inst, &in);
@@ -137,12 +137,12 @@ static long close_file(bool legacy, JET_INSTANCE inst, JET_HANDLE h)
 
 JET_ERR JET_API JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile)
 {
-    return close_file(false, instance, hfFile);
+    return close_file(NULL, instance, hfFile);
 }
 
-JET_ERR JET_API JetCloseFile(JET_HANDLE hfFile) { return close_file(true, 0, hfFile); }
+JET_ERR JET_API JetCloseFile(JET_HANDLE hfFile) { return close_file("JetCloseFileInstance", 0, hfFile); }
 
-static long log_info(bool legacy, JET_INSTANCE inst, bool truncate_list, void *pv, unsigned long cbMax,
+static long log_info(const char *legacy, JET_INSTANCE inst, bool truncate_list, void *pv, unsigned long cbMax,
                      unsigned long *pcb, JET_LOGINFO *info)
 {
     eng_inst *in;
@@ -157,27 +157,27 @@ static long log_info(bool legacy, JET_INSTANCE inst, bool truncate_list, void *p
 JET_ERR JET_API JetGetLogInfoInstance2(JET_INSTANCE instance, void *pv, unsigned long cbMax,
                                        unsigned long *pcbActual, JET_LOGINFO *pLogInfo)
 {
-    return log_info(false, instance, false, pv, cbMax, pcbActual, pLogInfo);
+    return log_info(NULL, instance, false, pv, cbMax, pcbActual, pLogInfo);
 }
 
 JET_ERR JET_API JetGetLogInfoInstance(JET_INSTANCE instance, void *pv, unsigned long cbMax,
                                       unsigned long *pcbActual)
 {
-    return log_info(false, instance, false, pv, cbMax, pcbActual, NULL);
+    return log_info(NULL, instance, false, pv, cbMax, pcbActual, NULL);
 }
 
 JET_ERR JET_API JetGetLogInfo(void *pv, unsigned long cbMax, unsigned long *pcbActual)
 {
-    return log_info(true, 0, false, pv, cbMax, pcbActual, NULL);
+    return log_info("JetGetLogInfoInstance", 0, false, pv, cbMax, pcbActual, NULL);
 }
 
 JET_ERR JET_API JetGetTruncateLogInfoInstance(JET_INSTANCE instance, void *pv, unsigned long cbMax,
                                               unsigned long *pcbActual)
 {
-    return log_info(false, instance, true, pv, cbMax, pcbActual, NULL);
+    return log_info(NULL, instance, true, pv, cbMax, pcbActual, NULL);
 }
 
-static long truncate_log(bool legacy, JET_INSTANCE inst)
+static long truncate_log(const char *legacy, JET_INSTANCE inst)
 {
     eng_inst *in;
     long err = enter(legacy, inst, &in);
@@ -188,10 +188,10 @@ static long truncate_log(bool legacy, JET_INSTANCE inst)
     return err;
 }
 
-JET_ERR JET_API JetTruncateLogInstance(JET_INSTANCE instance) { return truncate_log(false, instance); }
-JET_ERR JET_API JetTruncateLog(void) { return truncate_log(true, 0); }
+JET_ERR JET_API JetTruncateLogInstance(JET_INSTANCE instance) { return truncate_log(NULL, instance); }
+JET_ERR JET_API JetTruncateLog(void) { return truncate_log("JetTruncateLogInstance", 0); }
 
-static long end_backup(bool legacy, JET_INSTANCE inst, JET_GRBIT grbit)
+static long end_backup(const char *legacy, JET_INSTANCE inst, JET_GRBIT grbit)
 {
     eng_inst *in;
     long err = enter(legacy, inst, &in);
@@ -204,21 +204,21 @@ static long end_backup(bool legacy, JET_INSTANCE inst, JET_GRBIT grbit)
 
 JET_ERR JET_API JetEndExternalBackupInstance2(JET_INSTANCE instance, JET_GRBIT grbit)
 {
-    return end_backup(false, instance, grbit);
+    return end_backup(NULL, instance, grbit);
 }
 
 JET_ERR JET_API JetEndExternalBackupInstance(JET_INSTANCE instance)
 {
-    return end_backup(false, instance, JET_bitBackupEndNormal);
+    return end_backup(NULL, instance, JET_bitBackupEndNormal);
 }
 
-JET_ERR JET_API JetEndExternalBackup(void) { return end_backup(true, 0, JET_bitBackupEndNormal); }
+JET_ERR JET_API JetEndExternalBackup(void) { return end_backup("JetEndExternalBackupInstance", 0, JET_bitBackupEndNormal); }
 
-static long stop_backup(bool legacy, JET_INSTANCE inst)
+static long stop_backup(const char *legacy, JET_INSTANCE inst)
 {
     /* Only a flag: no entry check beyond resolving the instance, so it works while a term runs. */
     eng_inst *in;
-    long err = legacy ? imgr_legacy_pin(&in) : imgr_pin(inst, &in);
+    long err = legacy ? imgr_legacy_pin(&in, legacy) : imgr_pin(inst, &in);
     if (err)
         return err;
     eng_bk_stop(in);
@@ -226,10 +226,10 @@ static long stop_backup(bool legacy, JET_INSTANCE inst)
     return JET_errSuccess;
 }
 
-JET_ERR JET_API JetStopBackupInstance(JET_INSTANCE instance) { return stop_backup(false, instance); }
-JET_ERR JET_API JetStopBackup(void) { return stop_backup(true, 0); }
+JET_ERR JET_API JetStopBackupInstance(JET_INSTANCE instance) { return stop_backup(NULL, instance); }
+JET_ERR JET_API JetStopBackup(void) { return stop_backup("JetStopBackupInstance", 0); }
 
-static long backup_to_dir(bool legacy, JET_INSTANCE inst, const char *dir, JET_GRBIT grbit, JET_PFNSTATUS pfn)
+static long backup_to_dir(const char *legacy, JET_INSTANCE inst, const char *dir, JET_GRBIT grbit, JET_PFNSTATUS pfn)
 {
     eng_inst *in;
     long err = enter(legacy, inst, &in);
@@ -243,12 +243,12 @@ static long backup_to_dir(bool legacy, JET_INSTANCE inst, const char *dir, JET_G
 JET_ERR JET_API JetBackupInstance(JET_INSTANCE instance, const char *szBackupPath, JET_GRBIT grbit,
                                   JET_PFNSTATUS pfnStatus)
 {
-    return backup_to_dir(false, instance, szBackupPath, grbit, pfnStatus);
+    return backup_to_dir(NULL, instance, szBackupPath, grbit, pfnStatus);
 }
 
 JET_ERR JET_API JetBackup(const char *szBackupPath, JET_GRBIT grbit, JET_PFNSTATUS pfnStatus)
 {
-    return backup_to_dir(true, 0, szBackupPath, grbit, pfnStatus);
+    return backup_to_dir("JetBackupInstance", 0, szBackupPath, grbit, pfnStatus);
 }
 
 JET_ERR JET_API JetRestoreInstance(JET_INSTANCE instance, const char *sz, const char *szDest,

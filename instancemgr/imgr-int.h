@@ -20,10 +20,11 @@
  * multi-instance mode), NotInitialized (no instance exists at all). */
 long imgr_pin(JET_INSTANCE h, eng_inst **out);
 
-/* For the legacy instance-less entry points (JetStopService, and the backup functions of later
- * issues): pins the one instance of one-instance mode. Errors: RunningInMultiInstanceMode in
- * multi-instance mode, InvalidParameter with no mode set (ESE's ErrRUNINSTCheckOneInstMode). */
-long imgr_legacy_pin(eng_inst **out);
+/* For the legacy instance-less entry points (JetStopService, JetBackup, JetBeginExternalBackup,
+ * ...): pins the one instance of one-instance mode. Errors: RunningInMultiInstanceMode in
+ * multi-instance mode, whose debug trace names `instead`, the per-instance call to use
+ * ("JetBackupInstance"); InvalidParameter with no mode set (ESE's ErrRUNINSTCheckOneInstMode). */
+long imgr_legacy_pin(eng_inst **out, const char *instead);
 
 /* Release a pin; frees the instance if it was dropped from the table meanwhile. NULL: no-op. */
 void imgr_unpin(eng_inst *in);
@@ -52,8 +53,8 @@ long imgr_pin_name(const char *name, eng_inst **out);
 long imgr_claim_restore(JET_INSTANCE h, eng_inst **out);
 void imgr_release_restore(eng_inst *in);
 
-/* JetRestore(2): RunningInMultiInstanceMode in multi-instance mode, AfterInitialization while the
- * one instance of one-instance mode runs. */
+/* JetRestore(2): RunningInMultiInstanceMode in multi-instance mode (its debug trace names
+ * JetRestoreInstance), AfterInitialization while the one instance of one-instance mode runs. */
 long imgr_check_legacy_restore(void);
 
 /* Refuse calls that need multi-instance semantics in legacy one-instance mode:

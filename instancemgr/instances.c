@@ -10,6 +10,7 @@
  * free it in between.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,7 +137,20 @@ long imgr_pin(JET_INSTANCE h, eng_inst **out)
     return err;
 }
 
-long imgr_legacy_pin(eng_inst **out)
+/* The conflict ESE's design asks to report by name: the process runs several instances, so an
+ * instance-less call cannot know which one is meant. The trace names the call to use instead;
+ * it is built at run time, so eng_trace_err is called directly rather than through ENG_ERR. */
+static long multi_instance_refusal(const char *instead)
+{
+    char why[256];
+    snprintf(why, sizeof why,
+             "this process runs several instances (JetCreateInstance), so an instance-less call cannot "
+             "tell which is meant: call %s with the instance's handle",
+             instead);
+    return eng_trace_err(JET_errRunningInMultiInstanceMode, __FILE__, __LINE__, why);
+}
+
+long imgr_legacy_pin(eng_inst **out, const char *instead)
 {
     pthread_mutex_lock(&g_mu);
     long err = g_mode == MODE_MULTI  ? JET_errRunningInMultiInstanceMode
@@ -148,6 +162,8 @@ long imgr_legacy_pin(eng_inst **out)
         *out = g_list[0];
     }
     pthread_mutex_unlock(&g_mu);
+    if (err == JET_errRunningInMultiInstanceMode)
+        return multi_instance_refusal(instead);
     return err;
 }
 
@@ -530,5 +546,7 @@ long imgr_check_legacy_restore(void)
                : g_mode == MODE_ONE && g_count ? JET_errAfterInitialization
                                                : JET_errSuccess;
     pthread_mutex_unlock(&g_mu);
+    if (err == JET_errRunningInMultiInstanceMode)
+        return multi_instance_refusal("JetRestoreInstance");
     return err;
 }

@@ -23,7 +23,7 @@ JET_ERR JET_API JetStopServiceInstance(JET_INSTANCE instance)
 JET_ERR JET_API JetStopService(void)
 {
     eng_inst *in;
-    long err = imgr_legacy_pin(&in);
+    long err = imgr_legacy_pin(&in, "JetStopServiceInstance2");
     if (err)
         return err;
     err = eng_inst_stop_service(in, JET_bitStopServiceAll);

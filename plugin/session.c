@@ -634,3 +634,45 @@ static int select_instances(jetsnap_writer *w, const char *const *names, size_t 
     *pn = k;
     return JETSNAP_OK;
 }
+
+int wr_session_get(jetsnap_writer *w, uint32_t id, struct wr_session_view *v)
+{
+    static const char *const types[] = {"full", "incremental", "differential", "copy"};
+    pthread_mutex_lock(&w->mu);
+    bool ended;
+    const struct wr_session *s = find_session(w, id, &ended);
+    int rc = JETSNAP_OK;
+    if (!s)
+        rc = JETSNAP_E_UNKNOWN_SESSION;
+    else if (!(v->instances = calloc(s->n_sel ? s->n_sel : 1, sizeof *v->instances)))
+        rc = JETSNAP_E_NO_MEMORY;
+    if (rc == JETSNAP_OK) {
+        v->id = s->id;
+        snprintf(v->owner, sizeof v->owner, "%s", s->owner);
+        v->backup_type = types[s->type];
+        v->state = wr_sess_state_name(s->state);
+        v->ended = ended;
+        v->frozen_usec = s->state == WR_SS_FROZEN ? wr_now_usec() - s->frozen_at : s->frozen_usec;
+        for (size_t i = 0; i < s->n_sel; i++)
+            v->instances[i] = w->inst[s->sel[i]].name;
+        v->n_instances = s->n_sel;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+size_t wr_session_ids(jetsnap_writer *w, uint32_t *ids, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&w->mu);
+    if (w->cur && n < max)
+        ids[n++] = w->cur->id;
+    for (size_t i = 0; i < WR_ENDED_KEEP && n < max; i++) {
+        /* newest first: the ring's head is where the next ended session goes */
+        const struct wr_session *s = w->ended[(w->ended_head + WR_ENDED_KEEP - 1 - i) % WR_ENDED_KEEP];
+        if (s && !s->orphan)
+            ids[n++] = s->id;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}

@@ -111,6 +111,8 @@ struct jetsnap_writer {
     struct wr_queued *queue; /* grows as needed; handed over whole to the flushing thread */
     size_t n_queue, cap_queue;
     uint64_t ticket_next, ticket_serving; /* delivery order across threads (wr_unlock_flush) */
+
+    struct wr_bus *bus;    /* the D-Bus side (bus-int.h), or NULL with JETSNAP_BUS_NONE */
 };
 
 /* writer.c */
@@ -136,11 +138,32 @@ void wr_queue_event(jetsnap_writer *w, enum jetsnap_event_kind kind, uint32_t se
 /* Release mu and deliver what was queued (in order). */
 void wr_unlock_flush(jetsnap_writer *w);
 
-/* bus.c: the D-Bus side (jetsnap-plugin.h bus_fd, bus_dispatch). */
+/* What the D-Bus side reads of a session (wr_session_get). Strings are copies or static. */
+struct wr_session_view {
+    uint32_t id;
+    char owner[WR_OWNER_MAX + 1];
+    const char *backup_type; /* "full", ... */
+    const char *state;       /* wr_sess_state_name */
+    bool ended;
+    uint64_t frozen_usec;    /* how long it is (or was) frozen; 0 if never */
+    const char **instances; /* malloc'd array (the caller frees it) of names valid for the writer's life */
+    size_t n_instances;
+};
+
+/* bus.c: the D-Bus side (bus-int.h). wr_bus_start connects and exports the writer; wr_bus_stop
+ * disconnects (before the writer's sessions end); wr_bus_event receives every queued event. */
+int wr_bus_start(jetsnap_writer *w, const char *address, enum jetsnap_bus_loop loop, struct jetsnap_error *err);
+void wr_bus_stop(jetsnap_writer *w);
+void wr_bus_event(jetsnap_writer *w, const struct jetsnap_event *ev);
 int wr_bus_fd(jetsnap_writer *w);
 int wr_bus_dispatch(jetsnap_writer *w);
 
 /* session.c */
+/* A copy of what session id is now, current or kept after its end. JETSNAP_OK, UNKNOWN_SESSION or
+ * NO_MEMORY. */
+int wr_session_get(jetsnap_writer *w, uint32_t id, struct wr_session_view *v);
+/* The ids of the current session (first, if any) and the kept ended ones; returns how many. */
+size_t wr_session_ids(jetsnap_writer *w, uint32_t *ids, size_t max);
 int wr_prepare(jetsnap_writer *w, const char *owner, const char *backup_type, const char *const *instances,
                size_t n, uint32_t *psession, struct jetsnap_error *err);
 int wr_freeze(jetsnap_writer *w, const char *owner, uint32_t session, struct jetsnap_result **presults,
@@ -168,6 +191,7 @@ enum wr_writer_event {
     WR_EV_ABORTED = 1107,
     WR_EV_THAW_FAILED = 1108,
     WR_EV_ADOPT_MISSING = 1109,
+    WR_EV_BUS = 1110, /* the bus connection: serving, lost, reconnected, name lost, allow_users */
 };
 
 #endif /* JETSNAP_WR_WRITER_INT_H */

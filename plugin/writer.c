@@ -53,6 +53,8 @@ int wr_open(const struct jetsnap_open_args *args, jetsnap_writer **pw, struct je
     int rc = open_config(w, args->config_path, err);
     if (rc == JETSNAP_OK)
         rc = w->mode == JETSNAP_MODE_HOST ? start_host(w, err) : find_adopted(w, err);
+    if (rc == JETSNAP_OK)
+        rc = wr_bus_start(w, args->bus_address, args->bus_loop, err);
     if (rc == JETSNAP_OK) {
         if (pthread_create(&w->timer, NULL, wr_timer_main, w) == 0)
             w->timer_started = true;
@@ -80,6 +82,8 @@ void wr_close(jetsnap_writer *w)
     while (w->freezers > 0)
         pthread_cond_wait(&w->cv, &w->mu);
     wr_unlock_flush(w);
+    /* After the sessions ended, so that their AutoThawed("shutdown") went out on the bus. */
+    wr_bus_stop(w);
     if (w->timer_started)
         pthread_join(w->timer, NULL);
     w->timer_started = false;
@@ -294,7 +298,7 @@ void wr_queue_event(jetsnap_writer *w, enum jetsnap_event_kind kind, uint32_t se
                     const char *old_state, const char *new_state, const char *reason,
                     struct jetsnap_result *results, size_t n_results)
 {
-    struct wr_queued *q = w->event ? queue_slot(w) : NULL;
+    struct wr_queued *q = w->event || w->bus ? queue_slot(w) : NULL;
     if (!q) {
         wr_results_free(results, n_results);
         return;
@@ -342,7 +346,10 @@ void wr_unlock_flush(jetsnap_writer *w)
             .results = e->results,
             .n_results = e->n_results,
         };
-        w->event(w->event_ctx, &ev);
+        if (w->bus)
+            wr_bus_event(w, &ev);
+        if (w->event)
+            w->event(w->event_ctx, &ev);
         wr_results_free(e->results, e->n_results);
     }
     free(q);
@@ -464,6 +471,7 @@ static int find_adopted(jetsnap_writer *w, struct jetsnap_error *err)
 
 static void writer_free(jetsnap_writer *w)
 {
+    wr_bus_stop(w);
     if (w->loaded)
         wr_unload(w->loaded, loader_log, w);
     for (size_t i = 0; i < w->n_inst; i++)

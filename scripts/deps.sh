@@ -11,6 +11,7 @@ PACKAGES=(
   dbus-daemon dbus-bin                           # private bus for integration tests
   libjson-c-dev                                  # jetsnapctl --json
   systemd libglib2.0-bin python3-dbus util-linux # real D-Bus clients in tests: busctl, gdbus, dbus-python; setpriv
+  python3-gi                                     # GLib's main loop for dbus-python clients that wait for signals
   libsqlite3-dev sqlite3                         # benchmark baseline
   liblmdb-dev lmdb-utils                         # bench-backup baseline (mdb_copy)
   clang                                          # fuzz targets (libFuzzer)

@@ -51,9 +51,13 @@ static void on_event(void *ctx, const struct jetsnap_event *ev)
     pthread_mutex_unlock(&ev_mu);
 }
 
+static char logged[16384]; /* every log line of the current test, for the cases that read them */
+
 static void on_log(void *ctx, int prio, const char *instance, int event, const char *msg)
 {
     (void)ctx;
+    size_t used = strlen(logged);
+    snprintf(logged + used, sizeof logged - used, "%s\n", msg);
     if (getenv("JETSNAP_TEST_VERBOSE"))
         fprintf(stderr, "<%d> [%s] %d %s\n", prio, instance ? instance : "-", event, msg);
 }
@@ -551,11 +555,16 @@ START_TEST(legacy_one_instance_process_is_named)
     ck_assert_int_eq(JetSetSystemParameter(NULL, 0, JET_paramSystemPath, 0, sub), JET_errSuccess);
     ck_assert_int_eq(JetSetSystemParameter(NULL, 0, JET_paramLogFilePath, 0, sub), JET_errSuccess);
     ck_assert_int_eq(JetInit(&legacy), JET_errSuccess);
-    struct jetsnap_open_args a = {
-        .struct_size = sizeof a, .config_path = conf_path, .mode = JETSNAP_MODE_HOST, .bus_loop = JETSNAP_BUS_NONE};
+    struct jetsnap_open_args a = {.struct_size = sizeof a,
+                                  .config_path = conf_path,
+                                  .mode = JETSNAP_MODE_HOST,
+                                  .log = on_log,
+                                  .bus_loop = JETSNAP_BUS_NONE};
     jetsnap_writer *w = NULL;
     struct jetsnap_error e = {0};
+    logged[0] = '\0';
     ck_assert_int_eq(P->open(&a, &w, &e), JETSNAP_E_MODE);
+    ck_assert_msg(strstr(logged, "JET_errRunningInOneInstanceMode") != NULL, "not said in the log: %s", logged);
     ck_assert_ptr_null(w);
     ck_assert_int_eq(e.jet_err, JET_errRunningInOneInstanceMode);
     ck_assert_msg(strstr(e.message, "JET_errRunningInOneInstanceMode") == e.message, "%s", e.message);

@@ -970,7 +970,9 @@ END_TEST
 /* JETSNAP_DEBUG=1 makes every error print where it started and why (engine-int.h, ENG_RETURN_IF);
  * without it the library prints nothing. Each run is a fresh child: the engine reads the variable
  * once per process. */
-static char *trace_of(int debug)
+enum trace_case { TRACE_PARAM, TRACE_LEGACY_IN_MULTI };
+
+static char *trace_of(int debug, enum trace_case what)
 {
     char *d = tu_mkdtemp("trace");
     char path[4096];
@@ -985,12 +987,22 @@ static char *trace_of(int debug)
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fd < 0 || dup2(fd, 2) < 0)
             _exit(3);
-        JET_INSTANCE in = 0;
+        JET_INSTANCE in = 0, in2 = 0;
         if (JetCreateInstance(&in, "trace") != JET_errSuccess)
             _exit(4);
-        long r = JetSetSystemParameter(&in, 0, JET_paramBaseName, 0, "toolong");
+        long r;
+        if (what == TRACE_PARAM) {
+            r = JetSetSystemParameter(&in, 0, JET_paramBaseName, 0, "toolong") == JET_errInvalidParameter;
+        } else {
+            /* Two instances: the process is in multi-instance mode, where a legacy call that names
+             * no instance cannot be served. */
+            r = JetCreateInstance(&in2, "trace2") == JET_errSuccess &&
+                JetBackup(d, 0, NULL) == JET_errRunningInMultiInstanceMode &&
+                JetRestore(d, NULL) == JET_errRunningInMultiInstanceMode;
+            JetTerm(in2);
+        }
         JetTerm(in);
-        _exit(r == JET_errInvalidParameter ? 0 : 5);
+        _exit(r ? 0 : 5);
     }
     int st = 0;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
@@ -1008,13 +1020,24 @@ static char *trace_of(int debug)
 
 START_TEST(debug_trace_names_the_error_and_why)
 {
-    const char *out = trace_of(1);
+    const char *out = trace_of(1, TRACE_PARAM);
     ck_assert_msg(strstr(out, "jetsnap: error -1003 (JET_errInvalidParameter) at ") != NULL,
                   "no named trace line in: %s", out);
     ck_assert_msg(strstr(out, "params.c:") && strstr(out, ": the base name is three characters, no '/'\n"),
                   "trace does not give the file and the reason: %s", out);
-    out = trace_of(0);
+    out = trace_of(0, TRACE_PARAM);
     ck_assert_msg(out[0] == 0, "the library printed without JETSNAP_DEBUG: %s", out);
+}
+END_TEST
+
+START_TEST(legacy_call_in_multi_instance_mode_names_the_call_to_use)
+{
+    const char *out = trace_of(1, TRACE_LEGACY_IN_MULTI);
+    ck_assert_msg(strstr(out, "(JET_errRunningInMultiInstanceMode)") != NULL, "no named trace in: %s", out);
+    ck_assert_msg(strstr(out, "call JetBackupInstance with the instance's handle\n") != NULL,
+                  "JetBackup's refusal does not name JetBackupInstance: %s", out);
+    ck_assert_msg(strstr(out, "call JetRestoreInstance with the instance's handle\n") != NULL,
+                  "JetRestore's refusal does not name JetRestoreInstance: %s", out);
 }
 END_TEST
 
@@ -1060,6 +1083,7 @@ static Suite *suite(void)
     suite_add_tcase(s, tf);
     TCase *tt = tcase_create("trace");
     tcase_add_test(tt, debug_trace_names_the_error_and_why);
+    tcase_add_test(tt, legacy_call_in_multi_instance_mode_names_the_call_to_use);
     suite_add_tcase(s, tt);
     return s;
 }
