@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,8 +29,8 @@ static bool owner_still(DBusConnection *c, const struct ctl_opts *o, const char 
 int ctl_freeze(const struct ctl_opts *o)
 {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        ctl_err("cannot create a pipe: %s", strerror(errno));
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+        ctl_err("cannot create a socket pair: %s", strerror(errno));
         return CTL_EXIT_FAILURE;
     }
     fflush(NULL);
@@ -49,7 +50,7 @@ int ctl_freeze(const struct ctl_opts *o)
         if (h < 0) {
             char msg[256];
             int len = snprintf(msg, sizeof msg, "%d\tcannot start the holder: %s", CTL_EXIT_FAILURE, strerror(errno));
-            if (len > 0 && write(fds[1], msg, (size_t)len) < 0) {
+            if (len > 0 && send(fds[1], msg, (size_t)len, MSG_NOSIGNAL) < 0) {
                 /* the freeze command reports a silent holder */
             }
         }
@@ -61,18 +62,22 @@ int ctl_freeze(const struct ctl_opts *o)
     char text[4096];
     long long cap = 2LL * o->timeout_ms + FREEZE_REPORT_SLACK_MS;
     int code = read_report(fds[0], cap > 0x7fffffff ? 0x7fffffff : (int)cap, text, sizeof text);
-    close(fds[0]);
     if (code == CTL_EXIT_OK) {
+        /* The holder keeps the freeze only once our caller is sure to hear of it: printed first,
+         * acknowledged second; without the byte it thaws and aborts. */
         printf("%s\n", text);
+        char ack = CTL_REPORT_ACK;
         if (fflush(stdout) != 0) {
-            /* The caller will not learn the set is frozen: the holder must not keep it so. It
-             * sees its report unread only if it is still writing; say what to do. */
-            ctl_err("cannot print the session path: %s; run 'jetsnapctl thaw --abort'", strerror(errno));
-            return CTL_EXIT_FAILURE;
+            ctl_err("cannot print the session path: %s; the holder thaws and aborts", strerror(errno));
+            code = CTL_EXIT_FAILURE;
+        } else if (send(fds[0], &ack, 1, MSG_NOSIGNAL) != 1) {
+            ctl_err("the holder is gone: %s; its freeze has ended", strerror(errno));
+            code = CTL_EXIT_DISCARD;
         }
-        return CTL_EXIT_OK;
+    } else {
+        ctl_err("%s", text);
     }
-    ctl_err("%s", text);
+    close(fds[0]);
     return code;
 }
 

@@ -5,17 +5,19 @@
  * the caller, on a bus connection of its own.
  *
  * It writes no file, ever: the filesystems it freezes may be the only ones there are. What it has
- * to say before the freeze is reported through the pipe to the freeze command; afterwards it talks
- * only on the bus. It ends when told to thaw (org.jetsnap.Writer1.Holder.Thaw), when its session
+ * to say before the freeze is reported through a socket to the freeze command, which acknowledges a
+ * success once it has printed it; afterwards the holder talks only on the bus. It ends when told to thaw (org.jetsnap.Writer1.Holder.Thaw), when its session
  * ends without it (AutoThawed, SessionStateChanged to an end state), when the writer leaves the
  * bus, or at the freeze time-out plus a margin at the latest.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,6 +61,7 @@ static bool caller_allowed(DBusConnection *c, DBusMessage *m);
 static bool append_results(DBusMessageIter *it, const struct ctl_result *r, size_t n);
 static void detach(int keep_fd);
 static bool report(int fd, int code, const char *text);
+static bool acknowledged(int fd, int timeout_ms);
 static uint64_t now_ms(void);
 
 void ctl_holder_main(const struct ctl_opts *o, int report_fd)
@@ -86,13 +89,15 @@ void ctl_holder_main(const struct ctl_opts *o, int report_fd)
         report(report_fd, rc, text);
         _exit(0);
     }
-    /* Nobody to tell that the set is frozen (the freeze command was killed): then nobody will
-     * thaw it either, so it must not stay frozen. */
-    if (!report(report_fd, CTL_EXIT_OK, h.s.path)) {
+    /* Unless the freeze command has told its caller that the set is frozen (it was killed, or
+     * could not print), nobody will thaw it: it must not stay frozen. A report merely written
+     * is not enough: the command may die before reading it. */
+    if (!report(report_fd, CTL_EXIT_OK, h.s.path) || !acknowledged(report_fd, o->timeout_ms)) {
         ctl_session_thaw(&h.s);
         ctl_session_abort(&h.s, "freeze command gone");
         _exit(0);
     }
+    close(report_fd);
     wait_for_end(&h);
     ctl_session_free(&h.s);
     ctl_disconnect(c);
@@ -312,7 +317,7 @@ static void detach(int keep_fd)
     if (keep_fd > 3)
         close_range(3, (unsigned)keep_fd - 1, 0);
     close_range((unsigned)keep_fd + 1, ~0U, 0);
-    signal(SIGPIPE, SIG_IGN); /* a vanished freeze command: report() sees EPIPE */
+    signal(SIGPIPE, SIG_IGN); /* a vanished freeze command is an error to see, not a death */
     signal(SIGHUP, SIG_IGN);
     signal(SIGINT, SIG_IGN);
     sigset_t none;
@@ -320,7 +325,7 @@ static void detach(int keep_fd)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* "CODE\tTEXT", then EOF: the freeze command's only news of us. */
+/* "CODE\tTEXT", then EOF (the socket stays open for the acknowledgement). */
 static bool report(int fd, int code, const char *text)
 {
     char buf[4096];
@@ -329,16 +334,32 @@ static bool report(int fd, int code, const char *text)
         return false;
     size_t len = (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1, off = 0;
     while (off < len) {
-        ssize_t w = write(fd, buf + off, len - off);
+        ssize_t w = send(fd, buf + off, len - off, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0) {
-            close(fd);
+        if (w <= 0)
             return false;
-        }
         off += (size_t)w;
     }
-    return close(fd) == 0;
+    return shutdown(fd, SHUT_WR) == 0;
+}
+
+/* The freeze command's one byte: it has printed the session path and is about to exit 0. */
+static bool acknowledged(int fd, int timeout_ms)
+{
+    char c;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = poll(&p, 1, timeout_ms);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        ssize_t got = recv(fd, &c, 1, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        return got == 1 && c == CTL_REPORT_ACK;
+    }
 }
 
 static uint64_t now_ms(void)

@@ -88,8 +88,9 @@ int ctl_snapshot(const struct ctl_opts *o);
 int ctl_freeze(const struct ctl_opts *o);
 int ctl_thaw(const struct ctl_opts *o);
 
-/* ctl-holder.c: the holder's life after the double fork; reports CODE\tTEXT on report_fd and
- * never returns. */
+/* ctl-holder.c: the holder's life after the double fork; reports CODE\tTEXT on report_fd (a
+ * stream socket), then on success waits for CTL_REPORT_ACK from the freeze command; never returns. */
+#define CTL_REPORT_ACK '!'
 void ctl_holder_main(const struct ctl_opts *o, int report_fd) __attribute__((noreturn));
 
 /* ctl-session.c: each returns an exit code; on failure step and err say what went wrong. */

@@ -12,7 +12,8 @@
 # nothing stays frozen; SIGTERM during COMMAND thaws, aborts and ends COMMAND (143); freeze leaves
 # a detached holder (no descriptor of the caller's, cwd /, its own session) and prints the
 # session; a copy taken between freeze and thaw is consistent too; thaw completes (0), a second
-# thaw is harmless (8), also when told the session; killing the holder thaws within a second and
+# thaw is harmless (8), also when told the session; a freeze that cannot print its result leaves
+# nothing frozen (1); killing the holder thaws within a second and
 # thaw then says to discard (6); another coordinator's freeze is not a holder's (9) and is left
 # alone; with a short freeze time-out, snapshot and the two-phase thaw both say discard (6) and
 # the holder leaves by itself.
@@ -270,6 +271,14 @@ ctl 0 thaw thaw --abort
 grep -q 'backup aborted$' "$DIR/thaw.err" || fail "thaw --abort: $(cat "$DIR/thaw.err")"
 stable
 ok "thaw --abort thaws and aborts"
+
+# freeze whose caller cannot hear of the freeze (stdout unwritable): the holder must not keep it.
+timeout 60 "$CTL" --address "$TESTBUS_ADDRESS" freeze >/dev/full 2>"$DIR/full.err"
+rc=$?
+[ "$rc" = 1 ] || fail "freeze >/dev/full exited $rc, expected 1: $(cat "$DIR/full.err")"
+grep -q 'cannot print the session path' "$DIR/full.err" || fail "freeze >/dev/full: $(cat "$DIR/full.err")"
+wait_json "(d['state'], d['freeze_owner'], sorted(set(i['state'] for i in d['instances'])))" "('stable', '', ['running'])" 2
+ok "freeze that cannot print the session path exits 1 and leaves nothing frozen"
 
 # ---- freeze, then the holder is killed ----
 ctl 0 freeze freeze --type full --instance mail --instance log
