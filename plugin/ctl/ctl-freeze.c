@@ -5,7 +5,6 @@
  * through the writer's FreezeOwner property and asks it to thaw.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>

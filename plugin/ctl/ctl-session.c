@@ -151,6 +151,9 @@ void ctl_session_abort(struct ctl_session *s, const char *reason)
         /* An abort that fails after everything else worked is worth telling. */
         dbus_move_error(&err, &s->err);
         s->step = "Abort";
+    } else if (ctl_unreachable(&err)) {
+        /* The writer is gone (its sessions with it), as the first failure already said. */
+        dbus_error_free(&err);
     } else {
         /* Closing our connection ends the session too (the writer releases a vanished owner), so
          * a failed abort is not left behind: say so, but keep the first failure as the cause. */
