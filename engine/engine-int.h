@@ -507,8 +507,10 @@ long eng_db_log_attach(eng_inst *in, eng_db *db, bool create, eng_lsn *lsn);
 
 /* Checkpoint (checkpoint.c). */
 long eng_ckpt_write(eng_inst *in, eng_lsn lsn);
+/* The checkpoint's position and log signature, and the databases attached then (their dbids,
+ * signatures and paths, ndb of each). */
 long eng_ckpt_read(eng_inst *in, eng_lsn *lsn, eng_logsig *sig, uint32_t *ndb, uint32_t *dbids,
-                  char (*paths)[ENG_PATH_MAX]);
+                  eng_dbsig *dbsigs, char (*paths)[ENG_PATH_MAX]);
 long eng_checkpoint(eng_inst *in);
 /* Generation of the checkpoint in edb.chk: the first log crash recovery needs. Never waits for
  * a checkpoint held up by a freeze (ckpt_mu is taken only inside the freeze gate). */

@@ -243,8 +243,9 @@ long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen)
     eng_lsn start = 0;
     eng_logsig sig = {0, 0};
     uint32_t ndb = 0, dbids[ENG_MAX_DB];
+    eng_dbsig dbsigs[ENG_MAX_DB];
     char(*paths)[ENG_PATH_MAX] = calloc(ENG_MAX_DB, ENG_PATH_MAX);
-    long err = paths ? eng_ckpt_read(in, &start, &sig, &ndb, dbids, paths) : JET_errOutOfMemory;
+    long err = paths ? eng_ckpt_read(in, &start, &sig, &ndb, dbids, dbsigs, paths) : JET_errOutOfMemory;
     bool have_ckpt = !err;
     if (err == JET_errCheckpointFileNotFound)
         err = JET_errSuccess;
@@ -277,6 +278,9 @@ long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen)
         }
         struct rdb *d = &c->db[dbids[i]];
         d->known = true;
+        /* As for an ATTACH record: another database now at that path must not get these pages. */
+        d->sig = dbsigs[i];
+        d->sig_known = true;
         strcpy(d->path, paths[i]);
     }
 

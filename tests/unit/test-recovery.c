@@ -19,6 +19,7 @@
  *  - eight committing threads and two scanning readers: readers only ever see committed states,
  *    and every acknowledged commit survives a restart;
  *  - lazy commits become durable with the next durable commit (or JET_bitWaitLastLevel0Commit).
+ *  - a database that edb.chk names, whose file was replaced by another database's, is refused.
  *
  * Most cases compare the recovered table with a model: transaction i of a fixed, deterministic
  * sequence puts one key (and sometimes deletes another), so "the first n transactions" is a
@@ -1341,6 +1342,20 @@ struct dirsnap {
     long long size[64];
 };
 
+/* The whole file at p (and its size). */
+static uint8_t *slurp(const char *p, size_t *n)
+{
+    struct stat st;
+    ck_assert_int_eq(stat(p, &st), 0);
+    uint8_t *b = malloc((size_t)st.st_size + 1);
+    int fd = open(p, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, b, (size_t)st.st_size, 0), st.st_size);
+    close(fd);
+    *n = (size_t)st.st_size;
+    return b;
+}
+
 static void snap_take(struct dirsnap *sn, const char *d)
 {
     memset(sn, 0, sizeof *sn);
@@ -1354,14 +1369,9 @@ static void snap_take(struct dirsnap *sn, const char *d)
         int i = sn->n++;
         snprintf(sn->name[i], sizeof sn->name[i], "%s", de->d_name);
         char *p = tu_path(d, de->d_name);
-        struct stat st;
-        ck_assert_int_eq(stat(p, &st), 0);
-        sn->size[i] = st.st_size;
-        sn->data[i] = malloc((size_t)st.st_size + 1);
-        int fd = open(p, O_RDONLY);
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(pread(fd, sn->data[i], (size_t)st.st_size, 0), st.st_size);
-        close(fd);
+        size_t n;
+        sn->data[i] = slurp(p, &n);
+        sn->size[i] = (long long)n;
         free(p);
     }
     closedir(dh);
@@ -1696,6 +1706,95 @@ START_TEST(new_checkpoint_file_is_durable)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------------------
+ * 10. The databases a checkpoint names
+ * ------------------------------------------------------------------------------------------- */
+#define PAIR_NA 40 /* transactions on a.edb before the checkpoint, and as many after it */
+#define PAIR_NB 5  /* transactions on b.edb */
+
+static const struct icfg pair_cfg = {1024, 0, 0}; /* generations the workload never fills */
+
+/* The number of databases edb.chk in d lists (its first copy). */
+static uint32_t ckpt_ndb(const char *d)
+{
+    char *p = tu_path(d, "edb.chk");
+    int fd = open(p, O_RDONLY);
+    uint32_t n = 0;
+    ck_assert_int_eq(pread(fd, &n, 4, 20), 4);
+    close(fd);
+    free(p);
+    return n;
+}
+
+/* An instance in d that crashed (dirty term) with two databases, known to recovery both ways:
+ * a.edb from edb.chk (a checkpoint passed its ATTACH record; 2 x PAIR_NA transactions, half of
+ * them after the checkpoint), b.edb from its ATTACH record (created after the checkpoint;
+ * PAIR_NB transactions). */
+static void crashed_pair(const char *d)
+{
+    char *pa = tu_path(d, "a.edb"), *pb = tu_path(d, "b.edb");
+    JET_INSTANCE in;
+    JET_SESID sa, sb;
+    JET_TABLEID ta, tb;
+    struct model m;
+    uint8_t *buf = malloc(VAL_MAX);
+    OK(inst_open("pair", d, &pair_cfg, &in));
+    OK(db_open(in, pa, true, &sa, &ta));
+    model_init(&m);
+    for (uint32_t i = 0; i < 2 * PAIR_NA; i++) {
+        if (i == PAIR_NA) {
+            /* A checkpoint now, written before the call returns (the log never rolls, so no
+             * other one runs). */
+            OK(JetStopServiceInstance2(in, JET_bitStopServiceQuiesceCaches));
+            OK(JetStopServiceInstance2(in, JET_bitStopServiceResume));
+        }
+        OK(run_txn(sa, ta, &m, i, 0, buf));
+        model_apply(&m, i);
+    }
+    OK(db_open(in, pb, true, &sb, &tb));
+    model_init(&m);
+    for (uint32_t i = 0; i < PAIR_NB; i++) {
+        OK(run_txn(sb, tb, &m, i, 0, buf));
+        model_apply(&m, i);
+    }
+    ck_assert_int_eq(JetTerm2(in, JET_bitTermDirty), JET_errDirtyShutdown);
+    ck_assert_uint_eq(ckpt_ndb(d), 1); /* a.edb only */
+    free(buf);
+    free(pa);
+    free(pb);
+}
+
+static void expect_file(const char *p, const uint8_t *b, size_t n)
+{
+    size_t m;
+    uint8_t *now = slurp(p, &m);
+    ck_assert_msg(m == n && !memcmp(now, b, n), "%s was changed", p);
+    free(now);
+}
+
+START_TEST(database_replaced_under_checkpoint_is_refused)
+{
+    /* edb.chk names a.edb with its signature: another database's file now at that path is refused,
+     * not rewritten with a.edb's pages (as the signature in an ATTACH record already makes it). */
+    char *d = subdir("repl"), *other = subdir("other");
+    crashed_pair(d);
+    char *pa = tu_path(d, "a.edb"), *po = tu_path(other, "o.edb");
+    JET_INSTANCE in;
+    JET_SESID s;
+    JET_TABLEID t;
+    OK(inst_open("other", other, &pair_cfg, &in));
+    OK(db_open(in, po, true, &s, &t));
+    OK(JetTerm(in));
+    copy_file(po, pa, 1 << 20, NULL, NULL);
+    size_t n;
+    uint8_t *b = slurp(pa, &n);
+    ck_assert_int_eq(inst_open("repl2", d, &pair_cfg, &in), JET_errBadDbSignature);
+    expect_file(pa, b, n);
+    free(b);
+    free(d), free(other), free(pa), free(po);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("recovery");
@@ -1721,6 +1820,7 @@ static Suite *suite(void)
     ADD(create_database_over_live_logs_is_refused);
     ADD(missing_first_generation_is_named);
     ADD(new_checkpoint_file_is_durable);
+    ADD(database_replaced_under_checkpoint_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }
