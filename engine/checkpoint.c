@@ -124,7 +124,7 @@ static int ckpt_decode(const uint8_t *b, size_t have, uint64_t *seq)
 
 /* Returns JET_errCheckpointFileNotFound when edb.chk is empty (never written). */
 long eng_ckpt_read(eng_inst *in, eng_lsn *lsn, eng_logsig *sig, uint32_t *ndb, uint32_t *dbids,
-                  char (*paths)[ENG_PATH_MAX])
+                  eng_dbsig *dbsigs, char (*paths)[ENG_PATH_MAX])
 {
     uint8_t *a = malloc(COPY_SPAN), *bb = malloc(COPY_SPAN);
     if (!a || !bb) {
@@ -167,6 +167,8 @@ long eng_ckpt_read(eng_inst *in, eng_lsn *lsn, eng_logsig *sig, uint32_t *ndb, u
             goto out;
         }
         dbids[i] = eng_ld32(b + off);
+        dbsigs[i].random = eng_ld64(b + off + 8);
+        dbsigs[i].create_time_usec = eng_ld64(b + off + 16);
         memcpy(paths[i], b + off + 24, pl);
         paths[i][pl] = 0;
         off += 24 + pl;

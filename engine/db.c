@@ -66,9 +66,7 @@ static void reg_del(const char *path)
     pthread_mutex_unlock(&reg_mu);
 }
 
-/* Canonical absolute path: realpath of the directory plus the file name, so the file need not
- * exist yet. JET_errDatabaseInvalidPath if the directory does not exist. */
-static long canon(const char *path, char *out)
+long eng_db_canon(const char *path, char out[ENG_PATH_MAX])
 {
     ENG_RETURN_IF(!path || !*path, JET_errInvalidParameter, "no database path given");
     ENG_RETURN_IF(strlen(path) >= ENG_PATH_MAX - 1, JET_errInvalidPath,
@@ -94,7 +92,7 @@ static long canon(const char *path, char *out)
 eng_db *eng_db_find(eng_inst *in, const char *path)
 {
     char c[ENG_PATH_MAX];
-    if (canon(path, c))
+    if (eng_db_canon(path, c))
         return NULL;
     for (uint32_t id = 1; id <= ENG_MAX_DB; id++)
         if (in->dbs[id] && !in->dbs[id]->detaching && !strcmp(in->dbs[id]->path, c))
@@ -343,7 +341,7 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
     ENG_RETURN_IF(s->txn.level > 0, JET_errInTransaction,
                   "the session is in a transaction; a database is created outside one");
     char cp[ENG_PATH_MAX], tmp[ENG_PATH_MAX];
-    long err = canon(path, cp);
+    long err = eng_db_canon(path, cp);
     if (err)
         return err;
     ENG_RETURN_IF(strlen(cp) + strlen(ENG_DB_CREATING) >= sizeof tmp, JET_errInvalidPath,
@@ -495,7 +493,7 @@ long eng_db_attach(eng_sess *s, const char *path, JET_GRBIT grbit)
     ENG_RETURN_IF(s->txn.level > 0, JET_errInTransaction,
                   "the session is in a transaction; a database is attached outside one");
     char cp[ENG_PATH_MAX];
-    long err = canon(path, cp);
+    long err = eng_db_canon(path, cp);
     if (err)
         return err == JET_errDatabaseInvalidPath ? JET_errFileNotFound : err;
     pthread_mutex_lock(&in->mu);

@@ -471,7 +471,11 @@ struct eng_inst {
 
 eng_inst *eng_inst_new(void);
 void eng_inst_free(eng_inst *in);
-long eng_inst_init(eng_inst *in, JET_GRBIT grbit);
+/* JetInit3's restore map (JET_RSTINFO): checked, with the names in the form the engine stores
+ * database paths in (eng_db_canon). */
+typedef struct eng_rstmap eng_rstmap;
+/* JetInit3: open the log and checkpoint and recover (map: NULL, or a restore map for recovery). */
+long eng_inst_init(eng_inst *in, JET_GRBIT grbit, const eng_rstmap *map);
 long eng_inst_term(eng_inst *in, JET_GRBIT grbit);
 /* JetStopServiceInstance2 on a running instance (grbits as jet.h documents them). */
 long eng_inst_stop_service(eng_inst *in, JET_GRBIT grbit);
@@ -499,6 +503,10 @@ long eng_db_create(eng_sess *s, const char *path, JET_GRBIT grbit, JET_DBID *pdb
 long eng_db_attach(eng_sess *s, const char *path, JET_GRBIT grbit);
 long eng_db_detach(eng_sess *s, const char *path);
 long eng_db_close_file(eng_inst *in, eng_db *db, bool clean); /* flush, header, free */
+/* A database's canonical absolute path, as the engine stores and logs it: realpath of the
+ * directory plus the file name, so the file need not exist yet. JET_errDatabaseInvalidPath if
+ * the directory does not exist; InvalidParameter (empty) or InvalidPath (no file name, too long). */
+long eng_db_canon(const char *path, char out[ENG_PATH_MAX]);
 eng_db *eng_db_find(eng_inst *in, const char *path);
 long eng_db_open_file(eng_inst *in, const char *path, uint32_t dbid, bool for_recovery, eng_db **out);
 long eng_db_alloc_struct(eng_inst *in, const char *path, uint32_t dbid, eng_db **out);
@@ -507,8 +515,10 @@ long eng_db_log_attach(eng_inst *in, eng_db *db, bool create, eng_lsn *lsn);
 
 /* Checkpoint (checkpoint.c). */
 long eng_ckpt_write(eng_inst *in, eng_lsn lsn);
+/* The checkpoint's position and log signature, and the databases attached then (their dbids,
+ * signatures and paths, ndb of each). */
 long eng_ckpt_read(eng_inst *in, eng_lsn *lsn, eng_logsig *sig, uint32_t *ndb, uint32_t *dbids,
-                  char (*paths)[ENG_PATH_MAX]);
+                  eng_dbsig *dbsigs, char (*paths)[ENG_PATH_MAX]);
 long eng_checkpoint(eng_inst *in);
 /* Generation of the checkpoint in edb.chk: the first log crash recovery needs. Never waits for
  * a checkpoint held up by a freeze (ckpt_mu is taken only inside the freeze gate). */
@@ -632,7 +642,13 @@ long eng_pagediff_check(const uint8_t *runs, size_t len, uint32_t ps);
 void eng_pagediff_apply(uint8_t *page, const uint8_t *runs, size_t len); /* runs must be checked */
 
 /* Recovery (recovery.c). */
-long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen);
+/* JET_errInvalidParameter for a bad map (jet.h, JetInit3); *out is NULL for an empty one, which
+ * is no map. */
+long eng_rstmap_new(const JET_RSTMAP *map, long n, eng_rstmap **out);
+void eng_rstmap_free(eng_rstmap *m);
+/* Crash recovery. With a map, every database the checkpoint or the log names is redone at its
+ * new path, and one the map leaves out is skipped. */
+long eng_recover(eng_inst *in, JET_GRBIT grbit, const eng_rstmap *map, uint32_t *next_gen);
 
 /* Log record payloads and the backup stream trailer: records-int.h (records.c). */
 

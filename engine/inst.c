@@ -135,7 +135,7 @@ static long append_marker(eng_inst *in, uint16_t type)
     return err ? err : log_flush(in->log, end);
 }
 
-long eng_inst_init(eng_inst *in, JET_GRBIT grbit)
+long eng_inst_init(eng_inst *in, JET_GRBIT grbit, const eng_rstmap *map)
 {
     ENG_RETURN_IF(grbit & ~(JET_GRBIT)(JET_bitReplayIgnoreMissingDB | JET_bitRecoveryWithoutUndo),
                   JET_errInvalidGrbit, "JetInit takes only ReplayIgnoreMissingDB and RecoveryWithoutUndo");
@@ -178,7 +178,7 @@ long eng_inst_init(eng_inst *in, JET_GRBIT grbit)
     in->logcfg.on_roll_ctx = in;
     if (in->p.recovery) {
         uint32_t gen = 1;
-        if ((err = eng_recover(in, grbit, &gen)))
+        if ((err = eng_recover(in, grbit, map, &gen)))
             goto fail;
         in->logcfg.sig = in->logsig;
         if ((err = log_writer_open(&in->logcfg, gen, &in->log)))

@@ -11,6 +11,14 @@
  * At the end every database the log knew as attached is synced and marked clean (detached), and
  * the crashed current log is sealed at the end of its valid records so no torn tail is ever read
  * as data; the caller then starts a fresh generation.
+ *
+ * The log and edb.chk name databases by absolute path. JetInit3's restore map redirects them, so
+ * a copy of an instance (its logs, edb.chk and databases copied elsewhere) recovers where it now
+ * is: each path the checkpoint or an ATTACH record names is looked up in the map and redo goes to
+ * the new path. A database the map leaves out is skipped (ESE's rule without
+ * JET_bitReplayMissingMapEntryDB): replaying it at its original path would write into the live
+ * database the copy was taken from. Nothing of the map is stored: the checkpoint written after
+ * recovery names no database, and the application attaches the copies at their new paths.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +33,7 @@
 struct rdb {
     bool known;       /* attached according to the checkpoint or an ATTACH record */
     bool create;      /* the ATTACH record created it */
-    bool missing;     /* file absent and JET_bitReplayIgnoreMissingDB given */
+    bool missing;     /* file absent and JET_bitReplayIgnoreMissingDB given, or not in the map */
     eng_dbsig sig;
     bool sig_known;
     char path[ENG_PATH_MAX];
@@ -33,9 +41,86 @@ struct rdb {
     eng_dbhdr hdr;
 };
 
+struct eng_rstmap {
+    long n;
+    struct rstmap_entry {
+        char from[ENG_PATH_MAX]; /* the path as the log and edb.chk name it */
+        char to[ENG_PATH_MAX];   /* where the file is now */
+    } *e;
+};
+
+/* A map name in the form the engine stores paths in, so that a map may reach the directory through
+ * a symlink or spell it with "." or "//". A name whose directory does not exist on this machine
+ * (the originals may be elsewhere) cannot be resolved: it is kept as written. */
+static long rstmap_name(const char *name, char out[ENG_PATH_MAX])
+{
+    long err = eng_db_canon(name, out);
+    if (err == JET_errDatabaseInvalidPath) {
+        strcpy(out, name); /* eng_db_canon checked its length */
+        return JET_errSuccess;
+    }
+    ENG_RETURN_IF(err, JET_errInvalidParameter,
+                  "a restore map name is missing, empty, too long or does not end in a file name");
+    return JET_errSuccess;
+}
+
+void eng_rstmap_free(eng_rstmap *m)
+{
+    if (m) {
+        free(m->e);
+        free(m);
+    }
+}
+
+long eng_rstmap_new(const JET_RSTMAP *map, long n, eng_rstmap **out)
+{
+    *out = NULL;
+    ENG_RETURN_IF(n < 0 || (n && !map), JET_errInvalidParameter,
+                  "the restore map's count is negative, or it has a count and no entries");
+    if (!n)
+        return JET_errSuccess; /* ESE: only a map with entries changes recovery */
+    eng_rstmap *m = calloc(1, sizeof *m);
+    struct rstmap_entry *e = m ? calloc((size_t)n, sizeof *e) : NULL;
+    if (!e) {
+        free(m);
+        return ENG_ERR(JET_errOutOfMemory, "no memory for the restore map");
+    }
+    m->e = e;
+    m->n = n;
+    long err = JET_errSuccess;
+    for (long i = 0; i < n && !err; i++) {
+        err = rstmap_name(map[i].szDatabaseName, e[i].from);
+        if (!err)
+            err = rstmap_name(map[i].szNewDatabaseName, e[i].to);
+        for (long j = 0; j < i && !err; j++) {
+            /* Which of two new paths would get the database's pages is anyone's guess. */
+            if (!strcmp(e[j].from, e[i].from))
+                err = ENG_ERR(JET_errInvalidParameter, "two restore map entries name the same database");
+            /* Two databases' pages in one file would destroy it. */
+            else if (!strcmp(e[j].to, e[i].to))
+                err = ENG_ERR(JET_errInvalidParameter, "two restore map entries send two databases to one file");
+        }
+    }
+    if (err) {
+        eng_rstmap_free(m);
+        return err;
+    }
+    *out = m;
+    return JET_errSuccess;
+}
+
+static const char *rstmap_find(const eng_rstmap *m, const char *logged)
+{
+    for (long i = 0; i < m->n; i++)
+        if (!strcmp(m->e[i].from, logged))
+            return m->e[i].to;
+    return NULL;
+}
+
 struct rctx {
     eng_inst *in;
     JET_GRBIT grbit;
+    const eng_rstmap *map;
     struct rdb db[ENG_MAX_DB + 1];
     eng_redo redo;
     uint8_t *scratch;
@@ -103,6 +188,26 @@ static long rdb_open(struct rctx *c, uint32_t dbid, bool may_create)
     }
     d->fd = fd;
     return JET_errSuccess;
+}
+
+/* Where recovery writes the database the checkpoint or the log names by path `logged`: there,
+ * without a map; with one, at its new path, or nowhere when the map leaves it out. */
+static void rdb_place(struct rctx *c, uint32_t dbid, const char *logged)
+{
+    struct rdb *d = &c->db[dbid];
+    const char *to = c->map ? rstmap_find(c->map, logged) : logged;
+    if (!to) {
+        d->missing = true;
+        strcpy(d->path, logged); /* for the events only: never opened */
+        eng_event(c->in, 2, 307,
+                  "recovery: database %s is not in the restore map; its changes are skipped and the file is "
+                  "not touched",
+                  logged);
+        return;
+    }
+    strcpy(d->path, to);
+    if (c->map)
+        eng_event(c->in, 4, 308, "recovery: database %s is recovered at %s", logged, to);
 }
 
 /* Sync and mark a database clean at log position lsn, then close it. */
@@ -195,8 +300,10 @@ static long on_record(struct rctx *c, const eng_logrec_view *r)
         d->create = a.create;
         d->sig = a.sig;
         d->sig_known = true;
-        memcpy(d->path, a.path, a.path_len);
-        d->path[a.path_len] = 0;
+        char logged[ENG_PATH_MAX];
+        memcpy(logged, a.path, a.path_len);
+        logged[a.path_len] = 0;
+        rdb_place(c, dbid, logged);
         return JET_errSuccess;
     }
     case ENG_LR_DETACH: {
@@ -230,12 +337,13 @@ static void on_corrupt(void *ctx, const char *path, uint64_t off, const char *wh
     eng_event(ctx, 1, 302, "log file %s is corrupt at offset %llu: %s", path, (unsigned long long)off, why);
 }
 
-long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen)
+long eng_recover(eng_inst *in, JET_GRBIT grbit, const eng_rstmap *map, uint32_t *next_gen)
 {
     struct rctx *c = calloc(1, sizeof *c);
     ENG_RETURN_IF(!c, JET_errOutOfMemory, "no memory for the recovery state");
     c->in = in;
     c->grbit = grbit;
+    c->map = map;
     c->redo.ps = in->p.page_size;
     for (int i = 0; i <= ENG_MAX_DB; i++)
         c->db[i].fd = -1;
@@ -243,8 +351,9 @@ long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen)
     eng_lsn start = 0;
     eng_logsig sig = {0, 0};
     uint32_t ndb = 0, dbids[ENG_MAX_DB];
+    eng_dbsig dbsigs[ENG_MAX_DB];
     char(*paths)[ENG_PATH_MAX] = calloc(ENG_MAX_DB, ENG_PATH_MAX);
-    long err = paths ? eng_ckpt_read(in, &start, &sig, &ndb, dbids, paths) : JET_errOutOfMemory;
+    long err = paths ? eng_ckpt_read(in, &start, &sig, &ndb, dbids, dbsigs, paths) : JET_errOutOfMemory;
     bool have_ckpt = !err;
     if (err == JET_errCheckpointFileNotFound)
         err = JET_errSuccess;
@@ -277,7 +386,10 @@ long eng_recover(eng_inst *in, JET_GRBIT grbit, uint32_t *next_gen)
         }
         struct rdb *d = &c->db[dbids[i]];
         d->known = true;
-        strcpy(d->path, paths[i]);
+        /* As for an ATTACH record: another database now at that path must not get these pages. */
+        d->sig = dbsigs[i];
+        d->sig_known = true;
+        rdb_place(c, dbids[i], paths[i]);
     }
 
     c->from_oldest = !have_ckpt;

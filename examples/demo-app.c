@@ -342,8 +342,23 @@ static int verify(const struct opts *o, const struct conf_config *cfg)
             e = JetSetSystemParameter(&in, 0, JET_paramLogFilePath, 0, logp);
         if (!e)
             e = JetSetSystemParameter(&in, 0, JET_paramLogFileSize, ci->log_file_size_kb, NULL);
+        /* The copy's logs name the databases at their original paths: the restore map sends
+         * recovery to the copied files, so the live ones are never touched. */
+        size_t nmap = ci->databases.n;
+        JET_RSTMAP *map = calloc(nmap, sizeof *map);
+        char(*moved)[4096] = calloc(nmap, sizeof *moved);
+        for (size_t d = 0; !e && map && moved && d < nmap; d++) {
+            if (remap(ci->databases.v[d], o->map, moved[d], sizeof moved[d]))
+                e = JET_errInvalidPath;
+            map[d] = (JET_RSTMAP){ci->databases.v[d], moved[d]};
+        }
+        JET_RSTINFO ri = {.cbStruct = sizeof ri, .rgrstmap = map, .crstmap = (long)nmap};
+        if (!map || !moved)
+            e = JET_errOutOfMemory;
         if (!e)
-            e = JetInit(&in); /* recovery replays the copied logs */
+            e = JetInit3(&in, o->map ? &ri : NULL, 0);
+        free(map);
+        free(moved);
         if (!e)
             e = JetBeginSession(in, &s, NULL, NULL);
         if (!e)

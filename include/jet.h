@@ -231,6 +231,8 @@ typedef struct _JET_SETSYSPARAM {
     JET_ERR err;
 } JET_SETSYSPARAM;
 
+/* JetInit3's recovery options: cbStruct is sizeof(JET_RSTINFO); rgrstmap/crstmap the restore map
+ * (see JetInit3); lgposStop, logtimeStop and pfnStatus are not used. */
 typedef struct _JET_RSTINFO {
     unsigned long cbStruct;
     JET_RSTMAP *rgrstmap;
@@ -535,13 +537,49 @@ JET_ERR JET_API JetGetSystemParameter(JET_INSTANCE instance, JET_SESID sesid, un
  * uncommitted work never reaches a database page), then accept sessions.
  *   JetInit(NULL) or JetInit(&nil) with no mode set selects legacy one-instance mode.
  *   With a created instance it initializes that instance.
- *   prstinfo (JetInit3) may be NULL; otherwise its rgrstmap is accepted but not used yet.
+ *   prstinfo (JetInit3) may be NULL: recovery then writes each database at the path the log and
+ *   the checkpoint name it by (the absolute path it was attached at). Otherwise prstinfo->cbStruct
+ *   must be sizeof(JET_RSTINFO), and its restore map, rgrstmap with crstmap entries (crstmap >= 0;
+ *   rgrstmap may be NULL only when crstmap is 0; a map of 0 entries is no map, as in ESE), says
+ *   where each database is now, to recover a copy of an instance taken elsewhere (its log
+ *   directory, edb.chk and databases copied, e.g. by `cp -a` of a snapshot): point
+ *   JET_paramSystemPath and JET_paramLogFilePath at the copy, and map each database:
+ *     szDatabaseName: the path as the log names it (the original path). It is compared in the
+ *       form the engine stores paths in: if its directory exists here, it is resolved as
+ *       JetAttachDatabase does (realpath of the directory, so a symlink, "." or a relative path
+ *       reaching the same directory matches); if not (the originals are on another machine), it
+ *       is compared exactly as written, which must then be the absolute path the log holds.
+ *     szNewDatabaseName: where the file is now (resolved the same way). Redo goes there, and
+ *       the file there must be that database (its signature is checked against the one the log
+ *       or the checkpoint records: BadDbSignature otherwise, before anything is written to it).
+ *   With a map, a database the log names that is NOT in the map is skipped, with event 307: its
+ *   changes are not replayed anywhere, and no file at its original path is opened. That is ESE's
+ *   rule (its JET_bitReplayMissingMapEntryDB, 0x20, which replays such databases at their original
+ *   paths, is not offered — InvalidGrbit: for a copy that would write into the live databases it
+ *   was taken from). The skipped database's copy keeps its dirty state and, once this recovery has moved
+ *   the checkpoint past its logs, can no longer be recovered from this copy: copy the instance
+ *   again and recover it with a map that names it. Event 308 names each mapped database's old
+ *   and new path.
+ *   Nothing of the map is kept: after recovery the databases are detached, the new checkpoint
+ *   names none, and the application attaches them at their new paths, so a later JetInit of the
+ *   copy never writes at the original paths. Until a JetInit3 with the map has succeeded, the
+ *   copy's edb.chk and logs still name the original paths: always recover the copy with the map
+ *   (a plain JetInit of it would replay into the originals).
+ *   lgposStop, logtimeStop and pfnStatus are not used: recovery always replays to the end of the
+ *   log. With JET_paramRecovery off no recovery runs and the map is not used.
  *   grbit (JetInit2/3): 0, or any of JET_bitReplayIgnoreMissingDB (a database the log names that
- *   is no longer on disk is skipped, with event 300, instead of failing the init with FileNotFound)
- *   and JET_bitRecoveryWithoutUndo (accepted; jetsnap's recovery never undoes anything anyway).
+ *   is no longer on disk — with a map: not at its new path — is skipped, with event 300, instead
+ *   of failing the init with FileNotFound) and JET_bitRecoveryWithoutUndo (accepted; jetsnap's
+ *   recovery never undoes anything anyway).
  * Databases that were attached at the time of a crash are recovered and left detached (clean);
  * the application attaches them again, as with ESE.
- * Errors: AlreadyInitialized, RunningInMultiInstanceMode (NULL pinstance in multi-instance mode),
+ * Errors: InvalidParameter (prstinfo: cbStruct not sizeof(JET_RSTINFO), crstmap < 0, rgrstmap
+ *   NULL with entries, an entry's szDatabaseName or szNewDatabaseName NULL, empty, longer than
+ *   the engine stores (4094 bytes) or not ending in a file name, two entries naming the same
+ *   database or the same new file; checked before anything else, with nothing created or
+ *   changed), BadDbSignature (a mapped file, or the file at a database's path, is another
+ *   database), FileNotFound (a database recovery must write is missing, at its path or at its new
+ *   one, without JET_bitReplayIgnoreMissingDB), AlreadyInitialized, RunningInMultiInstanceMode (NULL pinstance in multi-instance mode),
  *   InvalidInstance/InvalidParameter (unknown handle), InvalidGrbit, InvalidPath/InvalidLogDirectory
  *   /InvalidSystemPath (a directory that does not exist or cannot be written; InvalidPath also for
  *   a checkpoint or log that is not a regular file), OutOfFileHandles,

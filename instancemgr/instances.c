@@ -249,7 +249,15 @@ JET_ERR JET_API JetCreateInstance(JET_INSTANCE *pinstance, const char *szInstanc
 
 JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, JET_RSTINFO *prstinfo, JET_GRBIT grbit)
 {
-    (void)prstinfo;
+    /* Checked before anything else, so a bad map neither selects a mode nor creates edb.chk. */
+    ENG_RETURN_IF(prstinfo && prstinfo->cbStruct != sizeof *prstinfo, JET_errInvalidParameter,
+                  "the JET_RSTINFO's cbStruct is not the size of the structure");
+    eng_rstmap *map = NULL;
+    if (prstinfo) {
+        long e = eng_rstmap_new(prstinfo->rgrstmap, prstinfo->crstmap, &map);
+        if (e)
+            return e;
+    }
     pthread_mutex_lock(&g_mu);
     defaults_ready();
     long err = JET_errSuccess;
@@ -285,10 +293,13 @@ JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, JET_RSTINFO *prstinfo, JET_GRB
         in->mgr_pins++;
     }
     pthread_mutex_unlock(&g_mu);
-    if (err)
+    if (err) {
+        eng_rstmap_free(map);
         return err;
+    }
 
-    err = eng_inst_init(in, grbit);
+    err = eng_inst_init(in, grbit, map);
+    eng_rstmap_free(map);
 
     pthread_mutex_lock(&g_mu);
     in->mgr_busy = false;

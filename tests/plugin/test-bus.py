@@ -10,6 +10,7 @@ Debian's python3-dbus; the environment names the programs and files:
   JETSNAP_DEMO_APP   the built jetsnap-demo-app
   JETSNAP_WRITER_XML plugin/org.jetsnap.Writer1.xml
   TESTBUS_CONF_IN    tests/plugin/testbus.conf.in
+  JETSNAP_BUS_POLICY plugin/org.jetsnap.Writer1.conf
 """
 import os
 import re
@@ -27,6 +28,7 @@ import dbus
 APP = os.environ.get("JETSNAP_DEMO_APP", "")
 XML = os.environ.get("JETSNAP_WRITER_XML", "")
 CONF_IN = os.environ.get("TESTBUS_CONF_IN", "")
+POLICY = os.environ.get("JETSNAP_BUS_POLICY", "")
 
 NAME = "org.jetsnap.Writer1"
 ROOT = "/org/jetsnap/Writer1"
@@ -57,11 +59,14 @@ class Env:
         self.address = None
 
     # ---- the bus ----
-    def start_bus(self, listen=None):
+    def start_bus(self, listen=None, text=None):
         listen = listen or "unix:dir=" + self.dir
         conf = os.path.join(self.dir, "bus.conf")
-        with open(CONF_IN) as f, open(conf, "w") as o:
-            o.write(f.read().replace("@LISTEN@", listen))
+        if text is None:
+            with open(CONF_IN) as f:
+                text = f.read()
+        with open(conf, "w") as o:
+            o.write(text.replace("@LISTEN@", listen))
         out = subprocess.run(["dbus-daemon", "--config-file=" + conf, "--fork", "--nopidfile",
                               "--print-address=1", "--print-pid=1"], capture_output=True, text=True,
                              timeout=10, check=True).stdout.split("\n")
@@ -484,6 +489,34 @@ class WriterBus(unittest.TestCase):
             other.close()
         self.assertTrue(first_conf)
 
+    def test_the_installed_system_bus_policy(self):
+        # Debian's own system.conf (deny by default) with the writer's policy file included, on a
+        # private daemon: root may own the name, anyone may call, the writer decides by uid.
+        with open("/usr/share/dbus-1/system.conf") as f:
+            text = f.read()
+        text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
+        text = re.sub(r"\s*<(user|pidfile|servicehelper)>[^<]*</\1>", "", text)
+        text = re.sub(r"\s*<(fork|syslog|standard_system_servicedirs)/>", "", text)
+        text = re.sub(r"\s*<include(dir)?\b[^>]*>[^<]*</include(dir)?>", "", text)
+        text = re.sub(r"<listen>[^<]*</listen>", "<listen>@LISTEN@</listen>", text)
+        text = text.replace("</busconfig>", "<include>%s</include>\n</busconfig>" % POLICY)
+        self.assertIn("<deny send_type=\"method_call\"/>", text)
+        self.env.kill_bus()
+        self.env.start_bus(text=text)
+        self.start(n=1, allow="root")
+        a = self.env.address
+        r = cli("busctl", "--address=" + a, "call", NAME, ROOT, IW, "GetStatus", uid="nobody", check=True)
+        self.assertTrue(r.stdout.startswith('sa(ssss) "stable"'), r.stdout)
+        cli("gdbus", "introspect", "--address", a, "--dest", NAME, "--object-path", ROOT, uid="nobody", check=True)
+        r = cli("gdbus", "call", "--address", a, "--dest", NAME, "--object-path", ROOT, "--method",
+                IW + ".PrepareForBackup", "copy", "[]", "{}", uid="nobody")
+        self.assertIn("org.freedesktop.DBus.Error.AccessDenied", r.stderr)
+        self.assertIn("allow_users", r.stderr, "refused by the bus, not by the writer: " + r.stderr)
+        # a process of another uid cannot take the writer's name
+        r = cli(sys.executable, "-c", "import dbus,sys; b=dbus.bus.BusConnection(sys.argv[1]); "
+                "print(b.request_name('org.jetsnap.Writer1', dbus.bus.NAME_FLAG_DO_NOT_QUEUE))", a, uid="nobody")
+        self.assertIn("AccessDenied", r.stderr)
+
     def test_bus_lost_while_frozen_thaws_then_reconnects(self):
         sock = os.path.join(self.env.dir, "fixed-bus")
         self.env.kill_bus()
@@ -566,7 +599,8 @@ print(done)
 """
 
 if __name__ == "__main__":
-    missing = [n for n, v in (("JETSNAP_DEMO_APP", APP), ("JETSNAP_WRITER_XML", XML), ("TESTBUS_CONF_IN", CONF_IN))
+    missing = [n for n, v in (("JETSNAP_DEMO_APP", APP), ("JETSNAP_WRITER_XML", XML), ("TESTBUS_CONF_IN", CONF_IN),
+                                          ("JETSNAP_BUS_POLICY", POLICY))
                if not v]
     if missing:
         sys.exit("test-bus.py: set %s (meson does)" % ", ".join(missing))

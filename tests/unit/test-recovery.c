@@ -19,6 +19,11 @@
  *  - eight committing threads and two scanning readers: readers only ever see committed states,
  *    and every acknowledged commit survives a restart;
  *  - lazy commits become durable with the next durable commit (or JET_bitWaitLastLevel0Commit).
+ *  - a database that edb.chk names, whose file was replaced by another database's, is refused.
+ *  - a copy of an instance's directory recovers in another directory with JetInit3's restore map
+ *    and never touches the originals, not even in a later plain JetInit; a database the map
+ *    leaves out is skipped; a bad JET_RSTINFO or a map to the wrong files is refused with nothing
+ *    changed; without a map (or with an empty one) recovery stays in place.
  *
  * Most cases compare the recovered table with a model: transaction i of a fixed, deterministic
  * sequence puts one key (and sometimes deletes another), so "the first n transactions" is a
@@ -233,7 +238,9 @@ struct icfg {
     unsigned cache_pages;
 };
 
-static JET_ERR inst_open(const char *name, const char *d, const struct icfg *c, JET_INSTANCE *out)
+/* An instance on directory d, initialized by JetInit3 with rst (NULL: none, as JetInit). */
+static JET_ERR inst_open3(const char *name, const char *d, const struct icfg *c, JET_RSTINFO *rst,
+                          JET_INSTANCE *out)
 {
     JET_INSTANCE in;
     JET_ERR e = JetCreateInstance(&in, name);
@@ -250,13 +257,18 @@ static JET_ERR inst_open(const char *name, const char *d, const struct icfg *c, 
     if (!e && c->cache_pages)
         e = JetSetSystemParameter(&in, 0, JET_paramCacheSizeMax, c->cache_pages, NULL);
     if (!e)
-        e = JetInit(&in);
+        e = JetInit3(&in, rst, 0);
     if (e) {
         JetTerm(in);
         return e;
     }
     *out = in;
     return JET_errSuccess;
+}
+
+static JET_ERR inst_open(const char *name, const char *d, const struct icfg *c, JET_INSTANCE *out)
+{
+    return inst_open3(name, d, c, NULL, out);
 }
 
 /* Create (or attach to) db and table "t" in a new session. */
@@ -1341,6 +1353,20 @@ struct dirsnap {
     long long size[64];
 };
 
+/* The whole file at p (and its size). */
+static uint8_t *slurp(const char *p, size_t *n)
+{
+    struct stat st;
+    ck_assert_int_eq(stat(p, &st), 0);
+    uint8_t *b = malloc((size_t)st.st_size + 1);
+    int fd = open(p, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, b, (size_t)st.st_size, 0), st.st_size);
+    close(fd);
+    *n = (size_t)st.st_size;
+    return b;
+}
+
 static void snap_take(struct dirsnap *sn, const char *d)
 {
     memset(sn, 0, sizeof *sn);
@@ -1354,14 +1380,9 @@ static void snap_take(struct dirsnap *sn, const char *d)
         int i = sn->n++;
         snprintf(sn->name[i], sizeof sn->name[i], "%s", de->d_name);
         char *p = tu_path(d, de->d_name);
-        struct stat st;
-        ck_assert_int_eq(stat(p, &st), 0);
-        sn->size[i] = st.st_size;
-        sn->data[i] = malloc((size_t)st.st_size + 1);
-        int fd = open(p, O_RDONLY);
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(pread(fd, sn->data[i], (size_t)st.st_size, 0), st.st_size);
-        close(fd);
+        size_t n;
+        sn->data[i] = slurp(p, &n);
+        sn->size[i] = (long long)n;
         free(p);
     }
     closedir(dh);
@@ -1696,6 +1717,377 @@ START_TEST(new_checkpoint_file_is_durable)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------------------
+ * 10. A copy recovered in another directory (JetInit3's restore map)
+ * ------------------------------------------------------------------------------------------- */
+#define PAIR_NA 40 /* transactions on a.edb before the checkpoint, and as many after it */
+#define PAIR_NB 5  /* transactions on b.edb */
+
+static const struct icfg pair_cfg = {1024, 0, 0}; /* generations the workload never fills */
+
+/* The number of databases edb.chk in d lists (its first copy). */
+static uint32_t ckpt_ndb(const char *d)
+{
+    char *p = tu_path(d, "edb.chk");
+    int fd = open(p, O_RDONLY);
+    uint32_t n = 0;
+    ck_assert_int_eq(pread(fd, &n, 4, 20), 4);
+    close(fd);
+    free(p);
+    return n;
+}
+
+/* An instance in d that crashed (dirty term) with two databases, known to recovery both ways:
+ * a.edb from edb.chk (a checkpoint passed its ATTACH record; 2 x PAIR_NA transactions, half of
+ * them after the checkpoint), b.edb from its ATTACH record (created after the checkpoint;
+ * PAIR_NB transactions). */
+static void crashed_pair(const char *d)
+{
+    char *pa = tu_path(d, "a.edb"), *pb = tu_path(d, "b.edb");
+    JET_INSTANCE in;
+    JET_SESID sa, sb;
+    JET_TABLEID ta, tb;
+    struct model m;
+    uint8_t *buf = malloc(VAL_MAX);
+    OK(inst_open("pair", d, &pair_cfg, &in));
+    OK(db_open(in, pa, true, &sa, &ta));
+    model_init(&m);
+    for (uint32_t i = 0; i < 2 * PAIR_NA; i++) {
+        if (i == PAIR_NA) {
+            /* A checkpoint now, written before the call returns (the log never rolls, so no
+             * other one runs). */
+            OK(JetStopServiceInstance2(in, JET_bitStopServiceQuiesceCaches));
+            OK(JetStopServiceInstance2(in, JET_bitStopServiceResume));
+        }
+        OK(run_txn(sa, ta, &m, i, 0, buf));
+        model_apply(&m, i);
+    }
+    OK(db_open(in, pb, true, &sb, &tb));
+    model_init(&m);
+    for (uint32_t i = 0; i < PAIR_NB; i++) {
+        OK(run_txn(sb, tb, &m, i, 0, buf));
+        model_apply(&m, i);
+    }
+    ck_assert_int_eq(JetTerm2(in, JET_bitTermDirty), JET_errDirtyShutdown);
+    ck_assert_uint_eq(ckpt_ndb(d), 1); /* a.edb only */
+    free(buf);
+    free(pa);
+    free(pb);
+}
+
+/* fn(path, arg) for every file of directory d. */
+static void each_file(const char *d, void (*fn)(const char *path, const char *name, void *arg), void *arg)
+{
+    DIR *dh = opendir(d);
+    ck_assert_ptr_nonnull(dh);
+    struct dirent *de;
+    while ((de = readdir(dh))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *p = tu_path(d, de->d_name);
+        fn(p, de->d_name, arg);
+        free(p);
+    }
+    closedir(dh);
+}
+
+static void copy_into(const char *path, const char *name, void *dst)
+{
+    char *t = tu_path(dst, name);
+    copy_file(path, t, 1 << 20, NULL, NULL);
+    free(t);
+}
+
+static void chmod_one(const char *path, const char *name, void *mode)
+{
+    (void)name;
+    ck_assert_int_eq(chmod(path, *(mode_t *)mode), 0);
+}
+
+/* cp of every file of src into dst, as a copy of an instance's directory taken elsewhere. */
+static void copy_dir(const char *src, const char *dst) { each_file(src, copy_into, (void *)dst); }
+
+/* The originals are made read-only while a copy of them recovers (as root, which the tests may
+ * run as, that stops nothing: the byte comparisons are the proof). */
+static void chmod_files(const char *d, mode_t mode) { each_file(d, chmod_one, &mode); }
+
+/* Attach dbp in a new session and check that its table holds exactly the first n transactions. */
+static void attach_check(JET_INSTANCE in, const char *dbp, uint32_t n)
+{
+    JET_SESID s;
+    JET_TABLEID t;
+    OK(db_open(in, dbp, false, &s, &t));
+    struct model *m = malloc(sizeof *m);
+    model_upto(m, n);
+    char why[256] = "";
+    ck_assert_msg(!table_equals(s, t, m, why, sizeof why), "%s after %u transactions: %s", dbp, n, why);
+    free(m);
+    OK(JetEndSession(s, 0));
+}
+
+static void expect_file(const char *p, const uint8_t *b, size_t n)
+{
+    size_t m;
+    uint8_t *now = slurp(p, &m);
+    ck_assert_msg(m == n && !memcmp(now, b, n), "%s was changed", p);
+    free(now);
+}
+
+START_TEST(database_replaced_under_checkpoint_is_refused)
+{
+    /* edb.chk names a.edb with its signature: another database's file now at that path is refused,
+     * not rewritten with a.edb's pages (as the signature in an ATTACH record already makes it). */
+    char *d = subdir("repl"), *other = subdir("other");
+    crashed_pair(d);
+    char *pa = tu_path(d, "a.edb"), *po = tu_path(other, "o.edb");
+    JET_INSTANCE in;
+    JET_SESID s;
+    JET_TABLEID t;
+    OK(inst_open("other", other, &pair_cfg, &in));
+    OK(db_open(in, po, true, &s, &t));
+    OK(JetTerm(in));
+    copy_file(po, pa, 1 << 20, NULL, NULL);
+    size_t n;
+    uint8_t *b = slurp(pa, &n);
+    ck_assert_int_eq(inst_open("repl2", d, &pair_cfg, &in), JET_errBadDbSignature);
+    expect_file(pa, b, n);
+    free(b);
+    free(d), free(other), free(pa), free(po);
+}
+END_TEST
+
+static JET_RSTINFO rstinfo(JET_RSTMAP *map, long n)
+{
+    JET_RSTINFO r;
+    memset(&r, 0, sizeof r);
+    r.cbStruct = sizeof r;
+    r.rgrstmap = map;
+    r.crstmap = n;
+    return r;
+}
+
+/* The recovery events of the restore map: 307 (a database not in the map is skipped) and 308
+ * (a database is recovered at its new path). */
+static int n_skipped, n_moved;
+static char skipped_msg[1024];
+
+static void grab_map_event(void *ctx, JET_INSTANCE inst, const char *name, int level, long id, const char *msg)
+{
+    (void)ctx, (void)inst, (void)name, (void)level;
+    if (id == 307) {
+        n_skipped++;
+        snprintf(skipped_msg, sizeof skipped_msg, "%s", msg);
+    } else if (id == 308) {
+        n_moved++;
+    }
+}
+
+START_TEST(restore_map_recovers_copy_elsewhere)
+{
+    char *orig = subdir("orig"), *copy = subdir("copy");
+    crashed_pair(orig);
+    uint32_t na = 2 * PAIR_NA;
+    copy_dir(orig, copy);
+    char *oa = tu_path(orig, "a.edb"), *ob = tu_path(orig, "b.edb");
+    char *ca = tu_path(copy, "a.edb"), *cb = tu_path(copy, "b.edb");
+    /* The map may spell the paths the log names otherwise than the engine stores them: through a
+     * symlink to their directory, or with a "." in it. */
+    char *link = tu_path(root, "orig-link");
+    ck_assert_int_eq(symlink(orig, link), 0);
+    char *oa_alias = tu_path(link, "a.edb"), *ob_alias = tu_path(orig, "./b.edb");
+    /* And it may name databases this log never mentions, in a directory that does not exist here
+     * (compared as written, and unused). */
+    char nx_from[] = "/nonexistent-jetsnap-dir/x.edb", nx_to[] = "/nonexistent-jetsnap-dir/y.edb";
+    JET_RSTMAP map[] = {{oa_alias, ca}, {ob_alias, cb}, {nx_from, nx_to}};
+    JET_RSTINFO ri = rstinfo(map, 3);
+    chmod_files(orig, 0444);
+    struct dirsnap sn;
+    snap_take(&sn, orig);
+
+    JET_INSTANCE in;
+    n_moved = n_skipped = 0;
+    JetSetEventCallback(grab_map_event, NULL);
+    OK(inst_open3("copy", copy, &pair_cfg, &ri, &in));
+    JetSetEventCallback(NULL, NULL);
+    snap_expect_same(&sn, orig);
+    ck_assert_int_ge(n_moved, 2);
+    ck_assert_int_eq(n_skipped, 0);
+    attach_check(in, ca, na);
+    attach_check(in, cb, PAIR_NB);
+
+    /* The copies live on at their new paths: more commits, and another crash. */
+    JET_SESID s;
+    JET_DBID dbid;
+    JET_TABLEID t;
+    OK(JetBeginSession(in, &s, NULL, NULL));
+    OK(JetOpenDatabase(s, ca, NULL, &dbid, 0)); /* attached by attach_check */
+    OK(JetOpenTable(s, dbid, "t", NULL, 0, 0, &t));
+    struct model m;
+    model_upto(&m, na);
+    uint8_t *buf = malloc(VAL_MAX);
+    for (uint32_t i = na; i < na + 20; i++) {
+        OK(run_txn(s, t, &m, i, 0, buf));
+        model_apply(&m, i);
+    }
+    free(buf);
+    ck_assert_int_eq(JetTerm2(in, JET_bitTermDirty), JET_errDirtyShutdown);
+    snap_expect_same(&sn, orig);
+
+    /* A plain JetInit of the copy, without a map, recovers the copies and still never touches the
+     * originals: nothing the copy's edb.chk or logs now ask for names the old paths. */
+    OK(inst_open("copy2", copy, &pair_cfg, &in));
+    attach_check(in, ca, na + 20);
+    attach_check(in, cb, PAIR_NB);
+    OK(JetTerm(in));
+    snap_expect_same(&sn, orig);
+    snap_free(&sn);
+
+    /* The originals, untouched, still recover in place to what they held. */
+    chmod_files(orig, 0644);
+    OK(inst_open("orig2", orig, &pair_cfg, &in));
+    attach_check(in, oa, na);
+    attach_check(in, ob, PAIR_NB);
+    OK(JetTerm(in));
+    fprintf(stderr, "restore_map_recovers_copy_elsewhere: %u + %u transactions recovered in the copy\n", na,
+            PAIR_NB);
+    free(orig), free(copy), free(oa), free(ob), free(ca), free(cb), free(link), free(oa_alias), free(ob_alias);
+}
+END_TEST
+
+START_TEST(restore_map_skips_unmapped_database)
+{
+    char *orig = subdir("orig"), *copy = subdir("copy");
+    crashed_pair(orig);
+    uint32_t na = 2 * PAIR_NA;
+    copy_dir(orig, copy);
+    char *oa = tu_path(orig, "a.edb"), *ca = tu_path(copy, "a.edb"), *cb = tu_path(copy, "b.edb");
+    JET_RSTMAP map[] = {{oa, ca}};
+    JET_RSTINFO ri = rstinfo(map, 1);
+    chmod_files(orig, 0444);
+    struct dirsnap sn;
+    snap_take(&sn, orig);
+    size_t ncb;
+    uint8_t *cb_bytes = slurp(cb, &ncb);
+
+    /* b.edb is not in the map: its changes are skipped with event 307, at its original path and in
+     * the copy alike; a.edb is recovered in the copy. */
+    JET_INSTANCE in;
+    n_moved = n_skipped = 0;
+    JetSetEventCallback(grab_map_event, NULL);
+    OK(inst_open3("copy", copy, &pair_cfg, &ri, &in));
+    JetSetEventCallback(NULL, NULL);
+    snap_expect_same(&sn, orig);
+    snap_free(&sn);
+    ck_assert_int_ge(n_skipped, 1);
+    ck_assert_msg(strstr(skipped_msg, "/b.edb"), "event 307: %s", skipped_msg);
+    expect_file(cb, cb_bytes, ncb);
+    attach_check(in, ca, na);
+    JET_SESID s;
+    OK(JetBeginSession(in, &s, NULL, NULL));
+    ck_assert_int_eq(JetAttachDatabase(s, cb, 0), JET_errDatabaseDirtyShutdown); /* never recovered */
+    OK(JetEndSession(s, 0));
+    OK(JetTerm(in));
+    expect_file(cb, cb_bytes, ncb);
+    free(cb_bytes);
+    chmod_files(orig, 0644);
+    free(orig), free(copy), free(oa), free(ca), free(cb);
+}
+END_TEST
+
+START_TEST(bad_restore_info_is_refused)
+{
+    char *orig = subdir("orig"), *copy = subdir("copy");
+    crashed_pair(orig);
+    uint32_t na = 2 * PAIR_NA;
+    copy_dir(orig, copy);
+    char *oa = tu_path(orig, "a.edb"), *ob = tu_path(orig, "b.edb");
+    char *ca = tu_path(copy, "a.edb"), *cb = tu_path(copy, "b.edb");
+    char *oa_dot = tu_path(orig, "./a.edb");
+    char empty[] = "";
+    char *longname = malloc(ENG_PATH_MAX + 16);
+    memset(longname, 'x', ENG_PATH_MAX + 15);
+    longname[0] = '/';
+    longname[ENG_PATH_MAX + 15] = 0;
+    struct dirsnap so, sc;
+    snap_take(&so, orig);
+    snap_take(&sc, copy);
+
+    JET_RSTMAP good[] = {{oa, ca}, {ob, cb}};
+    struct {
+        const char *what;
+        JET_RSTMAP e[2];
+        long n;
+        long cb_delta;
+        bool null_map;
+    } bad[] = {
+        {"cbStruct one short", {{oa, ca}}, 1, -1, false},
+        {"cbStruct one long", {{oa, ca}}, 1, 1, false},
+        {"negative count", {{oa, ca}}, -1, 0, false},
+        {"count without entries", {{oa, ca}}, 1, 0, true},
+        {"NULL source", {{NULL, ca}}, 1, 0, false},
+        {"NULL target", {{oa, NULL}}, 1, 0, false},
+        {"empty source", {{empty, ca}}, 1, 0, false},
+        {"empty target", {{oa, empty}}, 1, 0, false},
+        {"source too long", {{longname, ca}}, 1, 0, false},
+        {"target too long", {{oa, longname}}, 1, 0, false},
+        {"same source twice", {{oa, ca}, {oa, cb}}, 2, 0, false},
+        {"same source, spelled otherwise", {{oa, ca}, {oa_dot, cb}}, 2, 0, false},
+        {"two sources into one file", {{oa, ca}, {ob, ca}}, 2, 0, false},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        JET_RSTINFO ri = rstinfo(bad[i].null_map ? NULL : bad[i].e, bad[i].n);
+        ri.cbStruct = (unsigned long)((long)ri.cbStruct + bad[i].cb_delta);
+        JET_INSTANCE in;
+        JET_ERR e = inst_open3("bad", copy, &pair_cfg, &ri, &in);
+        if (!e)
+            JetTerm(in);
+        ck_assert_msg(e == JET_errInvalidParameter, "%s: %ld", bad[i].what, e);
+        snap_expect_same(&so, orig);
+        snap_expect_same(&sc, copy);
+    }
+    /* Each path well formed, but the two files swapped: neither copy is the database the log
+     * names for it (the signature in edb.chk or the ATTACH record says so), and nothing is written. */
+    JET_RSTMAP swapped[] = {{oa, cb}, {ob, ca}};
+    JET_RSTINFO ri = rstinfo(swapped, 2);
+    JET_INSTANCE in;
+    ck_assert_int_eq(inst_open3("swapped", copy, &pair_cfg, &ri, &in), JET_errBadDbSignature);
+    snap_expect_same(&so, orig);
+    snap_expect_same(&sc, copy);
+    snap_free(&so);
+    snap_free(&sc);
+
+    /* The refused calls used up nothing: the right map still recovers the copy. */
+    ri = rstinfo(good, 2);
+    OK(inst_open3("good", copy, &pair_cfg, &ri, &in));
+    attach_check(in, ca, na);
+    attach_check(in, cb, PAIR_NB);
+    OK(JetTerm(in));
+    free(orig), free(copy), free(oa), free(ob), free(ca), free(cb), free(oa_dot), free(longname);
+}
+END_TEST
+
+START_TEST(null_restore_info_recovers_in_place)
+{
+    /* Without prstinfo, and with an empty map (ESE: no map), recovery is what JetInit does. */
+    char *d1 = subdir("d1"), *d2 = subdir("d2");
+    crashed_pair(d1);
+    crashed_pair(d2);
+    char *a1 = tu_path(d1, "a.edb"), *b1 = tu_path(d1, "b.edb"), *a2 = tu_path(d2, "a.edb"),
+         *b2 = tu_path(d2, "b.edb");
+    JET_INSTANCE in;
+    OK(inst_open3("null-info", d1, &pair_cfg, NULL, &in));
+    attach_check(in, a1, 2 * PAIR_NA);
+    attach_check(in, b1, PAIR_NB);
+    OK(JetTerm(in));
+    JET_RSTINFO ri = rstinfo(NULL, 0);
+    OK(inst_open3("empty-map", d2, &pair_cfg, &ri, &in));
+    attach_check(in, a2, 2 * PAIR_NA);
+    attach_check(in, b2, PAIR_NB);
+    OK(JetTerm(in));
+    free(d1), free(d2), free(a1), free(b1), free(a2), free(b2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("recovery");
@@ -1721,6 +2113,11 @@ static Suite *suite(void)
     ADD(create_database_over_live_logs_is_refused);
     ADD(missing_first_generation_is_named);
     ADD(new_checkpoint_file_is_durable);
+    ADD(database_replaced_under_checkpoint_is_refused);
+    ADD(restore_map_recovers_copy_elsewhere);
+    ADD(restore_map_skips_unmapped_database);
+    ADD(bad_restore_info_is_refused);
+    ADD(null_restore_info_recovers_in_place);
     suite_add_tcase(s, tc);
     return s;
 }
