@@ -258,7 +258,11 @@ static int thaw_error(DBusConnection *c, const struct ctl_opts *o, const char *o
             rc = CTL_EXIT_DISCARD;
         }
     } else if (dbus_error_has_name(err, DBUS_ERROR_ACCESS_DENIED)) {
-        ctl_print_error(o, "the holder refused", err);
+        ctl_print_error(o, "calling the holder", err);
+        /* dbus-daemon's own refusals start so; the holder's name the uid it wants. */
+        if (err->message && strncmp(err->message, "Rejected send message", 21) == 0)
+            ctl_err("the bus's policy does not let this call through: install org.jetsnap.Writer1.Holder.conf "
+                    "in the bus's system.d");
         rc = CTL_EXIT_FAILURE;
     } else {
         ctl_print_error(o, "thaw", err);

@@ -2,7 +2,8 @@
 # test-jetsnapctl.sh — jetsnapctl against the real writer: jetsnap-demo-app hosts three instances
 # through jetsnap-writer.so on a private bus and commits a steady load, recording each
 # acknowledged commit; jetsnapctl coordinates snapshots of it as a backup script would.
-#   test-jetsnapctl.sh JETSNAPCTL DEMO_APP
+#   test-jetsnapctl.sh JETSNAPCTL DEMO_APP WRITER_POLICY HOLDER_POLICY
+# (the policies: plugin/org.jetsnap.Writer1.conf and plugin/ctl/org.jetsnap.Writer1.Holder.conf).
 # Every wait is bounded; the EXIT trap kills what is left (by pid) and stops the bus.
 #
 # What it holds jetsnapctl to (docs/jetsnapctl.md): --help and usage errors (0, 2); an unreachable
@@ -16,11 +17,15 @@
 # nothing frozen (1); killing the holder thaws within a second and
 # thaw then says to discard (6); another coordinator's freeze is not a holder's (9) and is left
 # alone; with a short freeze time-out, snapshot and the two-phase thaw both say discard (6) and
-# the holder leaves by itself.
+# the holder leaves by itself. On a bus run with Debian's deny-by-default system.conf and the
+# installed policies: thaw cannot reach the holder without the holder's policy (1, and says so),
+# can with it (0), and a caller of another uid is refused by the holder itself (1).
 set -uo pipefail
 
 CTL=$(realpath -- "$1")
 APP=$(realpath -- "$2")
+WRITER_POLICY=$(realpath -- "$3")
+HOLDER_POLICY=$(realpath -- "$4")
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=testbus.sh
 source "$HERE/testbus.sh"
@@ -334,6 +339,63 @@ ctl 8 latethaw thaw
 grep -q "last session failed" "$DIR/latethaw.err" || fail "thaw after a failed session: $(cat "$DIR/latethaw.err")"
 stop_app
 ok "past the freeze time-out: snapshot and thaw SESSION say discard (6); the holder leaves by itself"
+
+# ---- the installed policies on Debian's own system.conf ----
+# system_bus_conf POLICY...: Debian's system.conf (deny by default) on a private socket, with the
+# given policy files included; what only a real system bus needs (user, pidfile, service
+# directories, includes) is left out.
+system_bus_conf() {
+  /usr/bin/python3 - "$DIR/sys/bus.conf" "unix:dir=$DIR/sys/bus" "$@" <<'PY' || fail "cannot write the system bus config"
+import re, sys
+out, listen, *policies = sys.argv[1:]
+t = open("/usr/share/dbus-1/system.conf").read()
+t = re.sub(r"<!--.*?-->", "", t, flags=re.S)
+t = re.sub(r"\s*<(user|pidfile|servicehelper)>[^<]*</\1>", "", t)
+t = re.sub(r"\s*<(fork|syslog|standard_system_servicedirs)/>", "", t)
+t = re.sub(r"\s*<include(dir)?\b[^>]*>[^<]*</include(dir)?>", "", t)
+t = re.sub(r"<listen>[^<]*</listen>", "<listen>%s</listen>" % listen, t)
+assert '<deny send_type="method_call"/>' in t
+t = t.replace("</busconfig>", "".join("<include>%s</include>\n" % p for p in policies) + "</busconfig>")
+open(out, "w").write(t)
+PY
+}
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && [ -r /usr/share/dbus-1/system.conf ]; then
+  testbus_stop
+  mkdir -p "$DIR/sys/bus" && chmod 755 "$DIR/sys" "$DIR/sys/bus"
+  system_bus_conf "$WRITER_POLICY"
+  out=$(dbus-daemon --config-file="$DIR/sys/bus.conf" --fork --nopidfile --print-address=1 --print-pid=1) ||
+    fail "no system-like bus"
+  TESTBUS_ADDRESS=$(printf '%s\n' "$out" | sed -n 1p)
+  TESTBUS_PID=$(printf '%s\n' "$out" | sed -n 2p)
+  start_app 20000
+  ctl 0 sysfreeze freeze
+  ctl 1 sysdenied thaw
+  grep -q 'install org.jetsnap.Writer1.Holder.conf' "$DIR/sysdenied.err" || fail "thaw refused by the bus: $(cat "$DIR/sysdenied.err")"
+  expect_json "d['state']" frozen
+  # dbus-daemon rereads its configuration on SIGHUP; until it has, thaw is refused and harmless.
+  system_bus_conf "$WRITER_POLICY" "$HOLDER_POLICY"
+  kill -HUP "$TESTBUS_PID"
+  timeout 30 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+    "$CTL" --address "$TESTBUS_ADDRESS" thaw >/dev/null 2>"$DIR/nobody.err"
+  rc=$?
+  for ((i = 0; i < 50 && rc == 1; i++)); do
+    grep -q 'only uid 0 or root may thaw' "$DIR/nobody.err" && break
+    sleep 0.1
+    timeout 30 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+      "$CTL" --address "$TESTBUS_ADDRESS" thaw >/dev/null 2>"$DIR/nobody.err"
+    rc=$?
+  done
+  [ "$rc" = 1 ] || fail "thaw by nobody exited $rc: $(cat "$DIR/nobody.err")"
+  grep -q 'calling the holder: org.freedesktop.DBus.Error.AccessDenied: only uid 0 or root may thaw' "$DIR/nobody.err" ||
+    fail "thaw by nobody: $(cat "$DIR/nobody.err")"
+  expect_json "d['state']" frozen
+  ctl 0 systhaw thaw
+  stable
+  stop_app
+  ok "system.conf: thaw needs the holder's policy (1, says so); with it root thaws (0), nobody is refused by the holder (1)"
+else
+  echo "skip: the system-bus policy check needs root, setpriv and /usr/share/dbus-1/system.conf"
+fi
 
 PASSED=1
 echo "test-jetsnapctl: all passed"
