@@ -239,8 +239,11 @@ void ctl_format_error(const struct ctl_opts *o, const char *what, const DBusErro
     out += len;
     n -= (size_t)len;
     if (strcmp(err->name, DBUS_ERROR_SERVICE_UNKNOWN) == 0 || strcmp(err->name, DBUS_ERROR_NAME_HAS_NO_OWNER) == 0)
-        snprintf(out, n, "\njetsnapctl: no writer runs as %s on the %s bus (see --bus-name, --system, --session, --address)",
-                 o->bus_name, o->bus == CTL_BUS_SYSTEM ? "system" : o->bus == CTL_BUS_SESSION ? "session" : "given");
+        snprintf(out, n, "\njetsnapctl: no writer runs as %s on %s%s (see --bus-name, --system, --session, --address)",
+                 o->bus_name, o->bus == CTL_BUS_SYSTEM    ? "the system bus"
+                              : o->bus == CTL_BUS_SESSION ? "the session bus"
+                                                          : "the bus at ",
+                 o->bus == CTL_BUS_ADDRESS ? o->address : "");
     else if (strcmp(err->name, DBUS_ERROR_NO_REPLY) == 0)
         snprintf(out, n, "\njetsnapctl: no answer within the time allowed (--timeout %d ms)", o->timeout_ms);
 }
