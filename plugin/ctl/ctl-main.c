@@ -92,7 +92,8 @@ static const char usage_freeze[] =
     "'jetsnapctl thaw', the writer's freeze time-out, or its own death. Prints the session's\n"
     "object path on success. Options as for snapshot.\n"
     "\n"
-    "Exit codes: 0 frozen, 3 writer unreachable, 4 nothing frozen, 1 the holder failed.\n";
+    "Exit codes: 0 frozen, 3 writer unreachable, 4 nothing frozen, 1 the holder failed or the\n"
+    "path could not be printed (nothing stays frozen), 6 the holder ended before it was told.\n";
 
 static const char usage_thaw[] =
     "Usage: jetsnapctl thaw [--abort] [SESSION]\n"
