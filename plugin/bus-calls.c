@@ -238,10 +238,7 @@ static void call_prepare(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
     wr_bus_session_path(id, path, sizeof path);
     const char *p = path;
     DBusMessage *r = dbus_message_new_method_return(m);
-    if (r && dbus_message_append_args(r, DBUS_TYPE_OBJECT_PATH, &p, DBUS_TYPE_INVALID))
-        wr_bus_send(c, r);
-    else if (r)
-        dbus_message_unref(r);
+    wr_bus_reply(c, m, r, r && dbus_message_append_args(r, DBUS_TYPE_OBJECT_PATH, &p, DBUS_TYPE_INVALID));
 }
 
 /* Freeze(o session, a{sv} options) -> (a(sss) results) */

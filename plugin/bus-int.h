@@ -152,6 +152,8 @@ int wr_bus_resolve_users(struct wr_bus *b, struct jetsnap_error *err);
 void wr_bus_reply_error(DBusConnection *c, DBusMessage *m, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void wr_bus_send(DBusConnection *c, DBusMessage *reply);
+/* Send reply to m if ok (building it succeeded); otherwise drop it and answer NoMemory. */
+void wr_bus_reply(DBusConnection *c, DBusMessage *m, DBusMessage *reply, bool ok);
 /* Append a string, replacing it with a valid UTF-8 copy if needed. */
 bool wr_bus_append_str(DBusMessageIter *it, const char *s);
 bool wr_bus_append_results(DBusMessageIter *it, const struct jetsnap_result *r, size_t n);

@@ -36,6 +36,17 @@ void wr_bus_send(DBusConnection *c, DBusMessage *reply)
     dbus_message_unref(reply);
 }
 
+void wr_bus_reply(DBusConnection *c, DBusMessage *m, DBusMessage *reply, bool ok)
+{
+    if (ok) {
+        wr_bus_send(c, reply);
+        return;
+    }
+    if (reply)
+        dbus_message_unref(reply);
+    wr_bus_reply_error(c, m, DBUS_ERROR_NO_MEMORY, "out of memory building the reply");
+}
+
 bool wr_bus_append_str(DBusMessageIter *it, const char *s)
 {
     if (!s)

@@ -334,13 +334,7 @@ static void introspect(struct wr_bus *b, DBusConnection *c, DBusMessage *m, cons
     puts_(&t, "</node>\n");
     DBusMessage *r = t.oom ? NULL : dbus_message_new_method_return(m);
     const char *xml = t.s;
-    if (r && dbus_message_append_args(r, DBUS_TYPE_STRING, &xml, DBUS_TYPE_INVALID))
-        wr_bus_send(c, r);
-    else {
-        if (r)
-            dbus_message_unref(r);
-        wr_bus_reply_error(c, m, DBUS_ERROR_NO_MEMORY, "out of memory");
-    }
+    wr_bus_reply(c, m, r, r && dbus_message_append_args(r, DBUS_TYPE_STRING, &xml, DBUS_TYPE_INVALID));
     free(t.s);
 }
 
@@ -411,13 +405,7 @@ static void props_call(struct wr_bus *b, DBusConnection *c, DBusMessage *m, cons
                 ok = copy_value(&var, &out);
             }
             dbus_message_unref(tmp);
-            if (ok)
-                wr_bus_send(c, r);
-            else {
-                if (r)
-                    dbus_message_unref(r);
-                wr_bus_reply_error(c, m, DBUS_ERROR_NO_MEMORY, "out of memory");
-            }
+            wr_bus_reply(c, m, r, ok);
             return;
         }
         dbus_message_iter_next(&dict);
@@ -520,13 +508,7 @@ static void managed_objects(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
         }
         ok = dbus_message_iter_close_container(&it, &objs) && ok;
     }
-    if (ok)
-        wr_bus_send(c, r);
-    else {
-        if (r)
-            dbus_message_unref(r);
-        wr_bus_reply_error(c, m, DBUS_ERROR_NO_MEMORY, "out of memory");
-    }
+    wr_bus_reply(c, m, r, ok);
 }
 
 /* GetMetadata(a{sv} options) -> (a{sv} writer_info, a(sa{sv}) instances) */
@@ -588,13 +570,7 @@ static void get_metadata(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
         wr_status_free(s);
         ok = ok && dbus_message_iter_close_container(&out, &insts);
     }
-    if (ok)
-        wr_bus_send(c, r);
-    else {
-        if (r)
-            dbus_message_unref(r);
-        wr_bus_reply_error(c, m, DBUS_ERROR_NO_MEMORY, "out of memory");
-    }
+    wr_bus_reply(c, m, r, ok);
 }
 
 /* GetStatus() -> (s state, a(ssss) per_instance: id, state, last error name, message) */
@@ -621,13 +597,7 @@ static void get_status(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
         ok = ok && dbus_message_iter_close_container(&it, &arr);
     }
     wr_status_free(s);
-    if (ok)
-        wr_bus_send(c, r);
-    else {
-        if (r)
-            dbus_message_unref(r);
-        wr_bus_reply_error(c, m, DBUS_ERROR_NO_MEMORY, "out of memory");
-    }
+    wr_bus_reply(c, m, r, ok);
 }
 
 /* Instance.GetStatus() -> (a{sv}): the properties, plus where its files are. */
@@ -645,13 +615,7 @@ static void instance_status(struct wr_bus *b, DBusConnection *c, DBusMessage *m,
              wr_bus_dict_u32(&dict, "Databases", (uint32_t)ci->databases.n);
         ok = dbus_message_iter_close_container(&it, &dict) && ok;
     }
-    if (ok)
-        wr_bus_send(c, r);
-    else {
-        if (r)
-            dbus_message_unref(r);
-        wr_bus_reply_error(c, m, DBUS_ERROR_NO_MEMORY, "out of memory");
-    }
+    wr_bus_reply(c, m, r, ok);
 }
 
 /* Copy one value (of any type) from a reading iterator to an appending one: libdbus has no call
