@@ -22,7 +22,9 @@
  *   1. database writer lock (eng_db.writer; wmu/wcv guard only its handover): a transaction holds
  *      it across API calls, from its first update to its end, so it is taken (eng_txn_lock_db)
  *      with no other lock held, and everything below may be taken while it is held.
- *   2. OS snapshot session lock (s_mu, instancemgr/snapshot-api.c).
+ *   2. OS snapshot session lock (s_mu, instancemgr/snapshot-api.c; s_cv and each session's cv
+ *      wait with it). No eng_freeze runs under it: a freeze may wait on a disk that never
+ *      answers, and s_mu is what Abort, the time-out and a term take to end it.
  *   3. instance table lock (g_mu, instancemgr/instances.c).
  *   4. handle lock (hmu, handle.c): eng_enter_session enters the instance under it, so no handle
  *      may be made or freed while an instance mutex is held.

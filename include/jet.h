@@ -606,10 +606,13 @@ JET_ERR JET_API JetInit3(JET_INSTANCE *pinstance, JET_RSTINFO *prstinfo, JET_GRB
  *   In all of these the databases are flushed and detached cleanly.
  *   Dirty: nothing is flushed; databases stay dirty and are recovered by the next JetInit; the
  *   result is JET_errDirtyShutdown (-1116), and the instance is freed all the same.
- * Calls that race the term get TermInProgress. A term of an instance frozen by an OS snapshot does
- * not wait for the freeze: it ends the freeze of that snapshot session (every instance of it is
- * thawed, event 2007) and leaves it; the session's Thaw then returns JET_errOSSnapshotTimeOut so the
- * copy is discarded. When the last instance is freed the process returns to "no mode". Errors: InvalidParameter (unknown handle in multi-instance mode), InvalidGrbit,
+ * Calls that race the term get TermInProgress. A term of an instance frozen by an OS snapshot, or
+ * in a session a JetOSSnapshotFreeze is freezing, does not wait for the freeze: it ends the freeze
+ * of that snapshot session (every instance of it is thawed, event 2007) and leaves it; the
+ * session's Thaw, or the Freeze in progress, then returns JET_errOSSnapshotTimeOut so the copy is
+ * discarded. Only when this instance's own freeze is still under way (its I/O has not returned)
+ * does the term wait, for that I/O. When the last instance is freed the process returns to "no
+ * mode". Errors: InvalidParameter (unknown handle in multi-instance mode), InvalidGrbit,
  *   TooManyActiveUsers, DirtyShutdown. */
 JET_ERR JET_API JetTerm(JET_INSTANCE instance);
 JET_ERR JET_API JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit);
@@ -907,8 +910,9 @@ JET_ERR JET_API JetSetEventCallback(JET_PFNEVENT pfnEvent, void *ctx);
  * a frozen instance; sessions keep running in memory, and a durable commit waits until thaw. What
  * is on disk at Freeze recovers (JetInit in place, or JetExternalRestore from the copy) to the
  * transactions committed before Freeze returned. A freeze always ends: by Thaw, or by itself after
- * JET_paramOSSnapshotTimeout ms (the lowest of the instances'; default 70000), after which Thaw
- * returns JET_errOSSnapshotTimeOut so the caller discards the copy. Several sessions may exist at
+ * JET_paramOSSnapshotTimeout ms (the lowest of the instances'; default 70000; counted from Freeze's
+ * return, or from its start while it is still freezing), after which Thaw returns
+ * JET_errOSSnapshotTimeOut so the caller discards the copy. Several sessions may exist at
  * once; an instance belongs to at most one. An unknown session id gives
  * JET_errOSSnapshotInvalidSnapId (-2404), a call in the wrong state
  * JET_errOSSnapshotInvalidSequence (-2401), a bad grbit JET_errInvalidGrbit (as ESE's code; its
@@ -921,24 +925,39 @@ JET_ERR JET_API JetSetEventCallback(JET_PFNEVENT pfnEvent, void *ctx);
  * JET_bitContinueAfterThaw (the session survives Thaw and needs End), JET_bitExplicitPrepare (no
  * instance joins by itself; add them with PrepareInstance). Without ExplicitPrepare every
  * initialized instance that is not in another session joins — also one that cannot be frozen now
- * (a streaming backup runs): Freeze then fails with OSSnapshotNotAllowed for the whole set.
+ * (a streaming backup runs, or its freeze for a session aborted meanwhile has not returned yet):
+ * Freeze then fails with OSSnapshotNotAllowed for the whole set.
  * Errors: InvalidGrbit, InvalidParameter (NULL psnapId), NotInitialized (no instance exists). */
 JET_ERR JET_API JetOSSnapshotPrepare(JET_OSSNAPID *psnapId, const JET_GRBIT grbit);
 
 /* JetOSSnapshotPrepareInstance: add an instance to a session in Prepare. grbit must be 0.
  * Errors: OSSnapshotInvalidSnapId, InvalidGrbit, OSSnapshotInvalidSequence (not in Prepare),
  *   InvalidParameter (unknown instance), OSSnapshotNotAllowed (in another session, a streaming
- *   backup runs, or not initialized, recovering or terminating). */
+ *   backup runs, its freeze for a session aborted meanwhile has not returned yet, or not
+ *   initialized, recovering or terminating). */
 JET_ERR JET_API JetOSSnapshotPrepareInstance(JET_OSSNAPID snapId, JET_INSTANCE instance, const JET_GRBIT grbit);
 
-/* JetOSSnapshotFreeze: freeze every instance of the session, all or none: it forces each log to disk
- * and stops its I/O (it does not wait for the cache to be written). *paInstanceInfo gets the frozen
- * instances and their databases (free it with JetFreeBuffer). grbit must be 0. If it fails nothing
- * is frozen and the session stays in Prepare.
- * Errors: OSSnapshotInvalidSnapId, InvalidGrbit, InvalidParameter, OSSnapshotInvalidSequence (not in
- *   Prepare), OSSnapshotNotAllowed (a streaming backup runs, or an instance is not running),
- *   InvalidBackup / MissingFullBackup (incremental: circular logging / no full OS snapshot first),
- *   the log's write errors. */
+/* JetOSSnapshotFreeze: freeze every instance of the session (in parallel), all or none: it forces
+ * each log to disk and stops its I/O (it does not wait for the cache to be written).
+ * *paInstanceInfo gets the frozen instances and their databases (free it with JetFreeBuffer).
+ * grbit must be 0. If it fails nothing stays frozen, and unless said below the session stays in
+ * Prepare.
+ * While it runs the session is freezing: Thaw, End without JET_bitAbortSnapshot,
+ * TruncateLog(Instance), PrepareInstance and another Freeze get OSSnapshotInvalidSequence,
+ * GetFreezeInfo lists the session's instances, and none of them waits for the freeze.
+ * JetOSSnapshotAbort, the time-out and JetTerm of an instance of the session end the freeze at
+ * once, also when an instance's I/O does not return (its filesystem frozen by someone else, a dead
+ * NFS server, a hung disk): the instances already frozen are thawed before they return; the one
+ * still being frozen is thawed by Freeze's own thread when its I/O returns. Freeze itself returns
+ * when each of its instances is done — late, if one is stuck.
+ * Errors: OSSnapshotInvalidSnapId (unknown id, or the session was aborted while freezing: as if the
+ *   abort had come first), InvalidGrbit, InvalidParameter (a NULL pointer), OSSnapshotInvalidSequence
+ *   (not in Prepare), OSSnapshotNotAllowed (a streaming backup runs, an instance is not running, or
+ *   its freeze for a session aborted earlier has not returned yet), OSSnapshotTimeOut (the time-out
+ *   passed, or an instance of the session was terminated, while freezing: the session is then timed
+ *   out, and only an abort ends it), InvalidBackup / MissingFullBackup (incremental: circular
+ *   logging / no full OS snapshot first), OutOfMemory (also: no thread for the time-out), the log's
+ *   write errors. */
 JET_ERR JET_API JetOSSnapshotFreeze(const JET_OSSNAPID snapId, unsigned long *pcInstanceInfo,
                                     JET_INSTANCE_INFO **paInstanceInfo, const JET_GRBIT grbit);
 
@@ -949,9 +968,9 @@ JET_ERR JET_API JetOSSnapshotGetFreezeInfo(const JET_OSSNAPID snapId, unsigned l
 
 /* JetOSSnapshotThaw: end the freeze; writes resume. Without ContinueAfterThaw the session then ends
  * as End would (normally; aborted after a time-out). grbit must be 0.
- * Errors: OSSnapshotInvalidSnapId, InvalidGrbit, OSSnapshotInvalidSequence (not frozen),
- *   OSSnapshotTimeOut (the freeze had already ended by itself, or because one of the session's
- *   instances was terminated: discard the copy). */
+ * Errors: OSSnapshotInvalidSnapId, InvalidGrbit, OSSnapshotInvalidSequence (not frozen, also while
+ *   Freeze is still freezing), OSSnapshotTimeOut (the freeze had already ended by itself, or because
+ *   one of the session's instances was terminated: discard the copy). */
 JET_ERR JET_API JetOSSnapshotThaw(const JET_OSSNAPID snapId, const JET_GRBIT grbit);
 
 /* JetOSSnapshotTruncateLog: after Thaw, with JET_bitAllDatabasesSnapshot (every database was in
@@ -971,11 +990,17 @@ JET_ERR JET_API JetOSSnapshotTruncateLogInstance(const JET_OSSNAPID snapId, JET_
  * of its instances (JetGetDatabaseFileInfo; the fOSSnapshot bit of logtimeMark is set): Full or
  * Incremental, or Copy or Differential for a copy snapshot. From Prepare it just ends.
  * JET_bitAbortSnapshot: as JetOSSnapshotAbort. Errors: OSSnapshotInvalidSnapId, InvalidGrbit,
- *   OSSnapshotInvalidSequence (frozen, or timed out without the abort bit), header write errors. */
+ *   OSSnapshotInvalidSequence (freezing, frozen, or timed out without the abort bit), header write
+ *   errors. */
 JET_ERR JET_API JetOSSnapshotEnd(const JET_OSSNAPID snapId, const JET_GRBIT grbit);
 
 /* JetOSSnapshotAbort: end the session from any state, thawing first if frozen; nothing is recorded.
- * grbit must be 0. Errors: OSSnapshotInvalidSnapId, InvalidGrbit. */
+ * grbit must be 0. It never waits for a freeze in progress: while a JetOSSnapshotFreeze of the
+ * session runs on another thread, Abort thaws the instances already frozen, frees them for other
+ * sessions and backups, and returns; that Freeze then returns OSSnapshotInvalidSnapId. An instance
+ * whose freeze has not returned (its I/O is stuck) is thawed by that freeze when it returns, and
+ * until then cannot join another freeze or backup (OSSnapshotNotAllowed, BackupInProgress).
+ * Errors: OSSnapshotInvalidSnapId, InvalidGrbit. */
 JET_ERR JET_API JetOSSnapshotAbort(const JET_OSSNAPID snapId, const JET_GRBIT grbit);
 
 /* ---------------------------------------------------------------------------------------------

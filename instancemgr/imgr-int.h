@@ -37,8 +37,10 @@ long imgr_pin_all(eng_inst ***out, size_t *n);
  * among n pinned instances (JetGetInstanceInfo, JetOSSnapshotFreeze). Errors: OutOfMemory. */
 long imgr_instance_info(eng_inst **v, size_t n, unsigned long *pc, JET_INSTANCE_INFO **pa);
 
-/* JetTerm2: wait until the instance's snapshot session (if any) is no longer frozen, then take the
- * instance out of it. Call without the table lock. */
+/* JetTerm2: end the freeze of the instance's snapshot session if it is being frozen or is frozen
+ * (the other instances are thawed at once), wait for a freeze of this instance that is still under
+ * way (its worker thaws it when its I/O returns), then take the instance out of its session. Call
+ * without the table lock. */
 void imgr_snap_leave(eng_inst *in);
 
 /* The process defaults (parameters for instances created later). */

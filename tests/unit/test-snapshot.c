@@ -4,7 +4,9 @@
  * header stamps End makes, the freeze time-out (writers resume by themselves, a late Thaw reports
  * the time-out), and proof that nothing is written to a frozen instance's files: the I/O layer's
  * hook counts every write, sync, rename, truncate and unlink under the instance's directory while
- * it is frozen.
+ * it is frozen. The "stuck" cases hold one instance's I/O in that hook while the session freezes,
+ * as a disk that stops answering would: Abort, the time-out and a term of the other instance must
+ * thaw the other at once, and the stuck one must not stay frozen once its I/O returns.
  */
 #include <check.h>
 #include <errno.h>
@@ -697,6 +699,351 @@ START_TEST(failed_freeze_leaves_nothing_frozen)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------------- */
+/* One instance whose disk stops answering while the session freezes (a filesystem frozen by
+ * someone else, a dead NFS server, a hung disk): its freeze cannot finish, and Abort, the time-out
+ * and a term of another instance of the session must still end the freeze of the others at once. */
+
+static pthread_mutex_t stuck_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stuck_cv = PTHREAD_COND_INITIALIZER;
+static const char *stuck_dir; /* under stuck_mu */
+static bool stuck_armed;      /* under stuck_mu */
+static int stuck_held;        /* operations waiting in the hook, under stuck_mu */
+
+/* Every write, sync, rename, truncate or unlink under stuck_dir waits while armed. */
+static int stuck_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
+{
+    (void)ctx, (void)off, (void)len;
+    if (op == ENG_IO_READ || op == ENG_IO_OPEN)
+        return 0;
+    pthread_mutex_lock(&stuck_mu);
+    const char *dir = stuck_armed ? stuck_dir : NULL;
+    pthread_mutex_unlock(&stuck_mu);
+    char target[4096];
+    if (!dir || tu_hook_path(fd, path, target, sizeof target) || strncmp(target, dir, strlen(dir)))
+        return 0;
+    pthread_mutex_lock(&stuck_mu);
+    if (stuck_armed) {
+        stuck_held++;
+        pthread_cond_broadcast(&stuck_cv);
+        while (stuck_armed)
+            pthread_cond_wait(&stuck_cv, &stuck_mu);
+        stuck_held--;
+    }
+    pthread_mutex_unlock(&stuck_mu);
+    return 0;
+}
+
+static void stuck_arm(const char *dir)
+{
+    pthread_mutex_lock(&stuck_mu);
+    stuck_dir = dir;
+    stuck_armed = true;
+    pthread_mutex_unlock(&stuck_mu);
+    eng_io_set_fault_hook(stuck_hook, NULL);
+}
+
+static int stuck_holding(void)
+{
+    pthread_mutex_lock(&stuck_mu);
+    int n = stuck_held;
+    pthread_mutex_unlock(&stuck_mu);
+    return n;
+}
+
+/* Until an I/O of the stuck instance waits in the hook (at most 10 s). */
+static bool stuck_wait_held(void)
+{
+    for (int i = 0; i < 10000 && !stuck_holding(); i++)
+        usleep(1000);
+    return stuck_holding() > 0;
+}
+
+/* The disk answers again. The hook stays installed (and lets everything through), so no
+ * operation already inside it is left with a hook that was taken away under it. */
+static void stuck_release(void)
+{
+    pthread_mutex_lock(&stuck_mu);
+    stuck_armed = false;
+    pthread_cond_broadcast(&stuck_cv);
+    pthread_mutex_unlock(&stuck_mu);
+}
+
+/* A JET call made on its own thread, so the test can tell whether it returns in time. */
+enum call_kind { CALL_FREEZE, CALL_ABORT, CALL_TERM };
+struct call {
+    enum call_kind kind;
+    JET_OSSNAPID id;
+    JET_INSTANCE inst;
+    pthread_t th;
+    atomic_bool done;
+    JET_ERR err;
+};
+
+static void *call_main(void *arg)
+{
+    struct call *c = arg;
+    unsigned long n = 0;
+    JET_INSTANCE_INFO *ii = NULL;
+    switch (c->kind) {
+    case CALL_FREEZE:
+        c->err = JetOSSnapshotFreeze(c->id, &n, &ii, 0);
+        if (c->err == JET_errSuccess)
+            JetFreeBuffer((char *)ii);
+        break;
+    case CALL_ABORT:
+        c->err = JetOSSnapshotAbort(c->id, 0);
+        break;
+    case CALL_TERM:
+        c->err = JetTerm(c->inst);
+        break;
+    }
+    atomic_store(&c->done, true);
+    return NULL;
+}
+
+static void call_start(struct call *c, enum call_kind kind, JET_OSSNAPID id, JET_INSTANCE inst)
+{
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->id = id;
+    c->inst = inst;
+    ck_assert_int_eq(pthread_create(&c->th, NULL, call_main, c), 0);
+}
+
+/* Has the call returned within ms milliseconds? */
+static bool call_returns_within(struct call *c, long ms)
+{
+    long long end = now_ns() + ms * 1000000LL;
+    while (!atomic_load(&c->done) && now_ns() < end)
+        usleep(1000);
+    return atomic_load(&c->done);
+}
+
+/* Has the writer acknowledged a commit past `after` within ms milliseconds? */
+static bool writer_acks_within(struct writer *w, int after, long ms)
+{
+    long long end = now_ns() + ms * 1000000LL;
+    while (atomic_load(&w->done) <= after && now_ns() < end)
+        usleep(1000);
+    return atomic_load(&w->done) > after;
+}
+
+/* Until the writer's commits block: none acknowledged for 200 ms (at most 10 s). */
+static bool writer_blocks(struct writer *w)
+{
+    long long end = now_ns() + 10000000000LL;
+    while (now_ns() < end) {
+        if (now_ns() - atomic_load(&w->last_ack_ns) > 200000000LL)
+            return true;
+        usleep(5000);
+    }
+    return false;
+}
+
+static void writer_stop(struct writer *w, pthread_t th)
+{
+    atomic_store(&w->stop, true);
+    pthread_join(th, NULL);
+    JetEndSession(w->ses, 0);
+}
+
+/* B's disk hangs with writers on A and B; a session of A and B (B's I/O stuck) is being frozen
+ * on its own thread; returns once A is frozen (its writer blocks) while B's freeze cannot end. */
+static void freeze_with_b_stuck(JET_OSSNAPID *id, struct call *fz, struct writer *wa, pthread_t *ta,
+                                struct writer *wb, pthread_t *tb)
+{
+    OK(JetOSSnapshotPrepare(id, JET_bitExplicitPrepare | JET_bitContinueAfterThaw));
+    OK(JetOSSnapshotPrepareInstance(*id, A.inst, 0));
+    OK(JetOSSnapshotPrepareInstance(*id, B.inst, 0));
+    writer_start(wa, &A, 1, ta);
+    writer_start(wb, &B, 2, tb);
+    ck_assert(writer_acks_within(wa, 0, 10000));
+    ck_assert(writer_acks_within(wb, 0, 10000));
+    stuck_arm(B.dir);
+    ck_assert_msg(stuck_wait_held(), "no I/O of B reached the hook");
+    call_start(fz, CALL_FREEZE, *id, 0);
+    ck_assert_msg(writer_blocks(wa), "A never froze");
+    /* A is frozen, B's freeze waits for its disk. */
+    ck_assert(!atomic_load(&fz->done));
+    ck_assert_int_gt(stuck_holding(), 0);
+}
+
+START_TEST(abort_ends_a_freeze_stuck_in_one_instance)
+{
+    JET_OSSNAPID id;
+    struct call fz, ab;
+    struct writer wa, wb;
+    pthread_t ta, tb;
+    freeze_with_b_stuck(&id, &fz, &wa, &ta, &wb, &tb);
+    int a_before = atomic_load(&wa.done);
+    long long t0 = now_ns();
+    call_start(&ab, CALL_ABORT, id, 0);
+    bool prompt = call_returns_within(&ab, 1000);
+    long long abort_ms = (now_ns() - t0) / 1000000;
+    /* A thawed at once: its writer goes on while B's disk still hangs and its freeze still runs. */
+    bool a_resumed = prompt && writer_acks_within(&wa, a_before, 1000);
+    /* Meanwhile B cannot be taken by another freeze or a streaming backup: the old freeze, when
+     * its disk answers, would undo theirs. An implicit Prepare includes it, so that Freeze fails
+     * instead of leaving it out of the copy. */
+    JET_ERR prep_b = 0, freeze_b = 0, backup_b = 0;
+    if (prompt) {
+        JET_OSSNAPID id3;
+        unsigned long n3;
+        JET_INSTANCE_INFO *ii3;
+        OK(JetOSSnapshotPrepare(&id3, JET_bitExplicitPrepare));
+        prep_b = JetOSSnapshotPrepareInstance(id3, B.inst, 0);
+        OK(JetOSSnapshotAbort(id3, 0));
+        OK(JetOSSnapshotPrepare(&id3, 0));
+        freeze_b = JetOSSnapshotFreeze(id3, &n3, &ii3, 0);
+        if (freeze_b == JET_errSuccess)
+            JetFreeBuffer((char *)ii3);
+        OK(JetOSSnapshotAbort(id3, 0));
+        backup_b = JetBeginExternalBackupInstance(B.inst, 0);
+    }
+    bool b_still_stuck = stuck_holding() > 0 && !atomic_load(&fz.done);
+    stuck_release(); /* before any assertion, so a failure does not leave threads hanging */
+    ck_assert_msg(prompt, "JetOSSnapshotAbort waited for the stuck instance");
+    ck_assert_msg(abort_ms < 1000, "JetOSSnapshotAbort took %lld ms", abort_ms);
+    OK(ab.err);
+    pthread_join(ab.th, NULL);
+    ck_assert_msg(a_resumed, "A stayed frozen after the abort");
+    ck_assert(b_still_stuck);
+    ck_assert_int_eq(prep_b, JET_errOSSnapshotNotAllowed);
+    ck_assert_int_eq(freeze_b, JET_errOSSnapshotNotAllowed);
+    ck_assert_int_eq(backup_b, JET_errBackupInProgress);
+    /* B's disk answers: the freeze returns the abort, and B is not left frozen. */
+    pthread_join(fz.th, NULL);
+    ck_assert_int_eq(fz.err, JET_errOSSnapshotInvalidSnapId);
+    int b_before = atomic_load(&wb.done);
+    ck_assert_msg(writer_acks_within(&wb, b_before, 5000), "B stayed frozen after its freeze returned");
+    writer_stop(&wa, ta);
+    writer_stop(&wb, tb);
+    ck_assert_int_eq(JetOSSnapshotAbort(id, 0), JET_errOSSnapshotInvalidSnapId);
+    ck_assert_int_eq(events[2007], 2 + 2); /* this session's abort, then the implicit one's */
+    /* Neither instance is held by the ended session: a new one freezes and thaws both. */
+    JET_OSSNAPID id2;
+    unsigned long n;
+    JET_INSTANCE_INFO *ii;
+    OK(JetOSSnapshotPrepare(&id2, JET_bitContinueAfterThaw));
+    OK(JetOSSnapshotFreeze(id2, &n, &ii, 0));
+    ck_assert_int_eq(n, 2);
+    JetFreeBuffer((char *)ii);
+    OK(JetOSSnapshotThaw(id2, 0));
+    OK(JetOSSnapshotEnd(id2, 0));
+    put(&A, 700, 0);
+    put(&B, 700, 0);
+}
+END_TEST
+
+START_TEST(calls_during_a_stuck_freeze_do_not_wait)
+{
+    /* While the session freezes, the calls that need another state answer at once. */
+    JET_OSSNAPID id;
+    struct call fz;
+    struct writer wa, wb;
+    pthread_t ta, tb;
+    freeze_with_b_stuck(&id, &fz, &wa, &ta, &wb, &tb);
+    unsigned long n = 0;
+    JET_INSTANCE_INFO *ii = NULL;
+    long long t0 = now_ns();
+    JET_ERR thaw = JetOSSnapshotThaw(id, 0);
+    JET_ERR end = JetOSSnapshotEnd(id, 0);
+    JET_ERR again = JetOSSnapshotFreeze(id, &n, &ii, 0);
+    JET_ERR trunc = JetOSSnapshotTruncateLog(id, JET_bitAllDatabasesSnapshot);
+    JET_ERR info_err = JetOSSnapshotGetFreezeInfo(id, &n, &ii, 0);
+    long long ms = (now_ns() - t0) / 1000000;
+    if (info_err == JET_errSuccess)
+        JetFreeBuffer((char *)ii);
+    JET_ERR ab = JetOSSnapshotAbort(id, 0);
+    stuck_release();
+    pthread_join(fz.th, NULL);
+    writer_stop(&wa, ta);
+    writer_stop(&wb, tb);
+    ck_assert_msg(ms < 1000, "the calls took %lld ms", ms);
+    ck_assert_int_eq(thaw, JET_errOSSnapshotInvalidSequence);
+    ck_assert_int_eq(end, JET_errOSSnapshotInvalidSequence);
+    ck_assert_int_eq(again, JET_errOSSnapshotInvalidSequence);
+    ck_assert_int_eq(trunc, JET_errOSSnapshotInvalidSequence);
+    OK(info_err);
+    ck_assert_int_eq(n, 2);
+    OK(ab);
+    ck_assert_int_eq(fz.err, JET_errOSSnapshotInvalidSnapId);
+}
+END_TEST
+
+START_TEST(term_of_another_instance_ends_a_stuck_freeze)
+{
+    JET_OSSNAPID id;
+    struct call fz, tm;
+    struct writer wa, wb;
+    pthread_t ta, tb;
+    freeze_with_b_stuck(&id, &fz, &wa, &ta, &wb, &tb);
+    long long t0 = now_ns();
+    call_start(&tm, CALL_TERM, 0, A.inst);
+    bool prompt = call_returns_within(&tm, 1000);
+    long long term_ms = (now_ns() - t0) / 1000000;
+    bool b_still_stuck = stuck_holding() > 0 && !atomic_load(&fz.done);
+    stuck_release();
+    ck_assert_msg(prompt, "JetTerm of A waited for B's stuck freeze");
+    ck_assert_msg(term_ms < 1000, "JetTerm took %lld ms", term_ms);
+    pthread_join(tm.th, NULL);
+    OK(tm.err);
+    A.inst = 0;
+    ck_assert(b_still_stuck);
+    writer_stop(&wa, ta); /* its calls fail from the term on */
+    /* The freeze reports what a Thaw after such a term reports, and B is not left frozen. */
+    pthread_join(fz.th, NULL);
+    ck_assert_int_eq(fz.err, JET_errOSSnapshotTimeOut);
+    int b_before = atomic_load(&wb.done);
+    ck_assert_msg(writer_acks_within(&wb, b_before, 5000), "B stayed frozen after its freeze returned");
+    writer_stop(&wb, tb);
+    ck_assert_int_eq(JetOSSnapshotThaw(id, 0), JET_errOSSnapshotTimeOut);
+    ck_assert_int_eq(JetOSSnapshotEnd(id, 0), JET_errOSSnapshotInvalidSequence);
+    OK(JetOSSnapshotAbort(id, 0));
+    /* A comes back, and a new session freezes and thaws both. */
+    free(A.dir);
+    free(A.dbp);
+    start(&A, "a", 0);
+    snapshot(0, false);
+    ck_assert_int_ne(info(A.dbp).bkinfoFullPrev.genLow, 0);
+    ck_assert_int_ne(info(B.dbp).bkinfoFullPrev.genLow, 0);
+}
+END_TEST
+
+START_TEST(time_out_ends_a_stuck_freeze)
+{
+    OK(JetSetSystemParameter(&A.inst, 0, JET_paramOSSnapshotTimeout, 1000, NULL));
+    OK(JetSetSystemParameter(&B.inst, 0, JET_paramOSSnapshotTimeout, 1000, NULL));
+    JET_OSSNAPID id;
+    struct call fz;
+    struct writer wa, wb;
+    pthread_t ta, tb;
+    freeze_with_b_stuck(&id, &fz, &wa, &ta, &wb, &tb);
+    /* Nobody calls Abort: the time-out thaws A by itself while B's disk still hangs. */
+    int a_before = atomic_load(&wa.done);
+    bool a_resumed = writer_acks_within(&wa, a_before, 5000);
+    bool b_still_stuck = stuck_holding() > 0 && !atomic_load(&fz.done);
+    stuck_release();
+    ck_assert_msg(a_resumed, "the time-out did not end the freeze of A");
+    ck_assert(b_still_stuck);
+    pthread_join(fz.th, NULL);
+    ck_assert_int_eq(fz.err, JET_errOSSnapshotTimeOut);
+    ck_assert_int_eq(__atomic_load_n(&events[2004], __ATOMIC_RELAXED), 2);
+    int b_before = atomic_load(&wb.done);
+    ck_assert_msg(writer_acks_within(&wb, b_before, 5000), "B stayed frozen after its freeze returned");
+    writer_stop(&wa, ta);
+    writer_stop(&wb, tb);
+    /* As after a time-out of a frozen session: Thaw reports it, only an abort ends it. */
+    ck_assert_int_eq(JetOSSnapshotThaw(id, 0), JET_errOSSnapshotTimeOut);
+    ck_assert_int_eq(JetOSSnapshotEnd(id, 0), JET_errOSSnapshotInvalidSequence);
+    OK(JetOSSnapshotAbort(id, 0));
+    OK(JetSetSystemParameter(&A.inst, 0, JET_paramOSSnapshotTimeout, 60000, NULL));
+    OK(JetSetSystemParameter(&B.inst, 0, JET_paramOSSnapshotTimeout, 60000, NULL));
+    snapshot(0, false);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("snapshot");
@@ -719,6 +1066,14 @@ static Suite *suite(void)
     tcase_add_test(tc, term_ends_the_freeze);
     tcase_add_test(tc, failed_freeze_leaves_nothing_frozen);
     suite_add_tcase(s, tc);
+    TCase *tk = tcase_create("stuck");
+    tcase_add_checked_fixture(tk, setup, teardown);
+    tcase_set_timeout(tk, 60);
+    tcase_add_test(tk, abort_ends_a_freeze_stuck_in_one_instance);
+    tcase_add_test(tk, calls_during_a_stuck_freeze_do_not_wait);
+    tcase_add_test(tk, term_of_another_instance_ends_a_stuck_freeze);
+    tcase_add_test(tk, time_out_ends_a_stuck_freeze);
+    suite_add_tcase(s, tk);
     return s;
 }
 
