@@ -26,6 +26,7 @@ static void sel_state(jetsnap_writer *w, struct wr_session *s, enum wr_inst_stat
 static struct jetsnap_result *make_results(jetsnap_writer *w, const struct wr_session *s, const char *message,
                                            size_t *pn);
 static void engine_abort(struct wr_session *s);
+static void abandon(jetsnap_writer *w, struct wr_session *s);
 
 int wr_prepare(jetsnap_writer *w, const char *owner, const char *backup_type, const char *const *instances,
                size_t n, uint32_t *psession, struct jetsnap_error *err)
@@ -144,8 +145,10 @@ int wr_freeze(jetsnap_writer *w, const char *owner, uint32_t session, struct jet
         rc = wr_fail(err, JETSNAP_E_INVALID_STATE, 0, "session %u was %s while it was freezing", session,
                      s->end_reason);
     } else if (!s->freezer_done) {
-        /* Quiescing takes too long: give up; the freezer thaws whatever it froze when it returns. */
-        s->abandoned = true;
+        /* Quiescing takes too long: give up now. The engine's abort returns at once and thaws the
+         * instances that did freeze; one still stuck in its I/O is thawed by the engine when that
+         * returns, and the freezer then only reports. */
+        abandon(w, s);
         s->timed_out = true;
         finish(w, s, WR_SS_FAILED, "quiesce-timeout");
         wr_queue_log(w, JETSNAP_LOG_ERR, NULL, WR_EV_FREEZE_FAILED,
@@ -336,7 +339,7 @@ int wr_abort(jetsnap_writer *w, const char *owner, uint32_t session, const char 
     char why[64];
     snprintf(why, sizeof why, "aborted: %.50s", reason && *reason ? reason : "no reason given");
     if (s->state == WR_SS_FREEZING) {
-        s->abandoned = true; /* the freezer undoes its freeze when it returns */
+        abandon(w, s);
         finish(w, s, WR_SS_ABORTED, why);
     } else {
         engine_abort(s);
@@ -367,7 +370,7 @@ void wr_end_all(jetsnap_writer *w, const char *reason)
     if (s->state == WR_SS_FROZEN) {
         auto_thaw(w, s, reason, WR_SS_ABORTED);
     } else if (s->state == WR_SS_FREEZING) {
-        s->abandoned = true;
+        abandon(w, s);
         finish(w, s, WR_SS_ABORTED, reason);
     } else {
         engine_abort(s);
@@ -416,7 +419,10 @@ static void *freezer_main(void *arg)
     jetsnap_writer *w = s->writer;
     unsigned long c = 0;
     JET_INSTANCE_INFO *info = NULL;
-    JET_ERR e = JetOSSnapshotFreeze(s->snap, &c, &info, 0);
+    pthread_mutex_lock(&w->mu);
+    JET_OSSNAPID snap = s->snap; /* abandon() may clear it meanwhile */
+    pthread_mutex_unlock(&w->mu);
+    JET_ERR e = JetOSSnapshotFreeze(snap, &c, &info, 0);
     pthread_mutex_lock(&w->mu);
     /* An instance terminated since prepare has left the engine's session, which then freezes the
      * others: the set is not what the coordinator asked for, so the freeze fails as a whole. */
@@ -532,6 +538,16 @@ static struct jetsnap_result *make_results(jetsnap_writer *w, const struct wr_se
 }
 
 /* The engine session ends, thawing first if frozen (JetOSSnapshotAbort is legal in every state). */
+/* Under mu: stop waiting for a freeze that is still quiescing. JetOSSnapshotAbort does not wait
+ * for it: the instances already frozen are thawed before it returns, so nothing stays frozen while
+ * the coordinator is told the freeze failed. */
+static void abandon(jetsnap_writer *w, struct wr_session *s)
+{
+    s->abandoned = true;
+    engine_abort(s);
+    sel_state(w, s, WR_IS_RUNNING);
+}
+
 static void engine_abort(struct wr_session *s)
 {
     if (s->snap)

@@ -544,6 +544,120 @@ class WriterBus(unittest.TestCase):
         self.assertIn("reconnected to the bus", self.env.app_log())
 
 
+
+class SlowQuiesce(unittest.TestCase):
+    """A Freeze that cannot finish quiescing: one instance lives on a filesystem of our own, on a
+    loop device, which the test freezes (fsfreeze) under the write load, so that instance's I/O
+    blocks in the kernel. Only a filesystem this test created is ever frozen; it is thawed on
+    every exit path, and a watchdog process thaws it after 60 s whatever happens to the test."""
+
+    def setUp(self):
+        self.env = Env()
+        self.loop = self.mnt = self.watchdog = None
+        self.frozen = False
+        img = os.path.join(self.env.dir, "disk.img")
+        with open(img, "wb") as f:
+            f.truncate(64 << 20)
+        r = subprocess.run(["losetup", "--find", "--show", img], capture_output=True, text=True)
+        if r.returncode != 0:
+            self.env.close()
+            self.fail("this test needs root and a free loop device: losetup said: " + r.stderr.strip())
+        self.loop = r.stdout.strip()
+        self.mnt = os.path.join(self.env.dir, "mnt")
+        os.mkdir(self.mnt)
+        subprocess.run(["mkfs.ext4", "-q", "-F", self.loop], check=True, timeout=60)
+        subprocess.run(["mount", self.loop, self.mnt], check=True, timeout=30)
+        self.env.start_bus()
+
+    def tearDown(self):
+        try:
+            self.thaw_disk()
+            if self.watchdog:
+                os.killpg(self.watchdog.pid, signal.SIGKILL)  # its sleep too
+                self.watchdog.wait()
+            if self.env.app:
+                self.env.stop_app()
+        finally:
+            if self.mnt:
+                subprocess.run(["umount", self.mnt], timeout=30)
+            if self.loop:
+                subprocess.run(["losetup", "-d", self.loop], timeout=30)
+            self.env.close()
+
+    def freeze_disk(self):
+        self.watchdog = subprocess.Popen(["sh", "-c", "sleep 60; fsfreeze -u '%s'" % self.mnt], start_new_session=True,
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(["fsfreeze", "-f", self.mnt], check=True, timeout=30)
+        self.frozen = True
+
+    def thaw_disk(self):
+        if self.frozen:
+            subprocess.run(["fsfreeze", "-u", self.mnt], timeout=30)
+            self.frozen = False
+
+    def test_reads_are_answered_while_freeze_quiesces_and_it_times_out_whole(self):
+        conf = self.env.write_config(n=2, quiesce_ms=2000, freeze_ms=60000)
+        slow = os.path.join(self.mnt, "i-0")
+        with open(conf) as f:
+            text = f.read().replace(os.path.join(self.env.dir, "data", "i-0"), slow)
+        with open(conf, "w") as f:
+            f.write(text)
+        self.env.start_app(load=True)
+        c = Client(self.env.address)
+        owner = Client(self.env.address)
+        s = owner.w.PrepareForBackup("copy", [], {})
+        time.sleep(0.3)  # the load is writing to both instances
+        self.freeze_disk()
+        result = {}
+
+        def freeze():
+            t0 = time.monotonic()
+            try:
+                owner.w.Freeze(s, {}, timeout=30)
+                result["error"] = None
+            except dbus.DBusException as e:
+                result["error"] = (e.get_dbus_name(), e.get_dbus_message())
+            result["seconds"] = time.monotonic() - t0
+
+        import threading
+        t = threading.Thread(target=freeze)
+        t.start()
+        time.sleep(0.4)
+        self.assertTrue(t.is_alive(), "the Freeze returned at once: the disk did not hold it up")
+        a = self.env.address
+        answered = []
+        for uid in (None, "nobody"):
+            for args in (["call", NAME, ROOT, IW, "GetStatus"],
+                         ["get-property", NAME, ROOT, IW, "State"],
+                         ["call", NAME, ROOT, "org.freedesktop.DBus.Peer", "Ping"],
+                         ["introspect", NAME, ROOT]):
+                t0 = time.monotonic()
+                cli("busctl", "--address=" + a, "--timeout=2", *args, uid=uid, check=True)
+                answered.append(time.monotonic() - t0)
+        self.assertTrue(t.is_alive(), "the reads were not made while the Freeze quiesced")
+        self.assertEqual(c.prop("State"), "preparing")
+        t.join(30)
+        self.assertFalse(t.is_alive())
+        self.assertIsNotNone(result["error"], "the Freeze succeeded with an instance that could not quiesce")
+        self.assertEqual(result["error"][0], ERR + "Timeout", result["error"][1])
+        self.assertGreaterEqual(result["seconds"], 1.8)
+        self.assertLess(max(answered), 1.5, "a read waited for the quiescing Freeze: %r" % answered)
+        # Never a half-frozen set: the instance that did freeze is running again.
+        self.assertEqual(self.instance_states(c).get("i-1"), "running")
+        self.assertEqual(c.obj_prop(s, "org.jetsnap.Writer1.Session", "State"), "failed-at-freeze")
+        self.thaw_disk()
+        before = self.env.ack_count()
+        wait_for(lambda: self.env.ack_count() > before + 100, 20, "the writes to resume after the disk thawed")
+        wait_for(lambda: set(self.instance_states(c).values()) == {"running"}, 20, "every instance running")
+        s2 = owner.w.PrepareForBackup("copy", [], {})
+        owner.w.Freeze(s2, {})
+        owner.w.Thaw(s2, {})
+        owner.w.BackupComplete(s2, True, {})
+
+    def instance_states(self, c):
+        return {str(i[0]): str(i[1]) for i in c.w.GetStatus()[1]}
+
+
 def canon(el):
     """An element without whitespace differences, for comparing interface definitions."""
     el = ET.fromstring(ET.tostring(el))
