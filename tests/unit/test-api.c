@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <time.h>
 
 #include "io-int.h"
 #include "jet.h"
@@ -781,12 +783,22 @@ struct closer {
 static void *closer_main(void *arg)
 {
     struct closer *c = arg;
-    do
+    /* Retried while the other thread holds the session; bounded by time, not by a count: on a
+     * loaded machine a count ran out while the other thread still hammered, which says nothing
+     * about the engine. The other thread stops after a fixed number of calls, so this ends. */
+    time_t give_up = time(NULL) + 60;
+    do {
         c->close_rc = JetCloseTable(ses, tab);
-    while (c->close_rc == JET_errSessionSharingViolation && ++c->tries < 1000000);
-    do
+        c->tries++;
+        if (c->close_rc == JET_errSessionSharingViolation)
+            sched_yield();
+    } while (c->close_rc == JET_errSessionSharingViolation && time(NULL) < give_up);
+    do {
         c->end_rc = JetEndSession(ses, 0);
-    while (c->end_rc == JET_errSessionSharingViolation && ++c->tries < 2000000);
+        c->tries++;
+        if (c->end_rc == JET_errSessionSharingViolation)
+            sched_yield();
+    } while (c->end_rc == JET_errSessionSharingViolation && time(NULL) < give_up);
     return NULL;
 }
 
