@@ -84,8 +84,7 @@ struct writer {
     int *inst;          /* indexes into g_inst */
     JET_SESID *ses;
     JET_TABLEID *tab;
-    double *ack;        /* monotonic time of every commit acknowledgement */
-    size_t nack, cap;
+    struct bu_times ack; /* time of every commit acknowledgement */
     uint64_t seq;
 };
 
@@ -117,16 +116,7 @@ static void *writer_main(void *arg)
         check(JetBeginTransaction(w->ses[k]), "JetBeginTransaction", i);
         check(JetPutRecord(w->ses[k], w->tab[k], key, sizeof key, val, sizeof val, 0), "JetPutRecord", i);
         check(JetCommitTransaction(w->ses[k], 0), "JetCommitTransaction", i);
-        double t = bu_now();
-        if (w->nack == w->cap) {
-            size_t nc = w->cap ? w->cap * 2 : 65536;
-            double *na = realloc(w->ack, nc * sizeof *na);
-            if (!na)
-                bu_fail("out of memory (acknowledgement times)");
-            w->ack = na;
-            w->cap = nc;
-        }
-        w->ack[w->nack++] = t;
+        bu_times_add(&w->ack, bu_now());
         if (++k == w->ninst)
             k = 0;
     }
@@ -184,50 +174,18 @@ struct result {
     double hold_ms_measured; /* mean Freeze-return .. Thaw-call gap */
 };
 
-/* Longest gap between consecutive acknowledgements of w that overlaps [a, b]. */
-static double gap_over(const struct writer *w, double a, double b)
-{
-    /* First acknowledgement after a. */
-    size_t lo = 0, hi = w->nack;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (w->ack[mid] <= a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0 || lo == w->nack)
-        return 0; /* no acknowledgement before (or after): not a complete gap */
-    double best = 0;
-    for (size_t k = lo; k < w->nack; k++) {
-        double g = w->ack[k] - w->ack[k - 1];
-        if (g > best)
-            best = g;
-        if (w->ack[k] >= b)
-            break;
-    }
-    return best;
-}
-
-/* Commits acknowledged in [a, b] and the longest gap between two of them. */
+/* Commits acknowledged in [a, b] and the longest gap between two of one writer. */
 static void window_stats(const struct writer *ws, int nw, double a, double b, size_t *commits, double *gap)
 {
     *commits = 0;
     *gap = 0;
     for (int j = 0; j < nw; j++) {
-        const struct writer *w = &ws[j];
-        double prev = -1;
-        for (size_t k = 0; k < w->nack; k++) {
-            double t = w->ack[k];
-            if (t < a)
-                continue;
-            if (t > b)
-                break;
-            (*commits)++;
-            if (prev >= 0 && t - prev > *gap)
-                *gap = t - prev;
-            prev = t;
-        }
+        size_t c;
+        double g;
+        bu_times_window(&ws[j].ack, a, b, &c, &g);
+        *commits += c;
+        if (g > *gap)
+            *gap = g;
     }
 }
 
@@ -321,7 +279,7 @@ static void run(int n, struct result *r)
         hold_sum += rd[k].thaw0 - rd[k].frz1;
         double worst = 0;
         for (int j = 0; j < nw; j++) {
-            double g = gap_over(&ws[j], rd[k].frz0, rd[k].thaw1);
+            double g = bu_times_gap_over(&ws[j].ack, rd[k].frz0, rd[k].thaw1);
             if (g > worst)
                 worst = g;
         }
@@ -384,7 +342,7 @@ static void run(int n, struct result *r)
         free(ws[j].inst);
         free(ws[j].ses);
         free(ws[j].tab);
-        free(ws[j].ack);
+        bu_times_free(&ws[j].ack);
     }
     free(ws);
     for (int i = 0; i < n; i++)

@@ -190,6 +190,68 @@ double bu_pct(const double *sorted, size_t n, double p)
     return sorted[k - 1];
 }
 
+void bu_times_add(struct bu_times *x, double t)
+{
+    if (x->n == x->cap) {
+        size_t nc = x->cap ? x->cap * 2 : 65536;
+        double *nt = realloc(x->t, nc * sizeof *nt);
+        if (!nt)
+            bu_fail("out of memory (event times)");
+        x->t = nt;
+        x->cap = nc;
+    }
+    x->t[x->n++] = t;
+}
+
+void bu_times_free(struct bu_times *x)
+{
+    free(x->t);
+    x->t = NULL;
+    x->n = x->cap = 0;
+}
+
+double bu_times_gap_over(const struct bu_times *x, double a, double b)
+{
+    /* The first time after a. */
+    size_t lo = 0, hi = x->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (x->t[mid] <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 || lo == x->n)
+        return 0;
+    double best = 0;
+    for (size_t k = lo; k < x->n; k++) {
+        double g = x->t[k] - x->t[k - 1];
+        if (g > best)
+            best = g;
+        if (x->t[k] >= b)
+            break;
+    }
+    return best;
+}
+
+void bu_times_window(const struct bu_times *x, double a, double b, size_t *count, double *gap)
+{
+    *count = 0;
+    *gap = 0;
+    double prev = -1;
+    for (size_t k = 0; k < x->n; k++) {
+        double t = x->t[k];
+        if (t < a)
+            continue;
+        if (t > b)
+            break;
+        (*count)++;
+        if (prev >= 0 && t - prev > *gap)
+            *gap = t - prev;
+        prev = t;
+    }
+}
+
 uint64_t bu_splitmix64(uint64_t *s)
 {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);

@@ -84,6 +84,25 @@ int bu_cmp_double(const void *a, const void *b);
  * 0 for an empty array. */
 double bu_pct(const double *sorted, size_t n, double p);
 
+/* Event times (CLOCK_MONOTONIC seconds, bu_now), appended in order by one thread and read once
+ * it has stopped: the writers' commit acknowledgements, whose gaps are the writers' stalls. */
+struct bu_times {
+    double *t;
+    size_t n, cap;
+};
+
+/* Appends t; out of memory is a failure. */
+void bu_times_add(struct bu_times *x, double t);
+
+void bu_times_free(struct bu_times *x);
+
+/* The longest gap between two consecutive times that overlaps [a, b]; 0 when there is no time
+ * before a or none after it (no complete gap). */
+double bu_times_gap_over(const struct bu_times *x, double a, double b);
+
+/* How many times fall in [a, b], and the longest gap between two consecutive ones of them. */
+void bu_times_window(const struct bu_times *x, double a, double b, size_t *count, double *gap);
+
 /* ---------------------------------------------------------------------------------------------
  * Workload data: the same keys and values for every engine and every program.
  * ------------------------------------------------------------------------------------------- */
