@@ -16,9 +16,12 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "jet.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Work directory and failure
@@ -102,6 +105,61 @@ double bu_times_gap_over(const struct bu_times *x, double a, double b);
 
 /* How many times fall in [a, b], and the longest gap between two consecutive ones of them. */
 void bu_times_window(const struct bu_times *x, double a, double b, size_t *count, double *gap);
+
+/* ---------------------------------------------------------------------------------------------
+ * Write load: durable single-record commits on running jetsnap instances (bench-snapshot,
+ * bench-writer)
+ * ------------------------------------------------------------------------------------------- */
+
+struct bu_load;
+
+/* One writer thread. */
+struct bu_load_writer {
+    struct bu_load *load;
+    pthread_t th;
+    int id;
+    int ninst;
+    int *inst;           /* indexes into the load's instances */
+    JET_SESID *ses;
+    JET_TABLEID *tab;
+    struct bu_times ack; /* the time of every commit acknowledgement */
+    uint64_t seq;
+};
+
+/* W writers over N instances. Writer w serves instances w, w+W, w+2W, ... when N >= W, moving to
+ * its next instance after every commit; when N < W the writers share the instances (writer w
+ * commits to instance w mod N). Each opens a session, the database and the table in every
+ * instance it serves, then runs begin; insert one record (8-byte key: the writer's id in the top
+ * 16 bits, then a sequence number, so every writer appends at its own right edge; value_bytes
+ * bytes of value); JetCommitTransaction(0) in a loop, time-stamping each acknowledgement. A
+ * failed JET call is a failure of the program (bu_fail). */
+struct bu_load {
+    int nw, n;
+    const JET_INSTANCE *inst; /* n handles: the caller's, valid until bu_load_stop */
+    const char *const *db;    /* n database paths */
+    const char *table;
+    size_t value_bytes;
+    struct bu_load_writer *w;
+    atomic_bool stop;
+    pthread_barrier_t start;
+};
+
+/* Starts nw writers over the n instances and returns once each has opened its tables. */
+void bu_load_start(struct bu_load *l, int nw, int n, const JET_INSTANCE *inst, const char *const *db,
+                   const char *table, size_t value_bytes);
+
+/* Stops the writers (one blocked by a freeze returns when it is thawed), waits for them and ends
+ * their sessions. Their acknowledgement times stay until bu_load_free. */
+void bu_load_stop(struct bu_load *l);
+
+void bu_load_free(struct bu_load *l);
+
+/* Commits acknowledged in [a, b] by all writers, and the longest gap between two consecutive
+ * acknowledgements of one writer among them. */
+void bu_load_window(const struct bu_load *l, double a, double b, size_t *commits, double *gap);
+
+/* The longest gap between two consecutive acknowledgements of any writer that overlaps [a, b]. */
+double bu_load_gap_over(const struct bu_load *l, double a, double b);
 
 /* ---------------------------------------------------------------------------------------------
  * Workload data: the same keys and values for every engine and every program.
