@@ -26,6 +26,7 @@ static const char *g_prog = "bench";
 static const bool *g_keep;
 static bool g_say_kept;
 static atomic_bool g_cleaning;
+static void (*_Atomic g_cleanup_hook)(void);
 
 void bu_init(const char *prog, const bool *keep, bool say_kept)
 {
@@ -48,8 +49,16 @@ void bu_remove_tree(const char *path)
     nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
 }
 
+void bu_at_cleanup(void (*fn)(void))
+{
+    atomic_store(&g_cleanup_hook, fn);
+}
+
 void bu_cleanup(void)
 {
+    void (*hook)(void) = atomic_exchange(&g_cleanup_hook, NULL);
+    if (hook)
+        hook();
     if (bu_workdir[0] == '\0' || atomic_exchange(&g_cleaning, true))
         return;
     if (g_keep && *g_keep) {

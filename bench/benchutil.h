@@ -39,8 +39,15 @@ void bu_init(const char *prog, const bool *keep, bool say_kept);
 void bu_remove_tree(const char *path);
 
 /* Removes (or, with keep, names) the work directory; only the first call does anything, because
- * a failing thread and the signal thread can race to it. */
+ * a failing thread and the signal thread can race to it. It first calls the hook of
+ * bu_at_cleanup, if any. */
 void bu_cleanup(void);
+
+/* fn runs once in bu_cleanup (on success, bu_fail or a signal), before the work directory is
+ * removed: for what else a program started and must not leave behind, such as a daemon. It may be
+ * called from any thread, while others are still running, so it should only do simple things
+ * (kill a process by its id). NULL removes the hook. */
+void bu_at_cleanup(void (*fn)(void));
 
 /* "<prog>: FAILED: <message>", clean up, _exit(1): _exit, because other threads may still be
  * inside the engine and must not run atexit handlers under it. */
