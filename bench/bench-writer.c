@@ -11,20 +11,26 @@
  * writer configuration for them, opens the plugin in host mode on the private bus with the bus on
  * the writer's own thread (JETSNAP_BUS_THREAD), starts W writer threads making durable
  * single-record commits on the instances the writer started (bu_load), lets them run alone for
- * --baseline-seconds, then runs --rounds rounds of each of three paths, interleaved (round k runs
- * them in the order k, k+1, k+2 mod 3), each followed by a pause of --pause-ms:
+ * --baseline-seconds, then runs --rounds rounds of each of four paths, interleaved (round k runs
+ * them in the order k, k+1, k+2, k+3 mod 4), each followed by a pause of --pause-ms:
  *
  *   D-Bus       a libdbus client on a connection of its own: PrepareForBackup("copy", [], {})
  *               -> Freeze(session, {}) (timed) -> hold --hold-ms -> Thaw(session, {}) (timed)
  *               -> BackupComplete(session, true, {}); plus one Peer.Ping to the writer before
  *               every round, the bus's bare round trip
  *   plugin ABI  the same calls through the plugin's table in this process (prepare, freeze,
- *               thaw, backup_complete with an owner string)
+ *               thaw, backup_complete with an owner string), on the same writer: it emits its
+ *               D-Bus signals as it would for a D-Bus caller
+ *   no bus      the same calls on a second writer, opened in adopt mode on the same instances
+ *               without D-Bus (JETSNAP_BUS_NONE): the writer's state machine without signals
  *   engine      JetOSSnapshotPrepare(ExplicitPrepare | ContinueAfterThaw | CopySnapshot),
  *               JetOSSnapshotPrepareInstance of every instance the writer runs,
  *               JetOSSnapshotFreeze (timed) -> hold -> JetOSSnapshotThaw (timed) ->
  *               JetOSSnapshotEnd: what the writer does for "copy", without the writer: the
  *               baseline
+ *
+ * The writers' events (the event callback: instance, session and writer state changes; each is
+ * one or more D-Bus signals on a writer with a bus) are counted per Freeze and Thaw call.
  *
  * Printed per N: each call's latency (p50, p99, max: nearest-rank percentiles over the rounds),
  * the writers' stall per round of each path (the longest gap between two consecutive commit
@@ -223,8 +229,10 @@ static void start_bus(void)
  * ------------------------------------------------------------------------------------------- */
 
 static const struct jetsnap_plugin *P;
-static jetsnap_writer *g_w;
-static atomic_ulong g_log_quiet; /* the writer's info and notice messages: counted, not printed */
+static jetsnap_writer *g_w;       /* host mode, on the private bus */
+static jetsnap_writer *g_w_nobus; /* adopt mode, the same instances, no bus */
+static atomic_ulong g_log_quiet;  /* the writers' info and notice messages: counted, not printed */
+static atomic_ulong g_events[2];  /* events delivered by g_w, by g_w_nobus */
 
 static void load_plugin(void)
 {
@@ -251,6 +259,12 @@ static void on_log(void *ctx, int priority, const char *instance, int event, con
     }
     fprintf(stderr, "bench-writer: writer <%d> %s%s%s (event %d)\n", priority, instance ? instance : "",
             instance ? ": " : "", message, event);
+}
+
+static void on_event(void *ctx, const struct jetsnap_event *ev)
+{
+    (void)ev;
+    atomic_fetch_add((atomic_ulong *)ctx, 1);
 }
 
 static _Noreturn void plugin_fail(const char *call, int rc, const struct jetsnap_error *e)
@@ -422,11 +436,12 @@ static void check_results(DBusMessage *r, const char *member, int n, const char 
  * The three paths
  * ------------------------------------------------------------------------------------------- */
 
-enum path { PATH_DBUS, PATH_ABI, PATH_JET, N_PATHS };
+enum path { PATH_DBUS, PATH_ABI, PATH_NOBUS, PATH_JET, N_PATHS };
 
 struct round {
     double prep0, prep1, frz0, frz1, thaw0, thaw1, end0, end1;
-    double ping; /* D-Bus only: Peer.Ping round trip before the round, seconds */
+    double ping;                      /* D-Bus only: Peer.Ping round trip before the round, seconds */
+    unsigned long frz_events, thaw_events; /* the writer's events during the Freeze and Thaw calls */
 };
 
 static void hold(double frz1)
@@ -460,19 +475,23 @@ static void round_dbus(int n, struct round *x)
     dbus_message_unref(r);
 
     m = session_call("Freeze", session);
+    unsigned long ev0 = atomic_load(&g_events[0]);
     r = call(m, &x->frz0, &x->frz1);
+    x->frz_events = atomic_load(&g_events[0]) - ev0;
     check_results(r, "Freeze", n, "frozen");
     dbus_message_unref(r);
     hold(x->frz1);
     m = session_call("Thaw", session);
+    ev0 = atomic_load(&g_events[0]);
     r = call(m, &x->thaw0, &x->thaw1);
+    x->thaw_events = atomic_load(&g_events[0]) - ev0;
     check_results(r, "Thaw", n, "running");
     dbus_message_unref(r);
     m = session_call("BackupComplete", session);
     dbus_message_unref(call(m, &x->end0, &x->end1));
 }
 
-static void round_abi(int n, struct round *x)
+static void round_abi(jetsnap_writer *w, const atomic_ulong *events, int n, struct round *x)
 {
     struct jetsnap_error e = {0};
     struct jetsnap_result *res = NULL;
@@ -480,27 +499,31 @@ static void round_abi(int n, struct round *x)
     uint32_t sid = 0;
     uint64_t usec = 0;
     x->prep0 = bu_now();
-    int rc = P->prepare(g_w, ABI_OWNER, "copy", NULL, 0, &sid, &e);
+    int rc = P->prepare(w, ABI_OWNER, "copy", NULL, 0, &sid, &e);
     x->prep1 = bu_now();
     if (rc != JETSNAP_OK)
         plugin_fail("prepare", rc, &e);
+    unsigned long ev0 = atomic_load(events);
     x->frz0 = bu_now();
-    rc = P->freeze(g_w, ABI_OWNER, sid, &res, &nres, &e);
+    rc = P->freeze(w, ABI_OWNER, sid, &res, &nres, &e);
     x->frz1 = bu_now();
+    x->frz_events = atomic_load(events) - ev0;
     if (rc != JETSNAP_OK)
         plugin_fail("freeze", rc, &e);
     P->results_free(res, nres);
     if (nres != (size_t)n)
         bu_fail("plugin freeze: %zu results, expected %d", nres, n);
     hold(x->frz1);
+    ev0 = atomic_load(events);
     x->thaw0 = bu_now();
-    rc = P->thaw(g_w, ABI_OWNER, sid, &res, &nres, &usec, &e);
+    rc = P->thaw(w, ABI_OWNER, sid, &res, &nres, &usec, &e);
     x->thaw1 = bu_now();
+    x->thaw_events = atomic_load(events) - ev0;
     if (rc != JETSNAP_OK)
         plugin_fail("thaw", rc, &e);
     P->results_free(res, nres);
     x->end0 = bu_now();
-    rc = P->backup_complete(g_w, ABI_OWNER, sid, 1, &e);
+    rc = P->backup_complete(w, ABI_OWNER, sid, 1, &e);
     x->end1 = bu_now();
     if (rc != JETSNAP_OK)
         plugin_fail("backup_complete", rc, &e);
@@ -537,7 +560,9 @@ static void run_round(enum path p, int n, struct round *x)
     if (p == PATH_DBUS)
         round_dbus(n, x);
     else if (p == PATH_ABI)
-        round_abi(n, x);
+        round_abi(g_w, &g_events[0], n, x);
+    else if (p == PATH_NOBUS)
+        round_abi(g_w_nobus, &g_events[1], n, x);
     else
         round_jet(n, x);
 }
@@ -559,6 +584,7 @@ static struct pcts pcts_of(double *v, size_t n)
 
 struct path_result {
     struct pcts prep, frz, thaw, end, stall;
+    double frz_events, thaw_events; /* mean per call */
 };
 
 struct result {
@@ -571,7 +597,7 @@ struct result {
     double create_s, open_s, close_s;
 };
 
-static const char *const path_label[N_PATHS] = {"D-Bus", "plugin ABI, in process", "JetOSSnapshot*, in process"};
+static const char *const path_label[N_PATHS] = {"D-Bus", "plugin ABI", "plugin ABI, no bus", "JetOSSnapshot*"};
 
 static void print_row(const char *label, struct pcts p)
 {
@@ -599,6 +625,8 @@ static void run(int n, struct result *r)
         .config_path = conf,
         .mode = JETSNAP_MODE_HOST,
         .log = on_log,
+        .event = on_event,
+        .event_ctx = &g_events[0],
         .bus_address = g_bus_address,
         .bus_loop = JETSNAP_BUS_THREAD,
     };
@@ -606,6 +634,13 @@ static void run(int n, struct result *r)
     int rc = P->open(&a, &g_w, &e);
     if (rc != JETSNAP_OK)
         plugin_fail("open", rc, &e);
+    struct jetsnap_open_args a2 = a;
+    a2.mode = JETSNAP_MODE_ADOPT;
+    a2.event_ctx = &g_events[1];
+    a2.bus_address = NULL;
+    a2.bus_loop = JETSNAP_BUS_NONE;
+    if ((rc = P->open(&a2, &g_w_nobus, &e)) != JETSNAP_OK)
+        plugin_fail("open (adopt mode, no bus)", rc, &e);
     struct jetsnap_status *st = NULL;
     if ((rc = P->status(g_w, &st, &e)) != JETSNAP_OK)
         plugin_fail("status", rc, &e);
@@ -663,6 +698,8 @@ static void run(int n, struct result *r)
     bu_load_stop(&load);
     client_close();
     double d0 = bu_now();
+    P->close(g_w_nobus); /* adopt mode: the instances keep running */
+    g_w_nobus = NULL;
     P->close(g_w);
     g_w = NULL;
     r->close_s = bu_now() - d0;
@@ -674,8 +711,11 @@ static void run(int n, struct result *r)
             bu_fail("out of memory");
     double hold_sum = 0;
     for (int p = 0; p < N_PATHS; p++) {
+        unsigned long fe = 0, te = 0;
         for (size_t k = 0; k < R; k++) {
             const struct round *x = &rd[p][k];
+            fe += x->frz_events;
+            te += x->thaw_events;
             v[0][k] = (x->prep1 - x->prep0) * 1e3;
             v[1][k] = (x->frz1 - x->frz0) * 1e3;
             v[2][k] = (x->thaw1 - x->thaw0) * 1e3;
@@ -689,6 +729,8 @@ static void run(int n, struct result *r)
         pr->thaw = pcts_of(v[2], R);
         pr->end = pcts_of(v[3], R);
         pr->stall = pcts_of(v[4], R);
+        pr->frz_events = (double)fe / (double)R;
+        pr->thaw_events = (double)te / (double)R;
     }
     for (size_t k = 0; k < R; k++)
         v[0][k] = rd[PATH_DBUS][k].ping * 1e3;
@@ -710,8 +752,8 @@ static void run(int n, struct result *r)
     r->ratio = r->base_rate > 0 ? r->load_rate / r->base_rate : 0;
     r->stall_max = lgap * 1e3;
 
-    printf("\nN=%d: %d database%s created in %.2f s, the writer opened (host mode, bus on its thread) in %.2f s "
-           "and closed in %.2f s; %d writers (%s); %d rounds of each path, interleaved; hold %.0f ms, pause %.0f ms\n",
+    printf("\nN=%d: %d database%s created in %.2f s, the writers opened (host mode with the bus on its thread, "
+           "and adopt mode without a bus) in %.2f s and closed in %.2f s; %d writers (%s); %d rounds of each path, interleaved; hold %.0f ms, pause %.0f ms\n",
            n, n, n == 1 ? "" : "s", r->create_s, r->open_s, r->close_s, opt.writers,
            n >= opt.writers ? "each round-robin over its own instances" : "several per instance", opt.rounds,
            opt.hold_ms, opt.pause_ms);
@@ -725,6 +767,10 @@ static void run(int n, struct result *r)
     print_row("plugin freeze", r->p[PATH_ABI].frz);
     print_row("plugin thaw", r->p[PATH_ABI].thaw);
     print_row("plugin backup_complete", r->p[PATH_ABI].end);
+    print_row("plugin prepare, no bus", r->p[PATH_NOBUS].prep);
+    print_row("plugin freeze, no bus", r->p[PATH_NOBUS].frz);
+    print_row("plugin thaw, no bus", r->p[PATH_NOBUS].thaw);
+    print_row("plugin backup_complete, no bus", r->p[PATH_NOBUS].end);
     print_row("JetOSSnapshotPrepare + PrepareInstance", r->p[PATH_JET].prep);
     print_row("JetOSSnapshotFreeze", r->p[PATH_JET].frz);
     print_row("JetOSSnapshotThaw", r->p[PATH_JET].thaw);
@@ -734,6 +780,10 @@ static void run(int n, struct result *r)
         snprintf(label, sizeof label, "writers' stall per round, %s", path_label[p]);
         print_row(label, r->p[p].stall);
     }
+    printf("  the writer's events per Freeze / Thaw call (each is one or more signals on the bus): "
+           "D-Bus %.1f / %.1f, plugin ABI %.1f / %.1f, no bus %.1f / %.1f\n",
+           r->p[PATH_DBUS].frz_events, r->p[PATH_DBUS].thaw_events, r->p[PATH_ABI].frz_events,
+           r->p[PATH_ABI].thaw_events, r->p[PATH_NOBUS].frz_events, r->p[PATH_NOBUS].thaw_events);
     printf("  writers' longest stall over the rounds: %.3f ms (%.3f ms beyond the %.3f ms hold); "
            "writers alone: %.3f ms\n",
            r->stall_max, r->stall_max - r->hold_ms, r->hold_ms, r->base_gap_max);
@@ -833,16 +883,18 @@ int main(int argc, char **argv)
     printf("\nSummary (ms; nearest-rank percentiles over %d rounds of each path; \"JetOSSnapshotFreeze\" is the "
            "in-process baseline of the same run)\n",
            opt.rounds);
-    printf("%4s | %27s | %27s | %27s | %9s | %9s | %16s\n", "", "D-Bus Freeze", "D-Bus Thaw",
-           "JetOSSnapshotFreeze", "p99 diff", "plugin", "writers' longest");
-    printf("%4s | %8s %8s %9s | %8s %8s %9s | %8s %8s %9s | %9s | %9s | %16s\n", "N", "p50", "p99", "max", "p50",
-           "p99", "max", "p50", "p99", "max", "D-Bus-JET", "frz p99", "stall (- hold)");
+    printf("%4s | %26s | %26s | %26s | %9s | %17s | %16s\n", "", "D-Bus Freeze", "D-Bus Thaw",
+           "JetOSSnapshotFreeze", "p99 diff", "plugin freeze p99", "writers' longest");
+    printf("%4s | %8s %8s %8s | %8s %8s %8s | %8s %8s %8s | %9s | %8s %8s | %16s\n", "N", "p50", "p99", "max", "p50",
+           "p99", "max", "p50", "p99", "max", "D-Bus-JET", "ABI", "no bus", "stall (- hold)");
     for (int i = 0; i < opt.ncounts; i++) {
         const struct result *r = &res[i];
-        const struct path_result *d = &r->p[PATH_DBUS], *j = &r->p[PATH_JET], *p = &r->p[PATH_ABI];
-        printf("%4d | %8.3f %8.3f %9.3f | %8.3f %8.3f %9.3f | %8.3f %8.3f %9.3f | %9.3f | %9.3f | %7.2f (%6.2f)\n",
+        const struct path_result *d = &r->p[PATH_DBUS], *j = &r->p[PATH_JET], *p = &r->p[PATH_ABI],
+                                 *q = &r->p[PATH_NOBUS];
+        printf("%4d | %8.3f %8.3f %8.3f | %8.3f %8.3f %8.3f | %8.3f %8.3f %8.3f | %9.3f | %8.3f %8.3f | %7.2f (%6.2f)\n",
                r->n, d->frz.p50, d->frz.p99, d->frz.max, d->thaw.p50, d->thaw.p99, d->thaw.max, j->frz.p50,
-               j->frz.p99, j->frz.max, d->frz.p99 - j->frz.p99, p->frz.p99, r->stall_max, r->stall_max - r->hold_ms);
+               j->frz.p99, j->frz.max, d->frz.p99 - j->frz.p99, p->frz.p99, q->frz.p99, r->stall_max,
+               r->stall_max - r->hold_ms);
     }
 
     printf("\nTargets (informational, never asserted):\n");
@@ -866,23 +918,27 @@ int main(int argc, char **argv)
 
     for (int i = 0; i < opt.ncounts; i++) {
         const struct result *r = &res[i];
-        const struct path_result *d = &r->p[PATH_DBUS], *p = &r->p[PATH_ABI], *j = &r->p[PATH_JET];
+        const struct path_result *d = &r->p[PATH_DBUS], *p = &r->p[PATH_ABI], *j = &r->p[PATH_JET],
+                                 *q = &r->p[PATH_NOBUS];
         printf("RESULT n=%d writers=%d rounds=%d dbus_ping_p50_ms=%.3f dbus_ping_p99_ms=%.3f "
                "dbus_prepare_p50_ms=%.3f dbus_freeze_p50_ms=%.3f dbus_freeze_p99_ms=%.3f dbus_freeze_max_ms=%.3f "
                "dbus_thaw_p50_ms=%.3f dbus_thaw_p99_ms=%.3f dbus_thaw_max_ms=%.3f dbus_complete_p50_ms=%.3f "
                "abi_freeze_p50_ms=%.3f abi_freeze_p99_ms=%.3f abi_freeze_max_ms=%.3f abi_thaw_p50_ms=%.3f "
-               "abi_thaw_p99_ms=%.3f abi_thaw_max_ms=%.3f "
+               "abi_thaw_p99_ms=%.3f abi_thaw_max_ms=%.3f nobus_freeze_p50_ms=%.3f nobus_freeze_p99_ms=%.3f "
+               "nobus_freeze_max_ms=%.3f nobus_thaw_p50_ms=%.3f nobus_thaw_p99_ms=%.3f "
                "jet_freeze_p50_ms=%.3f jet_freeze_p99_ms=%.3f jet_freeze_max_ms=%.3f jet_thaw_p50_ms=%.3f "
                "jet_thaw_p99_ms=%.3f jet_thaw_max_ms=%.3f jet_end_p50_ms=%.3f "
                "diff_freeze_p99_dbus_minus_jet_ms=%.3f diff_freeze_p99_abi_minus_jet_ms=%.3f "
-               "stall_round_p99_dbus_ms=%.3f stall_round_p99_abi_ms=%.3f stall_round_p99_jet_ms=%.3f "
+               "stall_round_p99_dbus_ms=%.3f stall_round_p99_abi_ms=%.3f stall_round_p99_nobus_ms=%.3f "
+               "stall_round_p99_jet_ms=%.3f dbus_freeze_events=%.1f dbus_thaw_events=%.1f "
                "stall_max_ms=%.3f stall_max_minus_hold_ms=%.3f hold_ms_measured=%.3f writers_alone_per_s=%.0f "
                "writers_rounds_per_s=%.0f ratio_writers_rounds_over_alone=%.3f writers_alone_gap_max_ms=%.3f\n",
                r->n, r->writers, r->rounds, r->ping.p50, r->ping.p99, d->prep.p50, d->frz.p50, d->frz.p99,
                d->frz.max, d->thaw.p50, d->thaw.p99, d->thaw.max, d->end.p50, p->frz.p50, p->frz.p99, p->frz.max,
-               p->thaw.p50, p->thaw.p99, p->thaw.max, j->frz.p50, j->frz.p99, j->frz.max, j->thaw.p50, j->thaw.p99,
+               p->thaw.p50, p->thaw.p99, p->thaw.max, q->frz.p50, q->frz.p99, q->frz.max, q->thaw.p50, q->thaw.p99,
+               j->frz.p50, j->frz.p99, j->frz.max, j->thaw.p50, j->thaw.p99,
                j->thaw.max, j->end.p50, d->frz.p99 - j->frz.p99, p->frz.p99 - j->frz.p99, d->stall.p99,
-               p->stall.p99, j->stall.p99, r->stall_max, r->stall_max - r->hold_ms, r->hold_ms, r->base_rate,
+               p->stall.p99, q->stall.p99, j->stall.p99, d->frz_events, d->thaw_events, r->stall_max, r->stall_max - r->hold_ms, r->hold_ms, r->base_rate,
                r->load_rate, r->ratio, r->base_gap_max);
     }
     if (seen64)
