@@ -30,7 +30,8 @@
  *               baseline
  *
  * The writers' events (the event callback: instance, session and writer state changes; each is
- * one or more D-Bus signals on a writer with a bus) are counted per Freeze and Thaw call.
+ * one or more D-Bus signals on a writer with a bus) are counted per Freeze and Thaw call, and so
+ * are the calling thread's context switches (getrusage RUSAGE_THREAD; for D-Bus the client's).
  *
  * Printed per N: each call's latency (p50, p99, max: nearest-rank percentiles over the rounds),
  * the writers' stall per round of each path (the longest gap between two consecutive commit
@@ -57,6 +58,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -438,10 +440,31 @@ static void check_results(DBusMessage *r, const char *member, int n, const char 
 
 enum path { PATH_DBUS, PATH_ABI, PATH_NOBUS, PATH_JET, N_PATHS };
 
+/* The calling thread's context switches: voluntary (it waited) and involuntary (it was
+ * preempted, on this 2-core machine mostly by the thread or process it had just woken). */
+struct cs {
+    long vol, invol;
+};
+
+static struct cs cs_now(void)
+{
+    struct rusage u;
+    if (getrusage(RUSAGE_THREAD, &u) != 0)
+        return (struct cs){0, 0};
+    return (struct cs){u.ru_nvcsw, u.ru_nivcsw};
+}
+
+static struct cs cs_since(struct cs a)
+{
+    struct cs b = cs_now();
+    return (struct cs){b.vol - a.vol, b.invol - a.invol};
+}
+
 struct round {
     double prep0, prep1, frz0, frz1, thaw0, thaw1, end0, end1;
     double ping;                      /* D-Bus only: Peer.Ping round trip before the round, seconds */
     unsigned long frz_events, thaw_events; /* the writer's events during the Freeze and Thaw calls */
+    struct cs frz_cs, thaw_cs;             /* the calling thread's context switches in them */
 };
 
 static void hold(double frz1)
@@ -476,14 +499,18 @@ static void round_dbus(int n, struct round *x)
 
     m = session_call("Freeze", session);
     unsigned long ev0 = atomic_load(&g_events[0]);
+    struct cs c0 = cs_now();
     r = call(m, &x->frz0, &x->frz1);
+    x->frz_cs = cs_since(c0);
     x->frz_events = atomic_load(&g_events[0]) - ev0;
     check_results(r, "Freeze", n, "frozen");
     dbus_message_unref(r);
     hold(x->frz1);
     m = session_call("Thaw", session);
     ev0 = atomic_load(&g_events[0]);
+    c0 = cs_now();
     r = call(m, &x->thaw0, &x->thaw1);
+    x->thaw_cs = cs_since(c0);
     x->thaw_events = atomic_load(&g_events[0]) - ev0;
     check_results(r, "Thaw", n, "running");
     dbus_message_unref(r);
@@ -504,9 +531,11 @@ static void round_abi(jetsnap_writer *w, const atomic_ulong *events, int n, stru
     if (rc != JETSNAP_OK)
         plugin_fail("prepare", rc, &e);
     unsigned long ev0 = atomic_load(events);
+    struct cs c0 = cs_now();
     x->frz0 = bu_now();
     rc = P->freeze(w, ABI_OWNER, sid, &res, &nres, &e);
     x->frz1 = bu_now();
+    x->frz_cs = cs_since(c0);
     x->frz_events = atomic_load(events) - ev0;
     if (rc != JETSNAP_OK)
         plugin_fail("freeze", rc, &e);
@@ -515,9 +544,11 @@ static void round_abi(jetsnap_writer *w, const atomic_ulong *events, int n, stru
         bu_fail("plugin freeze: %zu results, expected %d", nres, n);
     hold(x->frz1);
     ev0 = atomic_load(events);
+    c0 = cs_now();
     x->thaw0 = bu_now();
     rc = P->thaw(w, ABI_OWNER, sid, &res, &nres, &usec, &e);
     x->thaw1 = bu_now();
+    x->thaw_cs = cs_since(c0);
     x->thaw_events = atomic_load(events) - ev0;
     if (rc != JETSNAP_OK)
         plugin_fail("thaw", rc, &e);
@@ -540,16 +571,20 @@ static void round_jet(int n, struct round *x)
     for (int i = 0; i < n; i++)
         check(JetOSSnapshotPrepareInstance(id, g_inst[i], 0), "JetOSSnapshotPrepareInstance", i);
     x->prep1 = bu_now();
+    struct cs c0 = cs_now();
     x->frz0 = bu_now();
     check(JetOSSnapshotFreeze(id, &ninfo, &info, 0), "JetOSSnapshotFreeze", -1);
     x->frz1 = bu_now();
+    x->frz_cs = cs_since(c0);
     JetFreeBuffer((char *)info);
     if (ninfo != (unsigned long)n)
         bu_fail("JetOSSnapshotFreeze froze %lu instances, expected %d", ninfo, n);
     hold(x->frz1);
+    c0 = cs_now();
     x->thaw0 = bu_now();
     check(JetOSSnapshotThaw(id, 0), "JetOSSnapshotThaw", -1);
     x->thaw1 = bu_now();
+    x->thaw_cs = cs_since(c0);
     x->end0 = bu_now();
     check(JetOSSnapshotEnd(id, 0), "JetOSSnapshotEnd", -1);
     x->end1 = bu_now();
@@ -585,6 +620,7 @@ static struct pcts pcts_of(double *v, size_t n)
 struct path_result {
     struct pcts prep, frz, thaw, end, stall;
     double frz_events, thaw_events; /* mean per call */
+    double frz_vol, frz_invol, thaw_vol, thaw_invol; /* the calling thread's context switches, mean per call */
 };
 
 struct result {
@@ -712,10 +748,15 @@ static void run(int n, struct result *r)
     double hold_sum = 0;
     for (int p = 0; p < N_PATHS; p++) {
         unsigned long fe = 0, te = 0;
+        long fv = 0, fi = 0, tv = 0, ti = 0;
         for (size_t k = 0; k < R; k++) {
             const struct round *x = &rd[p][k];
             fe += x->frz_events;
             te += x->thaw_events;
+            fv += x->frz_cs.vol;
+            fi += x->frz_cs.invol;
+            tv += x->thaw_cs.vol;
+            ti += x->thaw_cs.invol;
             v[0][k] = (x->prep1 - x->prep0) * 1e3;
             v[1][k] = (x->frz1 - x->frz0) * 1e3;
             v[2][k] = (x->thaw1 - x->thaw0) * 1e3;
@@ -731,6 +772,10 @@ static void run(int n, struct result *r)
         pr->stall = pcts_of(v[4], R);
         pr->frz_events = (double)fe / (double)R;
         pr->thaw_events = (double)te / (double)R;
+        pr->frz_vol = (double)fv / (double)R;
+        pr->frz_invol = (double)fi / (double)R;
+        pr->thaw_vol = (double)tv / (double)R;
+        pr->thaw_invol = (double)ti / (double)R;
     }
     for (size_t k = 0; k < R; k++)
         v[0][k] = rd[PATH_DBUS][k].ping * 1e3;
@@ -784,6 +829,11 @@ static void run(int n, struct result *r)
            "D-Bus %.1f / %.1f, plugin ABI %.1f / %.1f, no bus %.1f / %.1f\n",
            r->p[PATH_DBUS].frz_events, r->p[PATH_DBUS].thaw_events, r->p[PATH_ABI].frz_events,
            r->p[PATH_ABI].thaw_events, r->p[PATH_NOBUS].frz_events, r->p[PATH_NOBUS].thaw_events);
+    printf("  the calling thread's context switches per Freeze / Thaw call, voluntary + involuntary:");
+    for (int p = 0; p < N_PATHS; p++)
+        printf("%s %s%s %.1f + %.1f / %.1f + %.1f", p ? ";" : "", path_label[p], p == PATH_DBUS ? " (the client)" : "",
+               r->p[p].frz_vol, r->p[p].frz_invol, r->p[p].thaw_vol, r->p[p].thaw_invol);
+    printf("\n");
     printf("  writers' longest stall over the rounds: %.3f ms (%.3f ms beyond the %.3f ms hold); "
            "writers alone: %.3f ms\n",
            r->stall_max, r->stall_max - r->hold_ms, r->hold_ms, r->base_gap_max);
@@ -931,6 +981,8 @@ int main(int argc, char **argv)
                "diff_freeze_p99_dbus_minus_jet_ms=%.3f diff_freeze_p99_abi_minus_jet_ms=%.3f "
                "stall_round_p99_dbus_ms=%.3f stall_round_p99_abi_ms=%.3f stall_round_p99_nobus_ms=%.3f "
                "stall_round_p99_jet_ms=%.3f dbus_freeze_events=%.1f dbus_thaw_events=%.1f "
+               "abi_freeze_invol_cs=%.1f nobus_freeze_invol_cs=%.1f jet_freeze_invol_cs=%.1f "
+               "abi_thaw_invol_cs=%.1f nobus_thaw_invol_cs=%.1f jet_thaw_invol_cs=%.1f "
                "stall_max_ms=%.3f stall_max_minus_hold_ms=%.3f hold_ms_measured=%.3f writers_alone_per_s=%.0f "
                "writers_rounds_per_s=%.0f ratio_writers_rounds_over_alone=%.3f writers_alone_gap_max_ms=%.3f\n",
                r->n, r->writers, r->rounds, r->ping.p50, r->ping.p99, d->prep.p50, d->frz.p50, d->frz.p99,
@@ -938,7 +990,8 @@ int main(int argc, char **argv)
                p->thaw.p50, p->thaw.p99, p->thaw.max, q->frz.p50, q->frz.p99, q->frz.max, q->thaw.p50, q->thaw.p99,
                j->frz.p50, j->frz.p99, j->frz.max, j->thaw.p50, j->thaw.p99,
                j->thaw.max, j->end.p50, d->frz.p99 - j->frz.p99, p->frz.p99 - j->frz.p99, d->stall.p99,
-               p->stall.p99, q->stall.p99, j->stall.p99, d->frz_events, d->thaw_events, r->stall_max, r->stall_max - r->hold_ms, r->hold_ms, r->base_rate,
+               p->stall.p99, q->stall.p99, j->stall.p99, d->frz_events, d->thaw_events,
+               p->frz_invol, q->frz_invol, j->frz_invol, p->thaw_invol, q->thaw_invol, j->thaw_invol, r->stall_max, r->stall_max - r->hold_ms, r->hold_ms, r->base_rate,
                r->load_rate, r->ratio, r->base_gap_max);
     }
     if (seen64)
