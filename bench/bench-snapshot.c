@@ -212,8 +212,8 @@ static void run(int n, struct result *r)
 
     size_t bc, lc;
     double bgap, lgap;
-    bu_load_window(&load, b0, b1, &bc, &bgap);
-    bu_load_window(&load, l0, l1, &lc, &lgap);
+    bu_load_window(&load, b0, b1, &bc, &bgap, NULL);
+    bu_load_window(&load, l0, l1, &lc, &lgap, NULL);
     r->base_rate = (double)bc / (b1 - b0);
     r->base_gap_max = bgap * 1e3;
     r->load_rate = (double)lc / (l1 - l0);

@@ -629,11 +629,46 @@ struct result {
     struct pcts ping;
     double hold_ms;          /* mean Freeze return .. Thaw call, over every round of every path */
     double stall_max;        /* the longest gap of a writer anywhere in the rounds */
+    char stall_where[160];   /* which call of which path it overlapped most */
     double base_rate, base_gap_max, load_rate, ratio;
     double create_s, open_s, close_s;
 };
 
 static const char *const path_label[N_PATHS] = {"D-Bus", "plugin ABI", "plugin ABI, no bus", "JetOSSnapshot*"};
+
+static double overlap(double a0, double a1, double b0, double b1)
+{
+    double lo = a0 > b0 ? a0 : b0, hi = a1 < b1 ? a1 : b1;
+    return hi > lo ? hi - lo : 0;
+}
+
+/* Where the gap [g0, g1] fell: the phase of a round it overlaps most (prepare, Freeze..Thaw,
+ * complete / End), or between the calls. */
+static void stall_where(struct round *const rd[N_PATHS], size_t R, double g0, double g1, char *buf, size_t n)
+{
+    static const char *const phase[] = {"prepare", "Freeze .. Thaw return", "BackupComplete / End"};
+    double best = 0;
+    int bp = -1, bph = 0;
+    size_t bk = 0;
+    for (int p = 0; p < N_PATHS; p++)
+        for (size_t k = 0; k < R; k++) {
+            const struct round *x = &rd[p][k];
+            double o[3] = {overlap(g0, g1, x->prep0, x->frz0), overlap(g0, g1, x->frz0, x->thaw1),
+                           overlap(g0, g1, x->end0, x->end1)};
+            for (int f = 0; f < 3; f++)
+                if (o[f] > best) {
+                    best = o[f];
+                    bp = p;
+                    bph = f;
+                    bk = k;
+                }
+        }
+    if (bp < 0)
+        snprintf(buf, n, "between the rounds' calls");
+    else
+        snprintf(buf, n, "%s, round %zu: %.1f of its %.1f ms in %s", path_label[bp], bk, best * 1e3, (g1 - g0) * 1e3,
+                 phase[bph]);
+}
 
 static void print_row(const char *label, struct pcts p)
 {
@@ -783,14 +818,15 @@ static void run(int n, struct result *r)
     r->hold_ms = hold_sum / (double)(R * N_PATHS) * 1e3;
     for (int j = 0; j < 5; j++)
         free(v[j]);
-    for (int p = 0; p < N_PATHS; p++)
-        free(rd[p]);
 
     size_t bc, lc;
-    double bgap, lgap;
-    bu_load_window(&load, b0, b1, &bc, &bgap);
-    bu_load_window(&load, l0, l1, &lc, &lgap);
+    double bgap, lgap, lend;
+    bu_load_window(&load, b0, b1, &bc, &bgap, NULL);
+    bu_load_window(&load, l0, l1, &lc, &lgap, &lend);
     bu_load_free(&load);
+    stall_where(rd, R, lend - lgap, lend, r->stall_where, sizeof r->stall_where);
+    for (int p = 0; p < N_PATHS; p++)
+        free(rd[p]);
     r->base_rate = (double)bc / (b1 - b0);
     r->base_gap_max = bgap * 1e3;
     r->load_rate = (double)lc / (l1 - l0);
@@ -834,9 +870,9 @@ static void run(int n, struct result *r)
         printf("%s %s%s %.1f + %.1f / %.1f + %.1f", p ? ";" : "", path_label[p], p == PATH_DBUS ? " (the client)" : "",
                r->p[p].frz_vol, r->p[p].frz_invol, r->p[p].thaw_vol, r->p[p].thaw_invol);
     printf("\n");
-    printf("  writers' longest stall over the rounds: %.3f ms (%.3f ms beyond the %.3f ms hold); "
+    printf("  writers' longest stall over the rounds: %.3f ms (%.3f ms beyond the %.3f ms hold; %s); "
            "writers alone: %.3f ms\n",
-           r->stall_max, r->stall_max - r->hold_ms, r->hold_ms, r->base_gap_max);
+           r->stall_max, r->stall_max - r->hold_ms, r->hold_ms, r->stall_where, r->base_gap_max);
     printf("  writers' throughput: alone %.0f commits/s, during the rounds %.0f commits/s (%.2fx)\n", r->base_rate,
            r->load_rate, r->ratio);
     fflush(stdout);

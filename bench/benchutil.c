@@ -243,10 +243,12 @@ double bu_times_gap_over(const struct bu_times *x, double a, double b)
     return best;
 }
 
-void bu_times_window(const struct bu_times *x, double a, double b, size_t *count, double *gap)
+void bu_times_window(const struct bu_times *x, double a, double b, size_t *count, double *gap, double *gap_end)
 {
     *count = 0;
     *gap = 0;
+    if (gap_end)
+        *gap_end = 0;
     double prev = -1;
     for (size_t k = 0; k < x->n; k++) {
         double t = x->t[k];
@@ -255,8 +257,11 @@ void bu_times_window(const struct bu_times *x, double a, double b, size_t *count
         if (t > b)
             break;
         (*count)++;
-        if (prev >= 0 && t - prev > *gap)
+        if (prev >= 0 && t - prev > *gap) {
             *gap = t - prev;
+            if (gap_end)
+                *gap_end = t;
+        }
         prev = t;
     }
 }
@@ -364,17 +369,22 @@ void bu_load_free(struct bu_load *l)
     l->nw = 0;
 }
 
-void bu_load_window(const struct bu_load *l, double a, double b, size_t *commits, double *gap)
+void bu_load_window(const struct bu_load *l, double a, double b, size_t *commits, double *gap, double *gap_end)
 {
     *commits = 0;
     *gap = 0;
+    if (gap_end)
+        *gap_end = 0;
     for (int j = 0; j < l->nw; j++) {
         size_t c;
-        double g;
-        bu_times_window(&l->w[j].ack, a, b, &c, &g);
+        double g, e;
+        bu_times_window(&l->w[j].ack, a, b, &c, &g, &e);
         *commits += c;
-        if (g > *gap)
+        if (g > *gap) {
             *gap = g;
+            if (gap_end)
+                *gap_end = e;
+        }
     }
 }
 

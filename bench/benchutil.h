@@ -110,8 +110,9 @@ void bu_times_free(struct bu_times *x);
  * before a or none after it (no complete gap). */
 double bu_times_gap_over(const struct bu_times *x, double a, double b);
 
-/* How many times fall in [a, b], and the longest gap between two consecutive ones of them. */
-void bu_times_window(const struct bu_times *x, double a, double b, size_t *count, double *gap);
+/* How many times fall in [a, b], and the longest gap between two consecutive ones of them;
+ * gap_end (NULL: not wanted) gets the time that ended that gap, or 0 when there is none. */
+void bu_times_window(const struct bu_times *x, double a, double b, size_t *count, double *gap, double *gap_end);
 
 /* ---------------------------------------------------------------------------------------------
  * Write load: durable single-record commits on running jetsnap instances (bench-snapshot,
@@ -162,8 +163,8 @@ void bu_load_stop(struct bu_load *l);
 void bu_load_free(struct bu_load *l);
 
 /* Commits acknowledged in [a, b] by all writers, and the longest gap between two consecutive
- * acknowledgements of one writer among them. */
-void bu_load_window(const struct bu_load *l, double a, double b, size_t *commits, double *gap);
+ * acknowledgements of one writer among them; gap_end (or NULL) as in bu_times_window. */
+void bu_load_window(const struct bu_load *l, double a, double b, size_t *commits, double *gap, double *gap_end);
 
 /* The longest gap between two consecutive acknowledgements of any writer that overlaps [a, b]. */
 double bu_load_gap_over(const struct bu_load *l, double a, double b);
