@@ -25,8 +25,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,64 +75,6 @@ static void check(JET_ERR e, const char *call, int i)
 static JET_INSTANCE g_inst[MAX_N];
 static char g_dbpath[MAX_N][PATH_MAX];
 
-struct writer {
-    pthread_t th;
-    int id;
-    int ninst;
-    int *inst;          /* indexes into g_inst */
-    JET_SESID *ses;
-    JET_TABLEID *tab;
-    double *ack;        /* monotonic time of every commit acknowledgement */
-    size_t nack, cap;
-    uint64_t seq;
-};
-
-static atomic_bool g_stop;
-static pthread_barrier_t g_start;
-
-static void *writer_main(void *arg)
-{
-    struct writer *w = arg;
-    for (int k = 0; k < w->ninst; k++) {
-        int i = w->inst[k];
-        JET_DBID db;
-        check(JetBeginSession(g_inst[i], &w->ses[k], NULL, NULL), "JetBeginSession", i);
-        check(JetOpenDatabase(w->ses[k], g_dbpath[i], NULL, &db, 0), "JetOpenDatabase", i);
-        check(JetOpenTable(w->ses[k], db, "kv", NULL, 0, 0, &w->tab[k]), "JetOpenTable", i);
-    }
-    uint8_t key[8], val[VALUE_BYTES];
-    for (size_t b = 0; b < sizeof val; b++)
-        val[b] = (uint8_t)(b * 31 + (size_t)w->id);
-    pthread_barrier_wait(&g_start);
-    int k = 0;
-    while (!atomic_load_explicit(&g_stop, memory_order_relaxed)) {
-        /* Key: writer id in the top 16 bits, then a sequence number: appends at the right edge. */
-        uint64_t kv = ((uint64_t)w->id << 48) | w->seq++;
-        for (int b = 0; b < 8; b++)
-            key[b] = (uint8_t)(kv >> (56 - 8 * b));
-        memcpy(val, key, sizeof key);
-        int i = w->inst[k];
-        check(JetBeginTransaction(w->ses[k]), "JetBeginTransaction", i);
-        check(JetPutRecord(w->ses[k], w->tab[k], key, sizeof key, val, sizeof val, 0), "JetPutRecord", i);
-        check(JetCommitTransaction(w->ses[k], 0), "JetCommitTransaction", i);
-        double t = bu_now();
-        if (w->nack == w->cap) {
-            size_t nc = w->cap ? w->cap * 2 : 65536;
-            double *na = realloc(w->ack, nc * sizeof *na);
-            if (!na)
-                bu_fail("out of memory (acknowledgement times)");
-            w->ack = na;
-            w->cap = nc;
-        }
-        w->ack[w->nack++] = t;
-        if (++k == w->ninst)
-            k = 0;
-    }
-    for (int j = 0; j < w->ninst; j++)
-        check(JetEndSession(w->ses[j], 0), "JetEndSession", w->inst[j]);
-    return NULL;
-}
-
 static void set_param(int i, unsigned long id, JET_API_PTR num, const char *str, const char *what)
 {
     check(JetSetSystemParameter(&g_inst[i], 0, id, num, str), what, i);
@@ -184,53 +124,6 @@ struct result {
     double hold_ms_measured; /* mean Freeze-return .. Thaw-call gap */
 };
 
-/* Longest gap between consecutive acknowledgements of w that overlaps [a, b]. */
-static double gap_over(const struct writer *w, double a, double b)
-{
-    /* First acknowledgement after a. */
-    size_t lo = 0, hi = w->nack;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (w->ack[mid] <= a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0 || lo == w->nack)
-        return 0; /* no acknowledgement before (or after): not a complete gap */
-    double best = 0;
-    for (size_t k = lo; k < w->nack; k++) {
-        double g = w->ack[k] - w->ack[k - 1];
-        if (g > best)
-            best = g;
-        if (w->ack[k] >= b)
-            break;
-    }
-    return best;
-}
-
-/* Commits acknowledged in [a, b] and the longest gap between two of them. */
-static void window_stats(const struct writer *ws, int nw, double a, double b, size_t *commits, double *gap)
-{
-    *commits = 0;
-    *gap = 0;
-    for (int j = 0; j < nw; j++) {
-        const struct writer *w = &ws[j];
-        double prev = -1;
-        for (size_t k = 0; k < w->nack; k++) {
-            double t = w->ack[k];
-            if (t < a)
-                continue;
-            if (t > b)
-                break;
-            (*commits)++;
-            if (prev >= 0 && t - prev > *gap)
-                *gap = t - prev;
-            prev = t;
-        }
-    }
-}
-
 static void run(int n, struct result *r)
 {
     int nw = opt.writers ? opt.writers : opt.writers_per_instance * n;
@@ -243,31 +136,11 @@ static void run(int n, struct result *r)
     create_instances(n);
     double c1 = bu_now();
 
-    /* Writer w serves instances w, w+W, ... (N >= W) or instance w mod N (N < W). */
-    struct writer *ws = calloc((size_t)nw, sizeof *ws);
-    if (!ws)
-        bu_fail("out of memory");
-    for (int j = 0; j < nw; j++) {
-        struct writer *w = &ws[j];
-        w->id = j;
-        w->inst = calloc((size_t)n, sizeof *w->inst);
-        w->ses = calloc((size_t)n, sizeof *w->ses);
-        w->tab = calloc((size_t)n, sizeof *w->tab);
-        if (!w->inst || !w->ses || !w->tab)
-            bu_fail("out of memory");
-        if (n >= nw)
-            for (int i = j; i < n; i += nw)
-                w->inst[w->ninst++] = i;
-        else
-            w->inst[w->ninst++] = j % n;
-    }
-    atomic_store(&g_stop, false);
-    if (pthread_barrier_init(&g_start, NULL, (unsigned)nw + 1) != 0)
-        bu_fail("pthread_barrier_init");
-    for (int j = 0; j < nw; j++)
-        if (pthread_create(&ws[j].th, NULL, writer_main, &ws[j]) != 0)
-            bu_fail("pthread_create (writer %d)", j);
-    pthread_barrier_wait(&g_start);
+    const char *db[MAX_N];
+    for (int i = 0; i < n; i++)
+        db[i] = g_dbpath[i];
+    struct bu_load load;
+    bu_load_start(&load, nw, n, g_inst, db, "kv", VALUE_BYTES);
 
     /* Writers alone: a short warm-up, then the baseline window. */
     bu_sleep(0.3);
@@ -301,10 +174,7 @@ static void run(int n, struct result *r)
     }
     double l0 = rd[0].prep0, l1 = bu_now();
 
-    atomic_store(&g_stop, true);
-    for (int j = 0; j < nw; j++)
-        pthread_join(ws[j].th, NULL);
-    pthread_barrier_destroy(&g_start);
+    bu_load_stop(&load);
 
     /* Figures. */
     double *frz = malloc((size_t)opt.rounds * sizeof *frz);
@@ -319,13 +189,7 @@ static void run(int n, struct result *r)
         thaw[k] = (rd[k].thaw1 - rd[k].thaw0) * 1e3;
         end[k] = (rd[k].end1 - rd[k].thaw1) * 1e3;
         hold_sum += rd[k].thaw0 - rd[k].frz1;
-        double worst = 0;
-        for (int j = 0; j < nw; j++) {
-            double g = gap_over(&ws[j], rd[k].frz0, rd[k].thaw1);
-            if (g > worst)
-                worst = g;
-        }
-        stall[k] = worst * 1e3;
+        stall[k] = bu_load_gap_over(&load, rd[k].frz0, rd[k].thaw1) * 1e3;
     }
     qsort(frz, (size_t)opt.rounds, sizeof *frz, bu_cmp_double);
     qsort(thaw, (size_t)opt.rounds, sizeof *thaw, bu_cmp_double);
@@ -348,8 +212,8 @@ static void run(int n, struct result *r)
 
     size_t bc, lc;
     double bgap, lgap;
-    window_stats(ws, nw, b0, b1, &bc, &bgap);
-    window_stats(ws, nw, l0, l1, &lc, &lgap);
+    bu_load_window(&load, b0, b1, &bc, &bgap, NULL);
+    bu_load_window(&load, l0, l1, &lc, &lgap, NULL);
     r->base_rate = (double)bc / (b1 - b0);
     r->base_gap_max = bgap * 1e3;
     r->load_rate = (double)lc / (l1 - l0);
@@ -380,13 +244,7 @@ static void run(int n, struct result *r)
     free(end);
     free(stall);
     free(rd);
-    for (int j = 0; j < nw; j++) {
-        free(ws[j].inst);
-        free(ws[j].ses);
-        free(ws[j].tab);
-        free(ws[j].ack);
-    }
-    free(ws);
+    bu_load_free(&load);
     for (int i = 0; i < n; i++)
         check(JetTerm(g_inst[i]), "JetTerm", i);
 }

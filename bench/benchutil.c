@@ -26,6 +26,7 @@ static const char *g_prog = "bench";
 static const bool *g_keep;
 static bool g_say_kept;
 static atomic_bool g_cleaning;
+static void (*_Atomic g_cleanup_hook)(void);
 
 void bu_init(const char *prog, const bool *keep, bool say_kept)
 {
@@ -48,8 +49,16 @@ void bu_remove_tree(const char *path)
     nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
 }
 
+void bu_at_cleanup(void (*fn)(void))
+{
+    atomic_store(&g_cleanup_hook, fn);
+}
+
 void bu_cleanup(void)
 {
+    void (*hook)(void) = atomic_exchange(&g_cleanup_hook, NULL);
+    if (hook)
+        hook();
     if (bu_workdir[0] == '\0' || atomic_exchange(&g_cleaning, true))
         return;
     if (g_keep && *g_keep) {
@@ -188,6 +197,206 @@ double bu_pct(const double *sorted, size_t n, double p)
     if (k > n)
         k = n;
     return sorted[k - 1];
+}
+
+void bu_times_add(struct bu_times *x, double t)
+{
+    if (x->n == x->cap) {
+        size_t nc = x->cap ? x->cap * 2 : 65536;
+        double *nt = realloc(x->t, nc * sizeof *nt);
+        if (!nt)
+            bu_fail("out of memory (event times)");
+        x->t = nt;
+        x->cap = nc;
+    }
+    x->t[x->n++] = t;
+}
+
+void bu_times_free(struct bu_times *x)
+{
+    free(x->t);
+    x->t = NULL;
+    x->n = x->cap = 0;
+}
+
+double bu_times_gap_over(const struct bu_times *x, double a, double b)
+{
+    /* The first time after a. */
+    size_t lo = 0, hi = x->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (x->t[mid] <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 || lo == x->n)
+        return 0;
+    double best = 0;
+    for (size_t k = lo; k < x->n; k++) {
+        double g = x->t[k] - x->t[k - 1];
+        if (g > best)
+            best = g;
+        if (x->t[k] >= b)
+            break;
+    }
+    return best;
+}
+
+void bu_times_window(const struct bu_times *x, double a, double b, size_t *count, double *gap, double *gap_end)
+{
+    *count = 0;
+    *gap = 0;
+    if (gap_end)
+        *gap_end = 0;
+    double prev = -1;
+    for (size_t k = 0; k < x->n; k++) {
+        double t = x->t[k];
+        if (t < a)
+            continue;
+        if (t > b)
+            break;
+        (*count)++;
+        if (prev >= 0 && t - prev > *gap) {
+            *gap = t - prev;
+            if (gap_end)
+                *gap_end = t;
+        }
+        prev = t;
+    }
+}
+
+static void load_check(JET_ERR e, const char *call, int i)
+{
+    char name[128];
+    if (e < 0)
+        bu_fail("%s (instance %d): %s (%ld)", call, i, bu_jet_err_name(e, name, sizeof name, "JET error"), (long)e);
+}
+
+static void *load_writer_main(void *arg)
+{
+    struct bu_load_writer *w = arg;
+    struct bu_load *l = w->load;
+    for (int k = 0; k < w->ninst; k++) {
+        int i = w->inst[k];
+        JET_DBID db;
+        load_check(JetBeginSession(l->inst[i], &w->ses[k], NULL, NULL), "JetBeginSession", i);
+        load_check(JetOpenDatabase(w->ses[k], l->db[i], NULL, &db, 0), "JetOpenDatabase", i);
+        load_check(JetOpenTable(w->ses[k], db, l->table, NULL, 0, 0, &w->tab[k]), "JetOpenTable", i);
+    }
+    uint8_t key[8];
+    uint8_t *val = malloc(l->value_bytes > sizeof key ? l->value_bytes : sizeof key);
+    if (!val)
+        bu_fail("out of memory");
+    for (size_t b = 0; b < l->value_bytes; b++)
+        val[b] = (uint8_t)(b * 31 + (size_t)w->id);
+    bu_barrier_wait(&l->start);
+    int k = 0;
+    while (!atomic_load_explicit(&l->stop, memory_order_relaxed)) {
+        uint64_t kv = ((uint64_t)w->id << 48) | w->seq++;
+        for (int b = 0; b < 8; b++)
+            key[b] = (uint8_t)(kv >> (56 - 8 * b));
+        memcpy(val, key, sizeof key < l->value_bytes ? sizeof key : l->value_bytes);
+        int i = w->inst[k];
+        load_check(JetBeginTransaction(w->ses[k]), "JetBeginTransaction", i);
+        load_check(JetPutRecord(w->ses[k], w->tab[k], key, sizeof key, val, l->value_bytes, 0), "JetPutRecord", i);
+        load_check(JetCommitTransaction(w->ses[k], 0), "JetCommitTransaction", i);
+        bu_times_add(&w->ack, bu_now());
+        if (++k == w->ninst)
+            k = 0;
+    }
+    for (int j = 0; j < w->ninst; j++)
+        load_check(JetEndSession(w->ses[j], 0), "JetEndSession", w->inst[j]);
+    free(val);
+    return NULL;
+}
+
+void bu_load_start(struct bu_load *l, int nw, int n, const JET_INSTANCE *inst, const char *const *db,
+                   const char *table, size_t value_bytes)
+{
+    memset(l, 0, sizeof *l);
+    l->nw = nw;
+    l->n = n;
+    l->inst = inst;
+    l->db = db;
+    l->table = table;
+    l->value_bytes = value_bytes;
+    l->w = calloc((size_t)nw, sizeof *l->w);
+    if (!l->w)
+        bu_fail("out of memory");
+    for (int j = 0; j < nw; j++) {
+        struct bu_load_writer *w = &l->w[j];
+        w->load = l;
+        w->id = j;
+        w->inst = calloc((size_t)n, sizeof *w->inst);
+        w->ses = calloc((size_t)n, sizeof *w->ses);
+        w->tab = calloc((size_t)n, sizeof *w->tab);
+        if (!w->inst || !w->ses || !w->tab)
+            bu_fail("out of memory");
+        if (n >= nw)
+            for (int i = j; i < n; i += nw)
+                w->inst[w->ninst++] = i;
+        else
+            w->inst[w->ninst++] = j % n;
+    }
+    atomic_store(&l->stop, false);
+    if (pthread_barrier_init(&l->start, NULL, (unsigned)nw + 1) != 0)
+        bu_fail("pthread_barrier_init");
+    for (int j = 0; j < nw; j++)
+        if (pthread_create(&l->w[j].th, NULL, load_writer_main, &l->w[j]) != 0)
+            bu_fail("pthread_create (writer %d)", j);
+    bu_barrier_wait(&l->start);
+}
+
+void bu_load_stop(struct bu_load *l)
+{
+    atomic_store(&l->stop, true);
+    for (int j = 0; j < l->nw; j++)
+        pthread_join(l->w[j].th, NULL);
+    pthread_barrier_destroy(&l->start);
+}
+
+void bu_load_free(struct bu_load *l)
+{
+    for (int j = 0; j < l->nw; j++) {
+        free(l->w[j].inst);
+        free(l->w[j].ses);
+        free(l->w[j].tab);
+        bu_times_free(&l->w[j].ack);
+    }
+    free(l->w);
+    l->w = NULL;
+    l->nw = 0;
+}
+
+void bu_load_window(const struct bu_load *l, double a, double b, size_t *commits, double *gap, double *gap_end)
+{
+    *commits = 0;
+    *gap = 0;
+    if (gap_end)
+        *gap_end = 0;
+    for (int j = 0; j < l->nw; j++) {
+        size_t c;
+        double g, e;
+        bu_times_window(&l->w[j].ack, a, b, &c, &g, &e);
+        *commits += c;
+        if (g > *gap) {
+            *gap = g;
+            if (gap_end)
+                *gap_end = e;
+        }
+    }
+}
+
+double bu_load_gap_over(const struct bu_load *l, double a, double b)
+{
+    double worst = 0;
+    for (int j = 0; j < l->nw; j++) {
+        double g = bu_times_gap_over(&l->w[j].ack, a, b);
+        if (g > worst)
+            worst = g;
+    }
+    return worst;
 }
 
 uint64_t bu_splitmix64(uint64_t *s)

@@ -16,9 +16,12 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "jet.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Work directory and failure
@@ -36,8 +39,15 @@ void bu_init(const char *prog, const bool *keep, bool say_kept);
 void bu_remove_tree(const char *path);
 
 /* Removes (or, with keep, names) the work directory; only the first call does anything, because
- * a failing thread and the signal thread can race to it. */
+ * a failing thread and the signal thread can race to it. It first calls the hook of
+ * bu_at_cleanup, if any. */
 void bu_cleanup(void);
+
+/* fn runs once in bu_cleanup (on success, bu_fail or a signal), before the work directory is
+ * removed: for what else a program started and must not leave behind, such as a daemon. It may be
+ * called from any thread, while others are still running, so it should only do simple things
+ * (kill a process by its id). NULL removes the hook. */
+void bu_at_cleanup(void (*fn)(void));
 
 /* "<prog>: FAILED: <message>", clean up, _exit(1): _exit, because other threads may still be
  * inside the engine and must not run atexit handlers under it. */
@@ -83,6 +93,81 @@ int bu_cmp_double(const void *a, const void *b);
 /* Nearest-rank percentile of a sorted array: the smallest value with at least p of them <= it;
  * 0 for an empty array. */
 double bu_pct(const double *sorted, size_t n, double p);
+
+/* Event times (CLOCK_MONOTONIC seconds, bu_now), appended in order by one thread and read once
+ * it has stopped: the writers' commit acknowledgements, whose gaps are the writers' stalls. */
+struct bu_times {
+    double *t;
+    size_t n, cap;
+};
+
+/* Appends t; out of memory is a failure. */
+void bu_times_add(struct bu_times *x, double t);
+
+void bu_times_free(struct bu_times *x);
+
+/* The longest gap between two consecutive times that overlaps [a, b]; 0 when there is no time
+ * before a or none after it (no complete gap). */
+double bu_times_gap_over(const struct bu_times *x, double a, double b);
+
+/* How many times fall in [a, b], and the longest gap between two consecutive ones of them;
+ * gap_end (NULL: not wanted) gets the time that ended that gap, or 0 when there is none. */
+void bu_times_window(const struct bu_times *x, double a, double b, size_t *count, double *gap, double *gap_end);
+
+/* ---------------------------------------------------------------------------------------------
+ * Write load: durable single-record commits on running jetsnap instances (bench-snapshot,
+ * bench-writer)
+ * ------------------------------------------------------------------------------------------- */
+
+struct bu_load;
+
+/* One writer thread. */
+struct bu_load_writer {
+    struct bu_load *load;
+    pthread_t th;
+    int id;
+    int ninst;
+    int *inst;           /* indexes into the load's instances */
+    JET_SESID *ses;
+    JET_TABLEID *tab;
+    struct bu_times ack; /* the time of every commit acknowledgement */
+    uint64_t seq;
+};
+
+/* W writers over N instances. Writer w serves instances w, w+W, w+2W, ... when N >= W, moving to
+ * its next instance after every commit; when N < W the writers share the instances (writer w
+ * commits to instance w mod N). Each opens a session, the database and the table in every
+ * instance it serves, then runs begin; insert one record (8-byte key: the writer's id in the top
+ * 16 bits, then a sequence number, so every writer appends at its own right edge; value_bytes
+ * bytes of value); JetCommitTransaction(0) in a loop, time-stamping each acknowledgement. A
+ * failed JET call is a failure of the program (bu_fail). */
+struct bu_load {
+    int nw, n;
+    const JET_INSTANCE *inst; /* n handles: the caller's, valid until bu_load_stop */
+    const char *const *db;    /* n database paths */
+    const char *table;
+    size_t value_bytes;
+    struct bu_load_writer *w;
+    atomic_bool stop;
+    pthread_barrier_t start;
+};
+
+/* Starts nw writers over the n instances and returns once each has opened its tables. */
+void bu_load_start(struct bu_load *l, int nw, int n, const JET_INSTANCE *inst, const char *const *db,
+                   const char *table, size_t value_bytes);
+
+/* Stops the writers (one blocked by a freeze returns when it is thawed), waits for them and ends
+ * their sessions. Their acknowledgement times stay until bu_load_free. */
+void bu_load_stop(struct bu_load *l);
+
+void bu_load_free(struct bu_load *l);
+
+/* Commits acknowledged in [a, b] by all writers, and the longest gap between two consecutive
+ * acknowledgements of one writer among them; gap_end (or NULL) as in bu_times_window. */
+void bu_load_window(const struct bu_load *l, double a, double b, size_t *commits, double *gap, double *gap_end);
+
+/* The longest gap between two consecutive acknowledgements of any writer that overlaps [a, b]. */
+double bu_load_gap_over(const struct bu_load *l, double a, double b);
 
 /* ---------------------------------------------------------------------------------------------
  * Workload data: the same keys and values for every engine and every program.
