@@ -18,6 +18,7 @@
 
 static void *worker_main(void *arg);
 static void serve(struct wr_bus *b, DBusConnection *c, DBusMessage *m);
+static void serve_call(struct wr_bus *b, DBusConnection *c, DBusMessage *m);
 static bool caller_allowed(struct wr_bus *b, DBusConnection *c, DBusMessage *m);
 static void call_prepare(struct wr_bus *b, DBusConnection *c, DBusMessage *m);
 static void call_freeze(struct wr_bus *b, DBusConnection *c, DBusMessage *m);
@@ -137,6 +138,14 @@ static void serve(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
 {
     if (!caller_allowed(b, c, m))
         return;
+    struct wr_bus_deferred d;
+    wr_bus_defer_begin(&d);
+    serve_call(b, c, m);
+    wr_bus_defer_end(b->w, &d);
+}
+
+static void serve_call(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
+{
     const char *member = dbus_message_get_member(m);
     if (!strcmp(member, "PrepareForBackup"))
         call_prepare(b, c, m);

@@ -152,6 +152,16 @@ int wr_bus_resolve_users(struct wr_bus *b, struct jetsnap_error *err);
 void wr_bus_reply_error(DBusConnection *c, DBusMessage *m, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void wr_bus_send(DBusConnection *c, DBusMessage *reply);
+/* The writer's events delivered on this thread between begin and end become signals only at
+ * end: a worker replies first, then tells everyone else. At 64 instances a Freeze makes 131
+ * signals, and building and sending them before the reply tripled the coordinator's Freeze
+ * round trip (bench-writer). */
+struct wr_bus_deferred {
+    struct jetsnap_event *ev; /* copies (strings and results in one block each, see bus-signals.c) */
+    size_t n, cap;
+};
+void wr_bus_defer_begin(struct wr_bus_deferred *d);
+void wr_bus_defer_end(jetsnap_writer *w, struct wr_bus_deferred *d);
 /* Send reply to m if ok (building it succeeded); otherwise drop it and answer NoMemory. */
 void wr_bus_reply(DBusConnection *c, DBusMessage *m, DBusMessage *reply, bool ok);
 /* Append a string, replacing it with a valid UTF-8 copy if needed. */

@@ -436,18 +436,16 @@ static bool append_writer_props(struct wr_bus *b, DBusMessageIter *dict)
 
 static bool append_instance_props(struct wr_bus *b, size_t i, DBusMessageIter *dict)
 {
-    struct jetsnap_status *st = NULL;
-    if (wr_status(b->w, &st, NULL) != JETSNAP_OK)
-        return false;
-    const struct jetsnap_instance *in = &st->instances[i];
+    /* One instance's copy: this runs for every instance's PropertiesChanged of a freeze, and a
+     * whole status each time made a freeze of N instances cost N² (bench-writer saw it). */
+    struct wr_inst_view v;
+    wr_inst_get(b->w, i, &v);
     const struct conf_instance *ci = &b->w->cfg->instances[i];
-    bool ok = wr_bus_dict_str(dict, "Id", in->name) && wr_bus_dict_str(dict, "Name", ci->display_name) &&
-              wr_bus_dict_bytes(dict, "DataDirectory", ci->system_path) && wr_bus_dict_str(dict, "State", in->state) &&
-              wr_bus_dict_str(dict, "LastError", wr_bus_err_name(in->last_error)) &&
-              wr_bus_dict_str(dict, "LastErrorMessage", in->message) &&
-              wr_bus_dict_u64(dict, "FrozenSinceUsec", in->frozen_since_usec);
-    wr_status_free(st);
-    return ok;
+    return wr_bus_dict_str(dict, "Id", ci->name) && wr_bus_dict_str(dict, "Name", ci->display_name) &&
+           wr_bus_dict_bytes(dict, "DataDirectory", ci->system_path) && wr_bus_dict_str(dict, "State", v.state) &&
+           wr_bus_dict_str(dict, "LastError", wr_bus_err_name(v.last_error)) &&
+           wr_bus_dict_str(dict, "LastErrorMessage", v.message) &&
+           wr_bus_dict_u64(dict, "FrozenSinceUsec", v.frozen_since);
 }
 
 static bool append_session_props(struct wr_bus *b, uint32_t id, DBusMessageIter *dict)

@@ -23,9 +23,79 @@ static void props_changed(struct wr_bus *b, DBusConnection *c, const char *path,
 static DBusMessage *writer_signal(const char *member);
 static bool is_end(const char *state);
 
+static _Thread_local struct wr_bus_deferred *deferred;
+
+void wr_bus_defer_begin(struct wr_bus_deferred *d)
+{
+    *d = (struct wr_bus_deferred){0};
+    deferred = d;
+}
+
+void wr_bus_defer_end(jetsnap_writer *w, struct wr_bus_deferred *d)
+{
+    deferred = NULL;
+    for (size_t i = 0; i < d->n; i++) {
+        wr_bus_event(w, &d->ev[i]);
+        free((void *)d->ev[i].instance); /* the block of its strings */
+        free((void *)d->ev[i].results);
+    }
+    free(d->ev);
+    *d = (struct wr_bus_deferred){0};
+}
+
+/* Keep a copy of ev for wr_bus_defer_end; false without memory (then it is sent now). */
+static bool defer(struct wr_bus_deferred *d, const struct jetsnap_event *ev)
+{
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? 2 * d->cap : 64;
+        struct jetsnap_event *v = realloc(d->ev, cap * sizeof *v);
+        if (!v)
+            return false;
+        d->ev = v;
+        d->cap = cap;
+    }
+    const char *str[4] = {ev->instance ? ev->instance : "", ev->old_state ? ev->old_state : "",
+                          ev->new_state ? ev->new_state : "", ev->reason ? ev->reason : ""};
+    size_t len = 0;
+    for (int k = 0; k < 4; k++)
+        len += strlen(str[k]) + 1;
+    size_t rlen = ev->n_results * sizeof *ev->results;
+    for (size_t i = 0; i < ev->n_results; i++)
+        rlen += strlen(ev->results[i].instance) + strlen(ev->results[i].state) + strlen(ev->results[i].message) + 3;
+    char *blk = malloc(len);
+    struct jetsnap_result *res = ev->n_results ? malloc(rlen) : NULL;
+    if (!blk || (ev->n_results && !res)) {
+        free(blk);
+        free(res);
+        return false;
+    }
+    struct jetsnap_event *e = &d->ev[d->n++];
+    *e = *ev;
+    const char **dst[4] = {&e->instance, &e->old_state, &e->new_state, &e->reason};
+    for (int k = 0; k < 4; k++) {
+        *dst[k] = strcpy(blk, str[k]);
+        blk += strlen(str[k]) + 1;
+    }
+    if (!ev->instance)
+        e->instance = *dst[0]; /* "" but owned: freed as the block */
+    char *p = res ? (char *)(res + ev->n_results) : NULL;
+    for (size_t i = 0; i < ev->n_results; i++) {
+        res[i].instance = strcpy(p, ev->results[i].instance);
+        p += strlen(p) + 1;
+        res[i].state = strcpy(p, ev->results[i].state);
+        p += strlen(p) + 1;
+        res[i].message = strcpy(p, ev->results[i].message);
+        p += strlen(p) + 1;
+    }
+    e->results = res;
+    return true;
+}
+
 void wr_bus_event(jetsnap_writer *w, const struct jetsnap_event *ev)
 {
     struct wr_bus *b = w->bus;
+    if (deferred && defer(deferred, ev))
+        return;
     DBusConnection *c = b ? wr_bus_conn(b) : NULL;
     if (!c)
         return; /* not on a bus, or between connections: the properties tell the state later */
@@ -131,25 +201,41 @@ static void instance_changed(struct wr_bus *b, DBusConnection *c, const struct j
     char esc[256], path[320];
     wr_bus_escape(ev->instance, esc, sizeof esc);
     snprintf(path, sizeof path, "%s/%s", WR_BUS_INSTANCES, esc);
-    static const char *const names[] = {"State", "FrozenSinceUsec", "LastError", "LastErrorMessage"};
-    props_changed(b, c, path, WR_BUS_IFACE_INSTANCE, names, 4, NULL, 0);
+    /* Built directly from one instance's copy: a freeze of N instances sends 2N of these, so
+     * they are the bulk of its signals (bench-writer). */
+    struct wr_inst_view v;
+    wr_inst_get(w, i, &v);
+    DBusMessage *pc = dbus_message_new_signal(path, WR_BUS_IFACE_PROPS, "PropertiesChanged");
+    DBusMessageIter pit, dict, inv;
+    const char *iface = WR_BUS_IFACE_INSTANCE;
+    bool ok = pc != NULL;
+    if (ok) {
+        dbus_message_iter_init_append(pc, &pit);
+        ok = dbus_message_iter_append_basic(&pit, DBUS_TYPE_STRING, &iface) &&
+             dbus_message_iter_open_container(&pit, DBUS_TYPE_ARRAY, "{sv}", &dict) &&
+             wr_bus_dict_str(&dict, "State", v.state) && wr_bus_dict_u64(&dict, "FrozenSinceUsec", v.frozen_since) &&
+             wr_bus_dict_str(&dict, "LastError", wr_bus_err_name(v.last_error)) &&
+             wr_bus_dict_str(&dict, "LastErrorMessage", v.message) &&
+             dbus_message_iter_close_container(&pit, &dict) &&
+             dbus_message_iter_open_container(&pit, DBUS_TYPE_ARRAY, "s", &inv) &&
+             dbus_message_iter_close_container(&pit, &inv);
+    }
+    if (ok)
+        wr_bus_send(c, pc);
+    else if (pc)
+        dbus_message_unref(pc);
     if (strcmp(ev->new_state, "failed") != 0)
         return;
-    struct jetsnap_status *st = NULL;
-    if (wr_status(w, &st, NULL) != JETSNAP_OK)
-        return;
-    const char *id = ev->instance, *err = wr_bus_err_name(st->instances[i].last_error);
+    const char *id = ev->instance, *err = wr_bus_err_name(v.last_error);
     DBusMessage *m = writer_signal("InstanceFailed");
     DBusMessageIter it;
     if (m) {
         dbus_message_iter_init_append(m, &it);
-        if (wr_bus_append_str(&it, id) && wr_bus_append_str(&it, err) &&
-            wr_bus_append_str(&it, st->instances[i].message))
+        if (wr_bus_append_str(&it, id) && wr_bus_append_str(&it, err) && wr_bus_append_str(&it, v.message))
             wr_bus_send(c, m);
         else
             dbus_message_unref(m);
     }
-    wr_status_free(st);
 }
 
 /* PropertiesChanged with the current values of names (read now: the event says what changed,

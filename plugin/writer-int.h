@@ -38,6 +38,14 @@ struct wr_inst {
     uint64_t frozen_since; /* CLOCK_MONOTONIC µs, 0 if not frozen */
 };
 
+/* One instance as it is now (wr_inst_get): a copy, so no lock is held while it is used. */
+struct wr_inst_view {
+    const char *state; /* wr_inst_state_name */
+    JET_ERR last_error;
+    char message[256];
+    uint64_t frozen_since;
+};
+
 enum wr_sess_state {
     WR_SS_PREPARED,
     WR_SS_FREEZING,
@@ -119,6 +127,8 @@ struct jetsnap_writer {
 int wr_open(const struct jetsnap_open_args *args, jetsnap_writer **pw, struct jetsnap_error *err);
 void wr_close(jetsnap_writer *w);
 int wr_status(jetsnap_writer *w, struct jetsnap_status **pst, struct jetsnap_error *err);
+/* Instance i (an index into w->inst) as it is now: O(1), where wr_status copies every instance. */
+void wr_inst_get(jetsnap_writer *w, size_t i, struct wr_inst_view *v);
 void wr_status_free(struct jetsnap_status *st);
 void wr_results_free(struct jetsnap_result *r, size_t n);
 const char *wr_error_name(int code);

@@ -140,6 +140,17 @@ int wr_status(jetsnap_writer *w, struct jetsnap_status **pst, struct jetsnap_err
     return JETSNAP_OK;
 }
 
+void wr_inst_get(jetsnap_writer *w, size_t i, struct wr_inst_view *v)
+{
+    pthread_mutex_lock(&w->mu);
+    const struct wr_inst *in = &w->inst[i];
+    v->state = wr_inst_state_name(in->state);
+    v->last_error = in->last_error;
+    snprintf(v->message, sizeof v->message, "%s", in->message);
+    v->frozen_since = in->frozen_since;
+    pthread_mutex_unlock(&w->mu);
+}
+
 void wr_status_free(struct jetsnap_status *st)
 {
     free(st);
