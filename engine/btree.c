@@ -260,8 +260,8 @@ static int bt_cell_size(const uint8_t *pg, uint32_t ps, unsigned i, size_t *off,
         *size = c.size;
         return 0;
     }
-    const uint8_t *k;
-    size_t kl;
+    const uint8_t *k = NULL;
+    size_t kl = 0;
     int rc = bt_cell_key(pg, ps, i, &k, &kl);
     if (rc < 0)
         return rc;
@@ -277,7 +277,7 @@ static int bt_child(const uint8_t *pg, uint32_t ps, unsigned ci, uint32_t *child
     if (ci == 0) {
         c = bt_ld32(pg + BT_OFF_LEFT);
     } else {
-        const uint8_t *k;
+        const uint8_t *k = NULL;
         size_t kl;
         int rc = bt_cell_key(pg, ps, ci - 1, &k, &kl);
         if (rc < 0)
@@ -297,8 +297,8 @@ static int bt_search(const uint8_t *pg, uint32_t ps, const uint8_t *key, size_t 
     bool found = false;
     while (lo < hi) {
         unsigned mid = lo + (hi - lo) / 2;
-        const uint8_t *k;
-        size_t kl;
+        const uint8_t *k = NULL;
+        size_t kl = 0;
         int rc = bt_cell_key(pg, ps, mid, &k, &kl);
         if (rc < 0)
             return rc;
@@ -474,8 +474,8 @@ static int bt_child_fits(const eng_pageio *io, const uint8_t *parent, unsigned c
     unsigned n = bt_nslots(pg);
     if (n == 0)
         return bt_is_leaf(pg) ? bt_report(io, pgno, "empty leaf below an internal page") : 0;
-    const uint8_t *k, *s;
-    size_t kl, sl;
+    const uint8_t *k = NULL, *s = NULL;
+    size_t kl = 0, sl = 0;
     int rc;
     if (ci > 0) {
         if ((rc = bt_cell_key(parent, ps, ci - 1, &s, &sl)) < 0 ||
@@ -861,7 +861,7 @@ static int bt_ovf_copy(const eng_pageio *io, uint32_t pgno, size_t vlen, uint8_t
     size_t done = 0;
     while (done < want) {
         const uint8_t *pg;
-        size_t len;
+        size_t len = 0;
         int rc = bt_ovf_read_page(io, pgno, vlen - done, &pg, &len);
         if (rc < 0)
             return rc;
@@ -878,7 +878,7 @@ static int bt_ovf_free(const eng_pageio *io, uint32_t pgno, size_t vlen)
     size_t done = 0;
     while (done < vlen) {
         const uint8_t *pg;
-        size_t len;
+        size_t len = 0;
         int rc = bt_ovf_read_page(io, pgno, vlen - done, &pg, &len);
         if (rc < 0)
             return rc;
@@ -1179,8 +1179,8 @@ int bt_seek(const eng_pageio *io, uint32_t root, const void *key, size_t klen, e
             return rc;
         i = p.f[p.depth - 1].idx;
     }
-    const uint8_t *k;
-    size_t kl;
+    const uint8_t *k = NULL;
+    size_t kl = 0;
     if ((rc = bt_cell_key(p.f[p.depth - 1].pg, ps, (unsigned)i, &k, &kl)) < 0)
         return rc;
     if (klen) {
@@ -1239,7 +1239,7 @@ static int bt_check_chain(const eng_pageio *io, bt_pgset *seen, uint32_t pgno, s
     size_t done = 0;
     while (done < vlen) {
         const uint8_t *pg;
-        size_t len;
+        size_t len = 0;
         int rc = bt_pgset_add(seen, pgno);
         if (rc < 0)
             return rc;
@@ -1284,8 +1284,8 @@ static int bt_check_page(const uint8_t *pg, uint32_t ps, const bt_range *r)
             used[b / 8] |= (uint8_t)(1u << (b % 8));
         }
         total += size;
-        const uint8_t *k;
-        size_t kl;
+        const uint8_t *k = NULL;
+        size_t kl = 0;
         if ((rc = bt_cell_key(pg, ps, i, &k, &kl)) < 0)
             return rc;
         BT_CORRUPT_IF(prev && bt_keycmp(prev, prevlen, k, kl) >= 0);
@@ -1337,8 +1337,8 @@ static int bt_check_leaf(const eng_pageio *io, bt_pgset *seen, const uint8_t *pg
             return rc;
     }
     if (n) {
-        const uint8_t *k;
-        size_t kl;
+        const uint8_t *k = NULL;
+        size_t kl = 0;
         int rc = bt_cell_key(pg, ps, 0, &k, &kl);
         if (rc < 0)
             return rc;

@@ -400,7 +400,7 @@ static int log_rd_rec(struct log_rd *rd, uint32_t off, enum log_rk *kind, eng_lo
     *kind = LOG_RK_END;
     if ((uint64_t)off + LOG_REC_HDR > rd->fsize)
         return 0;
-    const uint8_t *h;
+    const uint8_t *h = NULL;
     int e = log_rd_fetch(rd, off, LOG_REC_HDR, &h);
     if (e)
         return e;
@@ -557,7 +557,7 @@ static int log_rd_tail(struct log_rd *rd, uint32_t off, const eng_log_config *cf
 {
     if ((uint64_t)off + LOG_REC_HDR > rd->fsize)
         return 0;
-    const uint8_t *h;
+    const uint8_t *h = NULL;
     int e = log_rd_fetch(rd, off, LOG_REC_HDR, &h);
     if (e)
         return e;

@@ -241,7 +241,7 @@ int main(int argc, char **argv)
         struct timespec t0, now;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         uint64_t acks = 0;
-        struct msg pending, m;
+        struct msg pending = {0}, m;
         int have_pending = 0, killed = 0;
         size_t got = 0;
         char *buf = (char *)&m;
