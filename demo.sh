@@ -91,7 +91,7 @@ echo "demo: starting a dbus-daemon and an application hosting 3 instances under 
 "$app" --config "$work/demo.conf" --address "$TESTBUS_ADDRESS" --create --load --acks "$work/acks" \
   >"$work/app.out" 2>"$work/app.err" &
 app_pid=$!
-for _ in $(seq 200); do
+for _ in $(seq 1200); do  # up to 60 s: a slow disk can hold the first fsync
   grep -q '^ready$' "$work/app.out" 2>/dev/null && break
   kill -0 "$app_pid" 2>/dev/null || { cat "$work/app.err" >&2; exit 1; }
   sleep 0.05

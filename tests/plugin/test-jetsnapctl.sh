@@ -126,12 +126,14 @@ EOF
   "$APP" --config "$DIR/writer.conf" --address "$TESTBUS_ADDRESS" --create --load --acks "$DIR/acks" \
     >"$DIR/app.out" 2>"$DIR/app.log" &
   APID=$!
-  for ((i = 0; i < 200; i++)); do
+  # Up to 60 s: a start is quick, but under ThreadSanitizer the third start of this script (its
+  # instances have a few thousand log files by then) took longer than 10 s once.
+  for ((i = 0; i < 1200; i++)); do
     grep -qx ready "$DIR/app.out" && break
-    kill -0 "$APID" 2>/dev/null || fail "the demo app died"
+    kill -0 "$APID" 2>/dev/null || fail "the demo app died: $(cat "$DIR/app.log")"
     sleep 0.05
   done
-  grep -qx ready "$DIR/app.out" || fail "the demo app is not ready after 10 s"
+  grep -qx ready "$DIR/app.out" || fail "the demo app is not ready after 60 s: $(tail -5 "$DIR/app.log")"
 }
 stop_app() {
   kill -TERM "$APID"
