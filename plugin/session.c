@@ -12,6 +12,8 @@
 #include "writer-int.h"
 
 static struct wr_session *find_session(jetsnap_writer *w, uint32_t id, bool *ended);
+static int owned_session(jetsnap_writer *w, const char *owner, uint32_t id, struct wr_session **ps, bool *ended,
+                         struct jetsnap_error *err);
 static int check_owner(const struct wr_session *s, const char *owner, struct jetsnap_error *err);
 static int owner_ok(const char *owner, struct jetsnap_error *err);
 static int parse_type(const char *t, enum wr_backup_type *pt);
@@ -107,13 +109,11 @@ int wr_freeze(jetsnap_writer *w, const char *owner, uint32_t session, struct jet
         return wr_fail(err, JETSNAP_E_INVALID_ARGS, 0, "freeze needs a writer, an owner and result pointers");
     pthread_mutex_lock(&w->mu);
     bool ended;
-    struct wr_session *s = find_session(w, session, &ended);
-    int rc = JETSNAP_OK;
-    if (!s)
-        rc = wr_fail(err, JETSNAP_E_UNKNOWN_SESSION, 0, "no session %u", session);
-    else if (check_owner(s, owner, err) != JETSNAP_OK)
-        rc = err ? err->code : JETSNAP_E_INVALID_STATE;
-    else if (ended || s->state != WR_SS_PREPARED)
+    struct wr_session *s = NULL;
+    int rc = owned_session(w, owner, session, &s, &ended, err);
+    if (rc != JETSNAP_OK) {
+        /* owned_session said why */
+    } else if (ended || s->state != WR_SS_PREPARED)
         rc = wr_fail(err, JETSNAP_E_INVALID_STATE, 0, "session %u is %s; only a prepared session can freeze",
                      session, wr_sess_state_name(s->state));
     if (rc != JETSNAP_OK) {
@@ -212,13 +212,11 @@ int wr_thaw(jetsnap_writer *w, const char *owner, uint32_t session, struct jetsn
         return wr_fail(err, JETSNAP_E_INVALID_ARGS, 0, "thaw needs a writer, an owner and result pointers");
     pthread_mutex_lock(&w->mu);
     bool ended;
-    struct wr_session *s = find_session(w, session, &ended);
-    int rc = JETSNAP_OK;
-    if (!s)
-        rc = wr_fail(err, JETSNAP_E_UNKNOWN_SESSION, 0, "no session %u", session);
-    else if (check_owner(s, owner, err) != JETSNAP_OK)
-        rc = err ? err->code : JETSNAP_E_INVALID_STATE;
-    else if (s->timed_out)
+    struct wr_session *s = NULL;
+    int rc = owned_session(w, owner, session, &s, &ended, err);
+    if (rc != JETSNAP_OK) {
+        /* owned_session said why */
+    } else if (s->timed_out)
         rc = wr_fail(err, JETSNAP_E_TIMEOUT, 0,
                      "the freeze of session %u had already ended (%s); discard the snapshot and retry", session,
                      s->end_reason);
@@ -273,13 +271,11 @@ int wr_backup_complete(jetsnap_writer *w, const char *owner, uint32_t session, i
         return wr_fail(err, JETSNAP_E_INVALID_ARGS, 0, "backup_complete needs a writer and an owner");
     pthread_mutex_lock(&w->mu);
     bool ended;
-    struct wr_session *s = find_session(w, session, &ended);
-    int rc = JETSNAP_OK;
-    if (!s)
-        rc = wr_fail(err, JETSNAP_E_UNKNOWN_SESSION, 0, "no session %u", session);
-    else if (check_owner(s, owner, err) != JETSNAP_OK)
-        rc = err ? err->code : JETSNAP_E_INVALID_STATE;
-    else if (s->timed_out)
+    struct wr_session *s = NULL;
+    int rc = owned_session(w, owner, session, &s, &ended, err);
+    if (rc != JETSNAP_OK) {
+        /* owned_session said why */
+    } else if (s->timed_out)
         rc = wr_fail(err, JETSNAP_E_TIMEOUT, 0, "the freeze of session %u had ended (%s); nothing to complete",
                      session, s->end_reason);
     else if (ended && s->state == WR_SS_COMPLETED)
@@ -326,12 +322,8 @@ int wr_abort(jetsnap_writer *w, const char *owner, uint32_t session, const char 
         return wr_fail(err, JETSNAP_E_INVALID_ARGS, 0, "abort needs a writer and an owner");
     pthread_mutex_lock(&w->mu);
     bool ended;
-    struct wr_session *s = find_session(w, session, &ended);
-    int rc = JETSNAP_OK;
-    if (!s)
-        rc = wr_fail(err, JETSNAP_E_UNKNOWN_SESSION, 0, "no session %u", session);
-    else if (check_owner(s, owner, err) != JETSNAP_OK)
-        rc = err ? err->code : JETSNAP_E_INVALID_STATE;
+    struct wr_session *s = NULL;
+    int rc = owned_session(w, owner, session, &s, &ended, err);
     if (rc != JETSNAP_OK || ended) { /* an ended session: abort is idempotent */
         pthread_mutex_unlock(&w->mu);
         return rc;
@@ -566,6 +558,20 @@ static struct wr_session *find_session(jetsnap_writer *w, uint32_t id, bool *end
             return w->ended[i];
         }
     return NULL;
+}
+
+/* Under mu: the session id names, which owner must own (current or ended: *ended says which).
+ * UNKNOWN_SESSION or INVALID_STATE (another owner's) with err filled; *ps is set on JETSNAP_OK. */
+static int owned_session(jetsnap_writer *w, const char *owner, uint32_t id, struct wr_session **ps, bool *ended,
+                         struct jetsnap_error *err)
+{
+    struct wr_session *s = find_session(w, id, ended);
+    if (!s)
+        return wr_fail(err, JETSNAP_E_UNKNOWN_SESSION, 0, "no session %u", id);
+    if (check_owner(s, owner, err) != JETSNAP_OK)
+        return err ? err->code : JETSNAP_E_INVALID_STATE;
+    *ps = s;
+    return JETSNAP_OK;
 }
 
 static int check_owner(const struct wr_session *s, const char *owner, struct jetsnap_error *err)
