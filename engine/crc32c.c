@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "io-int.h"
+#include "jet.h"
 #include "testhooks-int.h"
 
 static uint32_t table[8][256];
@@ -81,3 +82,8 @@ static crc_fn impl;
 __attribute__((constructor)) static void crc_init(void) { impl = pick(); }
 
 uint32_t eng_crc32c(uint32_t crc, const void *buf, size_t len) { return impl(crc, buf, len); }
+
+unsigned int JET_API JetCrc32c(unsigned int crc, const void *pv, size_t cb)
+{
+    return cb ? impl(crc, pv, cb) : crc;
+}

@@ -1174,6 +1174,16 @@ JET_ERR JET_API JetRetrieveKey(JET_SESID sesid, JET_TABLEID tableid, void *pvKey
 JET_ERR JET_API JetRetrieveRecord(JET_SESID sesid, JET_TABLEID tableid, void *pvData,
                                   unsigned long cbMax, unsigned long *pcbActual, JET_GRBIT grbit);
 
+/* ---------------------------------------------------------------------------------------------
+ * Utilities (jetsnap's own)
+ * ------------------------------------------------------------------------------------------- */
+
+/* JetCrc32c: CRC-32C (Castagnoli, as iSCSI and pg_verifybackup), the checksum jetsnap uses for
+ * pages, log records and backup streams: continue crc (0 to start) over cb bytes at pv and return
+ * the new value; JetCrc32c(0, "123456789", 9) is 0xE3069283. Uses the CPU's crc32 instruction when
+ * it has one. Needs no instance and never fails; pv may be NULL when cb is 0. */
+unsigned int JET_API JetCrc32c(unsigned int crc, const void *pv, size_t cb);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "io-int.h"
+#include "jet.h"
 #include "testhooks-int.h"
 #include "testutil.h"
 
@@ -19,6 +20,10 @@ START_TEST(known_vectors)
     ck_assert_uint_eq(eng_crc32c(0, ones, 32), 0x62A8AB43u);
     ck_assert_uint_eq(eng_crc32c(0, inc, 32), 0x46DD794Eu);
     ck_assert_uint_eq(eng_crc32c(0, "123456789", 9), 0xE3069283u);
+    /* The public form gives the same values, in pieces too. */
+    ck_assert_uint_eq(JetCrc32c(0, "123456789", 9), 0xE3069283u);
+    ck_assert_uint_eq(JetCrc32c(JetCrc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+    ck_assert_uint_eq(JetCrc32c(7, NULL, 0), 7u);
 }
 END_TEST
 
