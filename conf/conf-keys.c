@@ -39,6 +39,12 @@ const struct conf_key conf_keys[] = {
     {CONF_SEC_WRITER, "zstd_level", CONF_T_UINT, 0, "1", NULL, 1, 19, NULL, W(zstd_level), NULL,
      "The zstd compression level of backup streams (zstd's normal range; higher is smaller and "
      "slower). Used only with stream_compression = zstd."},
+    {CONF_SEC_WRITER, "zstd_workers", CONF_T_UINT, 0, "0", NULL, 0, 16, NULL, W(zstd_workers), NULL,
+     "Threads zstd compresses each backup stream with besides the stream's own (0: the stream's "
+     "thread alone). A caller may ask for another number per stream."},
+    {CONF_SEC_WRITER, "stream_max", CONF_T_UINT, 0, "4", NULL, 1, 16, NULL, W(stream_max), NULL,
+     "The most file streams one streaming backup may have open at once; OpenFile beyond it is "
+     "refused with LimitsExceeded. 16 is the engine's limit of open backup files."},
     {CONF_SEC_WRITER, "allow_users", CONF_T_USERS, CONF_KEY_REPEATABLE, "root", NULL, 0, 64, NULL,
      W(allow_users), "user names or numeric uids, separated by ',' or blanks",
      "The callers allowed to freeze, stream and truncate logs; everyone may use the read-only "

@@ -96,6 +96,8 @@ struct conf_writer {
     uint32_t quiesce_timeout_ms;              /* quiesce_timeout_ms: 100..600000, default 10000 */
     enum conf_compression stream_compression; /* stream_compression: default zstd */
     uint32_t zstd_level;                      /* zstd_level: 1..19, default 1 */
+    uint32_t zstd_workers;                    /* zstd_workers: 0..16, default 0 */
+    uint32_t stream_max;                      /* stream_max: 1..16, default 4 */
     struct conf_strv allow_users;             /* allow_users: user names or numeric uids, in file
                                                  order, at least one; default "root" */
     unsigned line;                            /* line of the [writer] header, 0 when absent */

@@ -131,6 +131,8 @@ START_TEST(minimal_has_defaults)
     ck_assert_uint_eq(w->quiesce_timeout_ms, 10000);
     ck_assert_int_eq(w->stream_compression, CONF_COMPRESSION_ZSTD);
     ck_assert_uint_eq(w->zstd_level, 1);
+    ck_assert_uint_eq(w->zstd_workers, 0);
+    ck_assert_uint_eq(w->stream_max, 4);
     ck_assert_uint_eq(w->allow_users.n, 1);
     ck_assert_str_eq(w->allow_users.v[0], "root");
     ck_assert_uint_eq(cfg->n_instances, 1);
@@ -165,6 +167,8 @@ START_TEST(full_values)
     ck_assert_uint_eq(w->quiesce_timeout_ms, 600000);
     ck_assert_int_eq(w->stream_compression, CONF_COMPRESSION_NONE);
     ck_assert_uint_eq(w->zstd_level, 19);
+    ck_assert_uint_eq(w->zstd_workers, 2);
+    ck_assert_uint_eq(w->stream_max, 16);
     ck_assert_uint_eq(w->allow_users.n, 3);
     ck_assert_str_eq(w->allow_users.v[0], "root");
     ck_assert_str_eq(w->allow_users.v[1], "backup");
@@ -181,7 +185,7 @@ START_TEST(full_values)
     ck_assert_uint_eq(m->log_file_size_kb, 64);
     ck_assert(m->circular_logging);
     ck_assert_uint_eq(m->cache_size_mb, 65536);
-    ck_assert_uint_eq(m->line, 12);
+    ck_assert_uint_eq(m->line, 14);
     ck_assert_str_eq(c->name, "Cal.2_x-y");
     ck_assert_str_eq(c->display_name, "Cal.2_x-y");
     ck_assert_uint_eq(c->log_file_size_kb, 32768);
