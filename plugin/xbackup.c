@@ -50,7 +50,7 @@ static struct wr_xfile *find_file(struct wr_xsess *s, const char *path);
 static int open_options(jetsnap_writer *w, const struct wr_xb_open_opts *o, struct wr_xstream *st,
                         struct jetsnap_error *err);
 static void *producer_main(void *arg);
-static const char *pump(struct wr_xstream *st, JET_INSTANCE inst);
+static const char *pump(struct wr_xstream *st, JET_INSTANCE inst, uint32_t *pcrc);
 static const char *send_all(struct wr_xstream *st, const void *p, size_t n);
 static const char *compress_send(struct wr_xstream *st, ZSTD_CCtx *z, void *out, size_t outcap, const void *p,
                                  size_t n, ZSTD_EndDirective mode);
@@ -352,7 +352,11 @@ int wr_xb_result(jetsnap_writer *w, const char *owner, uint32_t id, uint32_t str
         r->complete = st->done;
         r->bytes_read = atomic_load(&st->bytes_read);
         r->bytes_written = atomic_load(&st->bytes_written);
-        snprintf(r->checksum, sizeof r->checksum, "crc32c:%08x", st->crc);
+        /* The checksum is known once the stream is done. */
+        if (st->done)
+            snprintf(r->checksum, sizeof r->checksum, "crc32c:%08x", st->crc);
+        else
+            r->checksum[0] = '\0';
         snprintf(r->error_name, sizeof r->error_name, "%s", st->done ? st->error_name : "");
     }
     pthread_mutex_unlock(&w->mu);
@@ -764,7 +768,8 @@ static void *producer_main(void *arg)
     JET_INSTANCE inst = w->inst[s->inst].inst;
     pthread_mutex_unlock(&w->mu);
 
-    const char *error = pump(st, inst);
+    uint32_t crc = 0;
+    const char *error = pump(st, inst, &crc);
     JET_ERR ce = JetCloseFileInstance(inst, st->h);
     if (!error && ce < 0)
         error = wr_jet_err_name(ce);
@@ -773,6 +778,7 @@ static void *producer_main(void *arg)
     if (!error && st->cancel)
         error = "JET_errBackupAbortByCaller";
     snprintf(st->error_name, sizeof st->error_name, "%s", error ? error : "");
+    st->crc = crc;
     st->done = true;
     if (!error)
         s->files[st->file].streamed = true;
@@ -796,7 +802,7 @@ static void *producer_main(void *arg)
 }
 
 /* Read the file through the engine into the socket; NULL on success, else the error's name. */
-static const char *pump(struct wr_xstream *st, JET_INSTANCE inst)
+static const char *pump(struct wr_xstream *st, JET_INSTANCE inst, uint32_t *pcrc)
 {
     void *buf = malloc(XB_CHUNK);
     size_t outcap = ZSTD_CStreamOutSize();
@@ -824,7 +830,7 @@ static const char *pump(struct wr_xstream *st, JET_INSTANCE inst)
     }
     if (!error && st->zstd)
         error = compress_send(st, st->z, out, outcap, NULL, 0, ZSTD_e_end);
-    st->crc = crc;
+    *pcrc = crc;
     free(buf);
     free(out);
     return error;
