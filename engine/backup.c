@@ -61,6 +61,7 @@ void eng_bk_destroy(eng_inst *in)
 }
 
 static uint32_t bit(uint32_t dbid) { return 1u << (dbid - 1); }
+static uint32_t backed_up_through(eng_inst *in, bool *none, char missing[ENG_PATH_MAX]);
 
 static void file_close(eng_bkfile *f)
 {
@@ -778,6 +779,89 @@ long eng_bk_truncate(eng_inst *in)
     }
     pthread_mutex_unlock(&b->mu);
     return err;
+}
+
+long eng_bk_truncate_upto(eng_inst *in, uint32_t gen_upto, uint32_t *first_kept)
+{
+    ENG_RETURN_IF(!in->p.recovery || !in->log, JET_errLoggingDisabled, "the instance runs without a log");
+    eng_backup *b = &in->bk;
+    eng_log_config cfg = in->logcfg;
+    cfg.sig = in->logsig;
+    pthread_mutex_lock(&b->mu);
+    /* Held to the end: no backup may begin, fix its range or copy a log while logs go. An OS
+     * snapshot between Freeze and End holds the backup slot too, and a frozen instance's files
+     * must not change. */
+    long err = b->state != BKS_NONE || atomic_load(&in->snap_hold) ? JET_errBackupInProgress : JET_errSuccess;
+    uint32_t lo = 0, hi = 0, cur = 0;
+    if (!err)
+        err = log_list(&cfg, &lo, &hi, &cur);
+    uint64_t upto = 0; /* exclusive */
+    bool said = false;
+    if (!err && !ENG_PARAM_LOAD(in, circular_log)) {
+        /* (With circular logging the checkpoint already deletes every log it can.) */
+        char missing[ENG_PATH_MAX];
+        bool none = false;
+        pthread_mutex_lock(&in->mu);
+        uint32_t have = backed_up_through(in, &none, missing);
+        pthread_mutex_unlock(&in->mu);
+        if (none) {
+            eng_event(in, 2, 225, "no log files can be truncated: no database has a streaming full or "
+                      "incremental backup recorded");
+            err = JET_errNoBackup;
+        } else if (!have) {
+            eng_event(in, 3, 225, "no log files can be truncated: %s has no streaming full or incremental "
+                      "backup recorded", missing);
+            said = true;
+        }
+        upto = have ? (uint64_t)have + 1 : 0;
+        uint32_t need = eng_ckpt_gen(in); /* never what crash recovery needs */
+        if (need < upto)
+            upto = need;
+        if (gen_upto && (uint64_t)gen_upto + 1 < upto)
+            upto = (uint64_t)gen_upto + 1;
+    }
+    if (!err && lo && lo < upto) {
+        eng_frz_enter(in);
+        err = log_delete_range(&cfg, lo, (uint32_t)upto);
+        eng_frz_exit(in);
+        if (!err)
+            eng_event(in, 3, 224, "deleting log files %u to %u", lo, (uint32_t)upto - 1);
+    } else if (!err && !said) {
+        eng_event(in, 3, 225, "no log files can be truncated");
+    }
+    if (!err && first_kept) {
+        err = log_list(&cfg, &lo, &hi, &cur);
+        *first_kept = lo ? lo : cur;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return err;
+}
+
+/* The last generation every attached database has in a recorded streaming Full or Incremental
+ * backup: the lowest, over the databases, of the higher of bkinfoFullPrev's and bkinfoIncPrev's
+ * genHigh. A Copy or Differential, or an OS snapshot, does not count: the logs since its full may
+ * be all a later restore has. 0 when a database has none (its path goes to missing); *none is set
+ * when no database has one. Under in->mu. */
+static uint32_t backed_up_through(eng_inst *in, bool *none, char missing[ENG_PATH_MAX])
+{
+    uint32_t low = UINT32_MAX;
+    bool any = false;
+    missing[0] = 0;
+    for (uint32_t id = 1; id <= ENG_MAX_DB; id++) {
+        eng_db *db = in->dbs[id];
+        if (!db_live(db))
+            continue;
+        uint32_t have = db->hdr.bk_full.type == ENG_BKTYPE_STREAM ? db->hdr.bk_full.gen_high : 0;
+        if (db->hdr.bk_inc.type == ENG_BKTYPE_STREAM && db->hdr.bk_inc.gen_high > have)
+            have = db->hdr.bk_inc.gen_high;
+        if (!have && !missing[0])
+            snprintf(missing, ENG_PATH_MAX, "%s", db->path);
+        any |= have != 0;
+        if (have < low)
+            low = have;
+    }
+    *none = !any;
+    return any ? low : 0;
 }
 
 /* Record a successful backup in the header of database db (docs/jet-semantics.md, “Backup types

@@ -541,6 +541,10 @@ long eng_bk_close(eng_inst *in, JET_HANDLE h);
 long eng_bk_log_info(eng_inst *in, bool truncate_list, char *szz, unsigned long cbMax,
                      unsigned long *pcbActual, JET_LOGINFO *info);
 long eng_bk_truncate(eng_inst *in);
+/* JetTruncateLogUpToInstance: delete archived generations <= gen_upto (0: no limit), below the
+ * checkpoint and within every attached database's last streaming Full/Incremental backup;
+ * *first_kept (optional) gets the first generation left on disk. */
+long eng_bk_truncate_upto(eng_inst *in, uint32_t gen_upto, uint32_t *first_kept);
 long eng_bk_end(eng_inst *in, JET_GRBIT grbit);
 void eng_bk_stop(eng_inst *in);
 bool eng_bk_running(eng_inst *in);

@@ -757,6 +757,31 @@ JET_ERR JET_API JetGetTruncateLogInfoInstance(JET_INSTANCE instance, void *pv, u
 JET_ERR JET_API JetTruncateLogInstance(JET_INSTANCE instance);
 JET_ERR JET_API JetTruncateLog(void);
 
+/* JetTruncateLogUpToInstance (jetsnap's own): delete archived logs after a backup has ended, for a
+ * client that ended it with JET_bitBackupEndNormal | JET_bitBackupTruncateDone (so it is recorded
+ * as Full or Incremental) and deletes the logs later, or only some of them. It deletes every
+ * archived generation g on disk with all of:
+ *   - g <= genUpTo (genUpTo 0: no limit of the caller's);
+ *   - g below the current checkpoint generation (never a log crash recovery still needs);
+ *   - g <= the last generation held by the last streaming Full or Incremental backup recorded in
+ *     EVERY attached database (the higher genHigh of bkinfoFullPrev and bkinfoIncPrev, when their
+ *     backup was a streaming one). A Copy or Differential backup, or an OS snapshot, does not
+ *     count; while one attached database has no such backup recorded nothing is deleted (success,
+ *     event 225 names it).
+ * Event 224 names the generations deleted, 225 says none could be. With circular logging there is
+ * nothing to do (the checkpoint deletes what it can): JET_errSuccess. *pgenFirstKept (optional)
+ * gets the first generation still on disk afterwards (with no archived log left: the current
+ * generation, edb.log's).
+ * Errors: InvalidParameter (genUpTo above 0xFFFFFFFF; an unknown instance), BackupInProgress (an
+ *   external backup is running, or an OS snapshot session holds the instance between Freeze and
+ *   End; nothing deleted), NoBackup (no attached database records a streaming Full or Incremental
+ *   backup, or none is attached; nothing deleted, event 225), LoggingDisabled (Recovery "Off"),
+ *   the usual entry errors (NotInitialized, TermInProgress, ClientRequestToStopJetService,
+ *   InstanceUnavailable), LogFileCorrupt / BadLogSignature (a log on disk cannot be read), and the
+ *   disk errors of deleting (the generations deleted before the error stay deleted). */
+JET_ERR JET_API JetTruncateLogUpToInstance(JET_INSTANCE instance, unsigned long genUpTo,
+                                           unsigned long *pgenFirstKept);
+
 /* JetEndExternalBackupInstance2: end the backup; the return code says whether it is valid.
  *   JET_bitBackupEndNormal: after a complete sequence, records it in every copied database's header
  *     (bkinfo, see JetGetDatabaseFileInfo) and returns JET_errSuccess: a full backup whose logs were

@@ -191,6 +191,21 @@ static long truncate_log(const char *legacy, JET_INSTANCE inst)
 JET_ERR JET_API JetTruncateLogInstance(JET_INSTANCE instance) { return truncate_log(NULL, instance); }
 JET_ERR JET_API JetTruncateLog(void) { return truncate_log("JetTruncateLogInstance", 0); }
 
+JET_ERR JET_API JetTruncateLogUpToInstance(JET_INSTANCE instance, unsigned long genUpTo, unsigned long *pgenFirstKept)
+{
+    ENG_RETURN_IF(genUpTo > UINT32_MAX, JET_errInvalidParameter, "a log generation is a 32-bit number");
+    eng_inst *in;
+    long err = enter(NULL, instance, &in);
+    if (err)
+        return err;
+    uint32_t first = 0;
+    err = eng_bk_truncate_upto(in, (uint32_t)genUpTo, &first);
+    leave(in);
+    if (!err && pgenFirstKept)
+        *pgenFirstKept = first;
+    return err;
+}
+
 static long end_backup(const char *legacy, JET_INSTANCE inst, JET_GRBIT grbit)
 {
     eng_inst *in;

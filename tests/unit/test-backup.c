@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,8 +83,11 @@ static void setup_common(int circular)
 static void setup(void) { setup_common(0); }
 static void setup_circular(void) { setup_common(1); }
 
+static void dbgate_open(void);
+
 static void teardown(void)
 {
+    dbgate_open(); /* a test that failed with the gate closed must not hang the term */
     if (inst)
         JetTerm2(inst, JET_bitTermAbrupt);
     inst = 0;
@@ -1020,6 +1024,227 @@ START_TEST(restore_errors)
     free(mid);
     free(aside);
     free(out);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------- *
+ * JetTruncateLogUpToInstance: the logs of a backup ended with TruncateDone, deleted afterwards.
+ * ------------------------------------------------------------------------------------------- */
+
+static bool gen_on_disk(unsigned long gen)
+{
+    char name[32];
+    snprintf(name, sizeof name, "edb%05lX.log", gen);
+    char *p = tu_path(dir, name);
+    bool there = access(p, F_OK) == 0;
+    free(p);
+    return there;
+}
+
+/* A streaming full backup into outdir (NULL: read only), with nput commits while it runs, ended
+ * Normal | TruncateDone without truncating: the databases record it as Full and every log stays
+ * on disk. */
+static void full_backup_truncate_done(const char *outdir, int nput, JET_LOGINFO *li)
+{
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    copy_databases(outdir);
+    put_n(1000, nput);
+    copy_logs(outdir, li);
+    OK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndNormal | JET_bitBackupTruncateDone));
+}
+
+/* Checkpoint now, so crash recovery needs nothing older than the current generation. */
+static void checkpoint_now(void)
+{
+    OK(JetStopServiceInstance2(inst, JET_bitStopServiceQuiesceCaches));
+    OK(JetStopServiceInstance2(inst, JET_bitStopServiceResume));
+}
+
+START_TEST(truncate_up_to_after_truncate_done)
+{
+    char *out = tu_path(dir, "out");
+    mkdir(out, 0755);
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    full_backup_truncate_done(out, 600, &li); /* several generations in the backup */
+    ck_assert_int_ge(li.ulGenHigh, li.ulGenLow + 2);
+    JET_DBINFOMISC m = info(dbp);
+    ck_assert_int_eq(m.bkinfoFullPrev.genHigh, li.ulGenHigh);
+    for (unsigned long g = 1; g <= li.ulGenHigh; g++)
+        ck_assert_msg(gen_on_disk(g), "generation %lu was deleted by End", g);
+    put_n(2000, 600); /* generations after the backup: never deleted */
+    checkpoint_now();
+    unsigned long first = 0;
+    /* The caller's limit first. */
+    memset(events, 0, sizeof events);
+    OK(JetTruncateLogUpToInstance(inst, li.ulGenLow, &first));
+    ck_assert_int_eq(first, li.ulGenLow + 1);
+    ck_assert_int_eq(events[224], 1);
+    for (unsigned long g = 1; g <= li.ulGenLow; g++)
+        ck_assert(!gen_on_disk(g));
+    ck_assert(gen_on_disk(li.ulGenLow + 1));
+    /* No limit: up to the backup's last generation, and not one more. */
+    OK(JetTruncateLogUpToInstance(inst, 0, &first));
+    ck_assert_int_eq(first, li.ulGenHigh + 1);
+    ck_assert(!gen_on_disk(li.ulGenHigh));
+    ck_assert(gen_on_disk(li.ulGenHigh + 1));
+    ck_assert_int_eq(events[224], 2);
+    /* Again: nothing left to delete. */
+    OK(JetTruncateLogUpToInstance(inst, 0, NULL));
+    ck_assert_int_eq(events[224], 2);
+    ck_assert_int_eq(events[225], 1);
+    ck_assert(gen_on_disk(li.ulGenHigh + 1));
+    /* The backup still restores: its logs are its own copies. */
+    char *copy = tu_path(out, "a.edb");
+    JET_RSTMAP map = {dbp, copy};
+    OK(JetExternalRestore(NULL, NULL, &map, 1, out, (long)li.ulGenLow, (long)li.ulGenHigh, NULL));
+    int n;
+    int *want = range_keys(&n, 0, 50, 1000, 1600);
+    expect_keys(copy, want, n);
+    free(want);
+    /* And the instance still recovers from a crash with what was kept. */
+    put_n(3000, 20);
+    ck_assert_int_eq(JetTerm2(inst, JET_bitTermDirty), JET_errDirtyShutdown);
+    inst = 0;
+    start(0);
+    OK(JetAttachDatabase(ses, dbp, 0));
+    OK(JetOpenDatabase(ses, dbp, NULL, &dbid, 0));
+    OK(JetOpenTable(ses, dbid, "t", NULL, 0, 0, &tab));
+    char v[256];
+    unsigned long got;
+    OK(JetGetRecord(ses, tab, "key00003019", 11, v, sizeof v, &got, 0));
+    OK(JetGetRecord(ses, tab, "key00002599", 11, v, sizeof v, &got, 0));
+    free(copy);
+    free(out);
+}
+END_TEST
+
+/* A gate that holds every page write to one database file until released (header writes pass):
+ * the checkpoint thread then cannot finish a checkpoint (it writes the dirty pages before it moves
+ * edb.chk), so the checkpoint stays where it was, while commits (which write only the log) go on.
+ * A backup's page reads wait for a flush's writes, so the gate closes after the pages are read. */
+static pthread_mutex_t dbgate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t dbgate_cv = PTHREAD_COND_INITIALIZER;
+static bool dbgate_closed;
+static char dbgate_path[PATH_MAX];
+
+static int dbgate_hook(void *ctx, enum eng_io_op op, int fd, const char *path, uint64_t off, size_t len)
+{
+    (void)ctx, (void)off, (void)len;
+    char p[PATH_MAX];
+    if (op != ENG_IO_WRITE || off < 2 * PS || tu_hook_path(fd, path, p, sizeof p) || strcmp(p, dbgate_path))
+        return 0;
+    pthread_mutex_lock(&dbgate_mu);
+    while (dbgate_closed)
+        pthread_cond_wait(&dbgate_cv, &dbgate_mu);
+    pthread_mutex_unlock(&dbgate_mu);
+    return 0;
+}
+
+static void dbgate_close(const char *db)
+{
+    ck_assert_ptr_nonnull(realpath(db, dbgate_path));
+    dbgate_closed = true;
+    eng_io_set_fault_hook(dbgate_hook, NULL);
+}
+
+static void dbgate_open(void)
+{
+    pthread_mutex_lock(&dbgate_mu);
+    dbgate_closed = false;
+    pthread_cond_broadcast(&dbgate_cv);
+    pthread_mutex_unlock(&dbgate_mu);
+    eng_io_set_fault_hook(NULL, NULL);
+}
+
+START_TEST(truncate_up_to_stops_at_the_checkpoint)
+{
+    checkpoint_now(); /* the checkpoint is in the current generation: the backup's first */
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    copy_databases(NULL);
+    dbgate_close(dbp);
+    put_n(1000, 600); /* each roll asks for a checkpoint, which waits at the gate */
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    copy_logs(NULL, &li);
+    OK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndNormal | JET_bitBackupTruncateDone));
+    ck_assert_int_ge(li.ulGenHigh, li.ulGenLow + 2);
+    /* Crash recovery needs every log from the backup's first generation on: none of those goes. */
+    unsigned long first = 0;
+    OK(JetTruncateLogUpToInstance(inst, 0, &first));
+    ck_assert_int_le(first, li.ulGenLow);
+    for (unsigned long g = first; g <= li.ulGenHigh; g++)
+        ck_assert_msg(gen_on_disk(g), "generation %lu, which recovery needs, was deleted", g);
+    dbgate_open();
+    /* Once checkpointed, they go. */
+    checkpoint_now();
+    OK(JetTruncateLogUpToInstance(inst, 0, &first));
+    ck_assert_int_eq(first, li.ulGenHigh + 1);
+}
+END_TEST
+
+START_TEST(truncate_up_to_refusals)
+{
+    put_n(1000, 600);
+    int before = nlogs_on_disk();
+    ck_assert_int_ge(before, 3);
+    unsigned long first = 12345;
+    /* No backup recorded at all. */
+    ck_assert_int_eq(JetTruncateLogUpToInstance(inst, 0, &first), JET_errNoBackup);
+    ck_assert_int_eq(first, 12345);
+    /* A copy backup (a full not truncated, ended without TruncateDone) counts for nothing. */
+    full_backup(NULL, false, NULL);
+    ck_assert_int_ne(info(dbp).bkinfoCopyPrev.genHigh, 0);
+    checkpoint_now();
+    int now = nlogs_on_disk();
+    ck_assert_int_eq(JetTruncateLogUpToInstance(inst, 0, &first), JET_errNoBackup);
+    ck_assert_int_eq(nlogs_on_disk(), now);
+    /* Refused while a backup runs, whatever the headers say. */
+    full_backup_truncate_done(NULL, 0, NULL);
+    checkpoint_now();
+    now = nlogs_on_disk();
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    ck_assert_int_eq(JetTruncateLogUpToInstance(inst, 0, &first), JET_errBackupInProgress);
+    ck_assert_int_eq(nlogs_on_disk(), now);
+    OK(JetEndExternalBackupInstance2(inst, JET_bitBackupEndAbort));
+    /* ... and while an OS snapshot holds the instance. */
+    JET_OSSNAPID snap;
+    unsigned long ni;
+    JET_INSTANCE_INFO *ii;
+    OK(JetOSSnapshotPrepare(&snap, 0));
+    OK(JetOSSnapshotFreeze(snap, &ni, &ii, 0));
+    JetFreeBuffer((char *)ii);
+    ck_assert_int_eq(JetTruncateLogUpToInstance(inst, 0, &first), JET_errBackupInProgress);
+    OK(JetOSSnapshotAbort(snap, 0));
+    ck_assert_int_eq(nlogs_on_disk(), now);
+    /* A generation that does not fit the log's 32-bit numbers. */
+    if (sizeof(unsigned long) > 4)
+        ck_assert_int_eq(JetTruncateLogUpToInstance(inst, (unsigned long)UINT32_MAX + 1, &first),
+                         JET_errInvalidParameter);
+    /* A second database with no backup of its own holds every log back. */
+    JET_DBID d2;
+    OK(JetCreateDatabase(ses, dbp2, NULL, &d2, 0));
+    memset(events, 0, sizeof events);
+    OK(JetTruncateLogUpToInstance(inst, 0, &first));
+    ck_assert_int_eq(nlogs_on_disk(), now);
+    ck_assert_int_eq(events[224], 0);
+    ck_assert_int_eq(events[225], 1);
+    /* Once it is in a recorded full backup too, they go. */
+    full_backup_truncate_done(NULL, 0, NULL);
+    checkpoint_now();
+    OK(JetTruncateLogUpToInstance(inst, 0, &first));
+    ck_assert_int_lt(nlogs_on_disk(), now);
+    ck_assert_int_eq(events[224], 1);
+    OK(JetCloseDatabase(ses, d2, 0));
+}
+END_TEST
+
+START_TEST(truncate_up_to_with_circular_logging_does_nothing)
+{
+    full_backup(NULL, true, NULL);
+    int now = nlogs_on_disk();
+    unsigned long first = 0;
+    OK(JetTruncateLogUpToInstance(inst, 0, &first));
+    ck_assert_int_gt(first, 0);
+    ck_assert_int_eq(nlogs_on_disk(), now);
 }
 END_TEST
 
@@ -2348,6 +2573,9 @@ static Suite *suite(void)
     tcase_add_test(tc, restore_incremental_chain_and_differential);
     tcase_add_test(tc, restore_errors);
     tcase_add_test(tc, restore_refused_in_one_instance_mode);
+    tcase_add_test(tc, truncate_up_to_after_truncate_done);
+    tcase_add_test(tc, truncate_up_to_stops_at_the_checkpoint);
+    tcase_add_test(tc, truncate_up_to_refusals);
     tcase_add_test(tc, backup_to_directory_and_restore_instance);
     tcase_add_test(tc, atomic_backup_replaces_the_previous_one);
     tcase_add_test(tc, database_left_out_keeps_its_logs);
@@ -2358,6 +2586,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tcc, setup_circular, teardown);
     tcase_set_timeout(tcc, 120);
     tcase_add_test(tcc, incremental_with_circular_logging_is_invalid);
+    tcase_add_test(tcc, truncate_up_to_with_circular_logging_does_nothing);
     suite_add_tcase(s, tcc);
     TCase *tca = tcase_create("atomic-dir");
     tcase_add_checked_fixture(tca, setup, teardown);
