@@ -632,12 +632,12 @@ static int select_instances(jetsnap_writer *w, const char *const *names, size_t 
     size_t k = 0;
     if (n == 0) {
         for (size_t i = 0; i < w->n_inst; i++) {
-            if (w->inst[i].xb_session) {
+            if (w->inst[i].xb_session || w->inst[i].xb_truncating) {
                 /* "Every instance" must not silently mean "every one not being streamed". */
                 free(sel);
                 return wr_fail(err, JETSNAP_E_RETRYABLE, 0,
-                               "instance %s is being streamed by backup session %u; a freeze and a "
-                               "streaming backup of one instance exclude each other",
+                               "instance %s is being streamed by backup session %u or its logs truncated; "
+                               "a freeze and a streaming backup of one instance exclude each other",
                                w->inst[i].name, w->inst[i].xb_session);
             }
             if (w->inst[i].state == WR_IS_RUNNING)
@@ -662,11 +662,11 @@ static int select_instances(jetsnap_writer *w, const char *const *names, size_t 
             dup |= sel[d] == i;
         if (dup)
             continue;
-        if (w->inst[i].xb_session) {
+        if (w->inst[i].xb_session || w->inst[i].xb_truncating) {
             free(sel);
             return wr_fail(err, JETSNAP_E_RETRYABLE, 0,
-                           "instance %s is being streamed by backup session %u; a freeze and a streaming "
-                           "backup of one instance exclude each other",
+                           "instance %s is being streamed by backup session %u or its logs truncated; a freeze "
+                           "and a streaming backup of one instance exclude each other",
                            w->inst[i].name, w->inst[i].xb_session);
         }
         if (w->inst[i].state != WR_IS_RUNNING) {

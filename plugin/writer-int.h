@@ -42,6 +42,7 @@ struct wr_inst {
     char message[256];
     uint64_t frozen_since; /* CLOCK_MONOTONIC µs, 0 if not frozen */
     uint32_t xb_session;   /* the streaming backup session holding it, 0 if none */
+    bool xb_truncating;    /* TruncateLogs is deleting its logs */
     uint32_t xb_trunc_gen; /* last generation of its last valid full or incremental streaming
                               backup through this writer: TruncateLogs' limit (0: none) */
 };

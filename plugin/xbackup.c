@@ -101,6 +101,8 @@ int wr_xb_begin(jetsnap_writer *w, const char *owner, const char *instance, cons
     else if (in->xb_session)
         rc = wr_fail(err, JETSNAP_E_BUSY, 0, "instance %s is being streamed by session %u; retry when it has ended",
                      in->name, in->xb_session);
+    else if (in->xb_truncating)
+        rc = wr_fail(err, JETSNAP_E_BUSY, 0, "the logs of instance %s are being truncated; retry", in->name);
     else if (wr_freeze_holds(w, idx))
         rc = wr_fail(err, JETSNAP_E_BUSY, 0,
                      "instance %s is in freeze session %u of %s; a freeze and a streaming backup of one "
@@ -403,6 +405,8 @@ int wr_xb_truncate(jetsnap_writer *w, const char *instance, uint32_t up_to, uint
     else if (in->xb_session)
         rc = wr_fail(err, JETSNAP_E_INVALID_STATE, 0, "instance %s is being streamed by session %u; logs are "
                      "truncated only when no backup is active", in->name, in->xb_session);
+    else if (in->xb_truncating)
+        rc = wr_fail(err, JETSNAP_E_BUSY, 0, "the logs of instance %s are being truncated already", in->name);
     else if (wr_freeze_holds(w, idx))
         rc = wr_fail(err, JETSNAP_E_INVALID_STATE, 0, "instance %s is in freeze session %u; logs are truncated "
                      "only when no backup is active", in->name, w->cur->id);
@@ -412,10 +416,25 @@ int wr_xb_truncate(jetsnap_writer *w, const char *instance, uint32_t up_to, uint
     else if (up_to > in->xb_trunc_gen)
         rc = wr_fail(err, JETSNAP_E_INVALID_STATE, 0, "generation %u is past the last one (%u) the last backup "
                      "of %s holds", up_to, in->xb_trunc_gen, in->name);
-    pthread_mutex_unlock(&w->mu);
-    (void)pfirst;
+    JET_INSTANCE inst = rc == JETSNAP_OK ? in->inst : 0;
+    uint32_t limit = rc == JETSNAP_OK ? (up_to ? up_to : in->xb_trunc_gen) : 0;
     if (rc == JETSNAP_OK)
-        rc = wr_fail(err, JETSNAP_E_NOT_SUPPORTED, 0, "the engine cannot truncate logs after a backup yet");
+        in->xb_truncating = true; /* no backup or freeze may begin while the logs are being deleted */
+    pthread_mutex_unlock(&w->mu);
+    if (rc != JETSNAP_OK)
+        return rc;
+    unsigned long first = 0;
+    JET_ERR e = JetTruncateLogUpToInstance(inst, limit, &first);
+    pthread_mutex_lock(&w->mu);
+    in->xb_truncating = false;
+    if (e < 0) {
+        rc = engine_fail(err, e, "the logs of %s cannot be truncated", in->name);
+    } else {
+        *pfirst = (uint32_t)first;
+        wr_queue_log(w, JETSNAP_LOG_INFO, in->name, WR_EV_TRUNCATED,
+                     "logs truncated up to generation %u; the first kept is %lu", limit, first);
+    }
+    wr_unlock_flush(w);
     return rc;
 }
 

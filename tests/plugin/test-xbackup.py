@@ -320,6 +320,45 @@ class ExternalBackup(unittest.TestCase):
         # Ending again answers as the first end did.
         self.assertFalse(c.x.EndBackup(s, True)["valid"])
 
+    def test_truncate_logs_only_after_a_valid_full_or_incremental(self):
+        c = self.start(value_size=4000, commits=300)
+        logdir = os.path.join(self.env.dir, "data", "i-0")
+
+        def gens():
+            return sorted(int(n[3:8], 16) for n in os.listdir(logdir) if len(n) == 12 and n.endswith(".log")
+                          and n.startswith("edb") and n != "edb.log")
+
+        name, msg = error_of(c.x.TruncateLogs, "i-0", "", {})
+        self.assertEqual(name, ERR + "InvalidState", msg)  # no backup through this writer yet
+        self.assertEqual(error_of(c.x.TruncateLogs, "nope", "", {})[0], ERR + "UnknownInstance")
+        self.assertEqual(error_of(c.x.TruncateLogs, "i-0", "x1", {})[0], "org.freedesktop.DBus.Error.InvalidArgs")
+        # A copy backup never allows truncation.
+        s, _ = c.begin("i-0", "copy")
+        c.backup(s)
+        self.assertEqual(str(c.x.EndBackup(s, True)["recorded_as"]), "copy")
+        self.assertEqual(error_of(c.x.TruncateLogs, "i-0", "", {})[0], ERR + "InvalidState")
+        # A full one does, up to its last generation, and not while a backup runs.
+        s, _ = c.begin("i-0", "full")
+        c.backup(s)
+        name, msg = error_of(c.x.TruncateLogs, "i-0", "", {})
+        self.assertEqual(name, ERR + "InvalidState", msg)
+        stop = c.x.EndBackup(s, True)
+        self.assertTrue(stop["valid"])
+        last = int(stop["last_generation"])
+        self.assertEqual(error_of(c.x.TruncateLogs, "i-0", str(last + 1), {})[0], ERR + "InvalidState")
+        before = gens()
+        self.assertTrue(before and before[0] <= last, before)
+        first = int(c.x.TruncateLogs("i-0", "", {}))
+        after = gens()
+        self.assertGreater(first, before[0])
+        self.assertLessEqual(first, last + 1)
+        self.assertTrue(all(g >= first for g in after), (first, after))
+        # The next incremental follows on from what is left, and is valid.
+        wait_for(lambda: self.env.ack_count() > 400, 60, "more commits")
+        s, _ = c.begin("i-0", "incremental")
+        c.backup(s)
+        self.assertTrue(c.x.EndBackup(s, True)["valid"])
+
     def test_file_stream_finished_signal(self):
         c = self.start(load=False)
         mon = os.path.join(self.env.dir, "mon.txt")
