@@ -33,7 +33,7 @@ struct backup {
     DBusConnection *c;
     DBusError err;
     char session[256];
-    bool began;
+    bool began, aborted;
     struct ctl_dest *dest;
     struct ctl_manifest m;
     struct ctl_manifest base;
@@ -42,6 +42,7 @@ struct backup {
     uint64_t t0;
     uint64_t stored_bytes;
     char truncated[64];
+    char ename[128]; /* the error_name of the last GetFileResult */
 };
 
 static int run(struct backup *b);
@@ -74,6 +75,9 @@ int ctl_backup(const struct ctl_opts *o)
     ctl_progress_clear(&b.prog);
     if (rc != CTL_EXIT_OK && b.msg[0])
         fprintf(stderr, "jetsnapctl: backup: %s\n", b.msg);
+    if (b.aborted)
+        fprintf(stderr, "jetsnapctl: backup: the backup was ended as failed (EndBackup(false)): nothing was "
+                "recorded or truncated%s\n", ctl_dest_is_tar(b.dest) ? "" : ", and the files written were removed");
     if (rc == CTL_EXIT_OK || rc == CTL_EXIT_TRUNCATE)
         summary(&b);
     ctl_dest_close(b.dest, rc != CTL_EXIT_OK && rc != CTL_EXIT_TRUNCATE);
@@ -387,6 +391,9 @@ static int stream_one(struct backup *b, const struct file *f)
     /* The writer's verdict comes first: a stream the engine cut short also leaves a short file or
      * an unfinished zstd frame here. Only when it has no error of its own is ours reported. */
     int rc = file_result(b, id, f->name, &res, ok);
+    /* Except EPIPE: that is the writer seeing us stop reading after our own failure. */
+    if (dest_failed && !strcmp(b->ename, "EPIPE"))
+        rc = CTL_EXIT_DEST;
     if (rc == CTL_EXIT_DEST || (rc == CTL_EXIT_OK && !ok)) {
         snprintf(b->msg, sizeof b->msg, "%s", serr);
         return dest_failed ? CTL_EXIT_DEST : CTL_EXIT_BACKUP;
@@ -438,6 +445,7 @@ static int file_result(struct backup *b, uint32_t id, const char *name, const st
             continue;
         }
         int rc = CTL_EXIT_OK;
+        snprintf(b->ename, sizeof b->ename, "%s", ename);
         char mine[16];
         ctl_crc_format(res->crc, mine);
         if (ename[0])
@@ -563,6 +571,7 @@ static void abort_backup(struct backup *b)
     if (!b->began || !b->c)
         return;
     b->began = false;
+    b->aborted = true;
     DBusMessage *q = ctl_writer_call(b->o, CTL_ROOT, CTL_IFACE_BACKUP, "EndBackup");
     const char *s = b->session;
     dbus_bool_t no = FALSE;

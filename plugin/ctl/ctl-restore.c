@@ -42,6 +42,7 @@ static bool unpack_to(const char *src, const struct ctl_mfile *f, const char *ds
 static bool sink_fw(void *ctx, const void *buf, size_t len, char *err, size_t n);
 static const char *mapped(const struct ctl_opts *o, const char *path);
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw);
+static bool mkdirs(const char *dir, bool parent_only);
 static void report(const struct restore *r);
 
 int ctl_restore(const struct ctl_opts *o)
@@ -120,21 +121,19 @@ static int restore_databases(struct restore *r)
 {
     const struct ctl_manifest *m = &r->m[0];
     char err[4600];
-    if (mkdir(r->o->to, 0750) != 0 && errno != EEXIST) {
-        char b[32];
-        ctl_err("restore: %s: cannot create the directory: %s (%s)", r->o->to, strerror(errno),
-                ctl_errno_name(errno, b, sizeof b));
+    if (!mkdirs(r->o->to, false))
         return CTL_EXIT_RESTORE;
-    }
     for (size_t i = 0; i < m->n_files; i++) {
         const struct ctl_mfile *f = &m->files[i];
         if (f->log)
             continue;
         char dst[4400];
         const char *to = mapped(r->o, f->path);
-        if (to)
+        if (to) {
             snprintf(dst, sizeof dst, "%s", to);
-        else
+            if (!mkdirs(dst, true))
+                return CTL_EXIT_RESTORE;
+        } else
             snprintf(dst, sizeof dst, "%s/%s", r->o->to, f->name);
         JET_RSTMAP *v = realloc(r->map, (r->n_map + 1) * sizeof *v);
         if (!v) {
@@ -293,6 +292,34 @@ static const char *mapped(const struct ctl_opts *o, const char *path)
             return eq + 1;
     }
     return NULL;
+}
+
+/* mkdir -p of dir (of its parent with parent_only); says what failed. */
+static bool mkdirs(const char *dir, bool parent_only)
+{
+    char p[4400];
+    snprintf(p, sizeof p, "%s", dir);
+    if (parent_only) {
+        char *slash = strrchr(p, '/');
+        if (!slash || slash == p)
+            return true;
+        *slash = '\0';
+    }
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(p, 0750) != 0 && errno != EEXIST) {
+            char b[32];
+            ctl_err("restore: %s: cannot create the directory: %s (%s)", p, strerror(errno),
+                    ctl_errno_name(errno, b, sizeof b));
+            return false;
+        }
+        *s = c;
+        if (!c)
+            return true;
+    }
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
