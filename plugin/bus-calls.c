@@ -27,8 +27,6 @@ static void call_abort(struct wr_bus *b, DBusConnection *c, DBusMessage *m);
 static void call_complete(struct wr_bus *b, DBusConnection *c, DBusMessage *m);
 static bool check_options(DBusConnection *c, DBusMessage *m, DBusMessageIter *it);
 static uint32_t session_arg(DBusConnection *c, DBusMessage *m, DBusMessageIter *it);
-static void reply_failure(DBusConnection *c, DBusMessage *m, const struct jetsnap_error *e);
-static void track_owner(struct wr_bus *b, DBusConnection *c, const char *owner);
 static void reply_results(DBusConnection *c, DBusMessage *m, struct jetsnap_result *r, size_t n, const uint64_t *usec);
 
 int wr_bus_workers_start(struct wr_bus *b)
@@ -147,7 +145,9 @@ static void serve(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
 static void serve_call(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
 {
     const char *member = dbus_message_get_member(m);
-    if (!strcmp(member, "PrepareForBackup"))
+    if (wr_bus_backup_member(member, NULL))
+        wr_bus_backup_call(b, c, m);
+    else if (!strcmp(member, "PrepareForBackup"))
         call_prepare(b, c, m);
     else if (!strcmp(member, "Freeze"))
         call_freeze(b, c, m);
@@ -238,11 +238,11 @@ static void call_prepare(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
     int rc = wr_prepare(b->w, owner, type, names, n, &id, &e);
     free(names);
     if (rc != JETSNAP_OK) {
-        reply_failure(c, m, &e);
+        wr_bus_reply_failure(c, m, &e);
         return;
     }
     /* From now on the session must end when the owner's connection does. */
-    track_owner(b, c, owner);
+    wr_bus_track_owner(b, c, owner);
     char path[128];
     wr_bus_session_path(id, path, sizeof path);
     const char *p = path;
@@ -262,7 +262,7 @@ static void call_freeze(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
     size_t n = 0;
     struct jetsnap_error e = {0};
     if (wr_freeze(b->w, dbus_message_get_sender(m), id, &res, &n, &e) != JETSNAP_OK)
-        reply_failure(c, m, &e);
+        wr_bus_reply_failure(c, m, &e);
     else
         reply_results(c, m, res, n, NULL);
 }
@@ -280,7 +280,7 @@ static void call_thaw(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
     uint64_t usec = 0;
     struct jetsnap_error e = {0};
     if (wr_thaw(b->w, dbus_message_get_sender(m), id, &res, &n, &usec, &e) != JETSNAP_OK)
-        reply_failure(c, m, &e);
+        wr_bus_reply_failure(c, m, &e);
     else
         reply_results(c, m, res, n, &usec);
 }
@@ -299,7 +299,7 @@ static void call_abort(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
     snprintf(why, sizeof why, "%s", reason[0] ? reason : "aborted by the owner");
     struct jetsnap_error e = {0};
     if (wr_abort(b->w, dbus_message_get_sender(m), id, why, &e) != JETSNAP_OK) {
-        reply_failure(c, m, &e);
+        wr_bus_reply_failure(c, m, &e);
         return;
     }
     DBusMessage *r = dbus_message_new_method_return(m);
@@ -322,7 +322,7 @@ static void call_complete(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
         return;
     struct jetsnap_error e = {0};
     if (wr_backup_complete(b->w, dbus_message_get_sender(m), id, ok ? 1 : 0, &e) != JETSNAP_OK) {
-        reply_failure(c, m, &e);
+        wr_bus_reply_failure(c, m, &e);
         return;
     }
     DBusMessage *r = dbus_message_new_method_return(m);
@@ -359,7 +359,7 @@ static uint32_t session_arg(DBusConnection *c, DBusMessage *m, DBusMessageIter *
     return id;
 }
 
-static void reply_failure(DBusConnection *c, DBusMessage *m, const struct jetsnap_error *e)
+void wr_bus_reply_failure(DBusConnection *c, DBusMessage *m, const struct jetsnap_error *e)
 {
     const char *name = wr_error_name(e->code);
     wr_bus_reply_error(c, m, name ? name : "org.jetsnap.Writer1.Error.NonRetryable", "%s", e->message);
@@ -390,7 +390,7 @@ static void reply_results(DBusConnection *c, DBusMessage *m, struct jetsnap_resu
 
 /* Watch the owner's connection (one match rule per owner, however many sessions it runs), then
  * make sure it did not leave before the rule was in place. */
-static void track_owner(struct wr_bus *b, DBusConnection *c, const char *owner)
+void wr_bus_track_owner(struct wr_bus *b, DBusConnection *c, const char *owner)
 {
     bool known = false;
     pthread_mutex_lock(&b->omu);

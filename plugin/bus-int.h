@@ -35,6 +35,7 @@
 #define WR_BUS_IFACE_WRITER "org.jetsnap.Writer1.Writer"
 #define WR_BUS_IFACE_INSTANCE "org.jetsnap.Writer1.Instance"
 #define WR_BUS_IFACE_SESSION "org.jetsnap.Writer1.Session"
+#define WR_BUS_IFACE_BACKUP "org.jetsnap.Writer1.ExternalBackup"
 #define WR_BUS_IFACE_PROPS "org.freedesktop.DBus.Properties"
 #define WR_BUS_IFACE_INTRO "org.freedesktop.DBus.Introspectable"
 #define WR_BUS_IFACE_OM "org.freedesktop.DBus.ObjectManager"
@@ -146,6 +147,17 @@ void wr_bus_workers_stop(struct wr_bus *b);
 /* Queue a state-changing call; false (and an error reply sent) when the queue is full. */
 bool wr_bus_job_queue(struct wr_bus *b, DBusConnection *c, DBusMessage *m);
 int wr_bus_resolve_users(struct wr_bus *b, struct jetsnap_error *err);
+/* Watch owner's connection so that its sessions end when it leaves the bus (after a call that
+ * gave it a session succeeded). */
+void wr_bus_track_owner(struct wr_bus *b, DBusConnection *c, const char *owner);
+void wr_bus_reply_failure(DBusConnection *c, DBusMessage *m, const struct jetsnap_error *e);
+
+/* bus-backup.c: org.jetsnap.Writer1.ExternalBackup. wr_bus_backup_call serves a queued call (on
+ * a worker); GetFileResult, which never waits, is answered on the loop by wr_bus_backup_result. */
+void wr_bus_backup_call(struct wr_bus *b, DBusConnection *c, DBusMessage *m);
+/* Is member a method of ExternalBackup? *psig (optional) gets its input signature. */
+bool wr_bus_backup_member(const char *member, const char **psig);
+void wr_bus_backup_result(struct wr_bus *b, DBusConnection *c, DBusMessage *m);
 
 /* bus-msg.c */
 /* Reply with error name and a message made valid UTF-8 (libdbus aborts on invalid UTF-8). */
@@ -174,6 +186,11 @@ bool wr_bus_dict_u64(DBusMessageIter *dict, const char *key, uint64_t val);
 bool wr_bus_dict_path(DBusMessageIter *dict, const char *key, const char *path);
 bool wr_bus_dict_bytes(DBusMessageIter *dict, const char *key, const char *bytes);
 bool wr_bus_dict_strv(DBusMessageIter *dict, const char *key, const char *const *v, size_t n);
+bool wr_bus_dict_bool(DBusMessageIter *dict, const char *key, bool val);
+bool wr_bus_dict_i32(DBusMessageIter *dict, const char *key, int32_t val);
+bool wr_bus_dict_bytesv(DBusMessageIter *dict, const char *key, const char *const *v, size_t n);
+/* A path as ay (no terminating NUL). */
+bool wr_bus_append_bytes(DBusMessageIter *it, const char *bytes);
 /* The object path of session id ("/org/jetsnap/Writer1/session/7"). */
 void wr_bus_session_path(uint32_t id, char *out, size_t n);
 /* Parse a session path: its id, or 0 if the path is not one. */

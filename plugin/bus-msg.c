@@ -154,6 +154,47 @@ bool wr_bus_dict_strv(DBusMessageIter *dict, const char *key, const char *const 
     return entry_close(dict, &ent, &var, ok);
 }
 
+bool wr_bus_dict_bool(DBusMessageIter *dict, const char *key, bool val)
+{
+    DBusMessageIter ent, var;
+    dbus_bool_t v = val;
+    if (!entry_open(dict, key, "b", &ent, &var))
+        return false;
+    return entry_close(dict, &ent, &var, dbus_message_iter_append_basic(&var, DBUS_TYPE_BOOLEAN, &v));
+}
+
+bool wr_bus_dict_i32(DBusMessageIter *dict, const char *key, int32_t val)
+{
+    DBusMessageIter ent, var;
+    dbus_int32_t v = val;
+    if (!entry_open(dict, key, "i", &ent, &var))
+        return false;
+    return entry_close(dict, &ent, &var, dbus_message_iter_append_basic(&var, DBUS_TYPE_INT32, &v));
+}
+
+/* A list of paths as aay. */
+bool wr_bus_dict_bytesv(DBusMessageIter *dict, const char *key, const char *const *v, size_t n)
+{
+    DBusMessageIter ent, var, arr;
+    if (!entry_open(dict, key, "aay", &ent, &var))
+        return false;
+    bool ok = dbus_message_iter_open_container(&var, DBUS_TYPE_ARRAY, "ay", &arr);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = wr_bus_append_bytes(&arr, v[i]);
+    ok = dbus_message_iter_close_container(&var, &arr) && ok;
+    return entry_close(dict, &ent, &var, ok);
+}
+
+bool wr_bus_append_bytes(DBusMessageIter *it, const char *bytes)
+{
+    DBusMessageIter arr;
+    const char *p = bytes ? bytes : "";
+    if (!dbus_message_iter_open_container(it, DBUS_TYPE_ARRAY, "y", &arr))
+        return false;
+    bool ok = dbus_message_iter_append_fixed_array(&arr, DBUS_TYPE_BYTE, &p, (int)strlen(p));
+    return dbus_message_iter_close_container(it, &arr) && ok;
+}
+
 void wr_bus_session_path(uint32_t id, char *out, size_t n)
 {
     snprintf(out, n, "%s/%u", WR_BUS_SESSIONS, id);

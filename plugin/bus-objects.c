@@ -77,6 +77,16 @@ DBusHandlerResult wr_bus_handle(DBusConnection *c, DBusMessage *m, void *data)
             managed_objects(b, c, m);
         return DBUS_HANDLER_RESULT_HANDLED;
     }
+    const char *sig;
+    if (o.kind == OBJ_ROOT && wr_bus_backup_member(member, &sig) && (any || !strcmp(iface, WR_BUS_IFACE_BACKUP))) {
+        if (bad_signature(c, m, sig))
+            return DBUS_HANDLER_RESULT_HANDLED;
+        if (!strcmp(member, "GetFileResult"))
+            wr_bus_backup_result(b, c, m); /* reads counters only: never waits */
+        else
+            wr_bus_job_queue(b, c, m);
+        return DBUS_HANDLER_RESULT_HANDLED;
+    }
     if (o.kind == OBJ_ROOT && (any || !strcmp(iface, WR_BUS_IFACE_WRITER))) {
         for (size_t i = 0; i < sizeof changing / sizeof changing[0]; i++)
             if (!strcmp(member, changing[i].member)) {
@@ -301,6 +311,7 @@ static void introspect(struct wr_bus *b, DBusConnection *c, DBusMessage *m, cons
         break;
     case OBJ_ROOT:
         put_contract_iface(&t, WR_BUS_IFACE_WRITER);
+        put_contract_iface(&t, WR_BUS_IFACE_BACKUP);
         puts_(&t, om_iface);
         puts_(&t, std_ifaces);
         put_child(&t, "instance");
@@ -314,13 +325,17 @@ static void introspect(struct wr_bus *b, DBusConnection *c, DBusMessage *m, cons
         }
         break;
     case OBJ_SESSIONS: {
-        uint32_t ids[WR_ENDED_KEEP + 1];
-        size_t n = wr_session_ids(b->w, ids, WR_ENDED_KEEP + 1);
+        /* The freeze session, the streaming ones (at most one per instance) and the ended ones kept. */
+        size_t max = 2 * WR_ENDED_KEEP + 1 + b->w->n_inst;
+        uint32_t *ids = calloc(max, sizeof *ids);
+        size_t n = ids ? wr_session_ids(b->w, ids, max) : 0;
+        t.oom |= !ids;
         for (size_t i = 0; i < n; i++) {
             char el[16];
             snprintf(el, sizeof el, "%u", ids[i]);
             put_child(&t, el);
         }
+        free(ids);
         break;
     }
     case OBJ_INSTANCE:
@@ -494,16 +509,23 @@ static void managed_objects(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
             snprintf(path, sizeof path, "%s/%s", WR_BUS_INSTANCES, esc);
             ok = append_object(b, &objs, path, WR_BUS_IFACE_INSTANCE);
         }
-        struct wr_session_view v;
-        uint32_t ids[1];
-        if (ok && wr_session_ids(b->w, ids, 1) == 1 && wr_session_get(b->w, ids[0], &v) == JETSNAP_OK) {
+        /* Sessions that have not ended: the freeze session and the streaming backups. */
+        size_t max = 2 * WR_ENDED_KEEP + 1 + b->w->n_inst;
+        uint32_t *ids = ok ? calloc(max, sizeof *ids) : NULL;
+        size_t n = ids ? wr_session_ids(b->w, ids, max) : 0;
+        ok = ok && ids;
+        for (size_t i = 0; ok && i < n; i++) {
+            struct wr_session_view v;
+            if (wr_session_get(b->w, ids[i], &v) != JETSNAP_OK)
+                continue;
             free(v.instances);
             if (!v.ended) {
                 char path[128];
-                wr_bus_session_path(ids[0], path, sizeof path);
+                wr_bus_session_path(ids[i], path, sizeof path);
                 ok = append_object(b, &objs, path, WR_BUS_IFACE_SESSION);
             }
         }
+        free(ids);
         ok = dbus_message_iter_close_container(&it, &objs) && ok;
     }
     wr_bus_reply(c, m, r, ok);

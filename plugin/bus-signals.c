@@ -131,6 +131,35 @@ void wr_bus_event(jetsnap_writer *w, const struct jetsnap_event *ev)
     dbus_connection_unref(c);
 }
 
+void wr_bus_stream_finished(jetsnap_writer *w, uint32_t session, uint32_t stream, bool ok, uint64_t bytes,
+                            const char *error_name)
+{
+    DBusConnection *c = w->bus ? wr_bus_conn(w->bus) : NULL;
+    if (!c)
+        return;
+    char path[128];
+    wr_bus_session_path(session, path, sizeof path);
+    const char *p = path;
+    dbus_uint32_t id = stream;
+    dbus_bool_t good = ok;
+    dbus_uint64_t n = bytes;
+    DBusMessage *m = dbus_message_new_signal(WR_BUS_ROOT, WR_BUS_IFACE_BACKUP, "FileStreamFinished");
+    DBusMessageIter it;
+    bool built = m != NULL;
+    if (built) {
+        dbus_message_iter_init_append(m, &it);
+        built = dbus_message_iter_append_basic(&it, DBUS_TYPE_OBJECT_PATH, &p) &&
+                dbus_message_iter_append_basic(&it, DBUS_TYPE_UINT32, &id) &&
+                dbus_message_iter_append_basic(&it, DBUS_TYPE_BOOLEAN, &good) &&
+                dbus_message_iter_append_basic(&it, DBUS_TYPE_UINT64, &n) && wr_bus_append_str(&it, error_name);
+    }
+    if (built)
+        wr_bus_send(c, m);
+    else if (m)
+        dbus_message_unref(m);
+    dbus_connection_unref(c);
+}
+
 static void session_changed(struct wr_bus *b, DBusConnection *c, const struct jetsnap_event *ev)
 {
     char path[128];
@@ -310,5 +339,7 @@ static DBusMessage *writer_signal(const char *member)
 
 static bool is_end(const char *state)
 {
-    return !strcmp(state, "completed") || !strcmp(state, "aborted") || !strcmp(state, "failed-at-freeze");
+    /* "failed" ends a streaming backup's session; a freeze session fails as "failed-at-freeze". */
+    return !strcmp(state, "completed") || !strcmp(state, "aborted") || !strcmp(state, "failed-at-freeze") ||
+           !strcmp(state, "failed");
 }

@@ -16,7 +16,6 @@ static int owned_session(jetsnap_writer *w, const char *owner, uint32_t id, stru
                          struct jetsnap_error *err);
 static int check_owner(const struct wr_session *s, const char *owner, struct jetsnap_error *err);
 static int owner_ok(const char *owner, struct jetsnap_error *err);
-static int parse_type(const char *t, enum wr_backup_type *pt);
 static JET_GRBIT type_grbits(enum wr_backup_type t);
 static int select_instances(jetsnap_writer *w, const char *const *names, size_t n, size_t **psel, size_t *pn,
                             struct jetsnap_error *err);
@@ -36,7 +35,7 @@ int wr_prepare(jetsnap_writer *w, const char *owner, const char *backup_type, co
     enum wr_backup_type type;
     if (!w || !psession || (n && !instances) || owner_ok(owner, err) != JETSNAP_OK)
         return wr_fail(err, JETSNAP_E_INVALID_ARGS, 0, "prepare needs a writer, an owner and a session pointer");
-    if (!backup_type || parse_type(backup_type, &type) != 0)
+    if (!backup_type || wr_parse_backup_type(backup_type, &type) != 0)
         return wr_fail(err, JETSNAP_E_NOT_SUPPORTED, 0,
                        "backup type '%.64s' is not one of full, incremental, differential, copy",
                        backup_type ? backup_type : "");
@@ -351,6 +350,7 @@ int wr_release_owner(jetsnap_writer *w, const char *owner, const char *reason)
     if (w->cur && !strcmp(w->cur->owner, owner))
         wr_end_all(w, reason && *reason ? reason : "owner-vanished");
     wr_unlock_flush(w);
+    wr_xb_release_owner(w, owner, reason && *reason ? reason : "owner-vanished");
     return JETSNAP_OK;
 }
 
@@ -588,7 +588,16 @@ static int owner_ok(const char *owner, struct jetsnap_error *err)
     return owner && *owner && strlen(owner) <= WR_OWNER_MAX ? JETSNAP_OK : JETSNAP_E_INVALID_ARGS;
 }
 
-static int parse_type(const char *t, enum wr_backup_type *pt)
+bool wr_freeze_holds(jetsnap_writer *w, size_t i)
+{
+    const struct wr_session *s = w->cur;
+    for (size_t k = 0; s && k < s->n_sel; k++)
+        if (s->sel[k] == i)
+            return true;
+    return false;
+}
+
+int wr_parse_backup_type(const char *t, enum wr_backup_type *pt)
 {
     static const char *const names[] = {"full", "incremental", "differential", "copy"};
     for (int i = 0; i < 4; i++)
@@ -622,9 +631,18 @@ static int select_instances(jetsnap_writer *w, const char *const *names, size_t 
         return wr_fail(err, JETSNAP_E_NO_MEMORY, 0, "out of memory");
     size_t k = 0;
     if (n == 0) {
-        for (size_t i = 0; i < w->n_inst; i++)
+        for (size_t i = 0; i < w->n_inst; i++) {
+            if (w->inst[i].xb_session) {
+                /* "Every instance" must not silently mean "every one not being streamed". */
+                free(sel);
+                return wr_fail(err, JETSNAP_E_RETRYABLE, 0,
+                               "instance %s is being streamed by backup session %u; a freeze and a "
+                               "streaming backup of one instance exclude each other",
+                               w->inst[i].name, w->inst[i].xb_session);
+            }
             if (w->inst[i].state == WR_IS_RUNNING)
                 sel[k++] = i;
+        }
         if (k == 0) {
             free(sel);
             return wr_fail(err, JETSNAP_E_RETRYABLE, 0, "no instance of this writer is running");
@@ -644,6 +662,13 @@ static int select_instances(jetsnap_writer *w, const char *const *names, size_t 
             dup |= sel[d] == i;
         if (dup)
             continue;
+        if (w->inst[i].xb_session) {
+            free(sel);
+            return wr_fail(err, JETSNAP_E_RETRYABLE, 0,
+                           "instance %s is being streamed by backup session %u; a freeze and a streaming "
+                           "backup of one instance exclude each other",
+                           w->inst[i].name, w->inst[i].xb_session);
+        }
         if (w->inst[i].state != WR_IS_RUNNING) {
             free(sel);
             return wr_fail(err, JETSNAP_E_RETRYABLE, w->inst[i].last_error, "instance %s is %s%s%s", w->inst[i].name,
@@ -664,9 +689,18 @@ int wr_session_get(jetsnap_writer *w, uint32_t id, struct wr_session_view *v)
     bool ended;
     const struct wr_session *s = find_session(w, id, &ended);
     int rc = JETSNAP_OK;
-    if (!s)
-        rc = JETSNAP_E_UNKNOWN_SESSION;
-    else if (!(v->instances = calloc(s->n_sel ? s->n_sel : 1, sizeof *v->instances)))
+    if (!s) {
+        /* A streaming backup's session, or none. */
+        v->instances = calloc(1, sizeof *v->instances);
+        rc = !v->instances ? JETSNAP_E_NO_MEMORY : wr_xb_view(w, id, v) ? JETSNAP_OK : JETSNAP_E_UNKNOWN_SESSION;
+        if (rc != JETSNAP_OK) {
+            free(v->instances);
+            v->instances = NULL;
+        }
+        pthread_mutex_unlock(&w->mu);
+        return rc;
+    }
+    if (!(v->instances = calloc(s->n_sel ? s->n_sel : 1, sizeof *v->instances)))
         rc = JETSNAP_E_NO_MEMORY;
     if (rc == JETSNAP_OK) {
         v->id = s->id;
@@ -695,6 +729,7 @@ size_t wr_session_ids(jetsnap_writer *w, uint32_t *ids, size_t max)
         if (s && !s->orphan)
             ids[n++] = s->id;
     }
+    n += wr_xb_ids(w, ids + n, max - n);
     pthread_mutex_unlock(&w->mu);
     return n;
 }

@@ -18,13 +18,18 @@
 #define JETSNAP_WR_WRITER_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "conf.h"
 #include "jetsnap-plugin.h"
 #include "loader-int.h"
 
 #define WR_OWNER_MAX 255
+/* Codes of the D-Bus side only (not in jetsnap-plugin.h): wr_error_name maps them. */
+#define WR_E_ACCESS_DENIED (-101) /* org.freedesktop.DBus.Error.AccessDenied */
+#define WR_E_LIMITS (-102)        /* org.freedesktop.DBus.Error.LimitsExceeded */
 #define WR_ENDED_KEEP 16
 
 enum wr_inst_state { WR_IS_RUNNING, WR_IS_QUIESCING, WR_IS_FROZEN, WR_IS_STOPPED, WR_IS_FAILED };
@@ -36,6 +41,9 @@ struct wr_inst {
     JET_ERR last_error;
     char message[256];
     uint64_t frozen_since; /* CLOCK_MONOTONIC µs, 0 if not frozen */
+    uint32_t xb_session;   /* the streaming backup session holding it, 0 if none */
+    uint32_t xb_trunc_gen; /* last generation of its last valid full or incremental streaming
+                              backup through this writer: TruncateLogs' limit (0: none) */
 };
 
 /* One instance as it is now (wr_inst_get): a copy, so no lock is held while it is used. */
@@ -121,6 +129,9 @@ struct jetsnap_writer {
     uint64_t ticket_next, ticket_serving; /* delivery order across threads (wr_unlock_flush) */
 
     struct wr_bus *bus;    /* the D-Bus side (bus-int.h), or NULL with JETSNAP_BUS_NONE */
+
+    struct wr_xsess *xb;   /* streaming backup sessions (xbackup.c), newest first */
+    bool xb_stopping;      /* closing: no new streaming backup */
 };
 
 /* writer.c */
@@ -167,6 +178,9 @@ void wr_bus_stop(jetsnap_writer *w);
 void wr_bus_event(jetsnap_writer *w, const struct jetsnap_event *ev);
 int wr_bus_fd(jetsnap_writer *w);
 int wr_bus_dispatch(jetsnap_writer *w);
+/* FileStreamFinished, from a producer thread (nothing without a bus). */
+void wr_bus_stream_finished(jetsnap_writer *w, uint32_t session, uint32_t stream, bool ok, uint64_t bytes,
+                            const char *error_name);
 
 /* session.c */
 /* A copy of what session id is now, current or kept after its end. JETSNAP_OK, UNKNOWN_SESSION or
@@ -185,10 +199,166 @@ int wr_backup_complete(jetsnap_writer *w, const char *owner, uint32_t session, i
 int wr_abort(jetsnap_writer *w, const char *owner, uint32_t session, const char *reason,
              struct jetsnap_error *err);
 int wr_release_owner(jetsnap_writer *w, const char *owner, const char *reason);
+/* "full", ... to its enum: 0, or -1 for anything else. */
+int wr_parse_backup_type(const char *t, enum wr_backup_type *pt);
+/* Under mu: does the unfinished freeze session select instance i? */
+bool wr_freeze_holds(jetsnap_writer *w, size_t i);
 /* Under mu, for close: end the current session (thawing first), reason "shutdown". */
 void wr_end_all(jetsnap_writer *w, const char *reason);
 /* The timer thread: ends a freeze that outlives its deadline. */
 void *wr_timer_main(void *arg);
+
+/* xbackup.c: streaming backups (docs/writer.md, "Streaming backups"). One session per instance;
+ * every call but the views needs the session's owner. Errors as wr_fail, with the D-Bus-only
+ * WR_E_ACCESS_DENIED (a path outside the set) and WR_E_LIMITS (stream_max streams running). */
+enum wr_xb_state { WR_XB_STREAMING, WR_XB_COMPLETED, WR_XB_FAILED, WR_XB_ABORTED };
+
+struct wr_xfile {
+    char *path;         /* as the engine names it */
+    char name[256];     /* unique in the set */
+    bool is_log;
+    uint32_t gen;       /* logs */
+    uint64_t size;      /* stream bytes; exact for logs, and for a database once opened */
+    bool size_exact;
+    uint64_t mtime_usec;
+    uint32_t mode;
+    bool opened;        /* a stream of it was started (a database can be read once per backup) */
+    bool streamed;      /* read to its end by a stream that succeeded */
+};
+
+struct wr_xstream {
+    uint32_t id;
+    struct wr_xsess *s;
+    size_t file;        /* index into s->files */
+    JET_HANDLE h;
+    int wfd;            /* the producer's end; -1 once closed (under mu) */
+    bool zstd;
+    int level;
+    unsigned workers;
+    void *z;            /* ZSTD_CCtx */
+    uint64_t expected;  /* uncompressed bytes, from JetOpenFileInstance */
+    atomic_bool cancel; /* cut by EndBackup(false), the owner leaving, or close */
+    bool done, joined;  /* under mu / the ending thread */
+    pthread_t thread;
+    _Atomic uint64_t bytes_read, bytes_written;
+    uint32_t crc;       /* CRC-32C of the uncompressed bytes, once done */
+    char error_name[64];
+};
+
+struct wr_xsess {
+    jetsnap_writer *w;
+    uint32_t id;
+    char owner[WR_OWNER_MAX + 1];
+    size_t inst;        /* index into w->inst */
+    enum wr_backup_type type;
+    enum wr_xb_state state;
+    unsigned refs;      /* the list's reference plus one per call using it (under mu) */
+    pthread_mutex_t op; /* one control call at a time; taken before mu */
+    struct wr_xfile *files;
+    size_t n_files;
+    bool range_fixed;
+    uint32_t gen_low, gen_high;
+    char log_base[16];
+    uint32_t page_size;
+    struct wr_xstream **streams;
+    size_t n_streams, cap_streams;
+    unsigned running;
+    uint32_t last_stream;
+    uint64_t start_usec, stop_usec; /* CLOCK_REALTIME */
+    char label[256];
+    JET_ERR end_err;
+    char end_reason[64];
+    struct wr_xsess *next;
+};
+
+struct wr_xb_start {
+    uint64_t start_usec;
+    uint32_t page_size;
+    char log_base[16];
+    const char *backup_type;
+};
+
+/* One file as ListFiles and GetLogInfo give it (a copy; wr_xb_files_free). */
+struct wr_xb_file {
+    char *path;
+    char name[256];
+    const char *kind; /* "data" or "log" */
+    uint64_t size, mtime_usec;
+    uint32_t mode, gen;
+    bool streamed, size_exact;
+};
+
+struct wr_xb_log_info {
+    uint32_t gen_low, gen_high;
+    char log_base[16];
+    struct wr_xb_file *files; /* the whole set (the caller picks the logs) */
+    size_t n_files;
+};
+
+struct wr_xb_open_opts {
+    const char *compression; /* NULL: the config's */
+    bool has_level, has_workers;
+    int level;
+    unsigned workers;
+};
+
+struct wr_xb_open_info {
+    uint32_t stream_id;
+    char name[256];
+    const char *kind;
+    uint64_t expected;
+    bool zstd;
+    int level;
+};
+
+struct wr_xb_result {
+    bool complete;
+    uint64_t bytes_read, bytes_written;
+    char checksum[32];
+    char error_name[64];
+};
+
+struct wr_xb_stop {
+    bool valid;
+    char error_name[64];
+    char message[256];
+    const char *recorded_as, *backup_type, *instance;
+    uint32_t gen_low, gen_high;
+    uint64_t start_usec, stop_usec;
+    char label[256];
+};
+
+const char *wr_xb_state_name(enum wr_xb_state s);
+int wr_xb_begin(jetsnap_writer *w, const char *owner, const char *instance, const char *type, const char *label,
+                uint32_t *psession, struct wr_xb_start *info, struct jetsnap_error *err);
+/* The set as it is now: the databases, and the logs once the range is fixed (which this call does
+ * when no database is left to stream). */
+int wr_xb_list(jetsnap_writer *w, const char *owner, uint32_t id, struct wr_xb_file **pf, size_t *pn,
+               struct jetsnap_error *err);
+void wr_xb_files_free(struct wr_xb_file *f, size_t n);
+int wr_xb_log_info(jetsnap_writer *w, const char *owner, uint32_t id, struct wr_xb_log_info *li,
+                   struct jetsnap_error *err);
+/* Start a stream of path (path_len bytes, from the caller's ay); *pfd gets the read end, which
+ * the caller owns. */
+int wr_xb_open(jetsnap_writer *w, const char *owner, uint32_t id, const char *path, size_t path_len,
+               const struct wr_xb_open_opts *o, int *pfd, struct wr_xb_open_info *info, struct jetsnap_error *err);
+int wr_xb_result(jetsnap_writer *w, const char *owner, uint32_t id, uint32_t stream, struct wr_xb_result *r,
+                 struct jetsnap_error *err);
+/* End the backup (again: the stop info of the first end). */
+int wr_xb_end(jetsnap_writer *w, const char *owner, uint32_t id, bool success, struct wr_xb_stop *stop,
+              struct jetsnap_error *err);
+/* Delete the logs the instance's last valid full or incremental streaming backup made unnecessary,
+ * up to generation up_to (0: as far as it allows); *pfirst gets the first generation kept. */
+int wr_xb_truncate(jetsnap_writer *w, const char *instance, uint32_t up_to, uint32_t *pfirst,
+                   struct jetsnap_error *err);
+void wr_xb_release_owner(jetsnap_writer *w, const char *owner, const char *reason);
+void wr_xb_close_all(jetsnap_writer *w);
+void wr_xb_free_all(jetsnap_writer *w);
+/* Under mu: the session view of streaming session id (v->instances has room for one); false if
+ * there is none. */
+bool wr_xb_view(jetsnap_writer *w, uint32_t id, struct wr_session_view *v);
+/* Under mu: streaming session ids, live ones first. */
+size_t wr_xb_ids(jetsnap_writer *w, uint32_t *ids, size_t max);
 
 /* Event ids of the writer's log lines (stable; docs/writer.md, "Events"); the loader's are 1001-1005. */
 enum wr_writer_event {
@@ -202,6 +372,10 @@ enum wr_writer_event {
     WR_EV_THAW_FAILED = 1108,
     WR_EV_ADOPT_MISSING = 1109,
     WR_EV_BUS = 1110, /* the bus connection: serving, lost, reconnected, name lost, allow_users */
+    WR_EV_STREAM_BEGIN = 1111,
+    WR_EV_STREAM_END = 1112,
+    WR_EV_STREAM_FAILED = 1113,
+    WR_EV_TRUNCATED = 1114,
 };
 
 #endif /* JETSNAP_WR_WRITER_INT_H */

@@ -73,6 +73,8 @@ void wr_close(jetsnap_writer *w)
 {
     if (!w)
         return;
+    /* Streaming backups first: their producers read instances the close will end. */
+    wr_xb_close_all(w);
     pthread_mutex_lock(&w->mu);
     w->stopping = true;
     wr_end_all(w, "shutdown");
@@ -188,6 +190,10 @@ const char *wr_error_name(int code)
         return "org.freedesktop.DBus.Error.InvalidArgs";
     case JETSNAP_E_NO_MEMORY:
         return "org.freedesktop.DBus.Error.NoMemory";
+    case WR_E_ACCESS_DENIED:
+        return "org.freedesktop.DBus.Error.AccessDenied";
+    case WR_E_LIMITS:
+        return "org.freedesktop.DBus.Error.LimitsExceeded";
     default:
         return NULL;
     }
@@ -483,6 +489,8 @@ static int find_adopted(jetsnap_writer *w, struct jetsnap_error *err)
 static void writer_free(jetsnap_writer *w)
 {
     wr_bus_stop(w);
+    wr_xb_close_all(w); /* a failed open may have streamed nothing; a close has ended them already */
+    wr_xb_free_all(w);
     if (w->loaded)
         wr_unload(w->loaded, loader_log, w);
     for (size_t i = 0; i < w->n_inst; i++)
