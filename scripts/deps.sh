@@ -8,6 +8,7 @@ PACKAGES=(
   build-essential pkg-config meson ninja-build   # build
   check                                          # unit tests (Check)
   libinih-dev libzstd-dev libdbus-1-dev          # conf/, backup streams, D-Bus writer
+  zstd                                           # tests: a zstd stream must decompress with the CLI
   dbus-daemon dbus-bin                           # private bus for integration tests
   libjson-c-dev                                  # jetsnapctl --json, backup manifests
   libarchive-dev zstd                            # jetsnapctl backup --output - (tar); zstd CLI in tests

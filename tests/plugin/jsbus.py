@@ -78,10 +78,12 @@ class Env:
         self.acks = os.path.join(self.dir, "acks")
         return self.conf
 
-    def start_app(self, load=False, loop="thread", expect_ready=True):
+    def start_app(self, load=False, loop="thread", expect_ready=True, value_size=None):
         args = [APP, "--config", self.conf, "--address", self.address, "--create", "--loop", loop]
         if load:
             args += ["--load", "--acks", self.acks]
+        if value_size:
+            args += ["--value-size", str(value_size)]
         self.app_err = open(os.path.join(self.dir, "app.err"), "w+")
         self.app = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.app_err, text=True)
         if expect_ready:
