@@ -10,7 +10,8 @@ PACKAGES=(
   libinih-dev libzstd-dev libdbus-1-dev          # conf/, backup streams, D-Bus writer
   zstd                                           # tests: a zstd stream must decompress with the CLI
   dbus-daemon dbus-bin                           # private bus for integration tests
-  libjson-c-dev                                  # jetsnapctl --json
+  libjson-c-dev                                  # jetsnapctl --json, backup manifests
+  libarchive-dev                                 # jetsnapctl backup --output - (tar streams)
   systemd libglib2.0-bin python3-dbus util-linux # real D-Bus clients in tests: busctl, gdbus, dbus-python; setpriv
   python3-gi                                     # GLib's main loop for dbus-python clients that wait for signals
   libsqlite3-dev sqlite3                         # benchmark baseline

@@ -7,6 +7,13 @@
  * freeze and thaw commands), ctl-holder.c (the process that owns a two-phase freeze), ctl-bus.c
  * (connecting, calls, replies, errors and the exit codes they map to).
  *
+ * Streaming backups (docs/jetsnapctl.md, "backup", "verify", "restore"): ctl-backup.c (the
+ * ExternalBackup client loop), ctl-backup-stream.c (one file from its fd into the destination),
+ * ctl-dest.c (the destination: a directory, or a tar stream on stdout through libarchive),
+ * ctl-fwrite.c (writing one file with paced writeback), ctl-manifest.c (backup_manifest with
+ * json-c), ctl-unpack.c (zstd decompression and CRC-32C of a stored file), ctl-progress.c (the progress line), ctl-verify.c, ctl-restore.c (through libjet), ctl-time.c
+ * (--until TIME), ctl-errname.c (errno and JET_err names).
+ *
  * Everything is single-threaded and uses blocking libdbus calls. The holder is forked before any
  * bus connection exists: libdbus connections do not survive a fork.
  */
@@ -29,11 +36,17 @@
 #define CTL_EXIT_THAW 7       /* thaw or completion failed otherwise: discard the snapshot */
 #define CTL_EXIT_NOTHING 8    /* thaw: nothing is frozen (a second thaw, or never frozen) */
 #define CTL_EXIT_NOT_HOLDER 9 /* thaw: the freeze belongs to a coordinator that is no holder */
+#define CTL_EXIT_BACKUP 10    /* backup: the writer refused or failed it; ended invalid, nothing truncated */
+#define CTL_EXIT_DEST 11      /* backup: the destination could not be written; ended invalid */
+#define CTL_EXIT_TRUNCATE 12  /* backup: valid and stored, but TruncateLogs failed */
+#define CTL_EXIT_DAMAGED 13   /* verify, restore: a backup set is damaged, missing or not a chain */
+#define CTL_EXIT_RESTORE 14   /* restore: writing the files or the engine's restore failed */
 
 #define CTL_DEFAULT_BUS_NAME "org.jetsnap.Writer1"
 #define CTL_ROOT "/org/jetsnap/Writer1"
 #define CTL_IFACE_WRITER "org.jetsnap.Writer1.Writer"
 #define CTL_IFACE_SESSION "org.jetsnap.Writer1.Session"
+#define CTL_IFACE_BACKUP "org.jetsnap.Writer1.ExternalBackup"
 #define CTL_ERR_PREFIX "org.jetsnap.Writer1.Error."
 #define CTL_ERR_TIMEOUT CTL_ERR_PREFIX "Timeout"
 #define CTL_HOLDER_PATH CTL_ROOT "/Holder"
@@ -56,6 +69,21 @@ struct ctl_opts {
     bool abort;              /* thaw --abort */
     const char *session_path; /* thaw SESSION: the path freeze printed, or NULL */
     char **command;           /* snapshot: COMMAND [ARG]..., NULL-terminated */
+    /* backup */
+    const char *output;       /* a directory, or "-": a tar stream on stdout */
+    const char *base;         /* --base: the backup an incremental or differential builds on */
+    const char *label;
+    bool zstd;                /* --compress zstd[:LEVEL] */
+    int zstd_level;           /* 0: the writer's default */
+    enum { CTL_PROGRESS_AUTO, CTL_PROGRESS_ALWAYS, CTL_PROGRESS_NEVER } progress;
+    /* verify DIR; restore --from DIR... */
+    const char **from;
+    size_t n_from;
+    const char *to;           /* restore --to */
+    const char **maps;        /* restore --map OLD=NEW */
+    size_t n_maps;
+    uint64_t until_usec;      /* restore --until: 0 none */
+    uint32_t until_gen;       /* restore --until-generation: 0 none */
 };
 
 /* (instance, state, message): one instance's outcome, pointing into the reply it came from. */
@@ -146,5 +174,153 @@ void ctl_print_result_messages(const struct ctl_result *r, size_t n);
 /* "a, b, c" of the results' instances, cut with "..." to fit cap. */
 void ctl_join_instances(const struct ctl_result *r, size_t n, char *out, size_t cap);
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* --- streaming backups -------------------------------------------------------------------- */
+
+#define CTL_MANIFEST_NAME "backup_manifest"
+#define CTL_MANIFEST_VERSION 1
+/* Reads from a stream and writes to a destination go through buffers of this size, page
+ * aligned (ctl_fw may be asked to write them with O_DIRECT-like alignment). */
+#define CTL_IO_BUF (1u << 20)
+/* Paced writeback: start writing every CTL_WB_CHUNK bytes, wait for the chunk before. */
+#define CTL_WB_CHUNK (8u << 20)
+
+/* ctl-backup.c, ctl-verify.c, ctl-restore.c: the commands; each returns the exit code. */
+int ctl_backup(const struct ctl_opts *o);
+int ctl_verify(const struct ctl_opts *o);
+int ctl_restore(const struct ctl_opts *o);
+
+/* One file of a backup set, as the manifest records it. */
+struct ctl_mfile {
+    char *name;      /* plain file name in the set ("db.edb", "edb00003.log") */
+    char *path;      /* the path the instance knew it by (the restore map's original path) */
+    char *stored_as; /* its file in the backup directory ("db.edb.zst" when compressed) */
+    bool log;        /* kind log, else data */
+    uint32_t generation; /* logs */
+    uint64_t size;   /* uncompressed bytes */
+    uint64_t stored_size;
+    bool zstd;
+    uint32_t crc;    /* CRC-32C of the uncompressed bytes */
+};
+
+/* A backup_manifest (ctl-manifest.c). Strings are malloc'd and freed by ctl_manifest_free. */
+struct ctl_manifest {
+    int version;
+    char *bus_name, *writer_id, *instance, *type, *label, *log_base_name;
+    uint64_t start_usec, stop_usec;
+    uint32_t first_gen, last_gen;
+    uint32_t page_size;
+    bool has_base; /* the backup it builds on */
+    char *base_label, *base_type, *base_checksum;
+    uint64_t base_start_usec;
+    uint32_t base_last_gen;
+    struct ctl_mfile *files;
+    size_t n_files;
+    char *checksum; /* "crc32c:xxxxxxxx" of the manifest's text before its checksum line */
+};
+
+/* Write DIR's manifest text (with its checksum, set in m->checksum) into a malloc'd string. */
+char *ctl_manifest_format(struct ctl_manifest *m);
+/* Read and check the manifest at path: its checksum, its fields. false with a sentence in err. */
+bool ctl_manifest_load(const char *path, struct ctl_manifest *m, char *err, size_t n);
+/* Parse manifest text (len bytes); as ctl_manifest_load. */
+bool ctl_manifest_parse(const char *text, size_t len, const char *what, struct ctl_manifest *m, char *err,
+                        size_t n);
+struct ctl_mfile *ctl_manifest_add(struct ctl_manifest *m);
+void ctl_manifest_free(struct ctl_manifest *m);
+/* "crc32c:%08x" */
+void ctl_crc_format(uint32_t crc, char out[16]);
+
+/* ctl-fwrite.c: one destination file, written in large chunks with paced writeback
+ * (sync_file_range: start writing each CTL_WB_CHUNK, wait for the one before) so that a big
+ * backup neither fills the page cache nor stalls at the final fdatasync. */
+struct ctl_fw {
+    int fd;
+    char path[4096];
+    uint64_t off, started, waited;
+};
+/* Create path (O_EXCL: never over an existing file). false with a sentence naming path in err. */
+bool ctl_fw_open(struct ctl_fw *f, const char *path, char *err, size_t n);
+bool ctl_fw_write(struct ctl_fw *f, const void *buf, size_t len, char *err, size_t n);
+/* fdatasync and close. */
+bool ctl_fw_close(struct ctl_fw *f, char *err, size_t n);
+/* Close and unlink (a failed file). */
+void ctl_fw_abort(struct ctl_fw *f);
+/* fsync a directory (after its entries were created). */
+bool ctl_fsync_dir(const char *dir, char *err, size_t n);
+
+/* ctl-dest.c: where a backup goes: a directory (created; empty or missing) or "-", a tar stream on
+ * stdout (pax, written by libarchive) holding the same files and manifest. */
+struct ctl_dest;
+struct ctl_dest *ctl_dest_open(const char *output, char *err, size_t n);
+/* Start a file of the set; size is its exact stored size, or -1 when it is not known in advance
+ * (a compressed stream: the tar writer spools it to a temporary file first). */
+bool ctl_dest_begin(struct ctl_dest *d, const char *name, int64_t size, char *err, size_t n);
+bool ctl_dest_write(struct ctl_dest *d, const void *buf, size_t len, char *err, size_t n);
+bool ctl_dest_end(struct ctl_dest *d, char *err, size_t n);
+/* Write the manifest (last) and make everything durable: fsync the directory, or close the tar. */
+bool ctl_dest_finish(struct ctl_dest *d, const char *manifest, char *err, size_t n);
+/* Free; with remove, delete what was written (a failed backup leaves nothing that looks usable). */
+void ctl_dest_close(struct ctl_dest *d, bool remove);
+bool ctl_dest_is_tar(const struct ctl_dest *d);
+
+/* ctl-unpack.c: the bytes of a stored file as they come (zstd or not): counts the uncompressed
+ * bytes, computes their CRC-32C and hands them to an optional sink. */
+typedef bool ctl_sink_fn(void *ctx, const void *buf, size_t len, char *err, size_t n);
+struct ctl_unpack {
+    void *dctx; /* ZSTD_DCtx, when zstd */
+    void *out;
+    bool frame_open;
+    uint32_t crc;
+    uint64_t size;
+    ctl_sink_fn *sink;
+    void *sink_ctx;
+};
+bool ctl_unpack_init(struct ctl_unpack *u, bool zstd, ctl_sink_fn *sink, void *ctx, char *err, size_t n);
+bool ctl_unpack_feed(struct ctl_unpack *u, const void *buf, size_t len, char *err, size_t n);
+/* The stream ended: a zstd frame must be complete. */
+bool ctl_unpack_end(struct ctl_unpack *u, char *err, size_t n);
+void ctl_unpack_free(struct ctl_unpack *u);
+
+/* ctl-backup-stream.c: one file of a backup from the writer's fd into the destination. */
+struct ctl_stream_result {
+    uint64_t uncompressed, stored;
+    uint32_t crc;
+};
+/* Read fd to EOF into d (name stored_as, stored size expected or -1), decompressing a zstd
+ * stream on the side for the checksum; calls progress with each chunk's stored bytes. */
+bool ctl_stream_file(int fd, struct ctl_dest *d, const char *stored_as, int64_t expected, bool zstd,
+                     void (*progress)(void *ctx, uint64_t bytes), void *pctx, struct ctl_stream_result *r,
+                     bool *dest_failed, char *err, size_t n);
+
+/* ctl-progress.c: "12.3 MiB of 40.0 MiB  85.1 MB/s  ETA 0:03" on stderr, redrawn at most 5 times
+ * a second; only when enabled (a terminal with --progress=auto, or always). */
+struct ctl_progress {
+    bool on;
+    uint64_t done, total, t0_usec, last_usec;
+};
+void ctl_progress_init(struct ctl_progress *p, int mode);
+void ctl_progress_add(struct ctl_progress *p, uint64_t bytes);
+/* Erase the line (before any other message, and at the end). */
+void ctl_progress_clear(struct ctl_progress *p);
+uint64_t ctl_now_usec(void);
+uint64_t ctl_mono_usec(void);
+
+/* ctl-verify.c: check one backup directory (manifest checksum, every file's presence, size and
+ * CRC-32C, no stray files); prints each problem naming the file. The manifest stays in m for the
+ * caller (restore). Returns CTL_EXIT_OK or CTL_EXIT_DAMAGED. */
+int ctl_verify_set(const char *dir, struct ctl_manifest *m, bool quiet_ok);
+
+/* ctl-time.c: --until TIME: RFC 3339 ("2024-05-01T12:00:00.250+02:00"), "YYYY-MM-DD HH:MM:SS[.frac]"
+ * (local time), or @EPOCH[.USEC]; false if it is none of these. */
+bool ctl_parse_time(const char *s, uint64_t *usec);
+/* "2024-05-01T10:00:00.250000Z" */
+void ctl_format_time(uint64_t usec, char *out, size_t n);
+
+/* ctl-errname.c */
+/* "ENOSPC" for errno values (strerrorname_np), or the number. */
+const char *ctl_errno_name(int e, char *buf, size_t n);
+/* "JET_errFileNotFound (-1811)" for a JET_err number (libjet's JET_paramErrorToString). */
+const char *ctl_jet_err_name(long e, char *buf, size_t n);
 
 #endif /* JETSNAP_CTL_INT_H */

@@ -24,6 +24,16 @@ enum {
     OPT_TYPE,
     OPT_INSTANCE,
     OPT_ABORT,
+    OPT_OUTPUT,
+    OPT_BASE,
+    OPT_COMPRESS,
+    OPT_PROGRESS,
+    OPT_LABEL,
+    OPT_FROM,
+    OPT_TO,
+    OPT_MAP,
+    OPT_UNTIL,
+    OPT_UNTIL_GEN,
 };
 
 /* parse_command's answers besides an exit code: go on with the command, or --help was printed. */
@@ -48,6 +58,11 @@ static const char usage_global[] =
     "                                          freeze, run COMMAND, thaw, complete\n"
     "  freeze [--type T] [--instance N]...     freeze and return, leaving a holder process\n"
     "  thaw [--abort] [SESSION]                thaw what freeze froze\n"
+    "  backup --instance N --type T --output DIR|- [--base DIR] [--compress none|zstd[:L]]\n"
+    "                                          stream a backup of one instance, with a manifest\n"
+    "  verify DIR                              check a backup against its manifest\n"
+    "  restore --from DIR [--from DIR]... --to DIR [--map OLD=NEW]... [--until-generation N]\n"
+    "                                          restore a chain of backups through the engine\n"
     "\n"
     "Global options (before or after the command):\n"
     "  --system            the system bus (default)\n"
@@ -60,7 +75,10 @@ static const char usage_global[] =
     "Exit codes: 0 done, 1 other failure, 2 usage, 3 writer unreachable, 4 nothing frozen\n"
     "(prepare or freeze refused), 5 COMMAND failed, 6 the freeze ended before thaw (discard the\n"
     "snapshot), 7 thaw or completion failed, 8 nothing to thaw, 9 the freeze is not a holder's,\n"
-    "128+N ended by signal N. See docs/jetsnapctl.md.\n";
+    "10 the backup failed or was refused (ended invalid, nothing truncated), 11 the backup's\n"
+    "destination could not be written, 12 backup stored but TruncateLogs failed, 13 a backup set\n"
+    "is damaged or not a chain (verify, restore), 14 restore failed, 128+N ended by signal N.\n"
+    "See docs/jetsnapctl.md.\n";
 
 static const char usage_status[] =
     "Usage: jetsnapctl status [--json]\n"
@@ -105,6 +123,56 @@ static const char usage_thaw[] =
     "Exit codes: 0 thawed, 3 writer unreachable, 6 the freeze ended before thaw (discard the\n"
     "snapshot), 7 thaw or completion failed, 8 nothing is frozen, 9 the freeze is not a holder's.\n";
 
+static const char usage_backup[] =
+    "Usage: jetsnapctl backup --instance NAME --type TYPE --output DIR|- [--base DIR]\n"
+    "                         [--compress none|zstd[:LEVEL]] [--label TEXT]\n"
+    "                         [--progress=auto|always|never] [--json]\n"
+    "\n"
+    "Streams every file of a backup of one instance through the writer (ExternalBackup) into DIR\n"
+    "(created; must be empty or missing), with DIR/backup_manifest describing it, then ends the\n"
+    "backup and, for full and incremental, truncates the logs it made unnecessary. '--output -'\n"
+    "writes the same files and manifest as one tar stream on stdout.\n"
+    "\n"
+    "  --type TYPE         full, incremental, copy or differential\n"
+    "  --base DIR          incremental, differential: the previous backup of the chain\n"
+    "  --compress C        none (default) or zstd, zstd:LEVEL (1..19): done by the writer\n"
+    "  --label TEXT        recorded in the manifest (at most 255 bytes)\n"
+    "  --progress=WHEN     a progress line on stderr: auto (on a terminal), always, never\n"
+    "  --json              a JSON summary on stdout (on stderr with --output -)\n"
+    "\n"
+    "Exit codes: 0 done, 2 usage, 3 writer unreachable, 10 the writer refused or failed the\n"
+    "backup, 11 the destination could not be written (both: the backup ended invalid, nothing\n"
+    "truncated, the files written removed), 12 stored but TruncateLogs failed, 13 --base damaged.\n";
+
+static const char usage_verify[] =
+    "Usage: jetsnapctl verify DIR\n"
+    "\n"
+    "Checks a backup made by 'jetsnapctl backup': the manifest's own checksum, every file's\n"
+    "presence, size and CRC-32C (zstd files decompressed), no file the manifest does not list, and\n"
+    "every log generation of its range. Names each bad file on stderr.\n"
+    "\n"
+    "Exit codes: 0 the backup is intact, 2 usage, 13 damaged.\n";
+
+static const char usage_restore[] =
+    "Usage: jetsnapctl restore --from FULL [--from INCREMENTAL]... --to DIR [--map OLD=NEW]...\n"
+    "                          [--until-generation N] [--json]\n"
+    "\n"
+    "Verifies every backup set and that each builds on the one before, then writes the databases\n"
+    "of the first into DIR (or, for the database whose original path is OLD, to NEW), the logs of\n"
+    "the whole chain into a scratch directory, and replays them through the engine\n"
+    "(JetExternalRestore2). The databases are then clean: attach them to any instance.\n"
+    "\n"
+    "  --until-generation N   replay the logs up to generation N only\n"
+    "  --until TIME           (needs JetExternalRestoreUntil, not in this libjet: refused)\n"
+    "  --json                 the result as JSON on stdout\n"
+    "\n"
+    "Exit codes: 0 restored, 2 usage, 13 a set is damaged or the sets are not a chain (nothing\n"
+    "written), 14 writing the files or the engine's restore failed.\n";
+
+static int run_backup(int argc, char **argv, struct ctl_opts *o);
+static int run_verify(int argc, char **argv, struct ctl_opts *o);
+static int run_restore(int argc, char **argv, struct ctl_opts *o);
+static bool add_arg(const char ***v, size_t *n, const char *s);
 static int run_status(int argc, char **argv, struct ctl_opts *o);
 static int run_snapshot(int argc, char **argv, struct ctl_opts *o);
 static int run_freeze(int argc, char **argv, struct ctl_opts *o);
@@ -140,7 +208,7 @@ int main(int argc, char **argv)
     if (bad)
         return CTL_EXIT_USAGE;
     if (optind >= argc) {
-        usage_error(NULL, "no command given (status, snapshot, freeze, thaw)");
+        usage_error(NULL, "no command given (status, snapshot, freeze, thaw, backup, verify, restore)");
         return CTL_EXIT_USAGE;
     }
     /* The command's own parse starts at its name, as getopt expects argv[0] to be. */
@@ -156,11 +224,19 @@ int main(int argc, char **argv)
         rc = run_freeze(cargc, cargv, &o);
     else if (strcmp(cmd, "thaw") == 0)
         rc = run_thaw(cargc, cargv, &o);
+    else if (strcmp(cmd, "backup") == 0)
+        rc = run_backup(cargc, cargv, &o);
+    else if (strcmp(cmd, "verify") == 0)
+        rc = run_verify(cargc, cargv, &o);
+    else if (strcmp(cmd, "restore") == 0)
+        rc = run_restore(cargc, cargv, &o);
     else {
-        usage_error(NULL, "unknown command '%s' (status, snapshot, freeze, thaw)", cmd);
+        usage_error(NULL, "unknown command '%s' (status, snapshot, freeze, thaw, backup, verify, restore)", cmd);
         rc = CTL_EXIT_USAGE;
     }
     free(o.instances);
+    free(o.from);
+    free(o.maps);
     return rc;
 }
 
@@ -223,6 +299,96 @@ static int run_thaw(int argc, char **argv, struct ctl_opts *o)
     return ctl_thaw(o);
 }
 
+static int run_backup(int argc, char **argv, struct ctl_opts *o)
+{
+    static const struct option extra[] = {
+        {"type", required_argument, NULL, OPT_TYPE},     {"instance", required_argument, NULL, OPT_INSTANCE},
+        {"output", required_argument, NULL, OPT_OUTPUT}, {"base", required_argument, NULL, OPT_BASE},
+        {"compress", required_argument, NULL, OPT_COMPRESS}, {"progress", required_argument, NULL, OPT_PROGRESS},
+        {"label", required_argument, NULL, OPT_LABEL},   {"json", no_argument, NULL, OPT_JSON},
+    };
+    o->type = NULL;
+    int rc = parse_command(argc, argv, "backup", extra, 8, usage_backup, o);
+    if (rc != PARSE_GO)
+        return rc == PARSE_HELP ? CTL_EXIT_OK : rc;
+    const char *why = NULL;
+    if (optind < argc)
+        why = "unexpected argument";
+    else if (o->n_instances != 1)
+        why = "name exactly one --instance";
+    else if (!o->type || (strcmp(o->type, "full") && strcmp(o->type, "incremental") && strcmp(o->type, "copy") &&
+                          strcmp(o->type, "differential")))
+        why = "--type wants full, incremental, copy or differential";
+    else if (!o->output || !o->output[0])
+        why = "--output DIR (or - for a tar stream on stdout) is required";
+    else if (!o->base && (!strcmp(o->type, "incremental") || !strcmp(o->type, "differential")))
+        why = "an incremental or differential backup needs --base DIR, the previous backup of its chain";
+    else if (o->base && (!strcmp(o->type, "full") || !strcmp(o->type, "copy")))
+        why = "a full or copy backup builds on nothing: no --base";
+    else if (o->label && (strlen(o->label) > 255 || !dbus_validate_utf8(o->label, NULL)))
+        why = "--label wants at most 255 bytes of UTF-8";
+    if (why) {
+        usage_error("backup", "%s%s%s", why, optind < argc ? " " : "", optind < argc ? argv[optind] : "");
+        return CTL_EXIT_USAGE;
+    }
+    return ctl_backup(o);
+}
+
+static int run_verify(int argc, char **argv, struct ctl_opts *o)
+{
+    int rc = parse_command(argc, argv, "verify", NULL, 0, usage_verify, o);
+    if (rc != PARSE_GO)
+        return rc == PARSE_HELP ? CTL_EXIT_OK : rc;
+    if (optind + 1 != argc) {
+        usage_error("verify", "name one backup directory");
+        return CTL_EXIT_USAGE;
+    }
+    if (!add_arg(&o->from, &o->n_from, argv[optind]))
+        return CTL_EXIT_FAILURE;
+    return ctl_verify(o);
+}
+
+static int run_restore(int argc, char **argv, struct ctl_opts *o)
+{
+    static const struct option extra[] = {
+        {"from", required_argument, NULL, OPT_FROM},   {"to", required_argument, NULL, OPT_TO},
+        {"map", required_argument, NULL, OPT_MAP},     {"until", required_argument, NULL, OPT_UNTIL},
+        {"until-generation", required_argument, NULL, OPT_UNTIL_GEN}, {"json", no_argument, NULL, OPT_JSON},
+    };
+    int rc = parse_command(argc, argv, "restore", extra, 6, usage_restore, o);
+    if (rc != PARSE_GO)
+        return rc == PARSE_HELP ? CTL_EXIT_OK : rc;
+    const char *why = NULL;
+    if (optind < argc)
+        why = "unexpected argument";
+    else if (o->n_from == 0)
+        why = "--from FULL is required (then each later backup of the chain, in order)";
+    else if (!o->to || !o->to[0])
+        why = "--to DIR is required";
+    else if (o->until_usec && o->until_gen)
+        why = "--until and --until-generation exclude each other";
+    for (size_t i = 0; !why && i < o->n_maps; i++)
+        if (!strchr(o->maps[i], '=') || o->maps[i][0] != '/' || strchr(o->maps[i], '=')[1] == '\0')
+            why = "--map wants OLD=NEW, OLD the database's original absolute path";
+    if (why) {
+        usage_error("restore", "%s", why);
+        return CTL_EXIT_USAGE;
+    }
+    return ctl_restore(o);
+}
+
+static bool add_arg(const char ***v, size_t *n, const char *s)
+{
+    const char **nv = realloc(*v, (*n + 1) * sizeof *nv);
+    if (!nv) {
+        ctl_err("out of memory");
+        return false;
+    }
+    nv[(*n)++] = s;
+    *v = nv;
+    return true;
+}
+
 static int parse_command(int argc, char **argv, const char *cmd, const struct option *extra, size_t n_extra,
                          const char *usage, struct ctl_opts *o)
 {
@@ -274,6 +440,71 @@ static int parse_command(int argc, char **argv, const char *cmd, const struct op
         case OPT_ABORT:
             o->abort = true;
             break;
+        case OPT_OUTPUT:
+            o->output = optarg;
+            break;
+        case OPT_BASE:
+            o->base = optarg;
+            break;
+        case OPT_LABEL:
+            o->label = optarg;
+            break;
+        case OPT_COMPRESS: {
+            char *end = NULL;
+            if (!strcmp(optarg, "none")) {
+                o->zstd = false;
+            } else if (!strcmp(optarg, "zstd")) {
+                o->zstd = true;
+            } else if (!strncmp(optarg, "zstd:", 5) && (o->zstd_level = (int)strtol(optarg + 5, &end, 10)) >= 1 &&
+                       o->zstd_level <= 19 && !*end) {
+                o->zstd = true;
+            } else {
+                usage_error(cmd, "--compress wants none, zstd or zstd:LEVEL (1..19), not '%s'", optarg);
+                bad = true;
+            }
+            break;
+        }
+        case OPT_PROGRESS:
+            if (!strcmp(optarg, "auto"))
+                o->progress = CTL_PROGRESS_AUTO;
+            else if (!strcmp(optarg, "always"))
+                o->progress = CTL_PROGRESS_ALWAYS;
+            else if (!strcmp(optarg, "never"))
+                o->progress = CTL_PROGRESS_NEVER;
+            else {
+                usage_error(cmd, "--progress wants auto, always or never, not '%s'", optarg);
+                bad = true;
+            }
+            break;
+        case OPT_FROM:
+            if (!add_arg(&o->from, &o->n_from, optarg))
+                return CTL_EXIT_FAILURE;
+            break;
+        case OPT_TO:
+            o->to = optarg;
+            break;
+        case OPT_MAP:
+            if (!add_arg(&o->maps, &o->n_maps, optarg))
+                return CTL_EXIT_FAILURE;
+            break;
+        case OPT_UNTIL:
+            if (!ctl_parse_time(optarg, &o->until_usec)) {
+                usage_error(cmd, "--until wants a time like 2024-05-01T12:00:00.250+02:00, "
+                            "'2024-05-01 12:00:00' (local) or @EPOCH.USEC, not '%s'", optarg);
+                bad = true;
+            }
+            break;
+        case OPT_UNTIL_GEN: {
+            char *end;
+            errno = 0;
+            unsigned long g = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || g == 0 || g > 0x7fffffffUL || optarg[0] == '-') {
+                usage_error(cmd, "--until-generation wants a log generation (a positive integer), not '%s'", optarg);
+                bad = true;
+            }
+            o->until_gen = (uint32_t)g;
+            break;
+        }
         default: /* getopt printed what it did not like */
             fprintf(stderr, "Try 'jetsnapctl %s --help'.\n", cmd);
             return CTL_EXIT_USAGE;
