@@ -5,8 +5,9 @@
  * instances (host mode) and export them on D-Bus, and then uses the instances itself.
  *
  * With --load it commits a steady stream of small transactions on every instance and appends one
- * line "INSTANCE SEQ" to the --acks file for each commit JetCommitTransaction acknowledged (keys
- * are SEQ as ten digits, values 100 bytes). Keep that file on a filesystem you do not snapshot:
+ * line "INSTANCE SEQ USEC" to the --acks file for each commit JetCommitTransaction acknowledged
+ * (keys are SEQ as ten digits, values 100 bytes or --value-size; USEC the CLOCK_REALTIME time the
+ * commit returned). Keep that file on a filesystem you do not snapshot:
  * `jetsnapctl snapshot -- sh -c 'cp ACKS SNAP/ && cp -a DATA SNAP/'` then holds, in the copied
  * file, exactly the commits the copy must contain — `jetsnap-demo-app --verify` checks it.
  *
@@ -14,10 +15,15 @@
  *
  *   jetsnap-demo-app --config FILE [--plugin SO] [--address ADDR] [--loop thread|host]
  *                    [--create] [--load] [--acks FILE]
- *   jetsnap-demo-app --verify --config FILE --acks FILE [--map OLD=NEW]
+ *   jetsnap-demo-app --verify --config FILE --acks FILE [--map OLD=NEW] [--before USEC]
+ *                    [--at-most FILE]
+ * --before: only the commits acknowledged before that time must be there (a point-in-time
+ * restore); --at-most: an acks file copied later — nothing past its last commit (plus the one a
+ * writer may have made durable without acknowledging it yet) may be there.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <time.h>
 #include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
@@ -38,7 +44,8 @@
 #endif
 
 struct opts {
-    const char *config, *plugin, *address, *acks, *map;
+    const char *config, *plugin, *address, *acks, *map, *at_most;
+    unsigned long long before; /* --verify --before USEC, 0 if not given */
     enum jetsnap_bus_loop loop;
     bool create, load, verify;
     unsigned long value_size; /* --load: bytes of each value (default 100) */
@@ -66,6 +73,8 @@ static const struct jetsnap_plugin *load_plugin(const char *path, void **so);
 static void *load_main(void *arg);
 static void on_log(void *ctx, int priority, const char *instance, int event, const char *message);
 static int remap(const char *path, const char *map, char *out, size_t n);
+static int last_acks(const char *path, const struct conf_config *cfg, unsigned long long before,
+                     unsigned long *last);
 static void mkdirs(const char *path);
 
 int main(int argc, char **argv)
@@ -92,7 +101,8 @@ static int usage(FILE *f, int rc)
 {
     fprintf(f, "usage: jetsnap-demo-app --config FILE [--plugin SO] [--address ADDR] [--loop thread|host]\n"
                "                        [--create] [--load] [--acks FILE] [--value-size BYTES]\n"
-               "       jetsnap-demo-app --verify --config FILE --acks FILE [--map OLD=NEW]\n");
+               "       jetsnap-demo-app --verify --config FILE --acks FILE [--map OLD=NEW] [--before USEC]\n"
+               "                        [--at-most FILE]\n");
     return rc;
 }
 
@@ -105,7 +115,8 @@ static int parse(int argc, char **argv, struct opts *o)
         {"create", no_argument, 0, 'C'},        {"load", no_argument, 0, 'L'},
         {"acks", required_argument, 0, 'k'},    {"verify", no_argument, 0, 'V'},
         {"map", required_argument, 0, 'm'},     {"help", no_argument, 0, 'h'},
-        {"value-size", required_argument, 0, 'v'},
+        {"value-size", required_argument, 0, 'v'}, {"before", required_argument, 0, 'b'},
+        {"at-most", required_argument, 0, 'M'},
         {0, 0, 0, 0},
     };
     int c;
@@ -127,6 +138,8 @@ static int parse(int argc, char **argv, struct opts *o)
         case 'k': o->acks = optarg; break;
         case 'V': o->verify = true; break;
         case 'm': o->map = optarg; break;
+        case 'b': o->before = strtoull(optarg, NULL, 10); break;
+        case 'M': o->at_most = optarg; break;
         case 'v': {
             char *end;
             o->value_size = strtoul(optarg, &end, 10);
@@ -262,8 +275,11 @@ static void *load_main(void *arg)
         if (e)
             break;
         l->commits++;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
         pthread_mutex_lock(&ack_mu);
-        fprintf(ack_file, "%s %lu\n", l->name, seq);
+        fprintf(ack_file, "%s %lu %llu\n", l->name, seq,
+                (unsigned long long)now.tv_sec * 1000000ull + (unsigned long long)now.tv_nsec / 1000u);
         fflush(ack_file);
         pthread_mutex_unlock(&ack_mu);
     }
@@ -324,20 +340,13 @@ static int create_missing(const struct conf_config *cfg)
  * listed in the acks file is there. */
 static int verify(const struct opts *o, const struct conf_config *cfg)
 {
-    FILE *f = fopen(o->acks, "r");
-    if (!f) {
-        fprintf(stderr, "jetsnap-demo-app: %s: %s\n", o->acks, strerror(errno));
-        return 1;
-    }
     unsigned long *want = calloc(cfg->n_instances, sizeof *want);
-    char name[128];
-    unsigned long seq;
-    while (want && fscanf(f, "%127s %lu", name, &seq) == 2)
-        for (size_t i = 0; i < cfg->n_instances; i++)
-            if (!strcmp(cfg->instances[i].name, name) && seq > want[i])
-                want[i] = seq;
-    fclose(f);
-    int rc = want ? 0 : 1;
+    unsigned long *most = calloc(cfg->n_instances, sizeof *most);
+    int rc = want && most ? 0 : 1;
+    if (rc == 0)
+        rc = last_acks(o->acks, cfg, o->before, want);
+    if (rc == 0 && o->at_most)
+        rc = last_acks(o->at_most, cfg, 0, most);
     unsigned long checked = 0;
     for (size_t i = 0; rc == 0 && i < cfg->n_instances; i++) {
         const struct conf_instance *ci = &cfg->instances[i];
@@ -385,6 +394,23 @@ static int verify(const struct opts *o, const struct conf_config *cfg)
             e = JetOpenDatabase(s, db, NULL, &dbid, 0);
         if (!e)
             e = JetOpenTable(s, dbid, "t", NULL, 0, 0, &t);
+        if (!e && o->at_most) {
+            /* Keys are the sequence in ten digits: the last key is the last commit in the copy. A
+             * writer may have made one more commit durable than it acknowledged. */
+            char key[16] = "";
+            unsigned long got = 0;
+            e = JetMove(s, t, JET_MoveLast, 0);
+            if (!e)
+                e = JetRetrieveKey(s, t, key, sizeof key - 1, &got, 0);
+            unsigned long last = e == JET_errNoCurrentRecord ? 0 : strtoul(key, NULL, 10);
+            if (e == JET_errNoCurrentRecord)
+                e = JET_errSuccess;
+            if (!e && last > most[i] + 1) {
+                fprintf(stderr, "jetsnap-demo-app: %s: the copy holds commit %lu, but only %lu had been acknowledged "
+                        "by the time %s was taken\n", ci->name, last, most[i], o->at_most);
+                e = JET_errDatabaseCorrupted;
+            }
+        }
         for (unsigned long k = 1; !e && k <= want[i]; k++) {
             char key[16], v[128];
             unsigned long got = 0;
@@ -406,8 +432,39 @@ static int verify(const struct opts *o, const struct conf_config *cfg)
             JetTerm(in);
     }
     free(want);
+    free(most);
     if (rc == 0)
-        printf("verified %lu acknowledged commits in %zu instances\n", checked, cfg->n_instances);
+        printf("verified %lu acknowledged commits in %zu instances%s\n", checked, cfg->n_instances,
+               o->at_most ? ", and none past the later acks file" : "");
+    return rc;
+}
+
+/* The last sequence number acknowledged per instance in an acks file (only commits acknowledged
+ * before `before`, when it is not 0, which needs the time column). 0 or 1 (message printed). */
+static int last_acks(const char *path, const struct conf_config *cfg, unsigned long long before, unsigned long *last)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "jetsnap-demo-app: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    char line[256], name[128];
+    unsigned long seq;
+    unsigned long long usec;
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        int n = sscanf(line, "%127s %lu %llu", name, &seq, &usec);
+        if (n < 2 || (before && n < 3)) {
+            fprintf(stderr, "jetsnap-demo-app: %s: a line that is not \"INSTANCE SEQ USEC\": %s", path, line);
+            rc = 1;
+        } else if (before && usec >= before) {
+            continue;
+        }
+        for (size_t i = 0; rc == 0 && i < cfg->n_instances; i++)
+            if (!strcmp(cfg->instances[i].name, name) && seq > last[i])
+                last[i] = seq;
+    }
+    fclose(f);
     return rc;
 }
 

@@ -74,12 +74,14 @@ wait_acks() {
   done
   fail "the load acknowledged fewer than $1 commits in 20 s"
 }
-# restored_verifies ROOT ACKS: the databases restored under ROOT/mail hold every commit in ACKS.
+# restored_verifies ROOT ACKS AFTER: the databases restored under ROOT/mail hold every commit in
+# ACKS (copied before the backup began) and none past those in AFTER (copied once it had ended): the
+# bounds the external backup sequence gives.
 restored_verifies() {
-  timeout 60 "$APP" --verify --config "$DIR/writer.conf" --acks "$2" --map "$DIR/data=$1" \
+  timeout 60 "$APP" --verify --config "$DIR/writer.conf" --acks "$2" --at-most "$3" --map "$DIR/data=$1" \
     >"$DIR/dv.out" 2>"$DIR/dv.err" || fail "$1 does not hold the commits of $2: $(cat "$DIR/dv.out" "$DIR/dv.err")"
-  grep -Eq '^verified [1-9][0-9]* acknowledged commits in 1 instances$' "$DIR/dv.out" ||
-    fail "demo-app --verify: $(cat "$DIR/dv.out")"
+  grep -Eq '^verified [1-9][0-9]* acknowledged commits in 1 instances, and none past the later acks file$' \
+    "$DIR/dv.out" || fail "demo-app --verify: $(cat "$DIR/dv.out")"
 }
 
 # ---- the command line, without a writer ----
@@ -126,6 +128,7 @@ wait_acks 200
 # ---- a chain: full, incremental, incremental (zstd), while the load commits ----
 cp "$DIR/acks" "$DIR/acks.0"
 backup full --type full
+cp "$DIR/acks" "$DIR/acks.0after"
 m="$DIR/b/full/backup_manifest"
 [ "$(py "(d['format_version'], d['instance'], d['backup_type'], d['label'], d['base'], d['writer']['bus_name'])" "$m")" = \
   "(1, 'mail', 'full', 'full', None, 'org.jetsnap.Writer1')" ] || fail "full manifest: $(head -c 2000 "$m")"
@@ -146,6 +149,7 @@ m1="$DIR/b/inc1/backup_manifest"
 wait_acks 300
 cp "$DIR/acks" "$DIR/acks.2"
 backup inc2 --type incremental --base "$DIR/b/inc1" --compress zstd:5
+cp "$DIR/acks" "$DIR/acks.2after"
 [ "$(py "sorted(set(f['compression'] for f in d['files']))" "$DIR/b/inc2/backup_manifest")" = "['zstd']" ] ||
   fail "inc2 is not compressed"
 for f in "$DIR"/b/inc2/*.zst; do
@@ -159,6 +163,7 @@ backup fullz --type full --compress zstd
 wait_acks 300
 cp "$DIR/acks" "$DIR/acks.z"
 backup incz --type incremental --base "$DIR/b/fullz" --compress zstd
+cp "$DIR/acks" "$DIR/acks.zafter"
 [ "$(py "sorted(set((f['kind'], f['compression']) for f in d['files']))" "$DIR/b/fullz/backup_manifest")" = \
   "[('data', 'zstd'), ('log', 'zstd')]" ] || fail "fullz files: $(head -c 2000 "$DIR/b/fullz/backup_manifest")"
 ok "a zstd full and incremental"
@@ -187,22 +192,28 @@ ok "--output - | tar -x: the same files and manifest as --output DIR, verified (
 ctl 0 rs-a restore --from "$DIR/b/full" --from "$DIR/b/inc1" --from "$DIR/b/inc2" --to "$DIR/rA/mail"
 grep -q 'restore completed: instance mail, 3 backup sets, 1 database' "$DIR/rs-a.err" || fail "restore: $(cat "$DIR/rs-a.err")"
 [ -z "$(ls -A "$DIR/rA/mail" | grep -v '^db.edb$')" ] || fail "restore left files behind: $(ls -A "$DIR/rA/mail")"
-restored_verifies "$DIR/rA" "$DIR/acks.2"
+restored_verifies "$DIR/rA" "$DIR/acks.2" "$DIR/acks.2after"
+# The upper bound is a real check: against the acks of before the full backup, rA holds too much.
+if timeout 60 "$APP" --verify --config "$DIR/writer.conf" --acks "$DIR/acks.0" --at-most "$DIR/acks.0" \
+  --map "$DIR/data=$DIR/rA" >"$DIR/dv.out" 2>"$DIR/dv.err"; then
+  fail "demo-app --verify --at-most accepted a copy with later commits: $(cat "$DIR/dv.out")"
+fi
+grep -q "only [0-9]* had been acknowledged" "$DIR/dv.err" || fail "--at-most said: $(cat "$DIR/dv.err")"
 ctl 0 rs-z restore --from "$DIR/b/fullz" --from "$DIR/b/incz" --to "$DIR/rZ/elsewhere" \
   --map "$DIR/data/mail/db.edb=$DIR/rZ/mail/db.edb" --json
 [ "$(py "(d['sets'], [x['path'] for x in d['databases']], d['logs_replayed'] > 0)" "$DIR/rs-z.out")" = \
   "(2, ['$DIR/rZ/mail/db.edb'], True)" ] || fail "restore --json: $(cat "$DIR/rs-z.out")"
-restored_verifies "$DIR/rZ" "$DIR/acks.z"
+restored_verifies "$DIR/rZ" "$DIR/acks.z" "$DIR/acks.zafter"
 ctl 0 rs-g restore --from "$DIR/b/full" --from "$DIR/b/inc1" --from "$DIR/b/inc2" --to "$DIR/rG/mail" \
   --until-generation "$full_last" --json
 [ "$(py "d['last_generation']" "$DIR/rs-g.out")" = "$full_last" ] || fail "--until-generation: $(cat "$DIR/rs-g.out")"
-restored_verifies "$DIR/rG" "$DIR/acks.0"
+restored_verifies "$DIR/rG" "$DIR/acks.0" "$DIR/acks.0after"
 ctl 13 rs-gap restore --from "$DIR/b/full" --from "$DIR/b/inc2" --to "$DIR/rX"
 grep -q "does not build on" "$DIR/rs-gap.err" || fail "a chain with a gap: $(cat "$DIR/rs-gap.err")"
 [ -e "$DIR/rX/db.edb" ] && fail "a refused chain restored a database"
 ctl 2 rs-until restore --from "$DIR/b/full" --to "$DIR/rU" --until "2030-01-01T00:00:00.5Z"
 grep -q "JetExternalRestoreUntil" "$DIR/rs-until.err" || fail "--until: $(cat "$DIR/rs-until.err")"
-ok "restore of each chain holds every commit acknowledged before its last backup; --until-generation; a gap refused"
+ok "restore of each chain holds every commit acknowledged before its last backup began and none acknowledged after it ended; --until-generation; a gap refused"
 
 # ---- damage: verify names the file, restore refuses ----
 # damage NAME FILE-IN-SET: a copy of SET with one byte of FILE flipped (in the middle).
@@ -262,8 +273,9 @@ umount "$DIR/small" && MOUNTED=
 wait_acks 100
 cp "$DIR/acks" "$DIR/acks.after"
 backup after --type incremental --base "$DIR/b/incz"
+cp "$DIR/acks" "$DIR/acks.afterend"
 ctl 0 rs-after restore --from "$DIR/b/fullz" --from "$DIR/b/incz" --from "$DIR/b/after" --to "$DIR/rAfter/mail"
-restored_verifies "$DIR/rAfter" "$DIR/acks.after"
+restored_verifies "$DIR/rAfter" "$DIR/acks.after" "$DIR/acks.afterend"
 ok "a full disk: exit 11 naming ENOSPC and the file, nothing left or truncated; the next incremental continues the chain"
 
 kill -TERM "$APID"
