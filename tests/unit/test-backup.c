@@ -1248,6 +1248,217 @@ START_TEST(truncate_up_to_with_circular_logging_does_nothing)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------------- *
+ * JetChecksumStream*: a database's backup stream checked as it is fed.
+ * ------------------------------------------------------------------------------------------- */
+
+/* A streaming full backup with commits while it runs; returns a.edb's stream (malloc'ed, *n
+ * bytes) and the log range in *li. */
+static unsigned char *stream_of_a_backup(size_t *n, JET_LOGINFO *li)
+{
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    JET_HANDLE h;
+    unsigned long lo, hi;
+    OK(JetOpenFileInstance(inst, dbp, &h, &lo, &hi));
+    *n = ((size_t)hi << 32) | lo;
+    unsigned char *buf = malloc(*n);
+    size_t got = 0;
+    for (;;) {
+        unsigned long cb = 0;
+        OK(JetReadFileInstance(inst, h, buf + got, 3 * PS, &cb));
+        if (!cb)
+            break;
+        got += cb;
+        put_n(1000 + (int)got / PS, 1); /* the engine keeps committing */
+    }
+    ck_assert_uint_eq(got, *n);
+    OK(JetCloseFileInstance(inst, h));
+    copy_logs(NULL, li);
+    OK(JetEndExternalBackupInstance(inst));
+    return buf;
+}
+
+/* Check n bytes of b fed in chunks: fixed ones of chunk bytes, or (chunk 0) of random sizes. */
+static JET_ERR check_stream_bytes(const unsigned char *b, size_t n, size_t chunk, JET_CHECKSUMINFO *info)
+{
+    static unsigned long long seed = 77;
+    JET_CHECKSUMSTREAM *cs = NULL;
+    OK(JetChecksumStreamBegin(&cs));
+    for (size_t o = 0; o < n;) {
+        size_t c = chunk ? chunk : 1 + tu_rand(&seed) % (3 * PS);
+        if (c > n - o)
+            c = n - o;
+        OK(JetChecksumStreamFeed(cs, b + o, (unsigned long)c));
+        o += c;
+    }
+    memset(info, 0, sizeof *info);
+    info->cbStruct = sizeof *info;
+    return JetChecksumStreamEnd(cs, info);
+}
+
+START_TEST(checksum_stream_of_a_real_backup)
+{
+    put_n(100, 300); /* a few pages */
+    size_t n;
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    unsigned char *b = stream_of_a_backup(&n, &li);
+    ck_assert_uint_ge(n, 6 * PS);
+    size_t chunks[] = {0, 0, 1, 7, 512, PS - 1, PS, PS + 3, 3 * PS, n};
+    for (size_t i = 0; i < sizeof chunks / sizeof *chunks; i++) {
+        JET_CHECKSUMINFO ci;
+        OK(check_stream_bytes(b, n, chunks[i], &ci));
+        ck_assert_uint_eq(ci.cbStruct, sizeof ci);
+        ck_assert_uint_eq(ci.cbPageSize, PS);
+        ck_assert_uint_eq(ci.cbStream, n);
+        ck_assert_uint_eq(ci.cpgChecked, n / PS - 3);
+        ck_assert_uint_le(ci.cpgEmpty, ci.cpgChecked);
+        ck_assert_uint_eq(ci.cpgBad, 0);
+        ck_assert_uint_eq(ci.pgnoFirstBad, 0);
+        ck_assert(ci.ibFirstBad == ~0ULL);
+        ck_assert_uint_eq(ci.fHeaderValid, 1);
+        ck_assert_uint_eq(ci.fTrailerValid, 1);
+        ck_assert_uint_eq(ci.genLow, li.ulGenLow);
+        ck_assert_uint_ge(ci.genHigh, ci.genLow);
+        ck_assert_uint_le(ci.genHigh, li.ulGenHigh);
+    }
+    /* The stream written to a file is what a restore takes: the check and the restore agree. */
+    char *out = tu_path(dir, "out");
+    mkdir(out, 0755);
+    char *copy = tu_path(out, "a.edb");
+    FILE *f = fopen(copy, "wb");
+    ck_assert_uint_eq(fwrite(b, 1, n, f), n);
+    fclose(f);
+    JET_RSTMAP map = {dbp, copy};
+    OK(JetExternalRestore(NULL, NULL, &map, 1, dir, (long)li.ulGenLow, (long)li.ulGenHigh, NULL));
+    free(copy);
+    free(out);
+    free(b);
+}
+END_TEST
+
+/* Flip one byte at off and check: refused, and the damage placed where it is. */
+static void flip_is_caught(unsigned char *b, size_t n, size_t off, unsigned char mask)
+{
+    b[off] ^= mask;
+    JET_CHECKSUMINFO ci;
+    JET_ERR e = check_stream_bytes(b, n, off % 3 ? 0 : 4 * PS + 1, &ci);
+    b[off] ^= mask;
+    size_t unit = off / PS, units = n / PS;
+    ck_assert_msg(e != JET_errSuccess, "a flip of byte %zu (mask 0x%02x) passed", off, mask);
+    ck_assert_msg(ci.cpgBad >= 1, "byte %zu: no unit counted bad", off);
+    ck_assert_msg(ci.ibFirstBad == (unsigned long long)unit * PS, "byte %zu: first bad at %llu", off,
+                  ci.ibFirstBad);
+    if (unit < 2) {
+        ck_assert_int_eq(e, JET_errDatabaseCorrupted);
+        ck_assert_uint_eq(ci.fHeaderValid, 0);
+        ck_assert_uint_eq(ci.fTrailerValid, 1);
+    } else if (unit == units - 1) {
+        ck_assert_int_eq(e, JET_errDatabaseCorrupted);
+        ck_assert_uint_eq(ci.fHeaderValid, 1);
+        ck_assert_uint_eq(ci.fTrailerValid, 0);
+        ck_assert_uint_eq(ci.pgnoFirstBad, 0);
+    } else {
+        ck_assert_int_eq(e, JET_errReadVerifyFailure);
+        ck_assert_uint_eq(ci.fHeaderValid, 1);
+        ck_assert_uint_eq(ci.fTrailerValid, 1);
+        ck_assert_uint_eq(ci.pgnoFirstBad, unit - 1);
+        ck_assert_uint_eq(ci.cpgBad, 1);
+    }
+}
+
+START_TEST(checksum_stream_catches_every_flipped_byte)
+{
+    put_n(100, 300);
+    size_t n;
+    unsigned char *b = stream_of_a_backup(&n, NULL);
+    size_t units = n / PS;
+    /* The edges of every unit: checksum, number, LSN, the header's used part and its zero tail,
+     * the last byte. */
+    size_t edges[] = {0, 3, 4, 7, 8, 15, 16, 100, 511, 512, 513, PS / 2, PS - 1};
+    for (size_t u = 0; u < units; u++)
+        for (size_t i = 0; i < sizeof edges / sizeof *edges; i++)
+            flip_is_caught(b, n, u * PS + edges[i], 0x01);
+    /* Every 61st byte of the whole stream, with another bit each time. */
+    for (size_t off = 30, k = 0; off < n; off += 61, k++)
+        flip_is_caught(b, n, off, (unsigned char)(1u << (k % 8)));
+    /* A zero page (never written) with one byte set is no longer a page. */
+    for (size_t u = 2; u < units - 1; u++) {
+        bool zero = true;
+        for (size_t i = 0; i < PS && zero; i++)
+            zero = b[u * PS + i] == 0;
+        if (zero)
+            flip_is_caught(b, n, u * PS + PS / 3, 0x40);
+    }
+    free(b);
+}
+END_TEST
+
+START_TEST(checksum_stream_refuses_a_cut_or_run_on_stream)
+{
+    put_n(100, 300);
+    size_t n;
+    unsigned char *b = stream_of_a_backup(&n, NULL);
+    size_t cuts[] = {n - 1, n - 100, n - PS, n - PS - 1, n - 2 * PS, 4 * PS, 3 * PS + 7, 2 * PS, PS + 600,
+                     PS, 511, 100, 0};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        JET_CHECKSUMINFO ci;
+        JET_ERR e = check_stream_bytes(b, cuts[i], 0, &ci);
+        ck_assert_msg(e == JET_errDatabaseCorrupted, "a stream cut to %zu bytes gave %ld", cuts[i], e);
+        ck_assert_uint_eq(ci.fTrailerValid, 0);
+        ck_assert_uint_eq(ci.cbStream, cuts[i]);
+        if (cuts[i] >= PS + 512)
+            ck_assert_uint_eq(ci.cbPageSize, PS);
+    }
+    /* Bytes after the trailer: a page of zeros, or one byte. */
+    unsigned char *longer = calloc(1, n + PS);
+    memcpy(longer, b, n);
+    JET_CHECKSUMINFO ci;
+    ck_assert_int_eq(check_stream_bytes(longer, n + PS, 0, &ci), JET_errDatabaseCorrupted);
+    ck_assert_uint_eq(ci.fTrailerValid, 0);
+    ck_assert_int_eq(check_stream_bytes(longer, n + 1, PS, &ci), JET_errDatabaseCorrupted);
+    ck_assert_uint_eq(ci.fTrailerValid, 0);
+    /* A page dropped from the middle: the trailer no longer counts the stream. */
+    memcpy(longer, b, 3 * PS);
+    memcpy(longer + 3 * PS, b + 4 * PS, n - 4 * PS);
+    ck_assert_int_eq(check_stream_bytes(longer, n - PS, 0, &ci), JET_errDatabaseCorrupted);
+    /* A database file is not a stream: no trailer. */
+    OK(JetCloseTable(ses, tab));
+    OK(JetCloseDatabase(ses, dbid, 0));
+    OK(JetDetachDatabase(ses, dbp));
+    FILE *f = fopen(dbp, "rb");
+    size_t m = fread(longer, 1, n, f);
+    fclose(f);
+    ck_assert_int_eq(check_stream_bytes(longer, m, 0, &ci), JET_errDatabaseCorrupted);
+    ck_assert_uint_eq(ci.fHeaderValid, 1);
+    ck_assert_uint_eq(ci.fTrailerValid, 0);
+    ck_assert_uint_eq(ci.cpgBad, 0);
+    free(longer);
+    free(b);
+}
+END_TEST
+
+START_TEST(checksum_stream_argument_errors)
+{
+    JET_CHECKSUMSTREAM *cs = NULL;
+    ck_assert_int_eq(JetChecksumStreamBegin(NULL), JET_errInvalidParameter);
+    ck_assert_int_eq(JetChecksumStreamFeed(NULL, "x", 1), JET_errInvalidParameter);
+    ck_assert_int_eq(JetChecksumStreamEnd(NULL, NULL), JET_errInvalidParameter);
+    OK(JetChecksumStreamBegin(&cs));
+    ck_assert_ptr_nonnull(cs);
+    ck_assert_int_eq(JetChecksumStreamFeed(cs, NULL, 5), JET_errInvalidParameter);
+    OK(JetChecksumStreamFeed(cs, NULL, 0));
+    JET_CHECKSUMINFO ci;
+    memset(&ci, 0x5A, sizeof ci);
+    ci.cbStruct = sizeof ci - 1;
+    /* The check is freed all the same (the leak checker of the sanitizer build would say). */
+    ck_assert_int_eq(JetChecksumStreamEnd(cs, &ci), JET_errInvalidParameter);
+    ck_assert_uint_eq(ci.cbPageSize, 0x5A5A5A5AUL | (sizeof(long) > 4 ? 0x5A5A5A5A00000000UL : 0));
+    /* Nothing fed: no header. */
+    OK(JetChecksumStreamBegin(&cs));
+    ck_assert_int_eq(JetChecksumStreamEnd(cs, NULL), JET_errDatabaseCorrupted);
+}
+END_TEST
+
 START_TEST(restore_refused_in_one_instance_mode)
 {
     OK(JetTerm(inst));
@@ -2576,6 +2787,10 @@ static Suite *suite(void)
     tcase_add_test(tc, truncate_up_to_after_truncate_done);
     tcase_add_test(tc, truncate_up_to_stops_at_the_checkpoint);
     tcase_add_test(tc, truncate_up_to_refusals);
+    tcase_add_test(tc, checksum_stream_of_a_real_backup);
+    tcase_add_test(tc, checksum_stream_catches_every_flipped_byte);
+    tcase_add_test(tc, checksum_stream_refuses_a_cut_or_run_on_stream);
+    tcase_add_test(tc, checksum_stream_argument_errors);
     tcase_add_test(tc, backup_to_directory_and_restore_instance);
     tcase_add_test(tc, atomic_backup_replaces_the_previous_one);
     tcase_add_test(tc, database_left_out_keeps_its_logs);
