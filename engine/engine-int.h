@@ -568,6 +568,8 @@ typedef struct eng_restore_args {
     long nmap;
     const char *forward_log_dir;   /* later logs of the same set to roll forward through, or NULL */
     JET_PFNSTATUS pfn;
+    JET_RSTSTOP *stop;             /* a point in time to stop at (in) and what was replayed (out, on
+                                    * success); NULL: to the end of the logs. Checked by the caller. */
 } eng_restore_args;
 long eng_restore(const eng_restore_args *a);
 /* JetRestoreInstance's restore of a backup directory: every stream and log checked, each

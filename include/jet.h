@@ -843,12 +843,52 @@ JET_ERR JET_API JetExternalRestore(JET_PSTR szCheckpointFilePath, JET_PSTR szLog
 /* JetExternalRestore2: as JetExternalRestore, with the range in *pLogInfo (NULL: every generation in
  * szBackupLogPath), and a target whose current logs to roll forward through: a running instance
  * by name (szTargetInstanceName), or a log directory (szTargetInstanceLogPath with
- * szTargetInstanceCheckpointPath). Errors also: InvalidParameter (only one of the target paths, or a
+ * szTargetInstanceCheckpointPath). It is JetExternalRestoreUntil (below) with pStop NULL. Errors also: InvalidParameter (only one of the target paths, or a
  *   name and paths together), BadRestoreTargetInstance (no running instance by that name). */
 JET_ERR JET_API JetExternalRestore2(JET_PSTR szCheckpointFilePath, JET_PSTR szLogPath, JET_RSTMAP *rgrstmap,
                                     long crstfilemap, JET_PSTR szBackupLogPath, JET_LOGINFO *pLogInfo,
                                     JET_PSTR szTargetInstanceName, JET_PSTR szTargetInstanceLogPath,
                                     JET_PSTR szTargetInstanceCheckpointPath, JET_PFNSTATUS pfn);
+
+/* A point in time for JetExternalRestoreUntil (jetsnap's own): where the replay stops, and what it
+ * replayed. Commit records carry the time of their commit (µs since the epoch, UTC, the
+ * committing machine's CLOCK_REALTIME). */
+typedef struct _JET_RSTSTOP {
+    unsigned long cbStruct;              /* sizeof(JET_RSTSTOP) */
+    unsigned long long usecStopBefore;   /* in: replay only transactions whose commit time (µs since the
+                                          * epoch, UTC) is < this; 0: no time limit */
+    unsigned long genStop;               /* in: replay no record of a generation > genStop; 0: no limit */
+    unsigned long long usecLastCommit;   /* out: commit time of the last transaction replayed (0: none) */
+    unsigned long long cCommitsReplayed; /* out: transactions replayed (of every database in the logs) */
+    unsigned long genLowReplayed, genHighReplayed; /* out: generations replayed (backup logs and
+                                          * roll-forward): the first, and that of the last record */
+    unsigned long cDatabases;            /* out: databases restored */
+} JET_RSTSTOP;
+
+/* JetExternalRestoreUntil (jetsnap's own): JetExternalRestore2 stopped at a point in time. The
+ * replay — of the backup's logs, then of the roll-forward logs — stops before the first commit
+ * record (in log order) whose time is >= pStop->usecStopBefore, or at the end of generation
+ * pStop->genStop, whichever comes first: that transaction and everything after it are not applied,
+ * and since only committed transactions are ever applied, the databases are left exactly as they
+ * were after the last transaction before the stop (clean, detached, consistent at that log
+ * position). pStop NULL, or both limits 0: to the end of the logs, as JetExternalRestore2 (which
+ * is this with pStop NULL).
+ * A database's fuzzy copy is consistent only once its stream's logs are replayed to the end of the
+ * generation its trailer names (JET_CHECKSUMINFO's genHigh): a stop before that (a genStop below
+ * it, or a usecStopBefore not later than a commit of the range up to it) is refused before
+ * anything is written, with JET_errEndingRestoreLogTooLow and event 912 naming the database and the
+ * earliest generation and time it allows. Event 913 says where a time stop stopped.
+ * On success the out fields of *pStop are filled (usecLastCommit, cCommitsReplayed,
+ * genLowReplayed, genHighReplayed, cDatabases), so the caller can report what it restored.
+ * Errors: those of JetExternalRestore2, and InvalidParameter (pStop's cbStruct not
+ *   sizeof(JET_RSTSTOP), or genStop above 0xFFFFFFFF), EndingRestoreLogTooLow (also: the stop is
+ *   before a database is consistent; the files are unchanged), LogCorrupted (a commit record whose
+ *   time cannot be read). */
+JET_ERR JET_API JetExternalRestoreUntil(JET_PSTR szCheckpointFilePath, JET_PSTR szLogPath, JET_RSTMAP *rgrstmap,
+                                        long crstfilemap, JET_PSTR szBackupLogPath, JET_LOGINFO *pLogInfo,
+                                        JET_PSTR szTargetInstanceName, JET_PSTR szTargetInstanceLogPath,
+                                        JET_PSTR szTargetInstanceCheckpointPath, JET_PFNSTATUS pfn,
+                                        JET_RSTSTOP *pStop);
 
 /* JetBackupInstance: the whole backup sequence into the directory szBackupPath (created if
  * missing): each database stream as <its file name> and the logs as edbXXXXX.log; the logs are

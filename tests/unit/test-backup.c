@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io-int.h"
@@ -1459,6 +1460,285 @@ START_TEST(checksum_stream_argument_errors)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------------- *
+ * JetExternalRestoreUntil: a restore stopped at a point in time.
+ * ------------------------------------------------------------------------------------------- */
+
+static unsigned long long now_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
+}
+
+/* put_n's records, each in its own transaction, with the time before its commit began and the
+ * time it was acknowledged: its commit record's time lies in between. */
+static void put_timed(int from, int n, unsigned long long *began, unsigned long long *acked)
+{
+    for (int i = 0; i < n; i++) {
+        char k[32], v[200];
+        snprintf(k, sizeof k, "key%08d", from + i);
+        memset(v, 'a' + (from + i) % 26, sizeof v);
+        OK(JetBeginTransaction(ses));
+        OK(JetPutRecord(ses, tab, k, (unsigned long)strlen(k), v, sizeof v, 0));
+        began[i] = now_usec();
+        OK(JetCommitTransaction(ses, 0));
+        acked[i] = now_usec();
+    }
+}
+
+/* A fresh copy of the stream src at dir/name, for one restore. */
+static char *stream_copy(const char *src, const char *name)
+{
+    char *dst = tu_path(dir, name);
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "cp %s %s", src, dst);
+    ck_assert_int_eq(system(cmd), 0);
+    return dst;
+}
+
+static unsigned char *file_bytes(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(*n ? *n : 1);
+    ck_assert_uint_eq(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+
+/* Is key i in the database at path (a fresh instance)? Fills have[] for keys [from, from+n). */
+static void keys_present(const char *path, int from, int n, bool *have)
+{
+    char *d = tu_path(dir, "probe");
+    mkdir(d, 0755);
+    JET_INSTANCE v;
+    OK(JetCreateInstance(&v, "probe"));
+    OK(JetSetSystemParameter(&v, 0, JET_paramSystemPath, 0, d));
+    OK(JetSetSystemParameter(&v, 0, JET_paramLogFilePath, 0, d));
+    OK(JetSetSystemParameter(&v, 0, JET_paramLogFileSize, 128, NULL));
+    OK(JetInit(&v));
+    JET_SESID s;
+    JET_DBID db;
+    JET_TABLEID t;
+    OK(JetBeginSession(v, &s, NULL, NULL));
+    OK(JetAttachDatabase(s, path, 0));
+    OK(JetOpenDatabase(s, path, NULL, &db, 0));
+    OK(JetOpenTable(s, db, "t", NULL, 0, 0, &t));
+    for (int i = 0; i < n; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "key%08d", from + i);
+        JET_ERR e = JetGetRecord(s, t, k, (unsigned long)strlen(k), NULL, 0, NULL, 0);
+        ck_assert_msg(e == JET_errSuccess || e == JET_wrnBufferTruncated || e == JET_errRecordNotFound,
+                      "key %s: %ld", k, e);
+        have[i] = e != JET_errRecordNotFound;
+    }
+    OK(JetTerm(v));
+    tu_rmtree(d);
+    free(d);
+}
+
+#define PIT_A 600 /* commits after the copy of the pages, before the pause */
+#define PIT_B 300 /* after it */
+
+struct pit {
+    char *out, *stream;
+    JET_LOGINFO li;
+    unsigned long gen_consistent; /* the stream's trailer genHigh */
+    unsigned long long early, pause, began[PIT_A + PIT_B], acked[PIT_A + PIT_B];
+};
+
+/* A full backup taken while commits go on (after 600 that fill a few generations): 2x20 while the
+ * pages are copied (the time between the
+ * two batches in p->early), then PIT_A commits, a pause of 40 ms with p->pause in its middle, and
+ * PIT_B more; every acknowledged commit's time recorded. */
+static void pit_backup(struct pit *p)
+{
+    p->out = tu_path(dir, "out");
+    mkdir(p->out, 0755);
+    put_n(100, 600); /* the backup starts a few generations in */
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    put_n(1000, 20);
+    p->early = now_usec();
+    put_n(1020, 20);
+    copy_databases(p->out);
+    put_timed(2000, PIT_A, p->began, p->acked);
+    usleep(20000);
+    p->pause = now_usec();
+    usleep(20000);
+    put_timed(2000 + PIT_A, PIT_B, p->began + PIT_A, p->acked + PIT_A);
+    p->li = (JET_LOGINFO){sizeof p->li, 0, 0, ""};
+    copy_logs(p->out, &p->li);
+    OK(JetEndExternalBackupInstance(inst));
+    p->stream = tu_path(p->out, "a.edb");
+    /* Where the copy becomes consistent: the trailer says, and the stream check reads it. */
+    size_t n;
+    unsigned char *b = file_bytes(p->stream, &n);
+    JET_CHECKSUMINFO ci;
+    OK(check_stream_bytes(b, n, n, &ci));
+    free(b);
+    p->gen_consistent = ci.genHigh;
+    ck_assert_uint_ge(p->gen_consistent, p->li.ulGenLow);
+    ck_assert_uint_gt(p->gen_consistent, 1); /* so that a generation before it can be asked for */
+    ck_assert_uint_lt(p->gen_consistent, p->li.ulGenHigh); /* PIT_A commits fill generations after it */
+}
+
+static void pit_free(struct pit *p)
+{
+    free(p->out);
+    free(p->stream);
+}
+
+/* The timed keys present in the restored file form a prefix of the commit order: returns its
+ * length, and checks the keys from before the copy are all there. */
+static int timed_prefix(const char *path)
+{
+    bool *have = calloc(PIT_A + PIT_B, sizeof *have);
+    keys_present(path, 2000, PIT_A + PIT_B, have);
+    int k = 0;
+    while (k < PIT_A + PIT_B && have[k])
+        k++;
+    for (int i = k; i < PIT_A + PIT_B; i++)
+        ck_assert_msg(!have[i], "key %d is restored but key %d, committed before it, is not", 2000 + i, 2000 + k);
+    free(have);
+    bool early[40];
+    keys_present(path, 1000, 40, early);
+    for (int i = 0; i < 40; i++)
+        ck_assert(early[i]);
+    return k;
+}
+
+static JET_ERR restore_until(struct pit *p, const char *file, JET_RSTSTOP *st)
+{
+    JET_RSTMAP map = {dbp, (char *)file};
+    return JetExternalRestoreUntil(NULL, NULL, &map, 1, p->out, &p->li, NULL, NULL, NULL, NULL, st);
+}
+
+START_TEST(restore_until_a_time_in_a_pause)
+{
+    struct pit p;
+    pit_backup(&p);
+    char *r = stream_copy(p.stream, "until-time.edb");
+    JET_RSTSTOP st = {sizeof st, p.pause, 0, 0, 0, 0, 0, 0};
+    memset(events, 0, sizeof events);
+    OK(restore_until(&p, r, &st));
+    /* Exactly the commits before the pause. */
+    ck_assert_int_eq(timed_prefix(r), PIT_A);
+    ck_assert_int_eq(events[913], 1);
+    ck_assert_uint_ge(st.usecLastCommit, p.began[PIT_A - 1]);
+    ck_assert_uint_le(st.usecLastCommit, p.acked[PIT_A - 1]);
+    ck_assert_uint_ge(st.cCommitsReplayed, PIT_A + 20);
+    ck_assert_uint_eq(st.genLowReplayed, p.li.ulGenLow);
+    ck_assert_uint_le(st.genHighReplayed, p.li.ulGenHigh);
+    ck_assert_uint_ge(st.genHighReplayed, p.gen_consistent);
+    ck_assert_uint_eq(st.cDatabases, 1);
+    JET_DBINFOMISC m = info(r);
+    ck_assert_int_eq(m.dbstate, 3); /* clean: attachable anywhere */
+    ck_assert_int_eq(m.bkinfoFullCur.genLow, 0);
+    /* No limit at all: every commit of the backup, as JetExternalRestore2. */
+    char *all = stream_copy(p.stream, "until-end.edb");
+    JET_RSTSTOP none = {sizeof none, 0, 0, 0, 0, 0, 0, 0};
+    OK(restore_until(&p, all, &none));
+    ck_assert_int_eq(timed_prefix(all), PIT_A + PIT_B);
+    ck_assert_uint_eq(none.genHighReplayed, p.li.ulGenHigh);
+    ck_assert_uint_ge(none.usecLastCommit, p.began[PIT_A + PIT_B - 1]);
+    ck_assert_uint_le(none.usecLastCommit, p.acked[PIT_A + PIT_B - 1]);
+    ck_assert_uint_gt(none.cCommitsReplayed, st.cCommitsReplayed + PIT_B - 1);
+    /* A time inside the stream of commits: those acknowledged before it are in, those begun at or
+     * after it are out (one commit may straddle it). */
+    char *mid = stream_copy(p.stream, "until-mid.edb");
+    int k = PIT_A + PIT_B / 2;
+    JET_RSTSTOP sm = {sizeof sm, p.began[k], 0, 0, 0, 0, 0, 0};
+    OK(restore_until(&p, mid, &sm));
+    int got = timed_prefix(mid);
+    ck_assert_int_ge(got, k - 1);
+    ck_assert_int_le(got, k);
+    ck_assert_uint_lt(sm.usecLastCommit, p.began[k]);
+    free(mid);
+    free(all);
+    free(r);
+    pit_free(&p);
+}
+END_TEST
+
+START_TEST(restore_until_a_generation)
+{
+    struct pit p;
+    pit_backup(&p);
+    unsigned long g = p.li.ulGenHigh - 1;
+    char *r = stream_copy(p.stream, "until-gen.edb");
+    JET_RSTSTOP st = {sizeof st, 0, g, 0, 0, 0, 0, 0};
+    OK(restore_until(&p, r, &st));
+    ck_assert_uint_eq(st.genHighReplayed, g);
+    int k = timed_prefix(r);
+    ck_assert_int_lt(k, PIT_A + PIT_B); /* the last generation holds the last commits */
+    if (k > 0) {
+        ck_assert_uint_ge(st.usecLastCommit, p.began[k - 1]);
+        ck_assert_uint_le(st.usecLastCommit, p.acked[k - 1]);
+    }
+    /* The earliest stop allowed: the generation the copy is consistent at. */
+    char *edge = stream_copy(p.stream, "until-edge.edb");
+    JET_RSTSTOP se = {sizeof se, 0, p.gen_consistent, 0, 0, 0, 0, 0};
+    OK(restore_until(&p, edge, &se));
+    ck_assert_uint_eq(se.genHighReplayed, p.gen_consistent);
+    ck_assert_int_le(timed_prefix(edge), k);
+    /* Both limits: the earlier one stops the replay. */
+    char *both = stream_copy(p.stream, "until-both.edb");
+    JET_RSTSTOP sb = {sizeof sb, p.pause, p.li.ulGenHigh, 0, 0, 0, 0, 0};
+    OK(restore_until(&p, both, &sb));
+    ck_assert_int_eq(timed_prefix(both), PIT_A);
+    free(both);
+    free(edge);
+    free(r);
+    pit_free(&p);
+}
+END_TEST
+
+START_TEST(restore_until_too_early_is_refused_untouched)
+{
+    struct pit p;
+    pit_backup(&p);
+    char *r = stream_copy(p.stream, "too-early.edb");
+    size_t n0;
+    unsigned char *before = file_bytes(r, &n0);
+    /* A time while the pages were being copied: commits after it are in the generations the copy
+     * needs. */
+    JET_RSTSTOP st = {sizeof st, p.early, 0, 0, 0, 0, 0, 0};
+    memset(events, 0, sizeof events);
+    ck_assert_int_eq(restore_until(&p, r, &st), JET_errEndingRestoreLogTooLow);
+    ck_assert_int_eq(events[912], 1);
+    ck_assert_uint_eq(st.cDatabases, 0); /* out fields only on success */
+    /* A generation before the one the copy is consistent at. */
+    JET_RSTSTOP sg = {sizeof sg, 0, p.gen_consistent - 1, 0, 0, 0, 0, 0};
+    ck_assert_int_eq(restore_until(&p, r, &sg), JET_errEndingRestoreLogTooLow);
+    ck_assert_int_eq(events[912], 2);
+    JET_RSTSTOP s1 = {sizeof s1, 1, 0, 0, 0, 0, 0, 0};
+    ck_assert_int_eq(restore_until(&p, r, &s1), JET_errEndingRestoreLogTooLow);
+    size_t n1;
+    unsigned char *after = file_bytes(r, &n1);
+    ck_assert_uint_eq(n0, n1);
+    ck_assert(!memcmp(before, after, n0));
+    /* Still a backup: attaching it as it is is refused, and a restore without a stop works. */
+    ck_assert_int_eq(JetAttachDatabase(ses, r, 0), JET_errSoftRecoveryOnBackupDatabase);
+    OK(restore_until(&p, r, NULL));
+    ck_assert_int_eq(timed_prefix(r), PIT_A + PIT_B);
+    /* A bad JET_RSTSTOP. */
+    JET_RSTSTOP bad = {sizeof bad - 1, 0, 0, 0, 0, 0, 0, 0};
+    ck_assert_int_eq(restore_until(&p, r, &bad), JET_errInvalidParameter);
+    if (sizeof(unsigned long) > 4) {
+        JET_RSTSTOP big = {sizeof big, 0, (unsigned long)UINT32_MAX + 1, 0, 0, 0, 0, 0};
+        ck_assert_int_eq(restore_until(&p, r, &big), JET_errInvalidParameter);
+    }
+    free(before);
+    free(after);
+    free(r);
+    pit_free(&p);
+}
+END_TEST
+
 START_TEST(restore_refused_in_one_instance_mode)
 {
     OK(JetTerm(inst));
@@ -2791,6 +3071,9 @@ static Suite *suite(void)
     tcase_add_test(tc, checksum_stream_catches_every_flipped_byte);
     tcase_add_test(tc, checksum_stream_refuses_a_cut_or_run_on_stream);
     tcase_add_test(tc, checksum_stream_argument_errors);
+    tcase_add_test(tc, restore_until_a_time_in_a_pause);
+    tcase_add_test(tc, restore_until_a_generation);
+    tcase_add_test(tc, restore_until_too_early_is_refused_untouched);
     tcase_add_test(tc, backup_to_directory_and_restore_instance);
     tcase_add_test(tc, atomic_backup_replaces_the_previous_one);
     tcase_add_test(tc, database_left_out_keeps_its_logs);
