@@ -68,6 +68,8 @@ JET_ERR JET_API JetChecksumStreamBegin(JET_CHECKSUMSTREAM **pps)
 JET_ERR JET_API JetChecksumStreamFeed(JET_CHECKSUMSTREAM *s, const void *pv, unsigned long cb)
 {
     ENG_RETURN_IF(!s || (!pv && cb), JET_errInvalidParameter, "no stream check, or no bytes with a length");
+    if (!cb)
+        return JET_errSuccess; /* pv may be NULL then, which memcpy must not see */
     const uint8_t *p = pv;
     s->fed += cb;
     if (!s->ps && !s->hopeless) {
