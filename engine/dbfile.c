@@ -156,6 +156,22 @@ long eng_dbhdr_read(int fd, uint32_t expect_ps, eng_dbhdr *out)
     return JET_errSuccess;
 }
 
+long eng_dbhdr_decode(const uint8_t *block, size_t len, eng_dbhdr *out)
+{
+    ENG_RETURN_IF(len < HDR_BYTES, JET_errDatabaseCorrupted, "a header block is shorter than the header");
+    eng_dbhdr h;
+    int r = hdr_decode(block, &h);
+    ENG_RETURN_IF(r == 3, JET_errInvalidDatabaseVersion, "the header has an unknown format version");
+    ENG_RETURN_IF(r != 0, JET_errDatabaseCorrupted, "the header's magic or checksum is wrong");
+    ENG_RETURN_IF(h.page_size != 4096 && h.page_size != 8192 && h.page_size != 16384 && h.page_size != 32768,
+                  JET_errDatabaseCorrupted, "the header's page size is not 4, 8, 16 or 32 KiB");
+    /* The checksum covers the used bytes only; the rest of an encoded block is zero. */
+    for (size_t i = HDR_BYTES; i < len; i++)
+        ENG_RETURN_IF(block[i], JET_errDatabaseCorrupted, "the unused part of a header block is not zero");
+    *out = h;
+    return JET_errSuccess;
+}
+
 long eng_dbhdr_write(int fd, eng_dbhdr *h)
 {
     uint8_t b[HDR_BYTES];

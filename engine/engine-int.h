@@ -202,6 +202,10 @@ typedef struct eng_dbhdr {
 
 long eng_dbhdr_read(int fd, uint32_t expect_page_size, eng_dbhdr *out); /* any page size if 0 */
 long eng_dbhdr_write(int fd, eng_dbhdr *h);                              /* bumps seq, writes A, fsync, B, fsync */
+/* One header block of len bytes as eng_dbhdr_encode makes it (a backup stream's header pages):
+ * magic, checksum, version, a known page size, and zeros past the used bytes. Errors:
+ * DatabaseCorrupted, InvalidDatabaseVersion. */
+long eng_dbhdr_decode(const uint8_t *block, size_t len, eng_dbhdr *out);
 /* Encode h (version set, CRC computed) into a zeroed block of h->page_size bytes: what a header
  * copy looks like on disk. Does not change h->seq. */
 void eng_dbhdr_encode(const eng_dbhdr *h, uint8_t *block);
@@ -564,6 +568,8 @@ typedef struct eng_restore_args {
     long nmap;
     const char *forward_log_dir;   /* later logs of the same set to roll forward through, or NULL */
     JET_PFNSTATUS pfn;
+    JET_RSTSTOP *stop;             /* a point in time to stop at (in) and what was replayed (out, on
+                                    * success); NULL: to the end of the logs. Checked by the caller. */
 } eng_restore_args;
 long eng_restore(const eng_restore_args *a);
 /* JetRestoreInstance's restore of a backup directory: every stream and log checked, each

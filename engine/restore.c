@@ -16,6 +16,12 @@
  * skipped. Only committed transactions are applied (a transaction without its COMMIT record in
  * the logs is dropped), so nothing uncommitted reaches a restored database.
  *
+ * A point in time (JetExternalRestoreUntil's JET_RSTSTOP) stops the replay before the first COMMIT
+ * whose time is at or after usecStopBefore, or at the end of generation genStop: page records are
+ * held until their COMMIT anyway, so what follows the stop is simply never applied. The survey
+ * keeps the latest commit time of each generation of the range, so a stop before a database's
+ * fuzzy copy is consistent (the end of its trailer's genHigh) is refused before anything is written.
+ *
  * Nothing is written to a restored file before everything the restore needs has been checked:
  * each stream whole (its size what its trailer says, every page intact or never written), every
  * generation of the range present, intact and of the streams' log set, and the later logs to roll
@@ -38,6 +44,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine-int.h"
@@ -67,7 +74,20 @@ struct rst {
     int map[ENG_MAX_DB + 1];   /* dbid -> index in f, or MAP_NONE */
     eng_redo redo;
     uint64_t applied;
+    /* Point in time (JET_RSTSTOP): stop before the first COMMIT at or after usec_stop (0: none). */
+    uint64_t usec_stop;
+    bool stopped;              /* the scan met that COMMIT; stop_lsn is where it starts */
+    eng_lsn stop_lsn;
+    uint64_t commits, last_commit_usec;
+    uint32_t last_gen;         /* generation of the last record replayed */
+    /* Per generation glo.. of the backup range: the latest commit time in it (survey). */
+    uint64_t *gen_max_usec;
+    uint32_t gen_base, ngen;
 };
+
+static bool stops_here(const struct rst *r, const eng_logrec_view *v);
+static long check_stop(const struct rst *r, const eng_restore_args *a, uint32_t glo);
+static void give_stop(const struct rst *r, const eng_restore_args *a, uint32_t glo);
 
 static void clear_pending(struct rst *r) { eng_redo_clear(&r->redo); }
 
@@ -254,6 +274,10 @@ static long check_record(const struct rst *r, const eng_logrec_view *v)
     }
     case ENG_LR_DETACH:
         return eng_rec_detach_decode(v->data, v->len, &dt);
+    case ENG_LR_COMMIT: {
+        eng_rec_time t;
+        return eng_rec_commit_decode(v->data, v->len, &t);
+    }
     default:
         return JET_errSuccess;
     }
@@ -281,6 +305,11 @@ static long survey(struct rst *r, const eng_log_config *cfg, uint32_t lo, uint32
         }
         eng_rec_attach a;
         eng_rec_backup b;
+        eng_rec_time t;
+        uint32_t g = ENG_LSN_GEN(v.lsn);
+        if (v.type == ENG_LR_COMMIT && !eng_rec_commit_decode(v.data, v.len, &t) && g >= r->gen_base &&
+            g - r->gen_base < r->ngen && t.usec > r->gen_max_usec[g - r->gen_base])
+            r->gen_max_usec[g - r->gen_base] = t.usec;
         if (v.type == ENG_LR_ATTACH && !eng_rec_attach_decode(v.data, v.len, &a)) {
             if (collect && a.path_len && a.path_len < sizeof path) {
                 memcpy(path, a.path, a.path_len);
@@ -340,6 +369,11 @@ static long on_record(struct rst *r, const eng_logrec_view *v)
     case ENG_LR_COMMIT: {
         long err = apply_commit(r, v->end); /* stamped as the running engine does */
         clear_pending(r);
+        eng_rec_time t;
+        if (!err && !(err = eng_rec_commit_decode(v->data, v->len, &t))) {
+            r->commits++;
+            r->last_commit_usec = t.usec;
+        }
         return err;
     }
     case ENG_LR_ATTACH: {
@@ -384,14 +418,32 @@ static long replay(struct rst *r, const eng_log_config *cfg, uint32_t from, uint
     logscan_set_strict(sc, strict);
     eng_logrec_view v;
     int rc;
-    while ((rc = logscan_next(sc, &v)) == 0)
+    r->stopped = false;
+    while ((rc = logscan_next(sc, &v)) == 0) {
+        if (stops_here(r, &v)) {
+            /* That transaction and everything after it stay out; what came before is whole. */
+            r->stopped = true;
+            r->stop_lsn = v.lsn;
+            break;
+        }
         if ((err = apply ? on_record(r, &v) : check_record(r, &v)))
             break;
+        if (apply)
+            r->last_gen = ENG_LSN_GEN(v.lsn);
+    }
     if (!err && rc < 0)
         err = scan_failed(cfg->dir, logscan_end(sc), rc);
-    *end = logscan_end(sc);
+    *end = r->stopped ? r->stop_lsn : logscan_end(sc);
     logscan_close(sc);
     return err;
+}
+
+/* Is v the COMMIT the point in time stops before? */
+static bool stops_here(const struct rst *r, const eng_logrec_view *v)
+{
+    eng_rec_time t;
+    return r->usec_stop && v->type == ENG_LR_COMMIT && !eng_rec_commit_decode(v->data, v->len, &t) &&
+           t.usec >= r->usec_stop;
 }
 
 /* Make a replayed file an ordinary clean database: drop what lies past its last page (the trailer
@@ -522,6 +574,13 @@ static long run(struct rst *r, const eng_restore_args *a)
     }
     if (!err && r->nf)
         cfg.sig = r->f[0].logsig; /* a log of another set in the range is an error */
+    if (!err) {
+        r->gen_base = glo;
+        r->ngen = ghi - glo + 1;
+        r->gen_max_usec = calloc(r->ngen, sizeof *r->gen_max_usec);
+        if (!r->gen_max_usec)
+            err = ENG_ERR(JET_errOutOfMemory, "no memory for the commit times of the backup's logs");
+    }
     if (!err)
         err = survey(r, &cfg, glo, ghi, a->nmap == 0);
     if (!err && r->nf == 0) {
@@ -548,34 +607,86 @@ static long run(struct rst *r, const eng_restore_args *a)
     }
     if (!err)
         cfg.sig = r->f[0].logsig;
+    /* A point in time before a database is consistent is refused before anything is written. */
+    uint32_t gstop = a->stop ? (uint32_t)a->stop->genStop : 0;
+    r->usec_stop = a->stop ? a->stop->usecStopBefore : 0;
+    if (!err && (gstop || r->usec_stop))
+        err = check_stop(r, a, glo);
+    uint32_t rhi = gstop && gstop < ghi ? gstop : ghi; /* the last generation replayed from the backup */
     /* The later logs are read through before anything is written too: damage in them must not
      * stop a replay half done. */
     eng_log_config fc;
     uint32_t top = 0;
-    bool forward = !err && forward_logs(a, &cfg, ghi, &fc, &top);
+    bool forward = !err && (!gstop || gstop > ghi) && forward_logs(a, &cfg, ghi, &fc, &top);
     eng_lsn end = 0, fend = 0;
     if (forward)
-        err = replay(r, &fc, ghi + 1, 0, false, false, &fend);
+        err = replay(r, &fc, ghi + 1, gstop, false, false, &fend);
 
     if (!err) {
-        eng_event(NULL, 3, 901, "restore of %d database(s) from logs %u - %u in %s is starting", r->nf, glo, ghi,
+        eng_event(NULL, 3, 901, "restore of %d database(s) from logs %u - %u in %s is starting", r->nf, glo, rhi,
                   a->backup_log_dir);
-        err = replay(r, &cfg, glo, ghi, true, true, &end);
+        err = replay(r, &cfg, glo, rhi, true, true, &end);
     }
-    if (!err && forward) {
-        err = replay(r, &fc, ghi + 1, 0, false, true, &fend);
+    if (!err && forward && !r->stopped) {
+        err = replay(r, &fc, ghi + 1, gstop, false, true, &fend);
         if (!err) {
             end = fend;
-            eng_event(NULL, 3, 902, "restore rolled forward through logs %u - %u in %s", ghi + 1, top,
-                      a->forward_log_dir);
+            eng_event(NULL, 3, 902, "restore rolled forward through logs %u - %u in %s", ghi + 1,
+                      gstop && gstop < top ? gstop : top, a->forward_log_dir);
         }
     }
+    if (!err && r->stopped)
+        eng_event(NULL, 3, 913, "restore stopped at generation %u offset %u, before the first commit at or after %llu µs",
+                  ENG_LSN_GEN(end), ENG_LSN_OFF(end), (unsigned long long)r->usec_stop);
     clear_pending(r); /* what never committed is not applied */
     if (!err)
         err = eng_redo_flush(&r->redo, -1);
     for (int i = 0; i < r->nf && !err; i++)
         err = finish(r, &r->f[i], end);
+    if (!err && a->stop)
+        give_stop(r, a, glo);
     return err;
+}
+
+/* A stop (a->stop's generation or time) before the end of the logs a database's fuzzy copy needs
+ * (its trailer's genHigh, which the range has: checked before) would leave it inconsistent.
+ * Replay stops at the first COMMIT at or after the time, in log order, so the time must be later
+ * than every commit of the range up to that generation. EndingRestoreLogTooLow, with event 912
+ * naming the database and the earliest stop it allows, for the first database it fails. */
+static long check_stop(const struct rst *r, const eng_restore_args *a, uint32_t glo)
+{
+    uint32_t gstop = (uint32_t)a->stop->genStop;
+    for (int i = 0; i < r->nf; i++) {
+        const struct rfile *f = &r->f[i];
+        uint64_t latest = 0;
+        for (uint32_t g = glo; g <= f->gen_high; g++)
+            if (r->gen_max_usec[g - r->gen_base] > latest)
+                latest = r->gen_max_usec[g - r->gen_base];
+        if ((gstop && gstop < f->gen_high) || (r->usec_stop && r->usec_stop <= latest)) {
+            char when[64] = "";
+            time_t sec = (time_t)((latest + 1) / 1000000u);
+            struct tm tm;
+            if (gmtime_r(&sec, &tm))
+                strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+            eng_event(NULL, 1, 912, "restore: %s is consistent only after log generation %u: the earliest stop is "
+                      "generation %u, or a time of %llu µs (%s.%06llu) for usecStopBefore",
+                      f->path, f->gen_high, f->gen_high, (unsigned long long)latest + 1, when,
+                      (unsigned long long)((latest + 1) % 1000000u));
+            return ENG_ERR(JET_errEndingRestoreLogTooLow, "the point in time is before a database is consistent");
+        }
+    }
+    return JET_errSuccess;
+}
+
+/* What a restore with a JET_RSTSTOP replayed, for the caller's report. */
+static void give_stop(const struct rst *r, const eng_restore_args *a, uint32_t glo)
+{
+    JET_RSTSTOP *o = a->stop;
+    o->usecLastCommit = r->last_commit_usec;
+    o->cCommitsReplayed = r->commits;
+    o->genLowReplayed = glo;
+    o->genHighReplayed = r->last_gen ? r->last_gen : glo;
+    o->cDatabases = (unsigned long)r->nf;
 }
 
 static struct rst *rst_new(const eng_params *p)
@@ -592,6 +703,7 @@ static struct rst *rst_new(const eng_params *p)
 
 static void rst_free(struct rst *r)
 {
+    free(r->gen_max_usec);
     for (int i = 0; i < r->nf; i++)
         eng_io_close(r->f[i].fd);
     eng_redo_free(&r->redo);
@@ -878,7 +990,7 @@ long eng_restore_backup_dir(const eng_params *p, const char *backup_dir, const c
             map[i].szDatabaseName = d->t[i].orig;
             map[i].szNewDatabaseName = d->t[i].tmp;
         }
-        eng_restore_args a = {p, backup_dir, 0, 0, map, d->n, dest, NULL};
+        eng_restore_args a = {p, backup_dir, 0, 0, map, d->n, dest, NULL, NULL};
         err = run(r, &a);
         for (int i = 0; i < r->nf; i++) {
             eng_io_close(r->f[i].fd); /* closed before the rename */

@@ -843,12 +843,52 @@ JET_ERR JET_API JetExternalRestore(JET_PSTR szCheckpointFilePath, JET_PSTR szLog
 /* JetExternalRestore2: as JetExternalRestore, with the range in *pLogInfo (NULL: every generation in
  * szBackupLogPath), and a target whose current logs to roll forward through: a running instance
  * by name (szTargetInstanceName), or a log directory (szTargetInstanceLogPath with
- * szTargetInstanceCheckpointPath). Errors also: InvalidParameter (only one of the target paths, or a
+ * szTargetInstanceCheckpointPath). It is JetExternalRestoreUntil (below) with pStop NULL. Errors also: InvalidParameter (only one of the target paths, or a
  *   name and paths together), BadRestoreTargetInstance (no running instance by that name). */
 JET_ERR JET_API JetExternalRestore2(JET_PSTR szCheckpointFilePath, JET_PSTR szLogPath, JET_RSTMAP *rgrstmap,
                                     long crstfilemap, JET_PSTR szBackupLogPath, JET_LOGINFO *pLogInfo,
                                     JET_PSTR szTargetInstanceName, JET_PSTR szTargetInstanceLogPath,
                                     JET_PSTR szTargetInstanceCheckpointPath, JET_PFNSTATUS pfn);
+
+/* A point in time for JetExternalRestoreUntil (jetsnap's own): where the replay stops, and what it
+ * replayed. Commit records carry the time of their commit (µs since the epoch, UTC, the
+ * committing machine's CLOCK_REALTIME). */
+typedef struct _JET_RSTSTOP {
+    unsigned long cbStruct;              /* sizeof(JET_RSTSTOP) */
+    unsigned long long usecStopBefore;   /* in: replay only transactions whose commit time (µs since the
+                                          * epoch, UTC) is < this; 0: no time limit */
+    unsigned long genStop;               /* in: replay no record of a generation > genStop; 0: no limit */
+    unsigned long long usecLastCommit;   /* out: commit time of the last transaction replayed (0: none) */
+    unsigned long long cCommitsReplayed; /* out: transactions replayed (of every database in the logs) */
+    unsigned long genLowReplayed, genHighReplayed; /* out: generations replayed (backup logs and
+                                          * roll-forward): the first, and that of the last record */
+    unsigned long cDatabases;            /* out: databases restored */
+} JET_RSTSTOP;
+
+/* JetExternalRestoreUntil (jetsnap's own): JetExternalRestore2 stopped at a point in time. The
+ * replay — of the backup's logs, then of the roll-forward logs — stops before the first commit
+ * record (in log order) whose time is >= pStop->usecStopBefore, or at the end of generation
+ * pStop->genStop, whichever comes first: that transaction and everything after it are not applied,
+ * and since only committed transactions are ever applied, the databases are left exactly as they
+ * were after the last transaction before the stop (clean, detached, consistent at that log
+ * position). pStop NULL, or both limits 0: to the end of the logs, as JetExternalRestore2 (which
+ * is this with pStop NULL).
+ * A database's fuzzy copy is consistent only once its stream's logs are replayed to the end of the
+ * generation its trailer names (JET_CHECKSUMINFO's genHigh): a stop before that (a genStop below
+ * it, or a usecStopBefore not later than a commit of the range up to it) is refused before
+ * anything is written, with JET_errEndingRestoreLogTooLow and event 912 naming the database and the
+ * earliest generation and time it allows. Event 913 says where a time stop stopped.
+ * On success the out fields of *pStop are filled (usecLastCommit, cCommitsReplayed,
+ * genLowReplayed, genHighReplayed, cDatabases), so the caller can report what it restored.
+ * Errors: those of JetExternalRestore2, and InvalidParameter (pStop's cbStruct not
+ *   sizeof(JET_RSTSTOP), or genStop above 0xFFFFFFFF), EndingRestoreLogTooLow (also: the stop is
+ *   before a database is consistent; the files are unchanged), LogCorrupted (a commit record whose
+ *   time cannot be read). */
+JET_ERR JET_API JetExternalRestoreUntil(JET_PSTR szCheckpointFilePath, JET_PSTR szLogPath, JET_RSTMAP *rgrstmap,
+                                        long crstfilemap, JET_PSTR szBackupLogPath, JET_LOGINFO *pLogInfo,
+                                        JET_PSTR szTargetInstanceName, JET_PSTR szTargetInstanceLogPath,
+                                        JET_PSTR szTargetInstanceCheckpointPath, JET_PFNSTATUS pfn,
+                                        JET_RSTSTOP *pStop);
 
 /* JetBackupInstance: the whole backup sequence into the directory szBackupPath (created if
  * missing): each database stream as <its file name> and the logs as edbXXXXX.log; the logs are
@@ -919,6 +959,70 @@ JET_ERR JET_API JetRestore2(const char *sz, const char *szDest, JET_PFNSTATUS pf
  *   DiskIO. */
 JET_ERR JET_API JetGetDatabaseFileInfo(const char *szDatabaseName, void *pvResult, unsigned long cbMax,
                                        unsigned long InfoLevel);
+
+/* ---------------------------------------------------------------------------------------------
+ * Checking a database backup stream (jetsnap's own; esentutl /k for a stream) — docs/
+ * jet-semantics.md, “Checking a backup stream”. A tool that reads a database's stream (what
+ * JetReadFileInstance hands out for a database, or that stream written to a file, e.g. while it
+ * decompresses a stored backup) feeds it in chunks of any size, from the first byte to the last,
+ * and at the end learns whether every page-size unit of it is intact:
+ *   - the two header copies: checksum, format, zeros in the unused part, and identical;
+ *   - every page 1..N-1: checksum and page number (a page of all zeros, never written, is good:
+ *     the logs of the backup bring it);
+ *   - the trailer page that ends it: checksum and format, the page count N it gives equal to the
+ *     stream's length ((N + 2) x page size), the database signature equal to the header's.
+ * One flipped byte anywhere in the stream is found, and so is a stream cut short or run on. No
+ * instance is needed and no file is touched; streams may be checked on several threads at once,
+ * each JET_CHECKSUMSTREAM by one thread at a time.
+ * ------------------------------------------------------------------------------------------- */
+
+/* A check in progress (opaque): made by JetChecksumStreamBegin, freed by JetChecksumStreamEnd. It
+ * is a pointer, not a validated handle: one already ended must not be passed again. */
+typedef struct JET_CHECKSUMSTREAM JET_CHECKSUMSTREAM;
+
+/* What JetChecksumStreamEnd found. cbStruct is the caller's (in); every other field is out. */
+typedef struct _JET_CHECKSUMINFO {
+    unsigned long cbStruct;         /* in: sizeof(JET_CHECKSUMINFO) */
+    unsigned long cbPageSize;       /* the page size the header gives; 0: no header copy was readable
+                                     * (nothing else could be checked) */
+    unsigned long long cbStream;    /* bytes fed */
+    unsigned long long cpgChecked;  /* database pages (1..N-1) checked, never-written ones included */
+    unsigned long long cpgEmpty;    /* of those, never written (all zeros) */
+    unsigned long long cpgBad;      /* damaged page-size units: header copies, pages and trailer */
+    unsigned long pgnoFirstBad;     /* database page number of the first damaged page; 0: no page
+                                     * was damaged (a header copy or the trailer may have been) */
+    unsigned long long ibFirstBad;  /* stream offset of the first damaged unit; ~0ULL: none */
+    unsigned long fHeaderValid;     /* 1: both header copies intact and identical */
+    unsigned long fTrailerValid;    /* 1: the stream ended with an intact trailer that matches its
+                                     * length and its header: the stream is whole */
+    unsigned long genLow;           /* from the trailer (0 without one): the first log generation a */
+    unsigned long genHigh;          /*   restore of this stream needs, and the last generation */
+                                    /*   written while its pages were read: a restore must replay */
+                                    /*   at least [genLow, genHigh] */
+} JET_CHECKSUMINFO;
+
+/* JetChecksumStreamBegin: start checking a stream; *pps gets the check, to feed and end.
+ * Errors: InvalidParameter (pps NULL), OutOfMemory. */
+JET_ERR JET_API JetChecksumStreamBegin(JET_CHECKSUMSTREAM **pps);
+
+/* JetChecksumStreamFeed: the next cb bytes of the stream (any size, 0 included; chunks need not
+ * be whole pages). Damage is not reported here but by End, which sees the whole stream: Feed
+ * succeeds on any bytes. Errors: InvalidParameter (ps NULL, or pv NULL with cb > 0; the check
+ * goes on as if the call had not been made). */
+JET_ERR JET_API JetChecksumStreamFeed(JET_CHECKSUMSTREAM *ps, const void *pv, unsigned long cb);
+
+/* JetChecksumStreamEnd: the stream is over; say whether it was whole and intact, fill *pinfo
+ * (optional) and free ps — always, whatever it returns. Unlike other calls, *pinfo is filled on
+ * the verification errors below too, so the caller can say where the damage is.
+ * Returns JET_errSuccess when both header copies, every page and the trailer are intact and the
+ *   trailer matches the stream's length and header.
+ * Errors: DatabaseCorrupted (a header copy damaged or the copies differ; no valid trailer at the
+ *   end — the stream was cut short, runs on past its trailer, or the trailer is damaged; or not a
+ *   database stream at all), InvalidDatabaseVersion (the readable header is of another format
+ *   version), ReadVerifyFailure (headers and trailer good, but a page is damaged: see pgnoFirstBad
+ *   and cpgBad), InvalidParameter (ps NULL; or pinfo's cbStruct is not sizeof(JET_CHECKSUMINFO):
+ *   ps is freed all the same and *pinfo is not written). */
+JET_ERR JET_API JetChecksumStreamEnd(JET_CHECKSUMSTREAM *ps, JET_CHECKSUMINFO *pinfo);
 
 /* JetSetEventCallback: where the engine's events go (backup started, file copied, log range,
  * truncation, "backup completed", aborts, recovery ...), process-wide; NULL stops them. ctx is

@@ -1,5 +1,5 @@
 /*
- * restore-api.c — JetExternalRestore and JetExternalRestore2: argument and mode rules
+ * restore-api.c — JetExternalRestore, JetExternalRestore2 and JetExternalRestoreUntil: argument and mode rules
  * (docs/jet-semantics.md, “Restore”), then the engine's hard recovery (engine/restore.c).
  */
 #include <stdio.h>
@@ -8,7 +8,7 @@
 #include "imgr-int.h"
 
 static long restore(const char *log_path, JET_RSTMAP *map, long nmap, const char *backup_logs, uint32_t lo,
-                    uint32_t hi, const char *forward, JET_PFNSTATUS pfn)
+                    uint32_t hi, const char *forward, JET_PFNSTATUS pfn, JET_RSTSTOP *stop)
 {
     ENG_RETURN_IF(!backup_logs || !*backup_logs || nmap < 0 || (nmap && !map), JET_errInvalidParameter,
                   "the backup log directory is missing, or the restore map and its count disagree");
@@ -17,7 +17,7 @@ static long restore(const char *log_path, JET_RSTMAP *map, long nmap, const char
         return err;
     eng_params p;
     imgr_defaults(&p);
-    eng_restore_args a = {&p, backup_logs, lo, hi, map, nmap, forward ? forward : log_path, pfn};
+    eng_restore_args a = {&p, backup_logs, lo, hi, map, nmap, forward ? forward : log_path, pfn, stop};
     return eng_restore(&a);
 }
 
@@ -28,7 +28,7 @@ JET_ERR JET_API JetExternalRestore(JET_PSTR szCheckpointFilePath, JET_PSTR szLog
     (void)szCheckpointFilePath;
     ENG_RETURN_IF(genLow < 0 || genHigh < 0, JET_errInvalidParameter, "a log generation is negative");
     return restore(szLogPath, rgrstmap, crstfilemap, szBackupLogPath, (uint32_t)genLow, (uint32_t)genHigh, NULL,
-                   pfn);
+                   pfn, NULL);
 }
 
 JET_ERR JET_API JetExternalRestore2(JET_PSTR szCheckpointFilePath, JET_PSTR szLogPath, JET_RSTMAP *rgrstmap,
@@ -36,7 +36,19 @@ JET_ERR JET_API JetExternalRestore2(JET_PSTR szCheckpointFilePath, JET_PSTR szLo
                                     JET_PSTR szTargetInstanceName, JET_PSTR szTargetInstanceLogPath,
                                     JET_PSTR szTargetInstanceCheckpointPath, JET_PFNSTATUS pfn)
 {
+    return JetExternalRestoreUntil(szCheckpointFilePath, szLogPath, rgrstmap, crstfilemap, szBackupLogPath, pLogInfo,
+                                   szTargetInstanceName, szTargetInstanceLogPath, szTargetInstanceCheckpointPath, pfn,
+                                   NULL);
+}
+
+JET_ERR JET_API JetExternalRestoreUntil(JET_PSTR szCheckpointFilePath, JET_PSTR szLogPath, JET_RSTMAP *rgrstmap,
+                                        long crstfilemap, JET_PSTR szBackupLogPath, JET_LOGINFO *pLogInfo,
+                                        JET_PSTR szTargetInstanceName, JET_PSTR szTargetInstanceLogPath,
+                                        JET_PSTR szTargetInstanceCheckpointPath, JET_PFNSTATUS pfn, JET_RSTSTOP *pStop)
+{
     (void)szCheckpointFilePath;
+    ENG_RETURN_IF(pStop && (pStop->cbStruct != sizeof *pStop || pStop->genStop > UINT32_MAX), JET_errInvalidParameter,
+                  "the JET_RSTSTOP's cbStruct is not the size of the structure, or its genStop is not a generation");
     bool tlog = szTargetInstanceLogPath && *szTargetInstanceLogPath;
     bool tckpt = szTargetInstanceCheckpointPath && *szTargetInstanceCheckpointPath;
     bool tname = szTargetInstanceName && *szTargetInstanceName;
@@ -65,5 +77,5 @@ JET_ERR JET_API JetExternalRestore2(JET_PSTR szCheckpointFilePath, JET_PSTR szLo
     } else if (tlog) {
         snprintf(forward, sizeof forward, "%s", szTargetInstanceLogPath);
     }
-    return restore(szLogPath, rgrstmap, crstfilemap, szBackupLogPath, lo, hi, forward[0] ? forward : NULL, pfn);
+    return restore(szLogPath, rgrstmap, crstfilemap, szBackupLogPath, lo, hi, forward[0] ? forward : NULL, pfn, pStop);
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io-int.h"
@@ -1245,6 +1246,496 @@ START_TEST(truncate_up_to_with_circular_logging_does_nothing)
     OK(JetTruncateLogUpToInstance(inst, 0, &first));
     ck_assert_int_gt(first, 0);
     ck_assert_int_eq(nlogs_on_disk(), now);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------- *
+ * JetChecksumStream*: a database's backup stream checked as it is fed.
+ * ------------------------------------------------------------------------------------------- */
+
+/* A streaming full backup with commits while it runs; returns a.edb's stream (malloc'ed, *n
+ * bytes) and the log range in *li. */
+static unsigned char *stream_of_a_backup(size_t *n, JET_LOGINFO *li)
+{
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    JET_HANDLE h;
+    unsigned long lo, hi;
+    OK(JetOpenFileInstance(inst, dbp, &h, &lo, &hi));
+    *n = ((size_t)hi << 32) | lo;
+    unsigned char *buf = malloc(*n);
+    size_t got = 0;
+    for (;;) {
+        unsigned long cb = 0;
+        OK(JetReadFileInstance(inst, h, buf + got, 3 * PS, &cb));
+        if (!cb)
+            break;
+        got += cb;
+        put_n(1000 + (int)got / PS, 1); /* the engine keeps committing */
+    }
+    ck_assert_uint_eq(got, *n);
+    OK(JetCloseFileInstance(inst, h));
+    copy_logs(NULL, li);
+    OK(JetEndExternalBackupInstance(inst));
+    return buf;
+}
+
+/* Check n bytes of b fed in chunks: fixed ones of chunk bytes, or (chunk 0) of random sizes. */
+static JET_ERR check_stream_bytes(const unsigned char *b, size_t n, size_t chunk, JET_CHECKSUMINFO *info)
+{
+    static unsigned long long seed = 77;
+    JET_CHECKSUMSTREAM *cs = NULL;
+    OK(JetChecksumStreamBegin(&cs));
+    for (size_t o = 0; o < n;) {
+        size_t c = chunk ? chunk : 1 + tu_rand(&seed) % (3 * PS);
+        if (c > n - o)
+            c = n - o;
+        OK(JetChecksumStreamFeed(cs, b + o, (unsigned long)c));
+        o += c;
+    }
+    memset(info, 0, sizeof *info);
+    info->cbStruct = sizeof *info;
+    return JetChecksumStreamEnd(cs, info);
+}
+
+START_TEST(checksum_stream_of_a_real_backup)
+{
+    put_n(100, 300); /* a few pages */
+    size_t n;
+    JET_LOGINFO li = {sizeof li, 0, 0, ""};
+    unsigned char *b = stream_of_a_backup(&n, &li);
+    ck_assert_uint_ge(n, 6 * PS);
+    size_t chunks[] = {0, 0, 1, 7, 512, PS - 1, PS, PS + 3, 3 * PS, n};
+    for (size_t i = 0; i < sizeof chunks / sizeof *chunks; i++) {
+        JET_CHECKSUMINFO ci;
+        OK(check_stream_bytes(b, n, chunks[i], &ci));
+        ck_assert_uint_eq(ci.cbStruct, sizeof ci);
+        ck_assert_uint_eq(ci.cbPageSize, PS);
+        ck_assert_uint_eq(ci.cbStream, n);
+        ck_assert_uint_eq(ci.cpgChecked, n / PS - 3);
+        ck_assert_uint_le(ci.cpgEmpty, ci.cpgChecked);
+        ck_assert_uint_eq(ci.cpgBad, 0);
+        ck_assert_uint_eq(ci.pgnoFirstBad, 0);
+        ck_assert(ci.ibFirstBad == ~0ULL);
+        ck_assert_uint_eq(ci.fHeaderValid, 1);
+        ck_assert_uint_eq(ci.fTrailerValid, 1);
+        ck_assert_uint_eq(ci.genLow, li.ulGenLow);
+        ck_assert_uint_ge(ci.genHigh, ci.genLow);
+        ck_assert_uint_le(ci.genHigh, li.ulGenHigh);
+    }
+    /* The stream written to a file is what a restore takes: the check and the restore agree. */
+    char *out = tu_path(dir, "out");
+    mkdir(out, 0755);
+    char *copy = tu_path(out, "a.edb");
+    FILE *f = fopen(copy, "wb");
+    ck_assert_uint_eq(fwrite(b, 1, n, f), n);
+    fclose(f);
+    JET_RSTMAP map = {dbp, copy};
+    OK(JetExternalRestore(NULL, NULL, &map, 1, dir, (long)li.ulGenLow, (long)li.ulGenHigh, NULL));
+    free(copy);
+    free(out);
+    free(b);
+}
+END_TEST
+
+/* Flip one byte at off and check: refused, and the damage placed where it is. */
+static void flip_is_caught(unsigned char *b, size_t n, size_t off, unsigned char mask)
+{
+    b[off] ^= mask;
+    JET_CHECKSUMINFO ci;
+    JET_ERR e = check_stream_bytes(b, n, off % 3 ? 0 : 4 * PS + 1, &ci);
+    b[off] ^= mask;
+    size_t unit = off / PS, units = n / PS;
+    ck_assert_msg(e != JET_errSuccess, "a flip of byte %zu (mask 0x%02x) passed", off, mask);
+    ck_assert_msg(ci.cpgBad >= 1, "byte %zu: no unit counted bad", off);
+    ck_assert_msg(ci.ibFirstBad == (unsigned long long)unit * PS, "byte %zu: first bad at %llu", off,
+                  ci.ibFirstBad);
+    if (unit < 2) {
+        ck_assert_int_eq(e, JET_errDatabaseCorrupted);
+        ck_assert_uint_eq(ci.fHeaderValid, 0);
+        ck_assert_uint_eq(ci.fTrailerValid, 1);
+    } else if (unit == units - 1) {
+        ck_assert_int_eq(e, JET_errDatabaseCorrupted);
+        ck_assert_uint_eq(ci.fHeaderValid, 1);
+        ck_assert_uint_eq(ci.fTrailerValid, 0);
+        ck_assert_uint_eq(ci.pgnoFirstBad, 0);
+    } else {
+        ck_assert_int_eq(e, JET_errReadVerifyFailure);
+        ck_assert_uint_eq(ci.fHeaderValid, 1);
+        ck_assert_uint_eq(ci.fTrailerValid, 1);
+        ck_assert_uint_eq(ci.pgnoFirstBad, unit - 1);
+        ck_assert_uint_eq(ci.cpgBad, 1);
+    }
+}
+
+START_TEST(checksum_stream_catches_every_flipped_byte)
+{
+    put_n(100, 300);
+    size_t n;
+    unsigned char *b = stream_of_a_backup(&n, NULL);
+    size_t units = n / PS;
+    /* The edges of every unit: checksum, number, LSN, the header's used part and its zero tail,
+     * the last byte. */
+    size_t edges[] = {0, 3, 4, 7, 8, 15, 16, 100, 511, 512, 513, PS / 2, PS - 1};
+    for (size_t u = 0; u < units; u++)
+        for (size_t i = 0; i < sizeof edges / sizeof *edges; i++)
+            flip_is_caught(b, n, u * PS + edges[i], 0x01);
+    /* Every 61st byte of the whole stream, with another bit each time. */
+    for (size_t off = 30, k = 0; off < n; off += 61, k++)
+        flip_is_caught(b, n, off, (unsigned char)(1u << (k % 8)));
+    /* A zero page (never written) with one byte set is no longer a page. */
+    for (size_t u = 2; u < units - 1; u++) {
+        bool zero = true;
+        for (size_t i = 0; i < PS && zero; i++)
+            zero = b[u * PS + i] == 0;
+        if (zero)
+            flip_is_caught(b, n, u * PS + PS / 3, 0x40);
+    }
+    free(b);
+}
+END_TEST
+
+START_TEST(checksum_stream_refuses_a_cut_or_run_on_stream)
+{
+    put_n(100, 300);
+    size_t n;
+    unsigned char *b = stream_of_a_backup(&n, NULL);
+    size_t cuts[] = {n - 1, n - 100, n - PS, n - PS - 1, n - 2 * PS, 4 * PS, 3 * PS + 7, 2 * PS, PS + 600,
+                     PS, 511, 100, 0};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        JET_CHECKSUMINFO ci;
+        JET_ERR e = check_stream_bytes(b, cuts[i], 0, &ci);
+        ck_assert_msg(e == JET_errDatabaseCorrupted, "a stream cut to %zu bytes gave %ld", cuts[i], e);
+        ck_assert_uint_eq(ci.fTrailerValid, 0);
+        ck_assert_uint_eq(ci.cbStream, cuts[i]);
+        if (cuts[i] >= PS + 512)
+            ck_assert_uint_eq(ci.cbPageSize, PS);
+    }
+    /* Bytes after the trailer: a page of zeros, or one byte. */
+    unsigned char *longer = calloc(1, n + PS);
+    memcpy(longer, b, n);
+    JET_CHECKSUMINFO ci;
+    ck_assert_int_eq(check_stream_bytes(longer, n + PS, 0, &ci), JET_errDatabaseCorrupted);
+    ck_assert_uint_eq(ci.fTrailerValid, 0);
+    ck_assert_int_eq(check_stream_bytes(longer, n + 1, PS, &ci), JET_errDatabaseCorrupted);
+    ck_assert_uint_eq(ci.fTrailerValid, 0);
+    /* A page dropped from the middle: the trailer no longer counts the stream. */
+    memcpy(longer, b, 3 * PS);
+    memcpy(longer + 3 * PS, b + 4 * PS, n - 4 * PS);
+    ck_assert_int_eq(check_stream_bytes(longer, n - PS, 0, &ci), JET_errDatabaseCorrupted);
+    /* A database file is not a stream: no trailer. */
+    OK(JetCloseTable(ses, tab));
+    OK(JetCloseDatabase(ses, dbid, 0));
+    OK(JetDetachDatabase(ses, dbp));
+    FILE *f = fopen(dbp, "rb");
+    size_t m = fread(longer, 1, n, f);
+    fclose(f);
+    ck_assert_int_eq(check_stream_bytes(longer, m, 0, &ci), JET_errDatabaseCorrupted);
+    ck_assert_uint_eq(ci.fHeaderValid, 1);
+    ck_assert_uint_eq(ci.fTrailerValid, 0);
+    ck_assert_uint_eq(ci.cpgBad, 0);
+    free(longer);
+    free(b);
+}
+END_TEST
+
+START_TEST(checksum_stream_argument_errors)
+{
+    JET_CHECKSUMSTREAM *cs = NULL;
+    ck_assert_int_eq(JetChecksumStreamBegin(NULL), JET_errInvalidParameter);
+    ck_assert_int_eq(JetChecksumStreamFeed(NULL, "x", 1), JET_errInvalidParameter);
+    ck_assert_int_eq(JetChecksumStreamEnd(NULL, NULL), JET_errInvalidParameter);
+    OK(JetChecksumStreamBegin(&cs));
+    ck_assert_ptr_nonnull(cs);
+    ck_assert_int_eq(JetChecksumStreamFeed(cs, NULL, 5), JET_errInvalidParameter);
+    OK(JetChecksumStreamFeed(cs, NULL, 0));
+    JET_CHECKSUMINFO ci;
+    memset(&ci, 0x5A, sizeof ci);
+    ci.cbStruct = sizeof ci - 1;
+    /* The check is freed all the same (the leak checker of the sanitizer build would say). */
+    ck_assert_int_eq(JetChecksumStreamEnd(cs, &ci), JET_errInvalidParameter);
+    ck_assert_uint_eq(ci.cbPageSize, 0x5A5A5A5AUL | (sizeof(long) > 4 ? 0x5A5A5A5A00000000UL : 0));
+    /* Nothing fed: no header. */
+    OK(JetChecksumStreamBegin(&cs));
+    ck_assert_int_eq(JetChecksumStreamEnd(cs, NULL), JET_errDatabaseCorrupted);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------- *
+ * JetExternalRestoreUntil: a restore stopped at a point in time.
+ * ------------------------------------------------------------------------------------------- */
+
+static unsigned long long now_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
+}
+
+/* put_n's records, each in its own transaction, with the time before its commit began and the
+ * time it was acknowledged: its commit record's time lies in between. */
+static void put_timed(int from, int n, unsigned long long *began, unsigned long long *acked)
+{
+    for (int i = 0; i < n; i++) {
+        char k[32], v[200];
+        snprintf(k, sizeof k, "key%08d", from + i);
+        memset(v, 'a' + (from + i) % 26, sizeof v);
+        OK(JetBeginTransaction(ses));
+        OK(JetPutRecord(ses, tab, k, (unsigned long)strlen(k), v, sizeof v, 0));
+        began[i] = now_usec();
+        OK(JetCommitTransaction(ses, 0));
+        acked[i] = now_usec();
+    }
+}
+
+/* A fresh copy of the stream src at dir/name, for one restore. */
+static char *stream_copy(const char *src, const char *name)
+{
+    char *dst = tu_path(dir, name);
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "cp %s %s", src, dst);
+    ck_assert_int_eq(system(cmd), 0);
+    return dst;
+}
+
+static unsigned char *file_bytes(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(*n ? *n : 1);
+    ck_assert_uint_eq(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+
+/* Is key i in the database at path (a fresh instance)? Fills have[] for keys [from, from+n). */
+static void keys_present(const char *path, int from, int n, bool *have)
+{
+    char *d = tu_path(dir, "probe");
+    mkdir(d, 0755);
+    JET_INSTANCE v;
+    OK(JetCreateInstance(&v, "probe"));
+    OK(JetSetSystemParameter(&v, 0, JET_paramSystemPath, 0, d));
+    OK(JetSetSystemParameter(&v, 0, JET_paramLogFilePath, 0, d));
+    OK(JetSetSystemParameter(&v, 0, JET_paramLogFileSize, 128, NULL));
+    OK(JetInit(&v));
+    JET_SESID s;
+    JET_DBID db;
+    JET_TABLEID t;
+    OK(JetBeginSession(v, &s, NULL, NULL));
+    OK(JetAttachDatabase(s, path, 0));
+    OK(JetOpenDatabase(s, path, NULL, &db, 0));
+    OK(JetOpenTable(s, db, "t", NULL, 0, 0, &t));
+    for (int i = 0; i < n; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "key%08d", from + i);
+        JET_ERR e = JetGetRecord(s, t, k, (unsigned long)strlen(k), NULL, 0, NULL, 0);
+        ck_assert_msg(e == JET_errSuccess || e == JET_wrnBufferTruncated || e == JET_errRecordNotFound,
+                      "key %s: %ld", k, e);
+        have[i] = e != JET_errRecordNotFound;
+    }
+    OK(JetTerm(v));
+    tu_rmtree(d);
+    free(d);
+}
+
+#define PIT_A 600 /* commits after the copy of the pages, before the pause */
+#define PIT_B 300 /* after it */
+
+struct pit {
+    char *out, *stream;
+    JET_LOGINFO li;
+    unsigned long gen_consistent; /* the stream's trailer genHigh */
+    unsigned long long early, pause, began[PIT_A + PIT_B], acked[PIT_A + PIT_B];
+};
+
+/* A full backup taken while commits go on (after 600 that fill a few generations): 2x20 while the
+ * pages are copied (the time between the
+ * two batches in p->early), then PIT_A commits, a pause of 40 ms with p->pause in its middle, and
+ * PIT_B more; every acknowledged commit's time recorded. */
+static void pit_backup(struct pit *p)
+{
+    p->out = tu_path(dir, "out");
+    mkdir(p->out, 0755);
+    put_n(100, 600); /* the backup starts a few generations in */
+    OK(JetBeginExternalBackupInstance(inst, 0));
+    put_n(1000, 20);
+    p->early = now_usec();
+    put_n(1020, 20);
+    copy_databases(p->out);
+    put_timed(2000, PIT_A, p->began, p->acked);
+    usleep(20000);
+    p->pause = now_usec();
+    usleep(20000);
+    put_timed(2000 + PIT_A, PIT_B, p->began + PIT_A, p->acked + PIT_A);
+    p->li = (JET_LOGINFO){sizeof p->li, 0, 0, ""};
+    copy_logs(p->out, &p->li);
+    OK(JetEndExternalBackupInstance(inst));
+    p->stream = tu_path(p->out, "a.edb");
+    /* Where the copy becomes consistent: the trailer says, and the stream check reads it. */
+    size_t n;
+    unsigned char *b = file_bytes(p->stream, &n);
+    JET_CHECKSUMINFO ci;
+    OK(check_stream_bytes(b, n, n, &ci));
+    free(b);
+    p->gen_consistent = ci.genHigh;
+    ck_assert_uint_ge(p->gen_consistent, p->li.ulGenLow);
+    ck_assert_uint_gt(p->gen_consistent, 1); /* so that a generation before it can be asked for */
+    ck_assert_uint_lt(p->gen_consistent, p->li.ulGenHigh); /* PIT_A commits fill generations after it */
+}
+
+static void pit_free(struct pit *p)
+{
+    free(p->out);
+    free(p->stream);
+}
+
+/* The timed keys present in the restored file form a prefix of the commit order: returns its
+ * length, and checks the keys from before the copy are all there. */
+static int timed_prefix(const char *path)
+{
+    bool *have = calloc(PIT_A + PIT_B, sizeof *have);
+    keys_present(path, 2000, PIT_A + PIT_B, have);
+    int k = 0;
+    while (k < PIT_A + PIT_B && have[k])
+        k++;
+    for (int i = k; i < PIT_A + PIT_B; i++)
+        ck_assert_msg(!have[i], "key %d is restored but key %d, committed before it, is not", 2000 + i, 2000 + k);
+    free(have);
+    bool early[40];
+    keys_present(path, 1000, 40, early);
+    for (int i = 0; i < 40; i++)
+        ck_assert(early[i]);
+    return k;
+}
+
+static JET_ERR restore_until(struct pit *p, const char *file, JET_RSTSTOP *st)
+{
+    JET_RSTMAP map = {dbp, (char *)file};
+    return JetExternalRestoreUntil(NULL, NULL, &map, 1, p->out, &p->li, NULL, NULL, NULL, NULL, st);
+}
+
+START_TEST(restore_until_a_time_in_a_pause)
+{
+    struct pit p;
+    pit_backup(&p);
+    char *r = stream_copy(p.stream, "until-time.edb");
+    JET_RSTSTOP st = {sizeof st, p.pause, 0, 0, 0, 0, 0, 0};
+    memset(events, 0, sizeof events);
+    OK(restore_until(&p, r, &st));
+    /* Exactly the commits before the pause. */
+    ck_assert_int_eq(timed_prefix(r), PIT_A);
+    ck_assert_int_eq(events[913], 1);
+    ck_assert_uint_ge(st.usecLastCommit, p.began[PIT_A - 1]);
+    ck_assert_uint_le(st.usecLastCommit, p.acked[PIT_A - 1]);
+    ck_assert_uint_ge(st.cCommitsReplayed, PIT_A + 20);
+    ck_assert_uint_eq(st.genLowReplayed, p.li.ulGenLow);
+    ck_assert_uint_le(st.genHighReplayed, p.li.ulGenHigh);
+    ck_assert_uint_ge(st.genHighReplayed, p.gen_consistent);
+    ck_assert_uint_eq(st.cDatabases, 1);
+    JET_DBINFOMISC m = info(r);
+    ck_assert_int_eq(m.dbstate, 3); /* clean: attachable anywhere */
+    ck_assert_int_eq(m.bkinfoFullCur.genLow, 0);
+    /* No limit at all: every commit of the backup, as JetExternalRestore2. */
+    char *all = stream_copy(p.stream, "until-end.edb");
+    JET_RSTSTOP none = {sizeof none, 0, 0, 0, 0, 0, 0, 0};
+    OK(restore_until(&p, all, &none));
+    ck_assert_int_eq(timed_prefix(all), PIT_A + PIT_B);
+    ck_assert_uint_eq(none.genHighReplayed, p.li.ulGenHigh);
+    ck_assert_uint_ge(none.usecLastCommit, p.began[PIT_A + PIT_B - 1]);
+    ck_assert_uint_le(none.usecLastCommit, p.acked[PIT_A + PIT_B - 1]);
+    ck_assert_uint_gt(none.cCommitsReplayed, st.cCommitsReplayed + PIT_B - 1);
+    /* A time inside the stream of commits: those acknowledged before it are in, those begun at or
+     * after it are out (one commit may straddle it). */
+    char *mid = stream_copy(p.stream, "until-mid.edb");
+    int k = PIT_A + PIT_B / 2;
+    JET_RSTSTOP sm = {sizeof sm, p.began[k], 0, 0, 0, 0, 0, 0};
+    OK(restore_until(&p, mid, &sm));
+    int got = timed_prefix(mid);
+    ck_assert_int_ge(got, k - 1);
+    ck_assert_int_le(got, k);
+    ck_assert_uint_lt(sm.usecLastCommit, p.began[k]);
+    free(mid);
+    free(all);
+    free(r);
+    pit_free(&p);
+}
+END_TEST
+
+START_TEST(restore_until_a_generation)
+{
+    struct pit p;
+    pit_backup(&p);
+    unsigned long g = p.li.ulGenHigh - 1;
+    char *r = stream_copy(p.stream, "until-gen.edb");
+    JET_RSTSTOP st = {sizeof st, 0, g, 0, 0, 0, 0, 0};
+    OK(restore_until(&p, r, &st));
+    ck_assert_uint_eq(st.genHighReplayed, g);
+    int k = timed_prefix(r);
+    ck_assert_int_lt(k, PIT_A + PIT_B); /* the last generation holds the last commits */
+    if (k > 0) {
+        ck_assert_uint_ge(st.usecLastCommit, p.began[k - 1]);
+        ck_assert_uint_le(st.usecLastCommit, p.acked[k - 1]);
+    }
+    /* The earliest stop allowed: the generation the copy is consistent at. */
+    char *edge = stream_copy(p.stream, "until-edge.edb");
+    JET_RSTSTOP se = {sizeof se, 0, p.gen_consistent, 0, 0, 0, 0, 0};
+    OK(restore_until(&p, edge, &se));
+    ck_assert_uint_eq(se.genHighReplayed, p.gen_consistent);
+    ck_assert_int_le(timed_prefix(edge), k);
+    /* Both limits: the earlier one stops the replay. */
+    char *both = stream_copy(p.stream, "until-both.edb");
+    JET_RSTSTOP sb = {sizeof sb, p.pause, p.li.ulGenHigh, 0, 0, 0, 0, 0};
+    OK(restore_until(&p, both, &sb));
+    ck_assert_int_eq(timed_prefix(both), PIT_A);
+    free(both);
+    free(edge);
+    free(r);
+    pit_free(&p);
+}
+END_TEST
+
+START_TEST(restore_until_too_early_is_refused_untouched)
+{
+    struct pit p;
+    pit_backup(&p);
+    char *r = stream_copy(p.stream, "too-early.edb");
+    size_t n0;
+    unsigned char *before = file_bytes(r, &n0);
+    /* A time while the pages were being copied: commits after it are in the generations the copy
+     * needs. */
+    JET_RSTSTOP st = {sizeof st, p.early, 0, 0, 0, 0, 0, 0};
+    memset(events, 0, sizeof events);
+    ck_assert_int_eq(restore_until(&p, r, &st), JET_errEndingRestoreLogTooLow);
+    ck_assert_int_eq(events[912], 1);
+    ck_assert_uint_eq(st.cDatabases, 0); /* out fields only on success */
+    /* A generation before the one the copy is consistent at. */
+    JET_RSTSTOP sg = {sizeof sg, 0, p.gen_consistent - 1, 0, 0, 0, 0, 0};
+    ck_assert_int_eq(restore_until(&p, r, &sg), JET_errEndingRestoreLogTooLow);
+    ck_assert_int_eq(events[912], 2);
+    JET_RSTSTOP s1 = {sizeof s1, 1, 0, 0, 0, 0, 0, 0};
+    ck_assert_int_eq(restore_until(&p, r, &s1), JET_errEndingRestoreLogTooLow);
+    size_t n1;
+    unsigned char *after = file_bytes(r, &n1);
+    ck_assert_uint_eq(n0, n1);
+    ck_assert(!memcmp(before, after, n0));
+    /* Still a backup: attaching it as it is is refused, and a restore without a stop works. */
+    ck_assert_int_eq(JetAttachDatabase(ses, r, 0), JET_errSoftRecoveryOnBackupDatabase);
+    OK(restore_until(&p, r, NULL));
+    ck_assert_int_eq(timed_prefix(r), PIT_A + PIT_B);
+    /* A bad JET_RSTSTOP. */
+    JET_RSTSTOP bad = {sizeof bad - 1, 0, 0, 0, 0, 0, 0, 0};
+    ck_assert_int_eq(restore_until(&p, r, &bad), JET_errInvalidParameter);
+    if (sizeof(unsigned long) > 4) {
+        JET_RSTSTOP big = {sizeof big, 0, (unsigned long)UINT32_MAX + 1, 0, 0, 0, 0, 0};
+        ck_assert_int_eq(restore_until(&p, r, &big), JET_errInvalidParameter);
+    }
+    free(before);
+    free(after);
+    free(r);
+    pit_free(&p);
 }
 END_TEST
 
@@ -2576,6 +3067,13 @@ static Suite *suite(void)
     tcase_add_test(tc, truncate_up_to_after_truncate_done);
     tcase_add_test(tc, truncate_up_to_stops_at_the_checkpoint);
     tcase_add_test(tc, truncate_up_to_refusals);
+    tcase_add_test(tc, checksum_stream_of_a_real_backup);
+    tcase_add_test(tc, checksum_stream_catches_every_flipped_byte);
+    tcase_add_test(tc, checksum_stream_refuses_a_cut_or_run_on_stream);
+    tcase_add_test(tc, checksum_stream_argument_errors);
+    tcase_add_test(tc, restore_until_a_time_in_a_pause);
+    tcase_add_test(tc, restore_until_a_generation);
+    tcase_add_test(tc, restore_until_too_early_is_refused_untouched);
     tcase_add_test(tc, backup_to_directory_and_restore_instance);
     tcase_add_test(tc, atomic_backup_replaces_the_previous_one);
     tcase_add_test(tc, database_left_out_keeps_its_logs);
