@@ -3,8 +3,12 @@
  * file it lists — present, a regular file, of its stored size, and (decompressed when zstd, with
  * libzstd checking the frame's content checksum too) of its recorded size and CRC-32C — then no
  * file in DIR that the manifest does not list, and every log generation of the recorded range
- * present. Each problem is printed with the file it is about; all files are checked, not only up
- * to the first bad one, so one run tells everything that is wrong.
+ * present. Database streams are also checked page by page as they are read, by the engine's own
+ * streaming verifier (JetChecksumStream*): each page's checksum, both header copies and the
+ * trailer — so a stream damaged before the manifest recorded its CRC-32C is caught too — and the
+ * log range its trailer says a restore needs must lie within the backup's.
+ * Each problem is printed with the file it is about; all files are checked, not only up to the
+ * first bad one, so one run tells everything that is wrong.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,9 +20,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jet.h>
+
 #include "ctl-int.h"
 
-static bool check_file(const char *dir, const struct ctl_mfile *f);
+static bool check_file(const char *dir, const struct ctl_manifest *m, const struct ctl_mfile *f);
+static bool check_pages(const char *dir, const struct ctl_manifest *m, const struct ctl_mfile *f,
+                        JET_CHECKSUMSTREAM *cs);
+static bool sink_pages(void *ctx, const void *buf, size_t len, char *err, size_t n);
 static bool check_strays(const char *dir, const struct ctl_manifest *m);
 static bool check_range(const char *dir, const struct ctl_manifest *m);
 static void bad(const char *dir, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -46,7 +55,7 @@ int ctl_verify_set(const char *dir, struct ctl_manifest *m, bool quiet_ok)
                 bad(dir, m->files[i].stored_as, "listed twice in the manifest");
                 ok = false;
             }
-        ok &= check_file(dir, &m->files[i]);
+        ok &= check_file(dir, m, &m->files[i]);
     }
     ok &= check_strays(dir, m);
     ok &= check_range(dir, m);
@@ -61,7 +70,7 @@ int ctl_verify_set(const char *dir, struct ctl_manifest *m, bool quiet_ok)
     return CTL_EXIT_OK;
 }
 
-static bool check_file(const char *dir, const struct ctl_mfile *f)
+static bool check_file(const char *dir, const struct ctl_manifest *m, const struct ctl_mfile *f)
 {
     char path[4400], err[512];
     snprintf(path, sizeof path, "%s/%s", dir, f->stored_as);
@@ -86,10 +95,14 @@ static bool check_file(const char *dir, const struct ctl_mfile *f)
     }
     struct ctl_unpack u;
     char *buf = malloc(CTL_IO_BUF);
-    bool ok = buf && ctl_unpack_init(&u, f->zstd, NULL, NULL, err, sizeof err);
+    JET_CHECKSUMSTREAM *cs = NULL;
+    bool ok = buf && (f->log || JetChecksumStreamBegin(&cs) == JET_errSuccess) &&
+              ctl_unpack_init(&u, f->zstd, cs ? sink_pages : NULL, cs, err, sizeof err);
     if (!ok) {
         free(buf);
         close(fd);
+        if (cs)
+            JetChecksumStreamEnd(cs, NULL);
         bad(dir, f->stored_as, "out of memory");
         return false;
     }
@@ -118,10 +131,51 @@ static bool check_file(const char *dir, const struct ctl_mfile *f)
     else if (u.crc != f->crc)
         bad(dir, f->stored_as, "checksum mismatch: the manifest says %s, the file has %s", want, got);
     ok = ok && u.size == f->size && u.crc == f->crc;
+    /* A stream that could not be read whole has nothing more to say page by page. */
+    if (cs && ok)
+        ok = check_pages(dir, m, f, cs);
+    else if (cs)
+        JetChecksumStreamEnd(cs, NULL);
     ctl_unpack_free(&u);
     free(buf);
     close(fd);
     return ok;
+}
+
+/* Ends the engine's check of a database stream (frees cs) and reports what it found. */
+static bool check_pages(const char *dir, const struct ctl_manifest *m, const struct ctl_mfile *f,
+                        JET_CHECKSUMSTREAM *cs)
+{
+    JET_CHECKSUMINFO info = {.cbStruct = sizeof info};
+    JET_ERR e = JetChecksumStreamEnd(cs, &info);
+    char name[128];
+    if (e != JET_errSuccess) {
+        ctl_jet_err_name(e, name, sizeof name);
+        if (info.pgnoFirstBad)
+            bad(dir, f->stored_as, "%s: %llu damaged page%s, the first is page %lu (stream offset %llu)", name,
+                info.cpgBad, info.cpgBad == 1 ? "" : "s", info.pgnoFirstBad, info.ibFirstBad);
+        else
+            bad(dir, f->stored_as, "%s: not a whole database stream (header %s, trailer %s)", name,
+                info.fHeaderValid ? "intact" : "damaged", info.fTrailerValid ? "intact" : "missing or damaged");
+        return false;
+    }
+    /* A full or copy backup must hold every generation a restore of its databases replays. */
+    if (info.genLow && (info.genLow < m->first_gen || info.genHigh > m->last_gen)) {
+        bad(dir, f->stored_as, "a restore of it needs log generations %lu-%lu, the backup holds %u-%u", info.genLow,
+            info.genHigh, m->first_gen, m->last_gen);
+        return false;
+    }
+    return true;
+}
+
+static bool sink_pages(void *ctx, const void *buf, size_t len, char *err, size_t n)
+{
+    (void)err;
+    (void)n;
+    /* Feed takes an unsigned long count; the buffers here are at most ZSTD_DStreamOutSize or
+     * CTL_IO_BUF bytes. Damage is reported by End, never by Feed. */
+    JetChecksumStreamFeed(ctx, buf, (unsigned long)len);
+    return true;
 }
 
 static bool check_strays(const char *dir, const struct ctl_manifest *m)

@@ -12,7 +12,8 @@
 # last backup began (jetsnap-demo-app --verify); a chain bounded by --until-generation holds those
 # acknowledged before its full backup; --output - piped into tar -x gives the same files as
 # --output DIR, and they verify; .zst files are plain zstd frames; verify catches a flipped byte in
-# a database file, in a log, in a compressed file and in the manifest, a missing file and a stray
+# a database file, in a log, in a compressed file and in the manifest, a damaged database page
+# whose manifest entry agrees with it (the engine's page verifier), a missing file and a stray
 # one, naming the file, and restore refuses each (13) with nothing restored; a chain with a gap
 # is refused (13); a full disk at the destination gives exit 11 naming ENOSPC and the file, the
 # backup ends invalid (nothing truncated, the writer free for the next backup) and the instance
@@ -249,11 +250,37 @@ damaged zst zst "d/zst/$zst: "
 sed -i '0,/"size": \([0-9]\)/s//"size": 9\1/' "$DIR/d/manifest/backup_manifest"
 cmp -s "$DIR/d/manifest/backup_manifest" "$DIR/b/full/backup_manifest" && fail "the manifest was not changed"
 damaged manifest manifest "backup_manifest: the manifest is damaged"
+# A database stream damaged before its checksum was recorded: the manifest agrees with the file,
+# only the engine's page verifier can tell.
+cp -a "$DIR/b/full" "$DIR/d/pages"
+flip "$DIR/d/pages/db.edb"
+/usr/bin/python3 - "$DIR/d/pages" <<'PY' || fail "cannot rewrite the manifest of d/pages"
+import sys
+T = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    T.append(c)
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c = (c >> 8) ^ T[(c ^ b) & 0xFF]
+    return c ^ 0xFFFFFFFF
+d = sys.argv[1]
+text = open(d + "/backup_manifest").read()
+old = text.split('"stored_as": "db.edb"', 1)[1].split('"checksum": "', 1)[1][:15]
+text = text.replace(old, "crc32c:%08x" % crc32c(open(d + "/db.edb", "rb").read()))
+cut = text.rindex('\n  "manifest_checksum": ') + 1
+text = text[:cut] + '  "manifest_checksum": "crc32c:%08x"\n}\n' % crc32c(text[:cut].encode())
+open(d + "/backup_manifest", "w").write(text)
+PY
+damaged pages pages "d/pages/db.edb: JET_err[A-Za-z]* (-[0-9]*): "
 rm "$DIR/d/missing/$log"
 damaged missing missing "d/missing/$log: missing"
 echo extra >"$DIR/d/stray/notes.txt"
 damaged stray stray "d/stray/notes.txt: present but not in the manifest"
-ok "verify names a flipped byte in a database, a log, a zstd file and the manifest, a missing and a stray file; restore refuses each"
+ok "verify names a flipped byte in a database, a log, a zstd file and the manifest, a damaged page the manifest agrees with, a missing and a stray file; restore refuses each"
 
 # ---- a full disk at the destination ----
 mkdir -p "$DIR/small"
