@@ -61,7 +61,7 @@ static const char usage_global[] =
     "  backup --instance N --type T --output DIR|- [--base DIR] [--compress none|zstd[:L]]\n"
     "                                          stream a backup of one instance, with a manifest\n"
     "  verify DIR                              check a backup against its manifest\n"
-    "  restore --from DIR [--from DIR]... --to DIR [--map OLD=NEW]... [--until-generation N]\n"
+    "  restore --from DIR [--from DIR]... --to DIR [--map OLD=NEW]... [--until TIME|--until-generation N]\n"
     "                                          restore a chain of backups through the engine\n"
     "\n"
     "Global options (before or after the command):\n"
@@ -149,25 +149,29 @@ static const char usage_verify[] =
     "\n"
     "Checks a backup made by 'jetsnapctl backup': the manifest's own checksum, every file's\n"
     "presence, size and CRC-32C (zstd files decompressed), no file the manifest does not list, and\n"
-    "every log generation of its range. Names each bad file on stderr.\n"
+    "every log generation of its range, and every database page's own checksum. Names each bad\n"
+    "file on stderr.\n"
     "\n"
     "Exit codes: 0 the backup is intact, 2 usage, 13 damaged.\n";
 
 static const char usage_restore[] =
     "Usage: jetsnapctl restore --from FULL [--from INCREMENTAL]... --to DIR [--map OLD=NEW]...\n"
-    "                          [--until-generation N] [--json]\n"
+    "                          [--until TIME|--until-generation N] [--json]\n"
     "\n"
     "Verifies every backup set and that each builds on the one before, then writes the databases\n"
     "of the first into DIR (or, for the database whose original path is OLD, to NEW), the logs of\n"
     "the whole chain into a scratch directory, and replays them through the engine\n"
-    "(JetExternalRestore2). The databases are then clean: attach them to any instance.\n"
+    "(JetExternalRestoreUntil). The databases are then clean: attach them to any instance.\n"
     "\n"
+    "  --until TIME           only the transactions committed before TIME: RFC 3339\n"
+    "                         (2026-12-04T17:25:57.414090Z, or with an offset), local\n"
+    "                         'YYYY-MM-DD HH:MM:SS[.frac]', or @EPOCH.USEC\n"
     "  --until-generation N   replay the logs up to generation N only\n"
-    "  --until TIME           (needs JetExternalRestoreUntil, not in this libjet: refused)\n"
     "  --json                 the result as JSON on stdout\n"
     "\n"
     "Exit codes: 0 restored, 2 usage, 13 a set is damaged or the sets are not a chain (nothing\n"
-    "written), 14 writing the files or the engine's restore failed.\n";
+    "written), 14 writing the files or the engine's restore failed, or the point asked for is\n"
+    "before the backup is consistent (nothing left behind).\n";
 
 static int run_backup(int argc, char **argv, struct ctl_opts *o);
 static int run_verify(int argc, char **argv, struct ctl_opts *o);

@@ -5,9 +5,10 @@
  * set's manifest, by its checksum), so a damaged or mismatched set is refused before a byte is
  * written. Then the database streams of the first set are decompressed to --to DIR (or to the
  * --map NEW path of the database whose original path is OLD), the logs of the whole chain to a
- * scratch directory beside them, and JetExternalRestore2 replays them (RSTMAP: original path ->
- * restored file); --until-generation bounds the replay at a generation. The restored files are
- * never written over existing ones.
+ * scratch directory beside them, and JetExternalRestoreUntil replays them (RSTMAP: original path
+ * -> restored file); --until-generation bounds the replay at a generation, --until TIME stops it
+ * before the first transaction committed at or after TIME (the commit times the log records).
+ * The restored files are never written over existing ones.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@ struct restore {
     size_t n_map;
     uint32_t gen_low, gen_high;
     size_t logs;
+    JET_RSTSTOP stop; /* what the replay did */
 };
 
 static int check_chain(struct restore *r);
@@ -199,20 +201,20 @@ static int restore_logs(struct restore *r)
 
 static int replay(struct restore *r)
 {
-    if (r->o->until_usec) {
-        /* JetExternalRestoreUntil (a replay bounded by commit time) is not in this libjet yet;
-         * --until-generation bounds by generation through JetExternalRestore2 instead. */
-        ctl_err("restore: --until TIME needs JetExternalRestoreUntil, which this libjet does not provide; "
-                "use --until-generation N");
-        return CTL_EXIT_USAGE;
-    }
     JET_LOGINFO li = {.cbSize = sizeof li, .ulGenLow = r->gen_low, .ulGenHigh = r->gen_high};
     snprintf(li.szBaseName, sizeof li.szBaseName, "%s", r->m[0].log_base_name);
-    JET_ERR e = JetExternalRestore2(NULL, NULL, r->map, (long)r->n_map, r->scratch, &li, NULL, NULL, NULL, NULL);
+    r->stop = (JET_RSTSTOP){.cbStruct = sizeof r->stop, .usecStopBefore = r->o->until_usec};
+    JET_ERR e = JetExternalRestoreUntil(NULL, NULL, r->map, (long)r->n_map, r->scratch, &li, NULL, NULL, NULL, NULL,
+                                        &r->stop);
     if (e != JET_errSuccess) {
         char name[128];
-        ctl_err("restore: JetExternalRestore2 of %s (logs %u-%u of %s) failed: %s", r->map[0].szNewDatabaseName,
-                r->gen_low, r->gen_high, r->o->from[r->n - 1], ctl_jet_err_name(e, name, sizeof name));
+        if (e == JET_errEndingRestoreLogTooLow && (r->o->until_usec || r->o->until_gen))
+            ctl_err("restore: the point asked for (--until%s) is before the backup of %s is consistent: a backup "
+                    "taken while the database changed needs its logs replayed at least to its end (%s)",
+                    r->o->until_usec ? "" : "-generation", r->m[0].instance, ctl_jet_err_name(e, name, sizeof name));
+        else
+            ctl_err("restore: JetExternalRestoreUntil of %s (logs %u-%u of %s) failed: %s", r->map[0].szNewDatabaseName,
+                    r->gen_low, r->gen_high, r->o->from[r->n - 1], ctl_jet_err_name(e, name, sizeof name));
         /* The restored files are still marked as backups (the engine's rule): remove them, so
          * nobody attaches a half-restored database by mistake. */
         for (size_t i = 0; i < r->n_map; i++)
@@ -336,6 +338,10 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static void report(const struct restore *r)
 {
     const struct ctl_manifest *last = &r->m[r->n - 1];
+    const JET_RSTSTOP *st = &r->stop;
+    char when[64] = "none";
+    if (st->usecLastCommit)
+        ctl_format_time(st->usecLastCommit, when, sizeof when);
     if (r->o->json) {
         json_object *j = json_object_new_object(), *dbs = json_object_new_array();
         for (size_t i = 0; i < r->n_map; i++) {
@@ -344,21 +350,24 @@ static void report(const struct restore *r)
             json_object_object_add(d, "path", json_object_new_string(r->map[i].szNewDatabaseName));
             json_object_array_add(dbs, d);
         }
+        uint64_t nlogs = st->genHighReplayed ? st->genHighReplayed - st->genLowReplayed + 1 : 0;
         json_object_object_add(j, "instance", json_object_new_string(last->instance));
         json_object_object_add(j, "sets", json_object_new_uint64(r->n));
         json_object_object_add(j, "databases", dbs);
-        json_object_object_add(j, "first_generation", json_object_new_uint64(r->gen_low));
-        json_object_object_add(j, "last_generation", json_object_new_uint64(r->gen_high));
-        json_object_object_add(j, "logs_replayed", json_object_new_uint64(r->gen_high - r->gen_low + 1));
-        /* Known only from JetExternalRestoreUntil, which this libjet lacks. */
-        json_object_object_add(j, "last_commit_time_usec", NULL);
+        json_object_object_add(j, "first_generation", json_object_new_uint64(st->genLowReplayed));
+        json_object_object_add(j, "last_generation", json_object_new_uint64(st->genHighReplayed));
+        json_object_object_add(j, "logs_replayed", json_object_new_uint64(nlogs));
+        json_object_object_add(j, "commits_replayed", json_object_new_uint64(st->cCommitsReplayed));
+        json_object_object_add(j, "last_commit_time_usec",
+                               st->usecLastCommit ? json_object_new_uint64(st->usecLastCommit) : NULL);
+        json_object_object_add(j, "last_commit_time", st->usecLastCommit ? json_object_new_string(when) : NULL);
         puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(j);
         return;
     }
     fprintf(stderr, "jetsnapctl: restore completed: instance %s, %zu backup set%s, %zu database%s, log generations "
-            "%u-%u replayed\n", last->instance, r->n, r->n == 1 ? "" : "s", r->n_map, r->n_map == 1 ? "" : "s",
-            r->gen_low, r->gen_high);
+            "%lu-%lu replayed, %llu commits, the last at %s\n", last->instance, r->n, r->n == 1 ? "" : "s", r->n_map,
+            r->n_map == 1 ? "" : "s", st->genLowReplayed, st->genHighReplayed, st->cCommitsReplayed, when);
     for (size_t i = 0; i < r->n_map; i++)
         fprintf(stderr, "jetsnapctl:   %s (was %s)\n", r->map[i].szNewDatabaseName, r->map[i].szDatabaseName);
 }

@@ -128,8 +128,18 @@ wait_acks 200
 
 # ---- a chain: full, incremental, incremental (zstd), while the load commits ----
 cp "$DIR/acks" "$DIR/acks.0"
+before_full=$(date +@%s.%6N)
 backup full --type full
 cp "$DIR/acks" "$DIR/acks.0after"
+# A point in time with no commit near it: the writers are stopped (SIGSTOP), the time taken in
+# the middle of the pause, and the acks copied while nothing can be acknowledged.
+wait_acks 100
+kill -STOP "$APID"
+sleep 0.2
+cp "$DIR/acks" "$DIR/acks.T"
+until_t=$(date +%s%6N)
+sleep 0.2
+kill -CONT "$APID"
 m="$DIR/b/full/backup_manifest"
 [ "$(py "(d['format_version'], d['instance'], d['backup_type'], d['label'], d['base'], d['writer']['bus_name'])" "$m")" = \
   "(1, 'mail', 'full', 'full', None, 'org.jetsnap.Writer1')" ] || fail "full manifest: $(head -c 2000 "$m")"
@@ -209,12 +219,30 @@ ctl 0 rs-g restore --from "$DIR/b/full" --from "$DIR/b/inc1" --from "$DIR/b/inc2
   --until-generation "$full_last" --json
 [ "$(py "d['last_generation']" "$DIR/rs-g.out")" = "$full_last" ] || fail "--until-generation: $(cat "$DIR/rs-g.out")"
 restored_verifies "$DIR/rG" "$DIR/acks.0" "$DIR/acks.0after"
+# --until TIME: exactly the commits before it — every one acknowledged before the pause, none
+# acknowledged after it (only the one a writer may have had in flight when it was stopped).
+ctl 0 rs-t restore --from "$DIR/b/full" --from "$DIR/b/inc1" --from "$DIR/b/inc2" --to "$DIR/rT/mail" \
+  --until "@${until_t:0:-6}.${until_t: -6}" --json
+[ "$(py "(d['last_commit_time_usec'] < $until_t, d['commits_replayed'] > 0, d['last_commit_time'] is not None)" \
+  "$DIR/rs-t.out")" = "(True, True, True)" ] || fail "restore --until: $(cat "$DIR/rs-t.out")"
+restored_verifies "$DIR/rT" "$DIR/acks.T" "$DIR/acks.T"
+ctl 0 rs-t2 restore --from "$DIR/b/full" --from "$DIR/b/inc1" --to "$DIR/rT2/mail" \
+  --until "$(date -u -d "@${until_t:0:-6}.${until_t: -6}" +%Y-%m-%dT%H:%M:%S.%6NZ)"
+grep -q 'commits, the last at ' "$DIR/rs-t2.err" || fail "restore --until (RFC 3339): $(cat "$DIR/rs-t2.err")"
+restored_verifies "$DIR/rT2" "$DIR/acks.T" "$DIR/acks.T"
+# Before the full backup had ended the copy was not consistent yet: refused, nothing left.
+ctl 14 rs-early restore --from "$DIR/b/full" --from "$DIR/b/inc1" --to "$DIR/rE/mail" --until "$before_full"
+grep -q 'before the backup of mail is consistent' "$DIR/rs-early.err" || fail "too early: $(cat "$DIR/rs-early.err")"
+grep -q 'JET_errEndingRestoreLogTooLow' "$DIR/rs-early.err" || fail "too early: $(cat "$DIR/rs-early.err")"
+[ -e "$DIR/rE/mail/db.edb" ] && fail "a refused restore left $DIR/rE/mail/db.edb"
 ctl 13 rs-gap restore --from "$DIR/b/full" --from "$DIR/b/inc2" --to "$DIR/rX"
 grep -q "does not build on" "$DIR/rs-gap.err" || fail "a chain with a gap: $(cat "$DIR/rs-gap.err")"
 [ -e "$DIR/rX/db.edb" ] && fail "a refused chain restored a database"
-ctl 2 rs-until restore --from "$DIR/b/full" --to "$DIR/rU" --until "2030-01-01T00:00:00.5Z"
-grep -q "JetExternalRestoreUntil" "$DIR/rs-until.err" || fail "--until: $(cat "$DIR/rs-until.err")"
-ok "restore of each chain holds every commit acknowledged before its last backup began and none acknowledged after it ended; --until-generation; a gap refused"
+# A time after the chain's last commit restores all of it; a TIME that is no time is a usage error.
+ctl 0 rs-until restore --from "$DIR/b/full" --to "$DIR/rU/mail" --until "2030-01-01T00:00:00.5Z"
+restored_verifies "$DIR/rU" "$DIR/acks.0" "$DIR/acks.0after"
+ctl 2 rs-badtime restore --from "$DIR/b/full" --to "$DIR/rV" --until "yesterday-ish"
+ok "restore of each chain holds every commit acknowledged before its last backup began and none acknowledged after it ended; --until TIME lands on the commits before it; --until-generation; too early and a gap refused"
 
 # ---- damage: verify names the file, restore refuses ----
 # damage NAME FILE-IN-SET: a copy of SET with one byte of FILE flipped (in the middle).
