@@ -27,7 +27,6 @@ static void call_open(struct wr_bus *b, DBusConnection *c, DBusMessage *m);
 static void call_log_info(struct wr_bus *b, DBusConnection *c, DBusMessage *m);
 static void call_end(struct wr_bus *b, DBusConnection *c, DBusMessage *m);
 static void call_truncate(struct wr_bus *b, DBusConnection *c, DBusMessage *m);
-static uint32_t session_of(DBusConnection *c, DBusMessage *m, DBusMessageIter *it);
 static bool next_option(DBusMessageIter *arr, const char **key, DBusMessageIter *val);
 static bool option_type(DBusConnection *c, DBusMessage *m, const char *key, DBusMessageIter *val, int type);
 static bool append_files(DBusMessageIter *it, const struct wr_xb_file *f, size_t n);
@@ -69,7 +68,7 @@ void wr_bus_backup_result(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
 {
     DBusMessageIter it;
     dbus_message_iter_init(m, &it);
-    uint32_t id = session_of(c, m, &it);
+    uint32_t id = wr_bus_session_arg(c, m, &it);
     if (!id)
         return;
     dbus_uint32_t stream = 0;
@@ -152,7 +151,7 @@ static void call_list(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
 {
     DBusMessageIter it;
     dbus_message_iter_init(m, &it);
-    uint32_t id = session_of(c, m, &it);
+    uint32_t id = wr_bus_session_arg(c, m, &it);
     if (!id)
         return;
     struct wr_xb_file *files = NULL;
@@ -178,7 +177,7 @@ static void call_open(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
 {
     DBusMessageIter it, arr, opts, val;
     dbus_message_iter_init(m, &it);
-    uint32_t id = session_of(c, m, &it);
+    uint32_t id = wr_bus_session_arg(c, m, &it);
     if (!id)
         return;
     if (!dbus_connection_can_send_type(c, DBUS_TYPE_UNIX_FD)) {
@@ -268,7 +267,7 @@ static void call_log_info(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
 {
     DBusMessageIter it;
     dbus_message_iter_init(m, &it);
-    uint32_t id = session_of(c, m, &it);
+    uint32_t id = wr_bus_session_arg(c, m, &it);
     if (!id)
         return;
     struct wr_xb_log_info li = {0};
@@ -301,7 +300,7 @@ static void call_end(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
 {
     DBusMessageIter it;
     dbus_message_iter_init(m, &it);
-    uint32_t id = session_of(c, m, &it);
+    uint32_t id = wr_bus_session_arg(c, m, &it);
     if (!id)
         return;
     dbus_bool_t success = FALSE;
@@ -370,19 +369,6 @@ static void call_truncate(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
     const char *t = text;
     DBusMessage *reply = dbus_message_new_method_return(m);
     wr_bus_reply(c, m, reply, reply && dbus_message_append_args(reply, DBUS_TYPE_STRING, &t, DBUS_TYPE_INVALID));
-}
-
-/* The session path argument; 0 (and UnknownSession sent) if it names no session. */
-static uint32_t session_of(DBusConnection *c, DBusMessage *m, DBusMessageIter *it)
-{
-    const char *path = "";
-    dbus_message_iter_get_basic(it, &path);
-    dbus_message_iter_next(it);
-    uint32_t id = wr_bus_session_id(path);
-    if (!id)
-        wr_bus_reply_error(c, m, "org.jetsnap.Writer1.Error.UnknownSession", "%.200s is not a session of this writer",
-                           path);
-    return id;
 }
 
 /* The next entry of an a{sv}: its key and its value (the variant's content). */

@@ -26,7 +26,6 @@ static void call_thaw(struct wr_bus *b, DBusConnection *c, DBusMessage *m);
 static void call_abort(struct wr_bus *b, DBusConnection *c, DBusMessage *m);
 static void call_complete(struct wr_bus *b, DBusConnection *c, DBusMessage *m);
 static bool check_options(DBusConnection *c, DBusMessage *m, DBusMessageIter *it);
-static uint32_t session_arg(DBusConnection *c, DBusMessage *m, DBusMessageIter *it);
 static void reply_results(DBusConnection *c, DBusMessage *m, struct jetsnap_result *r, size_t n, const uint64_t *usec);
 
 int wr_bus_workers_start(struct wr_bus *b)
@@ -255,7 +254,7 @@ static void call_freeze(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
 {
     DBusMessageIter it;
     dbus_message_iter_init(m, &it);
-    uint32_t id = session_arg(c, m, &it);
+    uint32_t id = wr_bus_session_arg(c, m, &it);
     if (!id || !check_options(c, m, &it))
         return;
     struct jetsnap_result *res = NULL;
@@ -272,7 +271,7 @@ static void call_thaw(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
 {
     DBusMessageIter it;
     dbus_message_iter_init(m, &it);
-    uint32_t id = session_arg(c, m, &it);
+    uint32_t id = wr_bus_session_arg(c, m, &it);
     if (!id || !check_options(c, m, &it))
         return;
     struct jetsnap_result *res = NULL;
@@ -290,7 +289,7 @@ static void call_abort(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
 {
     DBusMessageIter it;
     dbus_message_iter_init(m, &it);
-    uint32_t id = session_arg(c, m, &it);
+    uint32_t id = wr_bus_session_arg(c, m, &it);
     if (!id)
         return;
     const char *reason = "";
@@ -312,7 +311,7 @@ static void call_complete(struct wr_bus *b, DBusConnection *c, DBusMessage *m)
 {
     DBusMessageIter it;
     dbus_message_iter_init(m, &it);
-    uint32_t id = session_arg(c, m, &it);
+    uint32_t id = wr_bus_session_arg(c, m, &it);
     if (!id)
         return;
     dbus_bool_t ok = FALSE;
@@ -347,7 +346,7 @@ static bool check_options(DBusConnection *c, DBusMessage *m, DBusMessageIter *it
 }
 
 /* The session path argument; 0 (and UnknownSession sent) if it names no session of this writer. */
-static uint32_t session_arg(DBusConnection *c, DBusMessage *m, DBusMessageIter *it)
+uint32_t wr_bus_session_arg(DBusConnection *c, DBusMessage *m, DBusMessageIter *it)
 {
     const char *path = "";
     dbus_message_iter_get_basic(it, &path);

@@ -151,6 +151,9 @@ int wr_bus_resolve_users(struct wr_bus *b, struct jetsnap_error *err);
  * gave it a session succeeded). */
 void wr_bus_track_owner(struct wr_bus *b, DBusConnection *c, const char *owner);
 void wr_bus_reply_failure(DBusConnection *c, DBusMessage *m, const struct jetsnap_error *e);
+/* The session path argument at it (advanced past it); 0, with UnknownSession sent, if it names no
+ * session of this writer. */
+uint32_t wr_bus_session_arg(DBusConnection *c, DBusMessage *m, DBusMessageIter *it);
 
 /* bus-backup.c: org.jetsnap.Writer1.ExternalBackup. wr_bus_backup_call serves a queued call (on
  * a worker); GetFileResult, which never waits, is answered on the loop by wr_bus_backup_result. */

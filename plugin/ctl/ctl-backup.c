@@ -49,6 +49,7 @@ static int run(struct backup *b);
 static int begin(struct backup *b);
 static int stream_all(struct backup *b);
 static int list_files(struct backup *b, struct file **pv, size_t *pn);
+static DBusMessage *session_call(struct backup *b, const char *member, int type, const void *arg, DBusError *err);
 static int stream_one(struct backup *b, const struct file *f);
 static int file_result(struct backup *b, uint32_t id, const char *name, const struct ctl_stream_result *r,
                        bool stream_ok);
@@ -258,13 +259,7 @@ static int list_files(struct backup *b, struct file **pv, size_t *pn)
 {
     *pv = NULL;
     *pn = 0;
-    DBusMessage *q = ctl_writer_call(b->o, CTL_ROOT, CTL_IFACE_BACKUP, "ListFiles");
-    const char *s = b->session;
-    if (q && !dbus_message_append_args(q, DBUS_TYPE_OBJECT_PATH, &s, DBUS_TYPE_INVALID)) {
-        dbus_message_unref(q);
-        q = NULL;
-    }
-    DBusMessage *r = ctl_send(b->c, q, b->o->timeout_ms, &b->err);
+    DBusMessage *r = session_call(b, "ListFiles", DBUS_TYPE_INVALID, NULL, &b->err);
     if (!r)
         return bus_fail(b, "ListFiles");
     DBusMessageIter it, a;
@@ -415,13 +410,7 @@ static int file_result(struct backup *b, uint32_t id, const char *name, const st
 {
     uint64_t deadline = ctl_mono_usec() + (uint64_t)b->o->timeout_ms * 1000u;
     for (unsigned wait_ms = 5;; wait_ms = wait_ms < 200 ? wait_ms * 2 : 200) {
-        DBusMessage *q = ctl_writer_call(b->o, CTL_ROOT, CTL_IFACE_BACKUP, "GetFileResult");
-        const char *s = b->session;
-        if (q && !dbus_message_append_args(q, DBUS_TYPE_OBJECT_PATH, &s, DBUS_TYPE_UINT32, &id, DBUS_TYPE_INVALID)) {
-            dbus_message_unref(q);
-            q = NULL;
-        }
-        DBusMessage *r = ctl_send(b->c, q, b->o->timeout_ms, &b->err);
+        DBusMessage *r = session_call(b, "GetFileResult", DBUS_TYPE_UINT32, &id, &b->err);
         if (!r)
             return bus_fail(b, "GetFileResult");
         dbus_bool_t complete = FALSE;
@@ -467,13 +456,7 @@ static int file_result(struct backup *b, uint32_t id, const char *name, const st
 
 static int log_info(struct backup *b)
 {
-    DBusMessage *q = ctl_writer_call(b->o, CTL_ROOT, CTL_IFACE_BACKUP, "GetLogInfo");
-    const char *s = b->session;
-    if (q && !dbus_message_append_args(q, DBUS_TYPE_OBJECT_PATH, &s, DBUS_TYPE_INVALID)) {
-        dbus_message_unref(q);
-        q = NULL;
-    }
-    DBusMessage *r = ctl_send(b->c, q, b->o->timeout_ms, &b->err);
+    DBusMessage *r = session_call(b, "GetLogInfo", DBUS_TYPE_INVALID, NULL, &b->err);
     if (!r)
         return bus_fail(b, "GetLogInfo");
     DBusMessageIter it;
@@ -503,14 +486,8 @@ static int log_info(struct backup *b)
 
 static int end_backup(struct backup *b)
 {
-    DBusMessage *q = ctl_writer_call(b->o, CTL_ROOT, CTL_IFACE_BACKUP, "EndBackup");
-    const char *s = b->session;
     dbus_bool_t yes = TRUE;
-    if (q && !dbus_message_append_args(q, DBUS_TYPE_OBJECT_PATH, &s, DBUS_TYPE_BOOLEAN, &yes, DBUS_TYPE_INVALID)) {
-        dbus_message_unref(q);
-        q = NULL;
-    }
-    DBusMessage *r = ctl_send(b->c, q, b->o->timeout_ms, &b->err);
+    DBusMessage *r = session_call(b, "EndBackup", DBUS_TYPE_BOOLEAN, &yes, &b->err);
     b->began = false; /* whatever the answer: EndBackup ends it, and a second one would be refused */
     if (!r) {
         int rc = bus_fail(b, "EndBackup");
@@ -572,16 +549,10 @@ static void abort_backup(struct backup *b)
         return;
     b->began = false;
     b->aborted = true;
-    DBusMessage *q = ctl_writer_call(b->o, CTL_ROOT, CTL_IFACE_BACKUP, "EndBackup");
-    const char *s = b->session;
     dbus_bool_t no = FALSE;
-    if (q && !dbus_message_append_args(q, DBUS_TYPE_OBJECT_PATH, &s, DBUS_TYPE_BOOLEAN, &no, DBUS_TYPE_INVALID)) {
-        dbus_message_unref(q);
-        q = NULL;
-    }
     DBusError e;
     dbus_error_init(&e);
-    DBusMessage *r = ctl_send(b->c, q, b->o->timeout_ms, &e);
+    DBusMessage *r = session_call(b, "EndBackup", DBUS_TYPE_BOOLEAN, &no, &e);
     /* If even this fails, disconnecting ends it: the writer aborts the backups of an owner that
      * leaves the bus. */
     if (r)
@@ -678,4 +649,20 @@ static void summary(struct backup *b)
             m->instance, m->type, dbs, dbs == 1 ? "" : "s", logs, logs == 1 ? "" : "s", m->first_gen, m->last_gen,
             (double)bytes / 1048576.0, (double)b->stored_bytes / 1048576.0, secs,
             ctl_dest_is_tar(b->dest) ? "stdout (tar)" : b->o->output, trunc);
+}
+
+/* Call member of ExternalBackup with the session's path and, unless type is DBUS_TYPE_INVALID, one
+ * more basic argument; the reply, or NULL with err set. */
+static DBusMessage *session_call(struct backup *b, const char *member, int type, const void *arg, DBusError *err)
+{
+    DBusMessage *q = ctl_writer_call(b->o, CTL_ROOT, CTL_IFACE_BACKUP, member);
+    const char *s = b->session;
+    bool ok = q && (type == DBUS_TYPE_INVALID
+                        ? dbus_message_append_args(q, DBUS_TYPE_OBJECT_PATH, &s, DBUS_TYPE_INVALID)
+                        : dbus_message_append_args(q, DBUS_TYPE_OBJECT_PATH, &s, type, arg, DBUS_TYPE_INVALID));
+    if (q && !ok) {
+        dbus_message_unref(q);
+        q = NULL;
+    }
+    return ctl_send(b->c, q, b->o->timeout_ms, err);
 }
