@@ -44,20 +44,8 @@ fail() {
 }
 ok() { echo "ok: $*"; }
 
-# ctl EXPECTED_RC NAME ARGS...: jetsnapctl on the test bus, bounded; stdout in $DIR/NAME.out,
-# stderr in $DIR/NAME.err.
-ctl() {
-  local want=$1 name=$2 rc
-  shift 2
-  timeout 120 "$CTL" --address "$TESTBUS_ADDRESS" "$@" >"$DIR/$name.out" 2>"$DIR/$name.err"
-  rc=$?
-  [ "$rc" = "$want" ] || fail "jetsnapctl $* exited $rc, expected $want (stderr: $(head -c 3000 "$DIR/$name.err"))"
-}
-# py EXPR FILE: a python expression over the JSON in FILE (d).
-py() {
-  /usr/bin/python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$2" "$1" ||
-    fail "$2 is not JSON or has no $1: $(head -c 2000 "$2")"
-}
+CTL_TIMEOUT=120
+
 # backup NAME ARGS...: a backup of mail into $DIR/b/NAME; its manifest must verify.
 backup() {
   local name=$1
@@ -141,27 +129,27 @@ until_t=$(date +%s%6N)
 sleep 0.2
 kill -CONT "$APID"
 m="$DIR/b/full/backup_manifest"
-[ "$(py "(d['format_version'], d['instance'], d['backup_type'], d['label'], d['base'], d['writer']['bus_name'])" "$m")" = \
+[ "$(pyjson "(d['format_version'], d['instance'], d['backup_type'], d['label'], d['base'], d['writer']['bus_name'])" "$m")" = \
   "(1, 'mail', 'full', 'full', None, 'org.jetsnap.Writer1')" ] || fail "full manifest: $(head -c 2000 "$m")"
-[ "$(py "sorted(set((f['kind'], f['compression']) for f in d['files']))" "$m")" = "[('data', 'none'), ('log', 'none')]" ] ||
+[ "$(pyjson "sorted(set((f['kind'], f['compression']) for f in d['files']))" "$m")" = "[('data', 'none'), ('log', 'none')]" ] ||
   fail "full backup files: $(head -c 3000 "$m")"
-[ "$(py "all(f['checksum'].startswith('crc32c:') and f['size'] == f['stored_size'] for f in d['files'])" "$m")" = True ] ||
+[ "$(pyjson "all(f['checksum'].startswith('crc32c:') and f['size'] == f['stored_size'] for f in d['files'])" "$m")" = True ] ||
   fail "full manifest file entries: $(head -c 3000 "$m")"
-[ "$(py "d['log_range']['first_generation'] <= d['log_range']['last_generation']" "$m")" = True ] || fail "log range"
-[ "$(py "(d['backup_type'], d['databases'], d['truncated_to_generation'] is not None)" "$DIR/bk-full.out")" = \
+[ "$(pyjson "d['log_range']['first_generation'] <= d['log_range']['last_generation']" "$m")" = True ] || fail "log range"
+[ "$(pyjson "(d['backup_type'], d['databases'], d['truncated_to_generation'] is not None)" "$DIR/bk-full.out")" = \
   "('full', 1, True)" ] || fail "backup --json: $(cat "$DIR/bk-full.out")"
 grep -q 'verified' "$DIR/vf-full.err" || fail "verify said: $(cat "$DIR/vf-full.err")"
-full_last=$(py "d['log_range']['last_generation']" "$m")
+full_last=$(pyjson "d['log_range']['last_generation']" "$m")
 wait_acks 300
 backup inc1 --type incremental --base "$DIR/b/full"
 m1="$DIR/b/inc1/backup_manifest"
-[ "$(py "(d['backup_type'], d['base']['manifest_checksum'] == json.load(open('$m'))['manifest_checksum'], sorted(set(f['kind'] for f in d['files'])))" "$m1")" = \
+[ "$(pyjson "(d['backup_type'], d['base']['manifest_checksum'] == json.load(open('$m'))['manifest_checksum'], sorted(set(f['kind'] for f in d['files'])))" "$m1")" = \
   "('incremental', True, ['log'])" ] || fail "incremental manifest: $(head -c 2000 "$m1")"
 wait_acks 300
 cp "$DIR/acks" "$DIR/acks.2"
 backup inc2 --type incremental --base "$DIR/b/inc1" --compress zstd:5
 cp "$DIR/acks" "$DIR/acks.2after"
-[ "$(py "sorted(set(f['compression'] for f in d['files']))" "$DIR/b/inc2/backup_manifest")" = "['zstd']" ] ||
+[ "$(pyjson "sorted(set(f['compression'] for f in d['files']))" "$DIR/b/inc2/backup_manifest")" = "['zstd']" ] ||
   fail "inc2 is not compressed"
 for f in "$DIR"/b/inc2/*.zst; do
   zstd -q -t "$f" || fail "$f is not a zstd frame zstd -t accepts"
@@ -175,7 +163,7 @@ wait_acks 300
 cp "$DIR/acks" "$DIR/acks.z"
 backup incz --type incremental --base "$DIR/b/fullz" --compress zstd
 cp "$DIR/acks" "$DIR/acks.zafter"
-[ "$(py "sorted(set((f['kind'], f['compression']) for f in d['files']))" "$DIR/b/fullz/backup_manifest")" = \
+[ "$(pyjson "sorted(set((f['kind'], f['compression']) for f in d['files']))" "$DIR/b/fullz/backup_manifest")" = \
   "[('data', 'zstd'), ('log', 'zstd')]" ] || fail "fullz files: $(head -c 2000 "$DIR/b/fullz/backup_manifest")"
 ok "a zstd full and incremental"
 
@@ -212,18 +200,18 @@ fi
 grep -q "only [0-9]* had been acknowledged" "$DIR/dv.err" || fail "--at-most said: $(cat "$DIR/dv.err")"
 ctl 0 rs-z restore --from "$DIR/b/fullz" --from "$DIR/b/incz" --to "$DIR/rZ/elsewhere" \
   --map "$DIR/data/mail/db.edb=$DIR/rZ/mail/db.edb" --json
-[ "$(py "(d['sets'], [x['path'] for x in d['databases']], d['logs_replayed'] > 0)" "$DIR/rs-z.out")" = \
+[ "$(pyjson "(d['sets'], [x['path'] for x in d['databases']], d['logs_replayed'] > 0)" "$DIR/rs-z.out")" = \
   "(2, ['$DIR/rZ/mail/db.edb'], True)" ] || fail "restore --json: $(cat "$DIR/rs-z.out")"
 restored_verifies "$DIR/rZ" "$DIR/acks.z" "$DIR/acks.zafter"
 ctl 0 rs-g restore --from "$DIR/b/full" --from "$DIR/b/inc1" --from "$DIR/b/inc2" --to "$DIR/rG/mail" \
   --until-generation "$full_last" --json
-[ "$(py "d['last_generation']" "$DIR/rs-g.out")" = "$full_last" ] || fail "--until-generation: $(cat "$DIR/rs-g.out")"
+[ "$(pyjson "d['last_generation']" "$DIR/rs-g.out")" = "$full_last" ] || fail "--until-generation: $(cat "$DIR/rs-g.out")"
 restored_verifies "$DIR/rG" "$DIR/acks.0" "$DIR/acks.0after"
 # --until TIME: exactly the commits before it — every one acknowledged before the pause, none
 # acknowledged after it (only the one a writer may have had in flight when it was stopped).
 ctl 0 rs-t restore --from "$DIR/b/full" --from "$DIR/b/inc1" --from "$DIR/b/inc2" --to "$DIR/rT/mail" \
   --until "@${until_t:0:-6}.${until_t: -6}" --json
-[ "$(py "(d['last_commit_time_usec'] < $until_t, d['commits_replayed'] > 0, d['last_commit_time'] is not None)" \
+[ "$(pyjson "(d['last_commit_time_usec'] < $until_t, d['commits_replayed'] > 0, d['last_commit_time'] is not None)" \
   "$DIR/rs-t.out")" = "(True, True, True)" ] || fail "restore --until: $(cat "$DIR/rs-t.out")"
 restored_verifies "$DIR/rT" "$DIR/acks.T" "$DIR/acks.T"
 ctl 0 rs-t2 restore --from "$DIR/b/full" --from "$DIR/b/inc1" --to "$DIR/rT2/mail" \

@@ -55,21 +55,8 @@ fail() {
 }
 ok() { echo "ok: $*"; }
 
-# ctl EXPECTED_RC NAME ARGS...: jetsnapctl on the test bus, bounded; stdout in $DIR/NAME.out,
-# stderr in $DIR/NAME.err.
-ctl() {
-  local want=$1 name=$2 rc
-  shift 2
-  timeout 60 "$CTL" --address "$TESTBUS_ADDRESS" "$@" >"$DIR/$name.out" 2>"$DIR/$name.err"
-  rc=$?
-  [ "$rc" = "$want" ] || fail "jetsnapctl $* exited $rc, expected $want (stderr: $(head -c 2000 "$DIR/$name.err"))"
-}
-
 # json EXPR: evaluate a python expression over the last status --json (d); print its value.
-json() {
-  /usr/bin/python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
-    "$DIR/st.out" "$1" || fail "status --json is not JSON, or has no $1: $(cat "$DIR/st.out")"
-}
+json() { pyjson "$1" "$DIR/st.out"; }
 # expect_json EXPR VALUE
 expect_json() {
   local got
