@@ -7,7 +7,8 @@
  * With --load it commits a steady stream of small transactions on every instance and appends one
  * line "INSTANCE SEQ USEC" to the --acks file for each commit JetCommitTransaction acknowledged
  * (keys are SEQ as ten digits, values 100 bytes or --value-size; USEC the CLOCK_REALTIME time the
- * commit returned). Keep that file on a filesystem you do not snapshot:
+ * commit returned). --writers N runs N committing threads per instance, which take sequence
+ * numbers in turn. Keep that file on a filesystem you do not snapshot:
  * `jetsnapctl snapshot -- sh -c 'cp ACKS SNAP/ && cp -a DATA SNAP/'` then holds, in the copied
  * file, exactly the commits the copy must contain — `jetsnap-demo-app --verify` checks it.
  *
@@ -49,6 +50,14 @@ struct opts {
     enum jetsnap_bus_loop loop;
     bool create, load, verify;
     unsigned long value_size; /* --load: bytes of each value (default 100) */
+    unsigned writers;         /* --load: committing threads per instance; --verify: how many ran */
+};
+
+/* The commits an acks file lists for one instance. */
+struct acked {
+    unsigned long *seq;
+    size_t n, cap;
+    unsigned long max;
 };
 
 struct loader {
@@ -58,6 +67,7 @@ struct loader {
     pthread_t thread;
     unsigned long commits;
     unsigned long value_size;
+    atomic_ulong *next_seq; /* shared by the instance's writers: each commit takes the next one */
     JET_ERR err;
 };
 
@@ -73,8 +83,8 @@ static const struct jetsnap_plugin *load_plugin(const char *path, void **so);
 static void *load_main(void *arg);
 static void on_log(void *ctx, int priority, const char *instance, int event, const char *message);
 static int remap(const char *path, const char *map, char *out, size_t n);
-static int last_acks(const char *path, const struct conf_config *cfg, unsigned long long before,
-                     unsigned long *last);
+static int read_acks(const char *path, const struct conf_config *cfg, unsigned long long before,
+                     struct acked *a);
 static void mkdirs(const char *path);
 
 int main(int argc, char **argv)
@@ -100,9 +110,9 @@ int main(int argc, char **argv)
 static int usage(FILE *f, int rc)
 {
     fprintf(f, "usage: jetsnap-demo-app --config FILE [--plugin SO] [--address ADDR] [--loop thread|host]\n"
-               "                        [--create] [--load] [--acks FILE] [--value-size BYTES]\n"
+               "                        [--create] [--load] [--acks FILE] [--value-size BYTES] [--writers N]\n"
                "       jetsnap-demo-app --verify --config FILE --acks FILE [--map OLD=NEW] [--before USEC]\n"
-               "                        [--at-most FILE]\n");
+               "                        [--at-most FILE] [--writers N]\n");
     return rc;
 }
 
@@ -116,7 +126,7 @@ static int parse(int argc, char **argv, struct opts *o)
         {"acks", required_argument, 0, 'k'},    {"verify", no_argument, 0, 'V'},
         {"map", required_argument, 0, 'm'},     {"help", no_argument, 0, 'h'},
         {"value-size", required_argument, 0, 'v'}, {"before", required_argument, 0, 'b'},
-        {"at-most", required_argument, 0, 'M'},
+        {"at-most", required_argument, 0, 'M'}, {"writers", required_argument, 0, 'w'},
         {0, 0, 0, 0},
     };
     int c;
@@ -140,6 +150,16 @@ static int parse(int argc, char **argv, struct opts *o)
         case 'm': o->map = optarg; break;
         case 'b': o->before = strtoull(optarg, NULL, 10); break;
         case 'M': o->at_most = optarg; break;
+        case 'w': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*end || v < 1 || v > 64) {
+                fprintf(stderr, "jetsnap-demo-app: --writers takes 1 to 64 threads per instance\n");
+                return 2;
+            }
+            o->writers = (unsigned)v;
+            break;
+        }
         case 'v': {
             char *end;
             o->value_size = strtoul(optarg, &end, 10);
@@ -188,6 +208,7 @@ static int serve(const struct opts *o, const struct conf_config *cfg)
     }
     struct jetsnap_status *st = NULL;
     struct loader *ld = NULL;
+    atomic_ulong *seqs = NULL;
     size_t n = 0;
     if (o->load) {
         if (!(ack_file = fopen(o->acks, "a")) || P->status(w, &st, &e) != JETSNAP_OK) {
@@ -195,15 +216,19 @@ static int serve(const struct opts *o, const struct conf_config *cfg)
             P->close(w);
             return 1;
         }
-        ld = calloc(st->n_instances, sizeof *ld);
-        for (size_t i = 0; ld && i < st->n_instances; i++) {
+        unsigned writers = o->writers ? o->writers : 1;
+        ld = calloc(st->n_instances * writers, sizeof *ld);
+        seqs = calloc(st->n_instances, sizeof *seqs);
+        for (size_t i = 0; ld && seqs && i < st->n_instances; i++) {
             const struct conf_instance *ci = conf_find_instance(cfg, st->instances[i].name);
             if (!st->instances[i].instance || !ci)
                 continue;
-            ld[n] = (struct loader){.name = ci->name, .db = ci->databases.v[0], .inst = st->instances[i].instance,
-                                     .value_size = o->value_size ? o->value_size : 100};
-            if (pthread_create(&ld[n].thread, NULL, load_main, &ld[n]) == 0)
-                n++;
+            for (unsigned k = 0; k < writers; k++) {
+                ld[n] = (struct loader){.name = ci->name, .db = ci->databases.v[0], .inst = st->instances[i].instance,
+                                         .value_size = o->value_size ? o->value_size : 100, .next_seq = &seqs[i]};
+                if (pthread_create(&ld[n].thread, NULL, load_main, &ld[n]) == 0)
+                    n++;
+            }
         }
     }
     printf("ready\n");
@@ -234,6 +259,7 @@ static int serve(const struct opts *o, const struct conf_config *cfg)
         }
     }
     free(ld);
+    free(seqs);
     if (st)
         P->status_free(st);
     P->close(w);
@@ -264,7 +290,8 @@ static void *load_main(void *arg)
     if (!v)
         return NULL;
     memset(v, 'v', l->value_size);
-    for (unsigned long seq = 1; !e && !atomic_load(&stopping); seq++) {
+    while (!e && !atomic_load(&stopping)) {
+        unsigned long seq = atomic_fetch_add(l->next_seq, 1) + 1;
         char k[16];
         snprintf(k, sizeof k, "%010lu", seq);
         e = JetBeginTransaction(s);
@@ -340,13 +367,13 @@ static int create_missing(const struct conf_config *cfg)
  * listed in the acks file is there. */
 static int verify(const struct opts *o, const struct conf_config *cfg)
 {
-    unsigned long *want = calloc(cfg->n_instances, sizeof *want);
-    unsigned long *most = calloc(cfg->n_instances, sizeof *most);
+    struct acked *want = calloc(cfg->n_instances, sizeof *want), *most = calloc(cfg->n_instances, sizeof *most);
+    unsigned writers = o->writers ? o->writers : 1;
     int rc = want && most ? 0 : 1;
     if (rc == 0)
-        rc = last_acks(o->acks, cfg, o->before, want);
+        rc = read_acks(o->acks, cfg, o->before, want);
     if (rc == 0 && o->at_most)
-        rc = last_acks(o->at_most, cfg, 0, most);
+        rc = read_acks(o->at_most, cfg, 0, most);
     unsigned long checked = 0;
     for (size_t i = 0; rc == 0 && i < cfg->n_instances; i++) {
         const struct conf_instance *ci = &cfg->instances[i];
@@ -405,15 +432,18 @@ static int verify(const struct opts *o, const struct conf_config *cfg)
             unsigned long last = e == JET_errNoCurrentRecord ? 0 : strtoul(key, NULL, 10);
             if (e == JET_errNoCurrentRecord)
                 e = JET_errSuccess;
-            if (!e && last > most[i] + 1) {
-                fprintf(stderr, "jetsnap-demo-app: %s: the copy holds commit %lu, but only %lu had been acknowledged "
-                        "by the time %s was taken\n", ci->name, last, most[i], o->at_most);
+            /* Writers take sequence numbers in turn, and each may have one commit durable but not
+             * yet acknowledged: nothing past the last acknowledged + the number of writers. */
+            if (!e && last > most[i].max + writers) {
+                fprintf(stderr, "jetsnap-demo-app: %s: the copy holds commit %lu, but only up to %lu had been "
+                        "acknowledged (by %u writers) by the time %s was taken\n", ci->name, last, most[i].max,
+                        writers, o->at_most);
                 e = JET_errDatabaseCorrupted;
             }
         }
-        for (unsigned long k = 1; !e && k <= want[i]; k++) {
+        for (size_t j = 0; !e && j < want[i].n; j++) {
             char key[16], v[128];
-            unsigned long got = 0;
+            unsigned long got = 0, k = want[i].seq[j];
             snprintf(key, sizeof key, "%010lu", k);
             e = JetGetRecord(s, t, key, 10, v, sizeof v, &got, 0);
             if (e == JET_wrnBufferTruncated) /* a --value-size larger than the buffer: present is enough */
@@ -431,6 +461,10 @@ static int verify(const struct opts *o, const struct conf_config *cfg)
         if (in)
             JetTerm(in);
     }
+    for (size_t i = 0; i < cfg->n_instances; i++) {
+        free(want ? want[i].seq : NULL);
+        free(most ? most[i].seq : NULL);
+    }
     free(want);
     free(most);
     if (rc == 0)
@@ -439,9 +473,9 @@ static int verify(const struct opts *o, const struct conf_config *cfg)
     return rc;
 }
 
-/* The last sequence number acknowledged per instance in an acks file (only commits acknowledged
- * before `before`, when it is not 0, which needs the time column). 0 or 1 (message printed). */
-static int last_acks(const char *path, const struct conf_config *cfg, unsigned long long before, unsigned long *last)
+/* The commits acknowledged per instance in an acks file (only those acknowledged before `before`,
+ * when it is not 0, which needs the time column). 0 or 1 (message printed). */
+static int read_acks(const char *path, const struct conf_config *cfg, unsigned long long before, struct acked *a)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -457,12 +491,29 @@ static int last_acks(const char *path, const struct conf_config *cfg, unsigned l
         if (n < 2 || (before && n < 3)) {
             fprintf(stderr, "jetsnap-demo-app: %s: a line that is not \"INSTANCE SEQ USEC\": %s", path, line);
             rc = 1;
-        } else if (before && usec >= before) {
-            continue;
+            break;
         }
-        for (size_t i = 0; rc == 0 && i < cfg->n_instances; i++)
-            if (!strcmp(cfg->instances[i].name, name) && seq > last[i])
-                last[i] = seq;
+        if (before && usec >= before)
+            continue;
+        for (size_t i = 0; i < cfg->n_instances; i++) {
+            struct acked *x = &a[i];
+            if (strcmp(cfg->instances[i].name, name) != 0)
+                continue;
+            if (x->n == x->cap) {
+                size_t cap = x->cap ? 2 * x->cap : 1024;
+                unsigned long *v = realloc(x->seq, cap * sizeof *v);
+                if (!v) {
+                    fprintf(stderr, "jetsnap-demo-app: out of memory reading %s\n", path);
+                    rc = 1;
+                    break;
+                }
+                x->seq = v;
+                x->cap = cap;
+            }
+            x->seq[x->n++] = seq;
+            if (seq > x->max)
+                x->max = seq;
+        }
     }
     fclose(f);
     return rc;
