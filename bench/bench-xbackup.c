@@ -137,6 +137,7 @@ static void sync_dir_files(const char *dir);
 static int run_program(char *const argv[], char *out, size_t n_out);
 static uint64_t json_u64(const char *text, const char *key);
 static void on_log(void *ctx, int priority, const char *instance, int event, const char *message);
+static const char *ctl_path(void);
 static double mbps(uint64_t bytes, double s);
 static void target(const char *what, double v, double want, bool at_most);
 
@@ -149,7 +150,7 @@ int main(int argc, char **argv)
     bu_make_workdir(opt.dir);
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("bench-xbackup: work directory %s; %.0f MiB; %d writers; jetsnapctl %s\n", bu_workdir, opt.size_mib,
-           opt.writers, JETSNAPCTL);
+           opt.writers, ctl_path());
     load_database();
     load_lmdb();
     write_config();
@@ -254,7 +255,7 @@ static void write_config(void)
     if (!f)
         bu_fail("%s: %s", g_conf, strerror(errno));
     fprintf(f,
-            "[writer]\nbus_name = %s\nallow_users = %lu\nstream_compression = none\nzstd_level = 1\n\n"
+            "[writer]\nbus_name = %s\nallow_users = %lu\nstream_compression = none\nzstd_level = 1\nzstd_workers = 2\n\n"
             "[instance %s]\nsystem_path = %s\nlog_path = %s\ndatabase = %s\nlog_file_size_kb = %u\n"
             "circular_logging = false\n",
             BUS_NAME, (unsigned long)getuid(), INST, g_sys, g_sys, g_db, LOG_KIB);
@@ -451,7 +452,7 @@ static struct measure run_copy(enum copy c)
     case C_CTL_RAW:
     case C_CTL_ZSTD: {
         /* The raw run's list ends before --compress. */
-        char *a[] = {JETSNAPCTL, "--address", g_bus_address, "backup", "--instance", INST, "--type", "full",
+        char *a[] = {(char *)ctl_path(), "--address", g_bus_address, "backup", "--instance", INST, "--type", "full",
                      "--output", dst, "--progress", "never", "--json", c == C_CTL_ZSTD ? "--compress" : NULL,
                      "zstd:1", NULL};
         int rc = run_program(a, out, sizeof out);
@@ -700,6 +701,14 @@ static uint64_t json_u64(const char *text, const char *key)
     if (!p)
         bu_fail("jetsnapctl --json printed no %s: %s", key, text);
     return strtoull(p + strlen(pat), NULL, 10);
+}
+
+/* $BENCH_XBACKUP_CTL runs instead of the built jetsnapctl, with the same arguments: a wrapper
+ * that profiles it (strace -c, perf record). */
+static const char *ctl_path(void)
+{
+    const char *e = getenv("BENCH_XBACKUP_CTL");
+    return e && e[0] ? e : JETSNAPCTL;
 }
 
 /* Warnings and errors explain a failure; the writer's info and notice messages are not ours. */
