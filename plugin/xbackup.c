@@ -32,7 +32,6 @@
 #include "writer-int.h"
 
 #define XB_CHUNK (1u << 20)  /* bytes per JetReadFileInstance: a multiple of every page size */
-#define XB_SNDBUF (4 << 20)   /* bytes a stream's socket may hold (SO_SNDBUF) */
 #define XB_LIST_MAX (1u << 20) /* bytes of a file list the engine may give */
 
 static const char *const xb_type_names[] = {"full", "incremental", "differential", "copy"};
@@ -269,11 +268,6 @@ int wr_xb_open(jetsnap_writer *w, const char *owner, uint32_t id, const char *pa
         /* One direction only: the caller reads, the producer writes. */
         shutdown(sv[0], SHUT_WR);
         shutdown(sv[1], SHUT_RD);
-        /* The default buffer (~200 KiB) stops the producer whenever the reader is writing to its
-         * disk; a few MiB keep it reading meanwhile. The kernel caps it at net.core.wmem_max, and
-         * a smaller buffer is only slower, so a failure is ignored. */
-        int sndbuf = XB_SNDBUF;
-        (void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         unsigned long lo = 0, hi = 0;
         JET_ERR e = JetOpenFileInstance(inst, path, &st->h, &lo, &hi);
         if (e < 0)
