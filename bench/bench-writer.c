@@ -111,120 +111,7 @@ static void check(JET_ERR e, const char *call, int i)
         bu_fail("%s (instance %d): %s (%ld)", call, i, bu_jet_err_name(e, name, sizeof name, "JET error"), (long)e);
 }
 
-/* ---------------------------------------------------------------------------------------------
- * The private bus
- * ------------------------------------------------------------------------------------------- */
-
-static atomic_int g_bus_pid;
 static char g_bus_address[PATH_MAX + 64];
-
-/* The cleanup hook (bu_at_cleanup): from any thread, on success, failure or a signal. */
-static void kill_bus(void)
-{
-    int pid = atomic_exchange(&g_bus_pid, 0);
-    if (pid > 0)
-        kill(pid, SIGKILL);
-}
-
-/* Reads the whole template into a string. */
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        bu_fail("%s: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *s = malloc(cap);
-    for (size_t got; s && (got = fread(s + n, 1, cap - n - 1, f)) > 0;) {
-        n += got;
-        if (n + 1 == cap) {
-            char *ns = realloc(s, cap *= 2);
-            if (!ns)
-                free(s);
-            s = ns;
-        }
-    }
-    if (!s)
-        bu_fail("out of memory");
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
-/* dbus-daemon --config-file=<the plugin tests' configuration, listening on a socket in the work
- * directory> --fork --nopidfile --print-address=1 --print-pid=1, exactly as the tests start it. */
-static void start_bus(void)
-{
-    char conf[PATH_MAX], listen[PATH_MAX + 16], arg[PATH_MAX + 32];
-    bu_path_fmt(conf, sizeof conf, "%s/bus.conf", bu_workdir);
-    bu_path_fmt(listen, sizeof listen, "unix:path=%s/bus", bu_workdir);
-    char *tmpl = read_file(TESTBUS_CONF_IN);
-    char *at = strstr(tmpl, "@LISTEN@");
-    if (!at)
-        bu_fail("%s has no @LISTEN@", TESTBUS_CONF_IN);
-    FILE *f = fopen(conf, "w");
-    if (!f || fprintf(f, "%.*s%s%s", (int)(at - tmpl), tmpl, listen, at + strlen("@LISTEN@")) < 0 || fclose(f) != 0)
-        bu_fail("%s: %s", conf, strerror(errno));
-    free(tmpl);
-
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        bu_fail("pipe: %s", strerror(errno));
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at_;
-    sigset_t none, dfl;
-    sigemptyset(&none);
-    sigemptyset(&dfl);
-    sigaddset(&dfl, SIGINT);
-    sigaddset(&dfl, SIGTERM);
-    sigaddset(&dfl, SIGHUP);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawnattr_init(&at_);
-    /* This thread blocks the signals the signal thread takes; the daemon must not inherit that. */
-    posix_spawnattr_setflags(&at_, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setsigmask(&at_, &none);
-    posix_spawnattr_setsigdefault(&at_, &dfl);
-    bu_path_fmt(arg, sizeof arg, "--config-file=%s", conf);
-    char *argv[] = {"dbus-daemon", arg, "--fork", "--nopidfile", "--print-address=1", "--print-pid=1", NULL};
-    pid_t pid;
-    int rc = posix_spawnp(&pid, "dbus-daemon", &fa, &at_, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at_);
-    close(fds[1]);
-    if (rc != 0) {
-        close(fds[0]);
-        bu_fail("cannot start dbus-daemon: %s (Debian: apt-get install dbus-daemon)", strerror(rc));
-    }
-    /* Two lines: the address, then the daemon's pid. The daemon closes our pipe when it forks. */
-    char out[PATH_MAX + 128];
-    size_t n = 0;
-    int lines = 0;
-    while (lines < 2 && n + 1 < sizeof out) {
-        ssize_t got = read(fds[0], out + n, sizeof out - 1 - n);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        for (ssize_t k = 0; k < got; k++)
-            lines += out[n + (size_t)k] == '\n';
-        n += (size_t)got;
-    }
-    out[n] = '\0';
-    close(fds[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    char *nl = strchr(out, '\n');
-    long daemon = nl ? strtol(nl + 1, NULL, 10) : 0;
-    if (daemon > 0) {
-        atomic_store(&g_bus_pid, (int)daemon);
-        bu_at_cleanup(kill_bus);
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !nl || daemon <= 0)
-        bu_fail("dbus-daemon --config-file=%s did not start (status %d): %s", conf, status, out);
-    *nl = '\0';
-    bu_path_fmt(g_bus_address, sizeof g_bus_address, "%s", out);
-}
 
 /* ---------------------------------------------------------------------------------------------
  * The plugin
@@ -953,7 +840,7 @@ int main(int argc, char **argv)
      * would raise it too, but the databases are created first). */
     check(JetSetSystemParameter(NULL, 0, JET_paramMaxInstances, (JET_API_PTR)(maxn > 16 ? maxn : 16), NULL),
           "JetSetSystemParameter(MaxInstances)", -1);
-    start_bus();
+    bu_start_dbus(TESTBUS_CONF_IN, g_bus_address, sizeof g_bus_address);
     load_plugin();
 
     printf("bench-writer: work directory %s; private bus %s; plugin %s\n", bu_workdir, g_bus_address, WRITER_SO);

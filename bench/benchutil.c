@@ -9,12 +9,14 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -495,4 +497,119 @@ int bu_parse_counts(const char *s, int *counts, int max, long maxval, bool stric
         p = *end == ',' ? end + 1 : end;
     }
     return n;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * A private dbus-daemon (bench-writer, bench-xbackup)
+ * ------------------------------------------------------------------------------------------- */
+
+static atomic_int g_bus_pid;
+
+static void kill_bus(void);
+static char *read_text(const char *path);
+
+void bu_start_dbus(const char *conf_in, char *address, size_t n_address)
+{
+    char conf[PATH_MAX], listen[PATH_MAX + 16], arg[PATH_MAX + 32];
+    bu_path_fmt(conf, sizeof conf, "%s/bus.conf", bu_workdir);
+    bu_path_fmt(listen, sizeof listen, "unix:path=%s/bus", bu_workdir);
+    char *tmpl = read_text(conf_in);
+    char *at = strstr(tmpl, "@LISTEN@");
+    if (!at)
+        bu_fail("%s has no @LISTEN@", conf_in);
+    FILE *f = fopen(conf, "w");
+    if (!f || fprintf(f, "%.*s%s%s", (int)(at - tmpl), tmpl, listen, at + strlen("@LISTEN@")) < 0 || fclose(f) != 0)
+        bu_fail("%s: %s", conf, strerror(errno));
+    free(tmpl);
+
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        bu_fail("pipe: %s", strerror(errno));
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at_;
+    sigset_t none, dfl;
+    sigemptyset(&none);
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGINT);
+    sigaddset(&dfl, SIGTERM);
+    sigaddset(&dfl, SIGHUP);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawnattr_init(&at_);
+    /* This thread blocks the signals the signal thread takes; the daemon must not inherit that. */
+    posix_spawnattr_setflags(&at_, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setsigmask(&at_, &none);
+    posix_spawnattr_setsigdefault(&at_, &dfl);
+    bu_path_fmt(arg, sizeof arg, "--config-file=%s", conf);
+    char *argv[] = {"dbus-daemon", arg, "--fork", "--nopidfile", "--print-address=1", "--print-pid=1", NULL};
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "dbus-daemon", &fa, &at_, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at_);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        bu_fail("cannot start dbus-daemon: %s (Debian: apt-get install dbus-daemon)", strerror(rc));
+    }
+    /* Two lines: the address, then the daemon's pid. The daemon closes our pipe when it forks. */
+    char out[PATH_MAX + 128];
+    size_t n = 0;
+    int lines = 0;
+    while (lines < 2 && n + 1 < sizeof out) {
+        ssize_t got = read(fds[0], out + n, sizeof out - 1 - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        for (ssize_t k = 0; k < got; k++)
+            lines += out[n + (size_t)k] == '\n';
+        n += (size_t)got;
+    }
+    out[n] = '\0';
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    char *nl = strchr(out, '\n');
+    long daemon = nl ? strtol(nl + 1, NULL, 10) : 0;
+    if (daemon > 0) {
+        atomic_store(&g_bus_pid, (int)daemon);
+        bu_at_cleanup(kill_bus);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !nl || daemon <= 0)
+        bu_fail("dbus-daemon --config-file=%s did not start (status %d): %s", conf, status, out);
+    *nl = '\0';
+    bu_path_fmt(address, n_address, "%s", out);
+}
+
+/* The cleanup hook (bu_at_cleanup): from any thread, on success, failure or a signal. */
+static void kill_bus(void)
+{
+    int pid = atomic_exchange(&g_bus_pid, 0);
+    if (pid > 0)
+        kill(pid, SIGKILL);
+}
+
+/* Reads the whole template into a string. */
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        bu_fail("%s: %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *s = malloc(cap);
+    for (size_t got; s && (got = fread(s + n, 1, cap - n - 1, f)) > 0;) {
+        n += got;
+        if (n + 1 == cap) {
+            char *ns = realloc(s, cap *= 2);
+            if (!ns)
+                free(s);
+            s = ns;
+        }
+    }
+    if (!s)
+        bu_fail("out of memory");
+    s[n] = '\0';
+    fclose(f);
+    return s;
 }

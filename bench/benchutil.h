@@ -77,6 +77,13 @@ void bu_settle_disk(void);
 
 void bu_barrier_wait(pthread_barrier_t *b);
 
+/* Starts `dbus-daemon --config-file=C --fork --nopidfile --print-address=1 --print-pid=1`, exactly
+ * as the plugin tests do, where C is the template conf_in (tests/plugin/testbus.conf.in) with
+ * @LISTEN@ replaced by a socket in the work directory; its address goes into address. The daemon
+ * is killed by bu_cleanup (this takes the bu_at_cleanup hook). A daemon that does not start is a
+ * failure. */
+void bu_start_dbus(const char *conf_in, char *address, size_t n_address);
+
 /* ---------------------------------------------------------------------------------------------
  * Time and statistics
  * ------------------------------------------------------------------------------------------- */

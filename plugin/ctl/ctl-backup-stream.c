@@ -3,8 +3,14 @@
  * destination in large page-aligned chunks, with the CRC-32C of the uncompressed bytes computed on
  * the way (a zstd stream is decompressed on the side) so that it can be held against the writer's
  * GetFileResult and recorded in the manifest. EOF proves nothing by itself: the caller asks.
+ *
+ * Two buffers and a writing thread: while one chunk goes to the disk (an O_DIRECT write waits for
+ * the device), the next is read from the socket and checksummed, so the writer's producer is never
+ * held up by our disk and the disk never waits for the producer. Reading one chunk while writing
+ * the one before is what keeps a single-stream copy at the disk's speed.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,55 +18,71 @@
 
 #include "ctl-int.h"
 
+/* The hand-over between the reading (calling) thread and the writing thread. */
+struct handoff {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct ctl_dest *d;
+    const void *buf; /* the chunk to write, while pending */
+    size_t len;
+    bool pending, quit, failed;
+    char err[4096];
+};
+
+static void *write_main(void *arg);
+static bool post(struct handoff *h, const void *buf, size_t len);
+static void wait_idle(struct handoff *h);
+static size_t fill(int fd, void *buf, size_t cap, bool *eof, const char *stored_as, char *err, size_t n);
+
 bool ctl_stream_file(int fd, struct ctl_dest *d, const char *stored_as, int64_t expected, bool zstd,
                      void (*progress)(void *ctx, uint64_t bytes), void *pctx, struct ctl_stream_result *r,
                      bool *dest_failed, char *err, size_t n)
 {
     memset(r, 0, sizeof *r);
     *dest_failed = false;
-    void *buf = NULL;
-    if (posix_memalign(&buf, 4096, CTL_IO_BUF) != 0) {
+    void *buf[2] = {NULL, NULL};
+    if (posix_memalign(&buf[0], CTL_DIRECT_ALIGN, CTL_STREAM_BUF) != 0 ||
+        posix_memalign(&buf[1], CTL_DIRECT_ALIGN, CTL_STREAM_BUF) != 0) {
+        free(buf[0]);
         snprintf(err, n, "out of memory");
         return false;
     }
     struct ctl_unpack u;
     if (!ctl_unpack_init(&u, zstd, NULL, NULL, err, n)) {
-        free(buf);
+        free(buf[0]);
+        free(buf[1]);
         return false;
     }
+    struct handoff h = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .d = d};
+    pthread_t th;
     bool ok = ctl_dest_begin(d, stored_as, expected, err, n);
     *dest_failed = !ok;
-    while (ok) {
-        /* Fill the buffer before writing: the socket gives at most its buffer per read, and a
-         * destination written in big chunks is what keeps the disk streaming. */
-        size_t have = 0;
-        bool eof = false;
-        while (have < CTL_IO_BUF) {
-            ssize_t got = read(fd, (char *)buf + have, CTL_IO_BUF - have);
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got < 0) {
-                char b[32];
-                snprintf(err, n, "%s: reading the writer's stream: %s (%s)", stored_as, strerror(errno),
-                         ctl_errno_name(errno, b, sizeof b));
-                ok = false;
-                break;
-            }
-            if (got == 0) {
-                eof = true;
-                break;
-            }
-            have += (size_t)got;
+    bool started = false;
+    if (ok) {
+        int e = pthread_create(&th, NULL, write_main, &h);
+        if (e != 0) {
+            snprintf(err, n, "no thread to write %s: %s", stored_as, strerror(e));
+            ok = false;
         }
-        if (!ok || have == 0)
+        started = e == 0;
+    }
+    for (int cur = 0; ok; cur ^= 1) {
+        /* The writing thread holds at most the other buffer: this one is free to fill. */
+        bool eof = false;
+        size_t have = fill(fd, buf[cur], CTL_STREAM_BUF, &eof, stored_as, err, n);
+        if (have == (size_t)-1) {
+            ok = false;
             break;
-        if (!ctl_dest_write(d, buf, have, err, n)) {
+        }
+        if (have == 0)
+            break;
+        if (!post(&h, buf[cur], have)) {
             *dest_failed = true;
             ok = false;
             break;
         }
         char uerr[256];
-        if (!ctl_unpack_feed(&u, buf, have, uerr, sizeof uerr)) {
+        if (!ctl_unpack_feed(&u, buf[cur], have, uerr, sizeof uerr)) {
             snprintf(err, n, "%s: the writer's stream: %s", stored_as, uerr);
             ok = false;
             break;
@@ -70,6 +92,19 @@ bool ctl_stream_file(int fd, struct ctl_dest *d, const char *stored_as, int64_t 
             progress(pctx, have);
         if (eof)
             break;
+    }
+    if (started) {
+        wait_idle(&h);
+        pthread_mutex_lock(&h.mu);
+        h.quit = true;
+        pthread_cond_broadcast(&h.cv);
+        pthread_mutex_unlock(&h.mu);
+        pthread_join(th, NULL);
+        if (ok && h.failed) {
+            snprintf(err, n, "%s", h.err);
+            *dest_failed = true;
+            ok = false;
+        }
     }
     char uerr[256];
     if (ok && !ctl_unpack_end(&u, uerr, sizeof uerr)) {
@@ -83,6 +118,85 @@ bool ctl_stream_file(int fd, struct ctl_dest *d, const char *stored_as, int64_t 
     r->uncompressed = u.size;
     r->crc = u.crc;
     ctl_unpack_free(&u);
-    free(buf);
+    free(buf[0]);
+    free(buf[1]);
     return ok;
+}
+
+static void *write_main(void *arg)
+{
+    struct handoff *h = arg;
+    pthread_mutex_lock(&h->mu);
+    for (;;) {
+        while (!h->pending && !h->quit)
+            pthread_cond_wait(&h->cv, &h->mu);
+        if (!h->pending)
+            break;
+        const void *buf = h->buf;
+        size_t len = h->len;
+        bool skip = h->failed;
+        pthread_mutex_unlock(&h->mu);
+        char e[sizeof h->err];
+        bool ok = skip || ctl_dest_write(h->d, buf, len, e, sizeof e);
+        pthread_mutex_lock(&h->mu);
+        if (!ok) {
+            h->failed = true;
+            memcpy(h->err, e, sizeof e);
+        }
+        h->pending = false;
+        pthread_cond_broadcast(&h->cv);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
+
+/* Hand a chunk to the writing thread once it has finished the one before; false when a write
+ * already failed (the chunk is not written: the caller stops). */
+static bool post(struct handoff *h, const void *buf, size_t len)
+{
+    pthread_mutex_lock(&h->mu);
+    while (h->pending)
+        pthread_cond_wait(&h->cv, &h->mu);
+    bool ok = !h->failed;
+    if (ok) {
+        h->buf = buf;
+        h->len = len;
+        h->pending = true;
+        pthread_cond_broadcast(&h->cv);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return ok;
+}
+
+static void wait_idle(struct handoff *h)
+{
+    pthread_mutex_lock(&h->mu);
+    while (h->pending)
+        pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Fill buf from the socket (it gives at most its buffer per read; a destination written in big
+ * chunks is what keeps the disk streaming). The bytes read, with *eof at the end of the stream;
+ * (size_t)-1 with err set on a read error. */
+static size_t fill(int fd, void *buf, size_t cap, bool *eof, const char *stored_as, char *err, size_t n)
+{
+    size_t have = 0;
+    while (have < cap) {
+        ssize_t got = read(fd, (char *)buf + have, cap - have);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            char b[32];
+            snprintf(err, n, "%s: reading the writer's stream: %s (%s)", stored_as, strerror(errno),
+                     ctl_errno_name(errno, b, sizeof b));
+            return (size_t)-1;
+        }
+        if (got == 0) {
+            *eof = true;
+            break;
+        }
+        have += (size_t)got;
+    }
+    return have;
 }

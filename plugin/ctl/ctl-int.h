@@ -182,8 +182,15 @@ void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reads from a stream and writes to a destination go through buffers of this size, page
  * aligned (ctl_fw may be asked to write them with O_DIRECT-like alignment). */
 #define CTL_IO_BUF (1u << 20)
+/* A backup stream is written in writes of this size: an O_DIRECT write larger than the disk's
+ * largest request (max_sectors_kb, 1-4 MiB) is split by the kernel into requests that are in flight
+ * together, which is what makes a single-threaded direct copy as fast as the disk (mdb_copy writes
+ * its whole file in one call for the same reason). */
+#define CTL_STREAM_BUF (8u << 20)
 /* Paced writeback: start writing every CTL_WB_CHUNK bytes, wait for the chunk before. */
 #define CTL_WB_CHUNK (8u << 20)
+/* O_DIRECT writes need buffer, length and offset aligned to this (ctl-fwrite.c). */
+#define CTL_DIRECT_ALIGN 4096u
 
 /* ctl-backup.c, ctl-verify.c, ctl-restore.c: the commands; each returns the exit code. */
 int ctl_backup(const struct ctl_opts *o);
@@ -231,11 +238,13 @@ void ctl_manifest_free(struct ctl_manifest *m);
 /* "crc32c:%08x" */
 void ctl_crc_format(uint32_t crc, char out[16]);
 
-/* ctl-fwrite.c: one destination file, written in large chunks with paced writeback
- * (sync_file_range: start writing each CTL_WB_CHUNK, wait for the one before) so that a big
- * backup neither fills the page cache nor stalls at the final fdatasync. */
+/* ctl-fwrite.c: one destination file, written with O_DIRECT while the writes are aligned, then in
+ * large chunks with paced writeback (sync_file_range: start writing each CTL_WB_CHUNK, wait for
+ * the one before), so that a big backup neither fills the page cache nor stalls at the final
+ * fdatasync. */
 struct ctl_fw {
     int fd;
+    bool direct; /* O_DIRECT on: aligned writes go straight to the disk */
     char path[4096];
     uint64_t off, started, waited;
 };
