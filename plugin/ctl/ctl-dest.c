@@ -195,7 +195,14 @@ void ctl_dest_close(struct ctl_dest *d, bool remove)
 static bool dir_prepare(struct ctl_dest *d, const char *output, char *err, size_t n)
 {
     char b[32];
-    snprintf(d->dir, sizeof d->dir, "%s", output);
+    /* memcpy, not snprintf: a path cut short would name another directory. */
+    size_t len = strlen(output);
+    if (len >= sizeof d->dir) {
+        snprintf(err, n, "the backup directory's path is %zu bytes long; at most %zu are accepted", len,
+                 sizeof d->dir - 1);
+        return false;
+    }
+    memcpy(d->dir, output, len + 1);
     if (mkdir(output, 0750) == 0) {
         d->created_dir = true;
         return true;
