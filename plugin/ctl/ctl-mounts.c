@@ -71,7 +71,6 @@ int ctl_select_mounts(DBusConnection *c, struct ctl_opts *o, char *text, size_t 
     while (ok && dbus_message_iter_get_arg_type(&insts) == DBUS_TYPE_STRUCT) {
         dbus_message_iter_recurse(&insts, &st);
         const char *name;
-        DBusMessageIter idict;
         ok = dbus_message_iter_get_arg_type(&st) == DBUS_TYPE_STRING;
         if (!ok)
             break;
@@ -79,8 +78,8 @@ int ctl_select_mounts(DBusConnection *c, struct ctl_opts *o, char *text, size_t 
         ok = dbus_message_iter_next(&st) && dbus_message_iter_get_arg_type(&st) == DBUS_TYPE_ARRAY;
         if (!ok)
             break;
-        dbus_message_iter_recurse(&st, &idict);
-        if (instance_on_mounts(&idict, devs, o->n_mounts)) {
+        /* st is at the instance's a{sv}, as ctl_dict_lookup wants it. */
+        if (instance_on_mounts(&st, devs, o->n_mounts)) {
             const char **v = realloc(o->instances, (o->n_instances + 1) * sizeof *v);
             if (!v) {
                 ok = false;
