@@ -77,6 +77,17 @@ void ctl_holder_main(const struct ctl_opts *o, int report_fd)
         report(report_fd, CTL_EXIT_UNREACHABLE, text);
         _exit(0);
     }
+    /* --mount: which instances is decided here, on the holder's connection, right before the
+     * freeze (the freeze command holds no connection: libdbus's do not survive the fork). */
+    struct ctl_opts mo = *o;
+    if (mo.n_mounts) {
+        int mrc = ctl_select_mounts(c, &mo, text, sizeof text);
+        if (mrc != CTL_EXIT_OK) {
+            report(report_fd, mrc, text);
+            _exit(0);
+        }
+    }
+    o = &mo;
     ctl_session_init(&h.s, c, o);
     if (!watch_writer(&h, o, &err)) {
         ctl_format_error(o, "watching the writer", &err, text, sizeof text);

@@ -41,6 +41,7 @@
 #define CTL_EXIT_TRUNCATE 12  /* backup: valid and stored, but TruncateLogs failed */
 #define CTL_EXIT_DAMAGED 13   /* verify, restore: a backup set is damaged, missing or not a chain */
 #define CTL_EXIT_RESTORE 14   /* restore: writing the files or the engine's restore failed */
+#define CTL_EXIT_NO_INSTANCE 15 /* freeze --mount: no instance has a file there; nothing frozen */
 
 #define CTL_DEFAULT_BUS_NAME "org.jetsnap.Writer1"
 #define CTL_ROOT "/org/jetsnap/Writer1"
@@ -66,6 +67,9 @@ struct ctl_opts {
     const char *type;     /* snapshot, freeze: the backup type */
     const char **instances; /* snapshot, freeze: --instance, in order; none = every instance */
     size_t n_instances;
+    const char **mounts;      /* freeze --mount: the instances with a file on these filesystems */
+    size_t n_mounts;
+    DBusMessage *metadata;    /* GetMetadata's reply that --mount's instance names point into */
     bool abort;              /* thaw --abort */
     const char *session_path; /* thaw SESSION: the path freeze printed, or NULL */
     char **command;           /* snapshot: COMMAND [ARG]..., NULL-terminated */
@@ -120,6 +124,12 @@ int ctl_thaw(const struct ctl_opts *o);
  * stream socket), then on success waits for CTL_REPORT_ACK from the freeze command; never returns. */
 #define CTL_REPORT_ACK '!'
 void ctl_holder_main(const struct ctl_opts *o, int report_fd) __attribute__((noreturn));
+
+/* ctl-mounts.c: add to o->instances every instance with a file (GetMetadata's system_path,
+ * log_path, data_files) on the filesystem mounted at one of o->mounts; keeps the reply in
+ * o->metadata. CTL_EXIT_NO_INSTANCE when none has, CTL_EXIT_USAGE for a path that is not a mount
+ * point; text says why. */
+int ctl_select_mounts(DBusConnection *c, struct ctl_opts *o, char *text, size_t n);
 
 /* ctl-session.c: each returns an exit code; on failure step and err say what went wrong. */
 void ctl_session_init(struct ctl_session *s, DBusConnection *c, const struct ctl_opts *o);

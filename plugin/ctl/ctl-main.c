@@ -34,6 +34,7 @@ enum {
     OPT_MAP,
     OPT_UNTIL,
     OPT_UNTIL_GEN,
+    OPT_MOUNT,
 };
 
 /* parse_command's answers besides an exit code: go on with the command, or --help was printed. */
@@ -77,7 +78,8 @@ static const char usage_global[] =
     "snapshot), 7 thaw or completion failed, 8 nothing to thaw, 9 the freeze is not a holder's,\n"
     "10 the backup failed or was refused (ended invalid, nothing truncated), 11 the backup's\n"
     "destination could not be written, 12 backup stored but TruncateLogs failed, 13 a backup set\n"
-    "is damaged or not a chain (verify, restore), 14 restore failed, 128+N ended by signal N.\n"
+    "is damaged or not a chain (verify, restore), 14 restore failed, 15 freeze --mount: no\n"
+    "instance on those filesystems (nothing frozen), 128+N ended by signal N.\n"
     "See docs/jetsnapctl.md.\n";
 
 static const char usage_status[] =
@@ -103,15 +105,18 @@ static const char usage_snapshot[] =
     "128+N interrupted by signal N (thawed and aborted).\n";
 
 static const char usage_freeze[] =
-    "Usage: jetsnapctl freeze [--type TYPE] [--instance NAME]...\n"
+    "Usage: jetsnapctl freeze [--type TYPE] [--instance NAME]... | [--mount MNT]...\n"
     "\n"
     "Freezes the instances and returns, for hooks whose process exits between freeze and thaw.\n"
     "A holder process keeps the freeze (the writer thaws when its owner leaves the bus) until\n"
     "'jetsnapctl thaw', the writer's freeze time-out, or its own death. Prints the session's\n"
-    "object path on success. Options as for snapshot.\n"
+    "object path on success. Options as for snapshot, and:\n"
+    "  --mount MNT       freeze the instances with a file (GetMetadata's system_path, log_path,\n"
+    "                    data_files) on the filesystem mounted at MNT (repeat for more)\n"
     "\n"
-    "Exit codes: 0 frozen, 3 writer unreachable, 4 nothing frozen, 1 the holder failed or the\n"
-    "path could not be printed (nothing stays frozen), 6 the holder ended before it was told.\n";
+    "Exit codes: 0 frozen, 2 usage (also MNT not a mount point), 3 writer unreachable, 4 nothing\n"
+    "frozen, 1 the holder failed or the path could not be printed (nothing stays frozen), 6 the\n"
+    "holder ended before it was told, 15 no instance on the --mount filesystems (nothing frozen).\n";
 
 static const char usage_thaw[] =
     "Usage: jetsnapctl thaw [--abort] [SESSION]\n"
@@ -239,6 +244,9 @@ int main(int argc, char **argv)
         rc = CTL_EXIT_USAGE;
     }
     free(o.instances);
+    free(o.mounts);
+    if (o.metadata)
+        dbus_message_unref(o.metadata);
     free(o.from);
     free(o.maps);
     return rc;
@@ -277,11 +285,20 @@ static int run_snapshot(int argc, char **argv, struct ctl_opts *o)
 
 static int run_freeze(int argc, char **argv, struct ctl_opts *o)
 {
-    int rc = parse_command(argc, argv, "freeze", freeze_options, 2, usage_freeze, o);
+    static const struct option extra[] = {
+        {"type", required_argument, NULL, OPT_TYPE},
+        {"instance", required_argument, NULL, OPT_INSTANCE},
+        {"mount", required_argument, NULL, OPT_MOUNT},
+    };
+    int rc = parse_command(argc, argv, "freeze", extra, 3, usage_freeze, o);
     if (rc != PARSE_GO)
         return rc == PARSE_HELP ? CTL_EXIT_OK : rc;
     if (optind < argc) {
         usage_error("freeze", "unexpected argument '%s'", argv[optind]);
+        return CTL_EXIT_USAGE;
+    }
+    if (o->n_mounts && o->n_instances) {
+        usage_error("freeze", "--mount chooses the instances: give it or --instance, not both");
         return CTL_EXIT_USAGE;
     }
     return ctl_freeze(o);
@@ -439,6 +456,16 @@ static int parse_command(int argc, char **argv, const char *cmd, const struct op
             }
             v[o->n_instances++] = optarg;
             o->instances = v;
+            break;
+        }
+        case OPT_MOUNT: {
+            const char **v = realloc(o->mounts, (o->n_mounts + 1) * sizeof *v);
+            if (!v) {
+                ctl_err("out of memory");
+                return CTL_EXIT_FAILURE;
+            }
+            v[o->n_mounts++] = optarg;
+            o->mounts = v;
             break;
         }
         case OPT_ABORT:
