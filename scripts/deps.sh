@@ -14,6 +14,7 @@ PACKAGES=(
   libarchive-dev                                 # jetsnapctl backup --output - (tar streams)
   systemd libglib2.0-bin python3-dbus util-linux # real D-Bus clients in tests: busctl, gdbus, dbus-python; setpriv
   python3-gi                                     # GLib's main loop for dbus-python clients that wait for signals
+  snapper btrfs-progs                            # tests: jetsnapctl snapshot --snapper and -- btrfs on a loop btrfs
   libsqlite3-dev sqlite3                         # benchmark baseline
   liblmdb-dev lmdb-utils                         # bench-backup baseline (mdb_copy)
   clang                                          # fuzz targets (libFuzzer)
