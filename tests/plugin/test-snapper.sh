@@ -23,12 +23,14 @@
 #   failing the snapshot itself (its .snapshots made read-only) exits 15 naming error.io_error
 #   and snapper's message, the freeze aborted (the writer stable, the session aborted) and
 #   no snapshot recorded; no snapperd on the system bus exits 15 and freezes nothing.
+# - a snapshot snapper returns only after the writer's freeze time-out exits 6, and one during
+#   which jetsnapctl got SIGTERM exits 143: both are deleted again, the writer thawed.
 #
-# Safety: nothing here freezes a filesystem (the writer's freeze is the engine's, and btrfs
-# snapshots need none), and only the loop btrfs the test made is snapshotted. The EXIT trap still
-# thaws that mount first, then stops what the test started (by pid), deletes its snapper config
-# (DeleteConfig, the config file, its word in SNAPPER_CONFIGS), unmounts, detaches the loop
-# device and removes the image.
+# Safety: the only filesystem frozen (fsfreeze) is a second loop btrfs the test made, to hold
+# snapperd in the middle of a snapshot; a watchdog thaws it after 120 s whatever happens. Only loop
+# filesystems the test made are snapshotted. The EXIT trap thaws them first, then stops what the
+# test started (by pid), deletes its snapper configs (DeleteConfig, the config files, their words
+# in SNAPPER_CONFIGS), unmounts, detaches the loop devices and removes the images.
 set -uo pipefail
 
 CTL=$(realpath -- "$1")
@@ -42,20 +44,29 @@ MNT=$DIR/mnt
 VOL=$MNT/vol
 # Unique, and never "root" (Debian's apt hook snapshots that one).
 CFG=jetsnaptest$(basename "$DIR" | tr -dc 'a-zA-Z0-9')
+CFG2=${CFG}b
 APID=      # the demo app
+SPID=      # a jetsnapctl run in the background
 SYSBUS_PID=
 SNAPPERD_PID=
-LOOP=
-MOUNTED=
-CONFIG_MADE=
-ADDED_WORD=  # CFG was not in SNAPPER_CONFIGS before: remove it if snapper leaves it there
+LOOPS=()   # loop devices attached, MOUNTS their mount points, IMAGES their files
+MOUNTS=()
+IMAGES=()
+WATCHDOG=  # the watchdog that thaws a mount the test froze, in any case
+CONFIGS=() # snapper configs created, and those whose word the test must take out of SNAPPER_CONFIGS
+ADDED_WORDS=()
 
 cleanup() {
-  [ -n "$MOUNTED" ] && fsfreeze -u "$MNT" 2>/dev/null
-  if [ -n "$APID" ] && kill -0 "$APID" 2>/dev/null; then kill -KILL "$APID" 2>/dev/null; fi
-  if [ -n "$CONFIG_MADE" ]; then
-    snapper_call DeleteConfig s "$CFG" >/dev/null 2>&1 || echo "test-snapper: DeleteConfig $CFG failed" >&2
-  fi
+  local m c l p
+  # Thaw first: snapperd (or anything else) may be blocked in a frozen filesystem.
+  for m in "${MOUNTS[@]}"; do fsfreeze -u "$m" 2>/dev/null; done
+  [ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null
+  for p in "$SPID" "$APID"; do
+    if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then kill -KILL "$p" 2>/dev/null; fi
+  done
+  for c in "${CONFIGS[@]}"; do
+    snapper_call DeleteConfig s "$c" >/dev/null 2>&1 || echo "test-snapper: DeleteConfig $c failed" >&2
+  done
   [ -n "$SYSBUS_PID" ] && [ -z "$SNAPPERD_PID" ] && SNAPPERD_PID=$(snapperd_pid)
   if [ -n "$SNAPPERD_PID" ]; then
     kill "$SNAPPERD_PID" 2>/dev/null
@@ -66,17 +77,15 @@ cleanup() {
     timeout 10 tail --pid="$SYSBUS_PID" -f /dev/null 2>/dev/null
   fi
   testbus_stop
-  # snapperd 0.10.4 may write the config file again after DeleteConfig: remove what is left.
-  if [ -n "$CONFIG_MADE" ]; then
-    rm -f "/etc/snapper/configs/$CFG"
-    [ -n "$ADDED_WORD" ] && [ -f /etc/default/snapper ] &&
-      sed -i -E "/^SNAPPER_CONFIGS=/{s/([\" ])$CFG([\" ])/\1\2/;s/\"  */\"/;s/  *\"/\"/;s/   */ /g}" /etc/default/snapper
-  fi
-  if [ -n "$MOUNTED" ]; then
-    umount "$MNT" || echo "test-snapper: cannot unmount $MNT" >&2
-  fi
-  [ -n "$LOOP" ] && { losetup -d "$LOOP" || echo "test-snapper: cannot detach $LOOP" >&2; }
-  rm -f "$DIR/btrfs.img"
+  # snapperd 0.10.4 may write a config file again after DeleteConfig: remove what is left.
+  for c in "${CONFIGS[@]}"; do rm -f "/etc/snapper/configs/$c"; done
+  for c in "${ADDED_WORDS[@]}"; do
+    [ -f /etc/default/snapper ] &&
+      sed -i -E "/^SNAPPER_CONFIGS=/{s/([\" ])$c([\" ])/\1\2/;s/\"  */\"/;s/  *\"/\"/;s/   */ /g}" /etc/default/snapper
+  done
+  for m in "${MOUNTS[@]}"; do umount "$m" || echo "test-snapper: cannot unmount $m" >&2; done
+  for l in "${LOOPS[@]}"; do losetup -d "$l" || echo "test-snapper: cannot detach $l" >&2; done
+  rm -f "${IMAGES[@]}"
   if [ "${PASSED:-0}" = 1 ]; then rm -rf "$DIR"; else echo "test-snapper: files kept in $DIR" >&2; fi
 }
 trap cleanup EXIT
@@ -124,13 +133,29 @@ for t in losetup mkfs.btrfs btrfs snapper /usr/sbin/snapperd busctl dbus-daemon;
 done
 [ -f /usr/share/dbus-1/system.d/org.opensuse.Snapper.conf ] || fail "snapper's bus policy is missing"
 
+# new_btrfs NAME MNT: a loop btrfs of the test's own, mounted at MNT.
+new_btrfs() {
+  local img=$DIR/$1.img loop
+  truncate -s 256M "$img" || fail "cannot make the image $img"
+  IMAGES+=("$img")
+  loop=$(losetup -f --show "$img") || fail "no loop device (losetup -f failed)"
+  LOOPS+=("$loop")
+  mkfs.btrfs -q "$loop" >"$DIR/mkfs.log" 2>&1 || fail "mkfs.btrfs: $(cat "$DIR/mkfs.log")"
+  mkdir "$2"
+  mount -t btrfs "$loop" "$2" || fail "cannot mount the loop btrfs $loop"
+  MOUNTS+=("$2")
+}
+# new_config NAME SUBVOLUME: a snapper config, timeline off.
+new_config() {
+  grep -Eq "^SNAPPER_CONFIGS=\".*\\b$1\\b" /etc/default/snapper 2>/dev/null || ADDED_WORDS+=("$1")
+  CONFIGS+=("$1")
+  snapper_call CreateConfig ssss "$1" "$2" btrfs default >"$DIR/cc.out" 2>&1 ||
+    fail "CreateConfig $1: $(cat "$DIR/cc.out" "$DIR/sysbus/daemon.log")"
+  snapper_call SetConfig 'sa{ss}' "$1" 1 TIMELINE_CREATE no >"$DIR/sc.out" 2>&1 || fail "SetConfig: $(cat "$DIR/sc.out")"
+}
+
 # ---- a loop btrfs with a subvolume for the instances ----
-truncate -s 256M "$DIR/btrfs.img" || fail "cannot make the image"
-LOOP=$(losetup -f --show "$DIR/btrfs.img") || { LOOP=; fail "no loop device (losetup -f failed)"; }
-mkfs.btrfs -q "$LOOP" >"$DIR/mkfs.log" 2>&1 || fail "mkfs.btrfs: $(cat "$DIR/mkfs.log")"
-mkdir "$MNT"
-mount -t btrfs "$LOOP" "$MNT" || fail "cannot mount the loop btrfs"
-MOUNTED=1
+new_btrfs main "$MNT"
 btrfs subvolume create "$VOL" >/dev/null || fail "cannot create the subvolume $VOL"
 
 # ---- the "system" bus, with snapper's own policy and activation of snapperd ----
@@ -176,11 +201,7 @@ done
 export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$DIR/sysbus/sock"
 
 # ---- the snapper config (bus-activates snapperd) ----
-grep -Eq "^SNAPPER_CONFIGS=\".*\\b$CFG\\b" /etc/default/snapper 2>/dev/null || ADDED_WORD=1
-CONFIG_MADE=1
-snapper_call CreateConfig ssss "$CFG" "$VOL" btrfs default >"$DIR/cc.out" 2>&1 ||
-  fail "CreateConfig: $(cat "$DIR/cc.out" "$DIR/sysbus/daemon.log")"
-snapper_call SetConfig 'sa{ss}' "$CFG" 1 TIMELINE_CREATE no >"$DIR/sc.out" 2>&1 || fail "SetConfig: $(cat "$DIR/sc.out")"
+new_config "$CFG" "$VOL"
 SNAPPERD_PID=$(snapperd_pid)
 [ -n "$SNAPPERD_PID" ] || fail "snapperd was not started by the bus"
 ok "loop btrfs at $MNT, snapperd $SNAPPERD_PID on a private system bus, config $CFG of $VOL"
@@ -191,6 +212,8 @@ cat >"$DIR/writer.conf" <<EOF
 [writer]
 allow_users = root
 quiesce_timeout_ms = 5000
+# Long enough for a snapshot; short, so that the test of a snapshot outlasting it is quick.
+freeze_timeout_ms = 3000
 EOF
 for i in mail dir; do
   printf '[instance %s]\nsystem_path = %s\nlog_path = %s\ndatabase = %s/db.edb\nlog_file_size_kb = 256\n' \
@@ -278,6 +301,70 @@ DBUS_SYSTEM_BUS_ADDRESS="unix:path=$DIR/no-bus" ctl 15 nobus snapshot --snapper 
 grep -q "snapperd (org.opensuse.Snapper) cannot be reached on the system bus at unix:path=$DIR/no-bus" "$DIR/nobus.err" ||
   fail "no system bus: $(cat "$DIR/nobus.err")"
 ok "no snapperd: exit 15, nothing frozen"
+
+# ---- a snapshot taken too late, or interrupted: deleted again ----
+# snapperd is held in a filesystem the test froze (a second loop btrfs, the second config's; the
+# instances are not on it), so that CreateSingleSnapshot returns only when the test thaws it:
+# after the writer's freeze_timeout_ms (3 s) ended the freeze, or after a SIGTERM to jetsnapctl.
+MNT2=$DIR/mnt2
+new_btrfs second "$MNT2"
+new_config "$CFG2" "$MNT2"
+# held_snapshot NAME [SIGNAL]: jetsnapctl snapshot --snapper CFG2 with MNT2 frozen until the writer
+# timed out (or, given SIGNAL, until jetsnapctl got it while frozen); its exit status in $rc.
+held_snapshot() {
+  local i state=
+  fsfreeze -f "$MNT2" || fail "cannot freeze $MNT2"
+  setsid sh -c "sleep 120; fsfreeze -u '$MNT2'" >/dev/null 2>&1 &
+  WATCHDOG=$!
+  timeout 60 "$CTL" --address "$TESTBUS_ADDRESS" snapshot --snapper "$CFG2" >"$DIR/$1.out" 2>"$DIR/$1.err" &
+  SPID=$!
+  # jetsnapctl is in CreateSingleSnapshot once a thread of snapperd waits in the frozen filesystem
+  # (state D), and the writer says it is frozen.
+  SNAPPERD_PID=$(snapperd_pid)
+  for ((i = 0; i < 200; i++)); do
+    if grep -q '^State:.*D (disk sleep)' /proc/"$SNAPPERD_PID"/task/*/status 2>/dev/null; then
+      "$CTL" --address "$TESTBUS_ADDRESS" status --json >"$DIR/hs.json" 2>/dev/null &&
+        state=$(pyjson "d['state']" "$DIR/hs.json")
+      [ "$state" = frozen ] && break
+    fi
+    sleep 0.05
+  done
+  [ "$state" = frozen ] || fail "snapperd was not held in $MNT2 with the writer frozen within 10 s"
+  if [ -n "${2:-}" ]; then
+    kill "-$2" "$SPID"
+    sleep 0.2
+  else
+    sleep 3.5 # the freeze began before it was seen: its 3 s are over
+  fi
+  fsfreeze -u "$MNT2" || fail "cannot thaw $MNT2"
+  kill -- "-$WATCHDOG" 2>/dev/null
+  WATCHDOG=
+  wait "$SPID"
+  rc=$?
+  SPID=
+}
+no_snapshots_of() { # CONFIG: snapper lists only its "current" (0)
+  snapper_call ListSnapshots s "$1" >"$DIR/ls.out" || fail "ListSnapshots $1"
+  grep -q '^a(uquxussa{ss}) 1 0 ' "$DIR/ls.out" || fail "snapshots left in $1: $(cat "$DIR/ls.out")"
+}
+
+held_snapshot late
+[ "$rc" = 6 ] || fail "a snapshot past the freeze time-out exited $rc, expected 6: $(cat "$DIR/late.err")"
+grep -q "Thaw: Timeout: " "$DIR/late.err" || fail "late: $(cat "$DIR/late.err")"
+grep -Eq "^jetsnapctl: snapper snapshot [0-9]+ of config '$CFG2' deleted: it is not known to be consistent$" "$DIR/late.err" ||
+  fail "late: $(cat "$DIR/late.err")"
+[ -s "$DIR/late.out" ] && fail "a discarded snapshot printed a record: $(cat "$DIR/late.out")"
+no_snapshots_of "$CFG2"
+ok "a snapper snapshot that returns after the writer's freeze time-out: exit 6, deleted again"
+
+held_snapshot term TERM
+[ "$rc" = 143 ] || fail "SIGTERM during CreateSingleSnapshot: exit $rc, expected 143: $(cat "$DIR/term.err")"
+grep -q "interrupted by Terminated" "$DIR/term.err" || fail "term: $(cat "$DIR/term.err")"
+grep -Eq "^jetsnapctl: snapper snapshot [0-9]+ of config '$CFG2' deleted" "$DIR/term.err" || fail "term: $(cat "$DIR/term.err")"
+no_snapshots_of "$CFG2"
+ctl 0 st3 status --json
+[ "$(pyjson "(d['state'], d['freeze_owner'])" "$DIR/st3.out")" = "('stable', '')" ] || fail "after: $(cat "$DIR/st3.out")"
+ok "SIGTERM while snapper takes the snapshot: thawed, aborted, the snapshot deleted, exit 143"
 
 kill -0 "$APID" 2>/dev/null || fail "the demo app died"
 PASSED=1
