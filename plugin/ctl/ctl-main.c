@@ -486,7 +486,9 @@ static int parse_command(int argc, char **argv, const char *cmd, const struct op
         case OPT_SNAPPER:
         case OPT_DESCRIPTION:
         case OPT_CLEANUP: {
-            const char **dst = opt == OPT_SNAPPER ? &o->snapper_config : opt == OPT_CLEANUP ? &o->cleanup : &o->description;
+            const char **dst = opt == OPT_SNAPPER   ? &o->snapper_config
+                               : opt == OPT_CLEANUP ? &o->cleanup
+                                                    : &o->description;
             const char *name = opt == OPT_SNAPPER ? "snapper" : opt == OPT_CLEANUP ? "cleanup" : "description";
             /* libdbus aborts the process on invalid UTF-8 (see --instance). */
             if (!dbus_validate_utf8(optarg, NULL) || (opt == OPT_SNAPPER && !optarg[0])) {

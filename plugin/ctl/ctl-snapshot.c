@@ -1,9 +1,10 @@
 /*
  * ctl-snapshot.c — jetsnapctl snapshot: prepare, freeze, run the user's command (or have snapper
- * take a snapshot: --snapper, ctl-snapper.c), thaw, then complete or abort. The stop signals stay blocked from the start and are taken with sigwaitinfo,
- * so that one arriving at any moment is seen at the next step instead of killing us while the
- * instances are frozen (the writer would thaw when our connection closed, but the command would
- * go on copying a set that is no longer frozen, and nobody would say so).
+ * take a snapshot: --snapper, ctl-snapper.c), thaw, then complete or abort. The stop signals stay
+ * blocked from the start and are taken with sigwaitinfo, so that one arriving at any moment is
+ * seen at the next step instead of killing us while the instances are frozen (the writer would
+ * thaw when our connection closed, but the command would go on copying a set that is no longer
+ * frozen, and nobody would say so).
  */
 #include <errno.h>
 #include <signal.h>
