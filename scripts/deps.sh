@@ -15,6 +15,7 @@ PACKAGES=(
   systemd libglib2.0-bin python3-dbus util-linux # real D-Bus clients in tests: busctl, gdbus, dbus-python; setpriv
   python3-gi                                     # GLib's main loop for dbus-python clients that wait for signals
   qemu-guest-agent socat e2fsprogs bsdutils      # tests: the real qemu-ga fsfreeze hook on a loop ext4; logger
+  snapper btrfs-progs                            # tests: jetsnapctl snapshot --snapper and -- btrfs on a loop btrfs
   libsqlite3-dev sqlite3                         # benchmark baseline
   liblmdb-dev lmdb-utils                         # bench-backup baseline (mdb_copy)
   clang                                          # fuzz targets (libFuzzer)

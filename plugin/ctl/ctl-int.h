@@ -3,8 +3,9 @@
  * client of the writer's org.jetsnap.Writer1 interface (plugin/org.jetsnap.Writer1.xml).
  *
  * Files: ctl-main.c (options, commands, usage), ctl-status.c (status, text and JSON),
- * ctl-snapshot.c (snapshot: freeze around a command of the user's), ctl-freeze.c (the two-phase
- * freeze and thaw commands), ctl-holder.c (the process that owns a two-phase freeze), ctl-bus.c
+ * ctl-snapshot.c (snapshot: freeze around a command of the user's, or around a snapper
+ * snapshot), ctl-snapper.c (the client of snapperd for snapshot --snapper), ctl-freeze.c (the
+ * two-phase freeze and thaw commands), ctl-holder.c (the process that owns a two-phase freeze), ctl-bus.c
  * (connecting, calls, replies, errors and the exit codes they map to).
  *
  * Streaming backups (docs/jetsnapctl.md, "backup", "verify", "restore"): ctl-backup.c (the
@@ -42,6 +43,7 @@
 #define CTL_EXIT_DAMAGED 13   /* verify, restore: a backup set is damaged, missing or not a chain */
 #define CTL_EXIT_RESTORE 14   /* restore: writing the files or the engine's restore failed */
 #define CTL_EXIT_NO_INSTANCE 15 /* freeze --mount: no instance has a file there; nothing frozen */
+#define CTL_EXIT_SNAPPER 16   /* snapshot --snapper: snapper unreachable, refused or failed; nothing kept */
 
 #define CTL_DEFAULT_BUS_NAME "org.jetsnap.Writer1"
 #define CTL_ROOT "/org/jetsnap/Writer1"
@@ -73,6 +75,9 @@ struct ctl_opts {
     bool abort;              /* thaw --abort */
     const char *session_path; /* thaw SESSION: the path freeze printed, or NULL */
     char **command;           /* snapshot: COMMAND [ARG]..., NULL-terminated */
+    const char *snapper_config; /* snapshot --snapper: a snapper config instead of COMMAND */
+    const char *description;  /* snapshot --description: the snapper snapshot's */
+    const char *cleanup;      /* snapshot --cleanup: its cleanup algorithm ("" none) */
     /* backup */
     const char *output;       /* a directory, or "-": a tar stream on stdout */
     const char *base;         /* --base: the backup an incremental or differential builds on */
@@ -119,6 +124,33 @@ int ctl_status(const struct ctl_opts *o);
 int ctl_snapshot(const struct ctl_opts *o);
 int ctl_freeze(const struct ctl_opts *o);
 int ctl_thaw(const struct ctl_opts *o);
+
+/* ctl-snapper.c: snapperd (org.opensuse.Snapper) on the system bus, whatever bus the writer is
+ * on. Snapper's own errors are names like "error.unknown_config" with an uninformative message:
+ * describe() turns the known ones into sentences and keeps the name. */
+struct ctl_snapper {
+    DBusConnection *c;
+    const struct ctl_opts *o;
+    char subvolume[4096]; /* the config's, from GetConfig */
+    uint32_t number;      /* the snapshot created; 0 (snapper's "current") before */
+    const char *step;     /* the call that failed last */
+    DBusError err;
+};
+/* Connect and read the config (which starts snapperd if the bus activates it, outside the
+ * freeze). CTL_EXIT_OK, or CTL_EXIT_SNAPPER with step and err set. */
+int ctl_snapper_open(struct ctl_snapper *sn, const struct ctl_opts *o);
+/* CreateSingleSnapshot with the session's facts as userdata; false with step and err set. */
+bool ctl_snapper_create(struct ctl_snapper *sn, const struct ctl_session *s);
+/* SetSnapshot: the same userdata plus how long the freeze lasted (known only after the thaw). */
+bool ctl_snapper_record(struct ctl_snapper *sn, const struct ctl_session *s);
+/* DeleteSnapshots of the snapshot created, if any: a snapshot not known consistent is not left
+ * looking like one. Says on stderr what became of it. */
+void ctl_snapper_discard(struct ctl_snapper *sn);
+/* The number on stdout, or with o->json the whole record as JSON; false if stdout failed. */
+bool ctl_snapper_report(const struct ctl_snapper *sn, const struct ctl_session *s);
+/* "CreateSingleSnapshot of config 'x': snapper has no config 'x' (error.unknown_config: ...)" */
+void ctl_snapper_describe(const struct ctl_snapper *sn, char *out, size_t n);
+void ctl_snapper_close(struct ctl_snapper *sn);
 
 /* ctl-holder.c: the holder's life after the double fork; reports CODE\tTEXT on report_fd (a
  * stream socket), then on success waits for CTL_REPORT_ACK from the freeze command; never returns. */

@@ -35,6 +35,9 @@ enum {
     OPT_UNTIL,
     OPT_UNTIL_GEN,
     OPT_MOUNT,
+    OPT_SNAPPER,
+    OPT_DESCRIPTION,
+    OPT_CLEANUP,
 };
 
 /* parse_command's answers besides an exit code: go on with the command, or --help was printed. */
@@ -57,6 +60,8 @@ static const char usage_global[] =
     "  status [--json]                         the writer, its session and its instances\n"
     "  snapshot [--type T] [--instance N]... -- COMMAND [ARG]...\n"
     "                                          freeze, run COMMAND, thaw, complete\n"
+    "  snapshot [--type T] [--instance N]... --snapper CONFIG [--description TEXT] [--json]\n"
+    "                                          freeze, have snapper take a snapshot, thaw, complete\n"
     "  freeze [--type T] [--instance N]...     freeze and return, leaving a holder process\n"
     "  thaw [--abort] [SESSION]                thaw what freeze froze\n"
     "  backup --instance N --type T --output DIR|- [--base DIR] [--compress none|zstd[:L]]\n"
@@ -79,7 +84,8 @@ static const char usage_global[] =
     "10 the backup failed or was refused (ended invalid, nothing truncated), 11 the backup's\n"
     "destination could not be written, 12 backup stored but TruncateLogs failed, 13 a backup set\n"
     "is damaged or not a chain (verify, restore), 14 restore failed, 15 freeze --mount: no\n"
-    "instance on those filesystems (nothing frozen), 128+N ended by signal N.\n"
+    "instance on those filesystems (nothing frozen), 16 snapper unreachable, refused or failed\n"
+    "(nothing kept), 128+N ended by signal N.\n"
     "See docs/jetsnapctl.md.\n";
 
 static const char usage_status[] =
@@ -91,18 +97,30 @@ static const char usage_status[] =
 
 static const char usage_snapshot[] =
     "Usage: jetsnapctl snapshot [--type TYPE] [--instance NAME]... -- COMMAND [ARG]...\n"
+    "       jetsnapctl snapshot [--type TYPE] [--instance NAME]... --snapper CONFIG\n"
+    "                           [--description TEXT] [--cleanup ALGORITHM] [--json]\n"
     "\n"
     "Prepares a backup of the instances (all of them when none is named), freezes them, runs\n"
     "COMMAND (its output passed through), thaws, and completes the backup when COMMAND exited 0\n"
     "and the freeze held until thaw, or aborts it otherwise. A one-line summary goes to stderr.\n"
     "\n"
-    "  --type TYPE       full, copy (default), incremental or differential; full and\n"
-    "                    incremental truncate the logs on completion, copy never does\n"
-    "  --instance NAME   an instance to include (repeat for more)\n"
+    "With --snapper, snapperd (org.opensuse.Snapper on the system bus) takes a single snapshot of\n"
+    "CONFIG while the instances are frozen (CreateSingleSnapshot); its userdata records the writer,\n"
+    "session, type, instances and how long they were frozen. The snapshot's number goes to stdout\n"
+    "(with --json, the whole record). It is deleted again unless the backup completes.\n"
+    "\n"
+    "  --type TYPE         full, copy (default), incremental or differential; full and\n"
+    "                      incremental truncate the logs on completion, copy never does\n"
+    "  --instance NAME     an instance to include (repeat for more)\n"
+    "  --snapper CONFIG    the snapper config to snapshot, instead of COMMAND\n"
+    "  --description TEXT  the snapper snapshot's description (default \"jetsnapctl snapshot\")\n"
+    "  --cleanup ALG       its cleanup algorithm: number, timeline, ... (default none)\n"
+    "  --json              --snapper: the record as JSON on stdout\n"
     "\n"
     "Exit codes: 0 done, 3 writer unreachable, 4 nothing frozen, 5 COMMAND failed (aborted),\n"
-    "6 the freeze ended before thaw (discard the snapshot), 7 thaw or completion failed,\n"
-    "128+N interrupted by signal N (thawed and aborted).\n";
+    "6 the freeze ended before thaw (discard the snapshot; a snapper one is deleted), 7 thaw or\n"
+    "completion failed (likewise), 16 snapper unreachable, refused or failed (aborted, nothing\n"
+    "kept), 128+N interrupted by signal N (thawed and aborted).\n";
 
 static const char usage_freeze[] =
     "Usage: jetsnapctl freeze [--type TYPE] [--instance NAME]... | [--mount MNT]...\n"
@@ -265,21 +283,37 @@ static int run_status(int argc, char **argv, struct ctl_opts *o)
     return ctl_status(o);
 }
 
-static const struct option freeze_options[] = {
-    {"type", required_argument, NULL, OPT_TYPE},
-    {"instance", required_argument, NULL, OPT_INSTANCE},
-};
-
 static int run_snapshot(int argc, char **argv, struct ctl_opts *o)
 {
-    int rc = parse_command(argc, argv, "snapshot", freeze_options, 2, usage_snapshot, o);
+    static const struct option extra[] = {
+        {"type", required_argument, NULL, OPT_TYPE},
+        {"instance", required_argument, NULL, OPT_INSTANCE},
+        {"snapper", required_argument, NULL, OPT_SNAPPER},
+        {"description", required_argument, NULL, OPT_DESCRIPTION},
+        {"cleanup", required_argument, NULL, OPT_CLEANUP},
+        {"json", no_argument, NULL, OPT_JSON},
+    };
+    int rc = parse_command(argc, argv, "snapshot", extra, 6, usage_snapshot, o);
     if (rc != PARSE_GO)
         return rc == PARSE_HELP ? CTL_EXIT_OK : rc;
-    if (optind >= argc) {
-        usage_error("snapshot", "no COMMAND to run while frozen (jetsnapctl snapshot -- COMMAND [ARG]...)");
+    const char *why = NULL;
+    if (o->snapper_config) {
+        if (optind < argc)
+            why = "--snapper takes the snapshot itself: no COMMAND";
+    } else if (optind >= argc) {
+        why = "no COMMAND to run while frozen (jetsnapctl snapshot -- COMMAND [ARG]...), nor --snapper CONFIG";
+    } else if (o->description || o->cleanup || o->json) {
+        why = "--description, --cleanup and --json go with --snapper";
+    }
+    if (why) {
+        usage_error("snapshot", "%s", why);
         return CTL_EXIT_USAGE;
     }
-    o->command = argv + optind;
+    if (!o->description)
+        o->description = "jetsnapctl snapshot";
+    if (!o->cleanup)
+        o->cleanup = "";
+    o->command = o->snapper_config ? NULL : argv + optind;
     return ctl_snapshot(o);
 }
 
@@ -471,6 +505,21 @@ static int parse_command(int argc, char **argv, const char *cmd, const struct op
         case OPT_ABORT:
             o->abort = true;
             break;
+        case OPT_SNAPPER:
+        case OPT_DESCRIPTION:
+        case OPT_CLEANUP: {
+            const char **dst = opt == OPT_SNAPPER   ? &o->snapper_config
+                               : opt == OPT_CLEANUP ? &o->cleanup
+                                                    : &o->description;
+            const char *name = opt == OPT_SNAPPER ? "snapper" : opt == OPT_CLEANUP ? "cleanup" : "description";
+            /* libdbus aborts the process on invalid UTF-8 (see --instance). */
+            if (!dbus_validate_utf8(optarg, NULL) || (opt == OPT_SNAPPER && !optarg[0])) {
+                usage_error(cmd, "--%s wants UTF-8 text%s", name, opt == OPT_SNAPPER ? " (a snapper config name)" : "");
+                bad = true;
+            }
+            *dst = optarg;
+            break;
+        }
         case OPT_OUTPUT:
             o->output = optarg;
             break;

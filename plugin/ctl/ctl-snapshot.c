@@ -1,9 +1,10 @@
 /*
- * ctl-snapshot.c — jetsnapctl snapshot: prepare, freeze, run the user's command, thaw, then
- * complete or abort. The stop signals stay blocked from the start and are taken with sigwaitinfo,
- * so that one arriving at any moment is seen at the next step instead of killing us while the
- * instances are frozen (the writer would thaw when our connection closed, but the command would
- * go on copying a set that is no longer frozen, and nobody would say so).
+ * ctl-snapshot.c — jetsnapctl snapshot: prepare, freeze, run the user's command (or have snapper
+ * take a snapshot: --snapper, ctl-snapper.c), thaw, then complete or abort. The stop signals stay
+ * blocked from the start and are taken with sigwaitinfo, so that one arriving at any moment is
+ * seen at the next step instead of killing us while the instances are frozen (the writer would
+ * thaw when our connection closed, but the command would go on copying a set that is no longer
+ * frozen, and nobody would say so).
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,6 +21,9 @@
 #define REAP_GRACE_SEC 10
 
 static int run_frozen(struct ctl_session *s, const sigset_t *stops, const sigset_t *old_mask);
+static int run_snapper(struct ctl_session *s, struct ctl_snapper *sn, const sigset_t *stops);
+static int discard(struct ctl_session *s, struct ctl_snapper *sn, const char *reason, int rc);
+static void print_snapper_failure(const struct ctl_snapper *sn);
 static int interrupted(struct ctl_session *s, int sig, pid_t child);
 static void summary(const struct ctl_session *s, const char *outcome);
 static void print_failure(const struct ctl_session *s);
@@ -47,6 +51,14 @@ int ctl_snapshot(const struct ctl_opts *o)
         dbus_error_free(&err);
         return CTL_EXIT_UNREACHABLE;
     }
+    struct ctl_snapper sn = {0};
+    if (o->snapper_config && ctl_snapper_open(&sn, o) != CTL_EXIT_OK) {
+        print_snapper_failure(&sn);
+        ctl_err("nothing was frozen");
+        ctl_snapper_close(&sn);
+        ctl_disconnect(c);
+        return CTL_EXIT_SNAPPER;
+    }
     struct ctl_session s;
     ctl_session_init(&s, c, o);
     int rc = ctl_session_freeze(&s);
@@ -54,12 +66,83 @@ int ctl_snapshot(const struct ctl_opts *o)
         print_failure(&s);
         if (rc == CTL_EXIT_NOT_FROZEN && s.path[0])
             ctl_err("nothing is frozen (session %s aborted)", s.path);
+    } else if (o->snapper_config) {
+        rc = run_snapper(&s, &sn, &stops);
     } else {
         rc = run_frozen(&s, &stops, &old_mask);
     }
     ctl_session_free(&s);
+    if (o->snapper_config)
+        ctl_snapper_close(&sn);
     ctl_disconnect(c);
     return rc;
+}
+
+/* Snapper's snapshot is the COMMAND: taken while frozen, kept only if the freeze is known to have
+ * held around it and the writer completed the backup; otherwise deleted again, so that no snapshot
+ * that merely looks application-consistent is left behind. A stop signal cannot interrupt the
+ * blocking call: it is taken right after it. */
+static int run_snapper(struct ctl_session *s, struct ctl_snapper *sn, const sigset_t *stops)
+{
+    int sig = pending_stop(stops);
+    if (sig)
+        return interrupted(s, sig, -1);
+    bool made = ctl_snapper_create(sn, s);
+    /* Thaw before anything else: the instances wait for nothing more. */
+    int rc = ctl_session_thaw(s);
+    sig = pending_stop(stops);
+    if (rc != CTL_EXIT_OK) {
+        print_failure(s);
+        if (rc == CTL_EXIT_DISCARD)
+            ctl_err("the freeze ended before the thaw: the snapshot is not consistent");
+    }
+    if (!made) {
+        print_snapper_failure(sn);
+        ctl_session_abort(s, "snapper failed");
+        ctl_err("no snapshot was taken; the freeze was aborted (session %s)", s->path);
+        return sig ? 128 + sig : CTL_EXIT_SNAPPER;
+    }
+    if (sig) {
+        ctl_err("interrupted by %s", strsignal(sig));
+        return discard(s, sn, "interrupted", 128 + sig);
+    }
+    if (rc != CTL_EXIT_OK)
+        return discard(s, sn, "thaw failed", rc);
+    ctl_print_result_messages(s->thawed, s->n_thawed);
+    if (!ctl_snapper_record(sn, s)) {
+        print_snapper_failure(sn);
+        return discard(s, sn, "snapper failed", CTL_EXIT_SNAPPER);
+    }
+    rc = ctl_session_complete(s);
+    if (rc != CTL_EXIT_OK) {
+        print_failure(s);
+        return discard(s, sn, "completion failed", rc);
+    }
+    char outcome[sizeof sn->subvolume + 256];
+    snprintf(outcome, sizeof outcome, "snapper snapshot %u of config '%s' (%s) completed", sn->number,
+             s->o->snapper_config, sn->subvolume);
+    summary(s, outcome);
+    if (!ctl_snapper_report(sn, s)) {
+        ctl_err("cannot write snapshot %u's record on stdout: %s", sn->number, strerror(errno));
+        return CTL_EXIT_FAILURE;
+    }
+    return CTL_EXIT_OK;
+}
+
+/* Abort first (no log is truncated for a snapshot that is going), then delete the snapshot. */
+static int discard(struct ctl_session *s, struct ctl_snapper *sn, const char *reason, int rc)
+{
+    ctl_session_abort(s, reason);
+    ctl_snapper_discard(sn);
+    ctl_err("session %s aborted", s->path);
+    return rc;
+}
+
+static void print_snapper_failure(const struct ctl_snapper *sn)
+{
+    char text[2048];
+    ctl_snapper_describe(sn, text, sizeof text);
+    ctl_err("%s", text);
 }
 
 static int run_frozen(struct ctl_session *s, const sigset_t *stops, const sigset_t *old_mask)
