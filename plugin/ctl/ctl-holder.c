@@ -162,13 +162,22 @@ static void wait_for_end(struct holder *h)
 {
     uint32_t fto = h->s.freeze_timeout_ms ? h->s.freeze_timeout_ms : HOLDER_DEFAULT_FREEZE_MS;
     uint64_t deadline = now_ms() + fto + HOLDER_MARGIN_MS;
+    /* A hook pair whose post hook may never run (Velero, Veeam) wants the freeze shorter than
+     * the writer's own limit: the holder ends it itself. */
+    uint64_t hold = h->s.o->hold_ms ? now_ms() + h->s.o->hold_ms : UINT64_MAX;
     while (!h->done) {
         uint64_t now = now_ms();
+        if (now >= hold) {
+            ctl_session_abort(&h->s, "hold time-out");
+            return;
+        }
         if (now >= deadline) {
             /* The writer should have ended the freeze by now; make sure and leave. */
             ctl_session_abort(&h->s, "holder time-out");
             return;
         }
+        if (hold < deadline)
+            deadline = hold;
         uint64_t wait = deadline - now;
         if (!dbus_connection_read_write_dispatch(h->s.c, wait > 1000 ? 1000 : (int)wait))
             return; /* disconnected: the writer has released us and thawed */

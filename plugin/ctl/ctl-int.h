@@ -69,6 +69,8 @@ struct ctl_opts {
     const char *type;     /* snapshot, freeze: the backup type */
     const char **instances; /* snapshot, freeze: --instance, in order; none = every instance */
     size_t n_instances;
+    uint32_t hold_ms;         /* freeze --hold-timeout: the holder aborts a freeze held this long
+                                 without a thaw (0: only the writer's FreezeTimeoutMsec ends it) */
     const char **mounts;      /* freeze --mount: the instances with a file on these filesystems */
     size_t n_mounts;
     DBusMessage *metadata;    /* GetMetadata's reply that --mount's instance names point into */

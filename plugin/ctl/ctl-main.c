@@ -35,6 +35,7 @@ enum {
     OPT_UNTIL,
     OPT_UNTIL_GEN,
     OPT_MOUNT,
+    OPT_HOLD_TIMEOUT,
     OPT_SNAPPER,
     OPT_DESCRIPTION,
     OPT_CLEANUP,
@@ -123,14 +124,16 @@ static const char usage_snapshot[] =
     "kept), 128+N interrupted by signal N (thawed and aborted).\n";
 
 static const char usage_freeze[] =
-    "Usage: jetsnapctl freeze [--type TYPE] [--instance NAME]... | [--mount MNT]...\n"
+    "Usage: jetsnapctl freeze [--type TYPE] [--instance NAME]... | [--mount MNT]... [--hold-timeout MS]\n"
     "\n"
     "Freezes the instances and returns, for hooks whose process exits between freeze and thaw.\n"
     "A holder process keeps the freeze (the writer thaws when its owner leaves the bus) until\n"
-    "'jetsnapctl thaw', the writer's freeze time-out, or its own death. Prints the session's\n"
-    "object path on success. Options as for snapshot, and:\n"
+    "'jetsnapctl thaw', --hold-timeout, the writer's freeze time-out, or its own death. Prints\n"
+    "the session's object path on success. Options as for snapshot, and:\n"
     "  --mount MNT       freeze the instances with a file (GetMetadata's system_path, log_path,\n"
     "                    data_files) on the filesystem mounted at MNT (repeat for more)\n"
+    "  --hold-timeout MS abort the freeze when no thaw came MS after it (the snapshot must then\n"
+    "                    be discarded: thaw SESSION exits 6); for a post hook that may never run\n"
     "\n"
     "Exit codes: 0 frozen, 2 usage (also MNT not a mount point), 3 writer unreachable, 4 nothing\n"
     "frozen, 1 the holder failed or the path could not be printed (nothing stays frozen), 6 the\n"
@@ -323,8 +326,9 @@ static int run_freeze(int argc, char **argv, struct ctl_opts *o)
         {"type", required_argument, NULL, OPT_TYPE},
         {"instance", required_argument, NULL, OPT_INSTANCE},
         {"mount", required_argument, NULL, OPT_MOUNT},
+        {"hold-timeout", required_argument, NULL, OPT_HOLD_TIMEOUT},
     };
-    int rc = parse_command(argc, argv, "freeze", extra, 3, usage_freeze, o);
+    int rc = parse_command(argc, argv, "freeze", extra, 4, usage_freeze, o);
     if (rc != PARSE_GO)
         return rc == PARSE_HELP ? CTL_EXIT_OK : rc;
     if (optind < argc) {
@@ -500,6 +504,17 @@ static int parse_command(int argc, char **argv, const char *cmd, const struct op
             }
             v[o->n_mounts++] = optarg;
             o->mounts = v;
+            break;
+        }
+        case OPT_HOLD_TIMEOUT: {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || v <= 0 || v > INT_MAX) {
+                usage_error(cmd, "--hold-timeout wants milliseconds (a positive integer), not '%s'", optarg);
+                return CTL_EXIT_USAGE;
+            }
+            o->hold_ms = (uint32_t)v;
             break;
         }
         case OPT_ABORT:
