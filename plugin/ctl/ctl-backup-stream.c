@@ -77,6 +77,7 @@ bool ctl_stream_file(int fd, struct ctl_dest *d, const char *stored_as, int64_t 
         if (have == 0)
             break;
         if (!post(&h, buf[cur], have)) {
+            /* An earlier chunk's write failed: its sentence (ENOSPC, the file) is in h.err. */
             *dest_failed = true;
             ok = false;
             break;
@@ -100,7 +101,9 @@ bool ctl_stream_file(int fd, struct ctl_dest *d, const char *stored_as, int64_t 
         pthread_cond_broadcast(&h.cv);
         pthread_mutex_unlock(&h.mu);
         pthread_join(th, NULL);
-        if (ok && h.failed) {
+        /* The destination's failure is the one to report, whether the reading side saw it
+         * (post refused) or only the last write failed. */
+        if (h.failed && (ok || *dest_failed)) {
             snprintf(err, n, "%s", h.err);
             *dest_failed = true;
             ok = false;
