@@ -88,19 +88,23 @@ cleanup() {
   fi
   testbus_stop
   local leave_work=0
-  if [ "$mounted" = 1 ]; then
-    # The snapshots are subvolumes of the same filesystem: one unmount takes them all.
-    if umount "$mnt"; then mounted=0; else
-      echo "demo.sh: cannot unmount $mnt; $work is left as it is" >&2
-      leave_work=1
-    fi
-  fi
-  if [ -n "$loop" ] && [ "$mounted" = 0 ]; then
-    losetup -d "$loop" || echo "demo.sh: cannot detach $loop" >&2
-  fi
-  [ -n "$img" ] && [ "$mounted" = 0 ] && rm -f "$img"
+  drop_btrfs || leave_work=1
   if [ "$keep" = 1 ] || [ "$leave_work" = 1 ]; then echo "demo.sh: kept $work"; else rm -rf "$work"; fi
   exit "$rc"
+}
+# drop_btrfs: unmount the loop btrfs, detach its loop device, remove its image (what there is of
+# them); 1 when it stays mounted, and then nothing under it may be removed.
+drop_btrfs() {
+  if [ "$mounted" = 1 ]; then
+    # The snapshots are subvolumes of the same filesystem: one unmount takes them all.
+    umount "$mnt" || { echo "demo.sh: cannot unmount $mnt; $work is left as it is" >&2; return 1; }
+    mounted=0
+  fi
+  if [ -n "$loop" ]; then
+    losetup -d "$loop" || echo "demo.sh: cannot detach $loop" >&2
+    loop=""
+  fi
+  if [ -n "$img" ]; then rm -f "$img"; img=""; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -144,6 +148,7 @@ if try_btrfs; then
 else
   snap_method="cp -a"
   data=$work/data
+  drop_btrfs # whatever part of it was made: the loop device is free again at once
 fi
 echo "demo: snapshot method: $snap_method — $why"
 
@@ -268,7 +273,7 @@ row "3. backups of mail: full, incremental" "$d_backup" \
   "$(count "$full_dbs" database), $(count "$full_logs" log); then $(count "$inc_logs" log); both verified"
 row "   streamed with zstd" "" \
   "$(size "$bytes") streamed, $(size "$stored") stored: ratio $ratio (the demo's values are one repeated byte)"
-row "   the chain restored and checked" "" "$replayed commits replayed; $restore_checked checked: every one"
+row "   the chain restored and checked" "" "$replayed commits replayed from the logs; $restore_checked checked: every one"
 row "" "" "acknowledged before the incremental began, none after it ended"
 echo "  snapshot method: $snap_method — $why"
 echo "  the demo took $(elapsed "$started") in all"
