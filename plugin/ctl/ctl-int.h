@@ -119,6 +119,9 @@ struct ctl_session {
     struct ctl_result *thawed;
     size_t n_thawed;
     uint64_t frozen_usec;
+    /* Wall-clock times (CLOCK_REALTIME µs) around the freeze, for a caller that wants to tell
+     * which acknowledged commits a snapshot holds: the Freeze reply came, the Thaw was asked. */
+    uint64_t frozen_at_usec, thaw_at_usec;
 };
 
 /* ctl-status.c, ctl-snapshot.c, ctl-freeze.c: the commands; each returns the exit code. */

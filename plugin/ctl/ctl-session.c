@@ -79,6 +79,7 @@ int ctl_session_freeze(struct ctl_session *s)
         ctl_session_abort(s, "freeze failed");
         return CTL_EXIT_NOT_FROZEN;
     }
+    s->frozen_at_usec = ctl_now_usec();
     return CTL_EXIT_OK;
 }
 
@@ -95,6 +96,7 @@ int ctl_session_thaw(struct ctl_session *s)
             m = NULL;
         }
     }
+    s->thaw_at_usec = ctl_now_usec();
     s->thaw_reply = ctl_send(s->c, m, s->o->timeout_ms, &s->err);
     if (!s->thaw_reply)
         return failed(s, "Thaw", strcmp(s->err.name, CTL_ERR_TIMEOUT) == 0 ? CTL_EXIT_DISCARD : CTL_EXIT_THAW);

@@ -181,6 +181,8 @@ bool ctl_snapper_report(const struct ctl_snapper *sn, const struct ctl_session *
         json_object_array_add(inst, json_object_new_string(s->frozen[i].instance));
     json_object_object_add(top, "instances", inst);
     json_object_object_add(top, "frozen_usec", json_object_new_int64((int64_t)s->frozen_usec));
+    json_object_object_add(top, "frozen_at_usec", json_object_new_int64((int64_t)s->frozen_at_usec));
+    json_object_object_add(top, "thaw_at_usec", json_object_new_int64((int64_t)s->thaw_at_usec));
     puts(json_object_to_json_string_ext(top, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(top);
     return fflush(stdout) == 0;

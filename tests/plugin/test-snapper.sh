@@ -13,9 +13,10 @@
 #   in snapper says the same (jetsnap-session, jetsnap-instances, jetsnap-type,
 #   jetsnap-frozen-usec); the writer is stable again and its session completed.
 #   The snapshot, copied to a fresh directory and recovered there (as after a rollback), holds
-#   every commit acknowledged before jetsnapctl started and none past those acknowledged when it
-#   had ended (plus the two in flight per instance): snapperd's call cannot run a command of ours
-#   while frozen, so the acks are copied just before and just after (the bound checked).
+#   every commit acknowledged before the writer answered Freeze and none acknowledged after the
+#   Thaw was asked (but the two in flight per instance): snapperd's call cannot run a command of
+#   ours while frozen, so the acks' own times are held against jetsnapctl's frozen_at_usec and
+#   thaw_at_usec (--json).
 # - snapshot -- sh -c 'cp ACKS OUT && btrfs subvolume snapshot -r VOL SNAP': the acks copied
 #   inside the freeze name exactly the commits the read-only snapshot holds: every one of them is
 #   there, and none past them but the two in flight per instance.
@@ -257,9 +258,18 @@ snap=$VOL/.snapshots/$num/snapshot
 ok "snapshot --snapper: snapshot $num of $VOL taken frozen ($usec us), its userdata and --json agree"
 
 # Recovered as after a rollback: the snapshot's files in a fresh directory, outside the snapshot.
+# Which commits it must hold, exactly: those acknowledged before the writer answered Freeze (none
+# can be acknowledged while frozen), and none acknowledged after the Thaw was asked but the one
+# each writer had in flight — the acks' times against jetsnapctl's frozen_at_usec / thaw_at_usec.
+frozen_at=$(pyjson "d['frozen_at_usec']" "$j")
+thaw_at=$(pyjson "d['thaw_at_usec']" "$j")
+[ "$frozen_at" -gt 0 ] && [ "$thaw_at" -ge "$frozen_at" ] || fail "frozen_at/thaw_at: $(cat "$j")"
+awk -v t="$frozen_at" '$3 < t' "$DIR/acks.after" >"$DIR/acks.frozen"
+awk -v t="$thaw_at" '$3 < t' "$DIR/acks.after" >"$DIR/acks.thaw"
+[ "$(wc -l <"$DIR/acks.frozen")" -ge "$(wc -l <"$DIR/acks.before")" ] || fail "fewer acks before the freeze than before jetsnapctl ran"
 cp -a "$snap" "$DIR/rec-snapper" || fail "cannot copy $snap"
-recovered_verifies "$DIR/rec-snapper" "$DIR/acks.before" "$DIR/acks.after"
-ok "snapper snapshot $num recovers with every commit acknowledged before jetsnapctl ran, none past those after it"
+recovered_verifies "$DIR/rec-snapper" "$DIR/acks.frozen" "$DIR/acks.thaw"
+ok "snapper snapshot $num recovers with exactly the commits acknowledged before the freeze (every one acknowledged before Freeze answered, none after Thaw was asked but those in flight)"
 
 # ---- snapshot -- btrfs subvolume snapshot -r: acks copied inside the freeze ----
 wait_acks 200
