@@ -54,16 +54,6 @@ backup() {
   ctl 0 "bk-$name" backup --instance mail --output "$DIR/b/$name" --progress=never --json --label "$name" "$@"
   ctl 0 "vf-$name" verify "$DIR/b/$name"
 }
-# wait_acks N: until the load has acknowledged N more commits (it is really committing).
-wait_acks() {
-  local base i
-  base=$(wc -l <"$DIR/acks")
-  for ((i = 0; i < 400; i++)); do
-    [ "$(wc -l <"$DIR/acks")" -ge $((base + $1)) ] && return 0
-    sleep 0.05
-  done
-  fail "the load acknowledged fewer than $1 commits in 20 s"
-}
 # restored_verifies ROOT ACKS AFTER: the databases restored under ROOT/mail hold every commit in
 # ACKS (copied before the backup began) and none past those in AFTER (copied once it had ended): the
 # bounds the external backup sequence gives.
@@ -104,15 +94,7 @@ database = $DIR/data/mail/db.edb
 log_file_size_kb = 256
 EOF
 # Four writers commit on the instance throughout, as in a busy application.
-"$APP" --config "$DIR/writer.conf" --address "$TESTBUS_ADDRESS" --create --load --acks "$DIR/acks" --writers 4 \
-  >"$DIR/app.out" 2>"$DIR/app.log" &
-APID=$!
-for ((i = 0; i < 1200; i++)); do
-  grep -qx ready "$DIR/app.out" && break
-  kill -0 "$APID" 2>/dev/null || fail "the demo app died: $(cat "$DIR/app.log")"
-  sleep 0.05
-done
-grep -qx ready "$DIR/app.out" || fail "the demo app is not ready after 60 s"
+testbus_app --config "$DIR/writer.conf" --address "$TESTBUS_ADDRESS" --create --load --acks "$DIR/acks" --writers 4
 mkdir -p "$DIR/b"
 wait_acks 200
 

@@ -60,15 +60,7 @@ for i in mail dir; do
   printf '[instance %s]\nsystem_path = %s\nlog_path = %s\ndatabase = %s/db.edb\nlog_file_size_kb = 256\n' \
     "$i" "$DIR/data/$i" "$DIR/data/$i" "$DIR/data/$i" >>"$DIR/writer.conf"
 done
-"$APP" --config "$DIR/writer.conf" --address "$TESTBUS_ADDRESS" --create --load --acks "$DIR/acks" --writers 2 \
-  >"$DIR/app.out" 2>"$DIR/app.log" &
-APID=$!
-for ((i = 0; i < 1200; i++)); do
-  grep -qx ready "$DIR/app.out" && break
-  kill -0 "$APID" 2>/dev/null || fail "the demo app died"
-  sleep 0.05
-done
-grep -qx ready "$DIR/app.out" || fail "the demo app is not ready after 60 s"
+testbus_app --config "$DIR/writer.conf" --address "$TESTBUS_ADDRESS" --create --load --acks "$DIR/acks" --writers 2
 
 # ---- the pair, as Velero (exec hooks) and Veeam (pre-freeze / post-thaw scripts) run it ----
 for tool in velero veeam; do

@@ -110,17 +110,7 @@ EOF
     printf '[instance %s]\nsystem_path = %s\nlog_path = %s\ndatabase = %s/db.edb\nlog_file_size_kb = 256\n' \
       "$i" "$DIR/data/$i" "$DIR/data/$i" "$DIR/data/$i" >>"$DIR/writer.conf"
   done
-  "$APP" --config "$DIR/writer.conf" --address "$TESTBUS_ADDRESS" --create --load --acks "$DIR/acks" \
-    >"$DIR/app.out" 2>"$DIR/app.log" &
-  APID=$!
-  # Up to 60 s: a start is quick, but under ThreadSanitizer the third start of this script (its
-  # instances have a few thousand log files by then) took longer than 10 s once.
-  for ((i = 0; i < 1200; i++)); do
-    grep -qx ready "$DIR/app.out" && break
-    kill -0 "$APID" 2>/dev/null || fail "the demo app died: $(cat "$DIR/app.log")"
-    sleep 0.05
-  done
-  grep -qx ready "$DIR/app.out" || fail "the demo app is not ready after 60 s: $(tail -5 "$DIR/app.log")"
+  testbus_app --config "$DIR/writer.conf" --address "$TESTBUS_ADDRESS" --create --load --acks "$DIR/acks"
 }
 stop_app() {
   kill -TERM "$APID"

@@ -164,15 +164,7 @@ EOF
   printf '[instance gamma]\nsystem_path = %s\nlog_path = %s\ndatabase = %s/db.edb\nlog_file_size_kb = 256\n' \
     "$DIR/gamma" "$DIR/gamma" "$DIR/gamma" >>"$DIR/writer.conf"
   # shellcheck disable=SC2086 # $3: an optional flag
-  "$APP" --config "$DIR/writer.conf" --address "$TESTBUS_ADDRESS" ${3:-} --load --writers 2 --acks "$2" \
-    >"$DIR/app.out" 2>"$DIR/app.log" &
-  APID=$!
-  for ((i = 0; i < 1200; i++)); do
-    grep -qx ready "$DIR/app.out" && break
-    kill -0 "$APID" 2>/dev/null || fail "the demo app died: $(cat "$DIR/app.log")"
-    sleep 0.05
-  done
-  grep -qx ready "$DIR/app.out" || fail "the demo app is not ready after 60 s"
+  testbus_app --config "$DIR/writer.conf" --address "$TESTBUS_ADDRESS" ${3:-} --load --writers 2 --acks "$2"
 }
 stop_app() {
   kill -TERM "$APID"

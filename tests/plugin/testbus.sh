@@ -6,6 +6,11 @@
 #                       60); stdout in $DIR/NAME.out, stderr in $DIR/NAME.err; the test's fail()
 #                       unless it exits RC
 #   pyjson EXPR FILE    a python expression over the JSON in FILE (d), printed
+#   testbus_app ARGS... jetsnap-demo-app ($APP) with ARGS in the background, stdout in
+#                       $DIR/app.out, stderr in $DIR/app.log; sets APID; fail()s unless it says
+#                       "ready" within 60 s (a start is quick, but under ThreadSanitizer a host
+#                       with thousands of log files once took longer than 10 s)
+#   wait_acks N         until $DIR/acks has N more lines (the load is really committing), 20 s
 
 testbus_start() {
   local dir=$1
@@ -40,4 +45,26 @@ ctl() {
 pyjson() {
   /usr/bin/python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$2" "$1" ||
     fail "$2 is not JSON or has no $1: $(head -c 2000 "$2")"
+}
+
+testbus_app() {
+  "$APP" "$@" >"$DIR/app.out" 2>"$DIR/app.log" &
+  APID=$!
+  local i
+  for ((i = 0; i < 1200; i++)); do
+    grep -qx ready "$DIR/app.out" && return 0
+    kill -0 "$APID" 2>/dev/null || fail "the demo app died: $(tail -5 "$DIR/app.log")"
+    sleep 0.05
+  done
+  fail "the demo app is not ready after 60 s: $(tail -5 "$DIR/app.log")"
+}
+
+wait_acks() {
+  local base i
+  base=$(wc -l <"$DIR/acks")
+  for ((i = 0; i < 400; i++)); do
+    [ "$(wc -l <"$DIR/acks")" -ge $((base + $1)) ] && return 0
+    sleep 0.05
+  done
+  fail "the load acknowledged fewer than $1 commits in 20 s"
 }
