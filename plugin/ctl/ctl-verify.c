@@ -64,9 +64,9 @@ int ctl_verify_set(const char *dir, struct ctl_manifest *m, bool quiet_ok)
         return CTL_EXIT_DAMAGED;
     }
     if (!quiet_ok)
-        fprintf(stderr, "jetsnapctl: verify: %s: backup_manifest and %zu files verified (%s backup of instance %s, "
-                "generations %u-%u%s%s)\n", dir, m->n_files, m->type, m->instance, m->first_gen, m->last_gen,
-                m->label[0] ? ", label " : "", m->label);
+        fprintf(stderr, "jetsnapctl: verify: %s: backup_manifest and %zu file%s verified (%s backup of instance %s, "
+                "generations %u-%u%s%s)\n", dir, m->n_files, m->n_files == 1 ? "" : "s", m->type, m->instance,
+                m->first_gen, m->last_gen, m->label[0] ? ", label " : "", m->label);
     return CTL_EXIT_OK;
 }
 
