@@ -46,6 +46,7 @@
 
 #include "jet.h"
 
+#include "benchlmdb.h"
 #include "benchutil.h"
 
 #define KEY_SIZE 8
@@ -103,12 +104,6 @@ static int64_t sql_int(sqlite3 *db, const char *sql)
     int64_t v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
-}
-
-static void mdb_check(int rc, const char *what)
-{
-    if (rc != MDB_SUCCESS)
-        bu_fail("LMDB: %s returned %d (%s)", what, rc, mdb_strerror(rc));
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -964,40 +959,14 @@ static void sqlite_phase(uint64_t target)
 static void lmdb_phase(uint64_t target)
 {
     char dir[PATH_MAX], data[PATH_MAX], dst[PATH_MAX], dstdata[PATH_MAX];
-    unsigned char key[KEY_SIZE], val[VALUE_SIZE];
     MDB_env *env;
-    MDB_dbi dbi;
-    MDB_txn *txn;
     bu_path_fmt(dir, sizeof dir, "%s/lmdb", bu_workdir);
     bu_path_fmt(data, sizeof data, "%s/data.mdb", dir);
     bu_make_dir(dir, false);
     printf("LMDB %s: loading %.1f MiB ...\n", MDB_VERSION_STRING, (double)target / 1048576.0);
     fflush(stdout);
-    mdb_check(mdb_env_create(&env), "mdb_env_create");
-    mdb_check(mdb_env_set_mapsize(env, (size_t)(target * 2 + (256u << 20))), "mdb_env_set_mapsize");
-    mdb_check(mdb_env_open(env, dir, MDB_NOSYNC, 0600), "mdb_env_open");
     double t0 = bu_now();
-    uint64_t i = 0;
-    for (;;) {
-        MDB_envinfo info;
-        MDB_stat st;
-        mdb_check(mdb_env_info(env, &info), "mdb_env_info");
-        mdb_check(mdb_env_stat(env, &st), "mdb_env_stat");
-        if (((uint64_t)info.me_last_pgno + 1) * st.ms_psize >= target)
-            break;
-        mdb_check(mdb_txn_begin(env, NULL, 0, &txn), "mdb_txn_begin");
-        if (i == 0)
-            mdb_check(mdb_dbi_open(txn, NULL, 0, &dbi), "mdb_dbi_open");
-        for (uint64_t end = i + TXN_SIZE; i < end; i++) {
-            bu_make_key(i, key, KEY_SIZE);
-            bu_make_value(i, val, VALUE_SIZE);
-            MDB_val k = {KEY_SIZE, key}, v = {VALUE_SIZE, val};
-            mdb_check(mdb_put(txn, dbi, &k, &v, MDB_APPEND), "mdb_put");
-        }
-        mdb_check(mdb_txn_commit(txn), "mdb_txn_commit");
-    }
-    mdb_check(mdb_env_sync(env, 1), "mdb_env_sync");
-    mdb_env_close(env);
+    uint64_t i = bl_load(dir, target, KEY_SIZE, VALUE_SIZE, TXN_SIZE);
     R.lm_load_s = bu_now() - t0;
     R.lm_records = i;
     R.lm_bytes = file_size(data);
@@ -1020,22 +989,22 @@ static void lmdb_phase(uint64_t target)
         bu_fail("mdb_copy %s %s exited with %d", dir, dst, rc);
     if (!R.lm_used_cli) {
         /* lmdb-utils is not installed: the library call that mdb_copy makes. */
-        mdb_check(mdb_env_create(&env), "mdb_env_create");
-        mdb_check(mdb_env_set_mapsize(env, (size_t)(target * 2 + (256u << 20))),
+        bl_check(mdb_env_create(&env), "mdb_env_create");
+        bl_check(mdb_env_set_mapsize(env, (size_t)(target * 2 + (256u << 20))),
                   "mdb_env_set_mapsize");
-        mdb_check(mdb_env_open(env, dir, MDB_RDONLY, 0600), "mdb_env_open");
-        mdb_check(mdb_env_copy2(env, dst, 0), "mdb_env_copy2");
+        bl_check(mdb_env_open(env, dir, MDB_RDONLY, 0600), "mdb_env_open");
+        bl_check(mdb_env_copy2(env, dst, 0), "mdb_env_copy2");
         mdb_env_close(env);
     }
     fsync_path(dstdata);
     R.lm_copy_s = bu_now() - t0;
     R.lm_copy_bytes = file_size(dstdata);
     /* The copy must hold every record. */
-    mdb_check(mdb_env_create(&env), "mdb_env_create");
-    mdb_check(mdb_env_set_mapsize(env, (size_t)(target * 2 + (256u << 20))), "mdb_env_set_mapsize");
-    mdb_check(mdb_env_open(env, dst, MDB_RDONLY, 0600), "mdb_env_open (copy)");
+    bl_check(mdb_env_create(&env), "mdb_env_create");
+    bl_check(mdb_env_set_mapsize(env, (size_t)(target * 2 + (256u << 20))), "mdb_env_set_mapsize");
+    bl_check(mdb_env_open(env, dst, MDB_RDONLY, 0600), "mdb_env_open (copy)");
     MDB_stat st;
-    mdb_check(mdb_env_stat(env, &st), "mdb_env_stat (copy)");
+    bl_check(mdb_env_stat(env, &st), "mdb_env_stat (copy)");
     mdb_env_close(env);
     if (st.ms_entries != R.lm_records)
         bu_fail("LMDB: the copy has %zu records, expected %" PRIu64, st.ms_entries, R.lm_records);

@@ -46,7 +46,6 @@
  * dbus-daemon killed, also on failure and on SIGINT/SIGTERM/SIGHUP.
  */
 #include <dbus/dbus.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -65,6 +64,7 @@
 #include "jet.h"
 #include "jetsnap-plugin.h"
 
+#include "benchplugin.h"
 #include "benchutil.h"
 
 #ifndef WRITER_SO
@@ -125,15 +125,7 @@ static atomic_ulong g_events[2];  /* events delivered by g_w, by g_w_nobus */
 
 static void load_plugin(void)
 {
-    void *so = dlopen(WRITER_SO, RTLD_NOW | RTLD_LOCAL);
-    if (!so)
-        bu_fail("cannot load the writer plugin: %s", dlerror());
-    void *sym = dlsym(so, JETSNAP_PLUGIN_ENTRY);
-    jetsnap_plugin_entry_fn *entry = NULL;
-    memcpy(&entry, &sym, sizeof entry); /* ISO C has no object-to-function pointer cast */
-    P = entry ? entry(JETSNAP_PLUGIN_ABI_VERSION) : NULL;
-    if (!P || P->struct_size < sizeof *P)
-        bu_fail("%s is not a jetsnap writer plugin of ABI %u", WRITER_SO, JETSNAP_PLUGIN_ABI_VERSION);
+    P = bp_load_writer(WRITER_SO);
     /* It stays loaded until exit: the engine keeps process-wide state (examples/demo-app.c). */
 }
 

@@ -36,12 +36,10 @@
  * killed, also on failure and on SIGINT/SIGTERM/SIGHUP.
  */
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <lmdb.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -57,6 +55,8 @@
 #include "jet.h"
 #include "jetsnap-plugin.h"
 
+#include "benchlmdb.h"
+#include "benchplugin.h"
 #include "benchutil.h"
 
 #ifndef WRITER_SO
@@ -128,7 +128,6 @@ static void load_phase(void);
 static struct measure run_copy(enum copy c);
 static void report(void);
 static void check(JET_ERR e, const char *call);
-static void mdb_check(int rc, const char *what);
 static uint64_t file_size(const char *path);
 static uint64_t dir_bytes(const char *dir);
 static size_t source_files(char **v, size_t max, uint64_t *bytes);
@@ -265,15 +264,7 @@ static void write_config(void)
 
 static void host(void)
 {
-    void *so = dlopen(WRITER_SO, RTLD_NOW | RTLD_LOCAL);
-    if (!so)
-        bu_fail("cannot load the writer plugin: %s", dlerror());
-    void *sym = dlsym(so, JETSNAP_PLUGIN_ENTRY);
-    jetsnap_plugin_entry_fn *entry = NULL;
-    memcpy(&entry, &sym, sizeof entry); /* ISO C has no object-to-function pointer cast */
-    P = entry ? entry(JETSNAP_PLUGIN_ABI_VERSION) : NULL;
-    if (!P || P->struct_size < sizeof *P)
-        bu_fail("%s is not a jetsnap writer plugin of ABI %u", WRITER_SO, JETSNAP_PLUGIN_ABI_VERSION);
+    P = bp_load_writer(WRITER_SO);
     struct jetsnap_open_args a = {
         .struct_size = sizeof a,
         .config_path = g_conf,
@@ -301,34 +292,7 @@ static void load_lmdb(void)
 {
     bu_path_fmt(g_lmdb, sizeof g_lmdb, "%s/lmdb", bu_workdir);
     bu_make_dir(g_lmdb, false);
-    MDB_env *env;
-    MDB_dbi dbi = 0;
-    MDB_txn *txn;
-    unsigned char key[KEY_SIZE], val[VALUE_SIZE];
-    size_t map = (size_t)(R.db_bytes * 2 + (256u << 20));
-    mdb_check(mdb_env_create(&env), "mdb_env_create");
-    mdb_check(mdb_env_set_mapsize(env, map), "mdb_env_set_mapsize");
-    mdb_check(mdb_env_open(env, g_lmdb, MDB_NOSYNC, 0600), "mdb_env_open");
-    for (uint64_t i = 0;;) {
-        MDB_envinfo info;
-        MDB_stat st;
-        mdb_check(mdb_env_info(env, &info), "mdb_env_info");
-        mdb_check(mdb_env_stat(env, &st), "mdb_env_stat");
-        if (((uint64_t)info.me_last_pgno + 1) * st.ms_psize >= R.db_bytes)
-            break;
-        mdb_check(mdb_txn_begin(env, NULL, 0, &txn), "mdb_txn_begin");
-        if (i == 0)
-            mdb_check(mdb_dbi_open(txn, NULL, 0, &dbi), "mdb_dbi_open");
-        for (uint64_t end = i + TXN_SIZE; i < end; i++) {
-            bu_make_key(i, key, KEY_SIZE);
-            bu_make_value(i, val, VALUE_SIZE);
-            MDB_val k = {KEY_SIZE, key}, v = {VALUE_SIZE, val};
-            mdb_check(mdb_put(txn, dbi, &k, &v, MDB_APPEND), "mdb_put");
-        }
-        mdb_check(mdb_txn_commit(txn), "mdb_txn_commit");
-    }
-    mdb_check(mdb_env_sync(env, 1), "mdb_env_sync");
-    mdb_env_close(env);
+    bl_load(g_lmdb, R.db_bytes, KEY_SIZE, VALUE_SIZE, TXN_SIZE);
     char data[PATH_MAX];
     bu_path_fmt(data, sizeof data, "%s/data.mdb", g_lmdb);
     R.lmdb_bytes = file_size(data);
@@ -554,12 +518,6 @@ static void check(JET_ERR e, const char *call)
     char name[128];
     if (e < 0)
         bu_fail("%s: %s (%ld)", call, bu_jet_err_name(e, name, sizeof name, "JET error"), (long)e);
-}
-
-static void mdb_check(int rc, const char *what)
-{
-    if (rc != 0)
-        bu_fail("LMDB: %s returned %d (%s)", what, rc, mdb_strerror(rc));
 }
 
 static uint64_t file_size(const char *path)
