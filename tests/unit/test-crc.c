@@ -43,12 +43,36 @@ START_TEST(hw_matches_sw_and_is_incremental)
 }
 END_TEST
 
+/* Long buffers take the three-chain rounds (24 KiB and 768-byte rounds) and their joins. */
+START_TEST(long_buffers_match_sw)
+{
+    unsigned long long s = tu_seed("crc-long");
+    size_t cap = 200000;
+    uint8_t *buf = malloc(cap + 8);
+    ck_assert_ptr_nonnull(buf);
+    for (size_t i = 0; i < cap + 8; i++)
+        buf[i] = (uint8_t)tu_rand(&s);
+    size_t lens[] = {767, 768, 769, 24575, 24576, 24577, 25344, 49152 + 768 + 7, 131072, cap};
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++)
+        for (size_t off = 0; off < 8; off += 3) {
+            uint32_t seed = (uint32_t)tu_rand(&s);
+            ck_assert_uint_eq(eng_crc32c(seed, buf + off, lens[k]), eng_crc32c_sw(seed, buf + off, lens[k]));
+        }
+    for (int round = 0; round < 50; round++) {
+        size_t n = tu_rand(&s) % cap, off = tu_rand(&s) % 8;
+        ck_assert_uint_eq(eng_crc32c(0, buf + off, n), eng_crc32c_sw(0, buf + off, n));
+    }
+    free(buf);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("crc");
     TCase *tc = tcase_create("crc");
     tcase_add_test(tc, known_vectors);
     tcase_add_test(tc, hw_matches_sw_and_is_incremental);
+    tcase_add_test(tc, long_buffers_match_sw);
     suite_add_tcase(s, tc);
     return s;
 }
