@@ -31,7 +31,8 @@
 
 #include "writer-int.h"
 
-#define XB_CHUNK (1u << 20)  /* bytes per JetReadFileInstance: a multiple of every page size */
+#define XB_CHUNK (256u << 10) /* bytes per JetReadFileInstance: a multiple of every page size */
+#define XB_SNDBUF (4 << 20)  /* socket send buffer asked for per stream */
 #define XB_LIST_MAX (1u << 20) /* bytes of a file list the engine may give */
 
 static const char *const xb_type_names[] = {"full", "incremental", "differential", "copy"};
@@ -268,6 +269,11 @@ int wr_xb_open(jetsnap_writer *w, const char *owner, uint32_t id, const char *pa
         /* One direction only: the caller reads, the producer writes. */
         shutdown(sv[0], SHUT_WR);
         shutdown(sv[1], SHUT_RD);
+        /* A producer that can run XB_SNDBUF ahead of its reader reads the next chunk while the
+         * reader drains this one; with the default (~200 KiB) the two take turns. The kernel caps
+         * it at net.core.wmem_max; failing is only slower. */
+        int sndbuf = XB_SNDBUF;
+        (void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         unsigned long lo = 0, hi = 0;
         JET_ERR e = JetOpenFileInstance(inst, path, &st->h, &lo, &hi);
         if (e < 0)

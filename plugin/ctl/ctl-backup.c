@@ -35,6 +35,7 @@ struct backup {
     char session[256];
     bool began, aborted;
     struct ctl_dest *dest;
+    struct ctl_stream_bufs bufs;
     struct ctl_manifest m;
     struct ctl_manifest base;
     struct ctl_progress prog;
@@ -87,6 +88,7 @@ int ctl_backup(const struct ctl_opts *o)
     dbus_error_free(&b.err);
     ctl_manifest_free(&b.m);
     ctl_manifest_free(&b.base);
+    ctl_stream_bufs_free(&b.bufs);
     return rc;
 }
 
@@ -119,6 +121,8 @@ static int run(struct backup *b)
         m->base_start_usec = b->base.start_usec;
         m->base_last_gen = b->base.last_gen;
     }
+    if (!ctl_stream_bufs_init(&b->bufs, b->msg, sizeof b->msg))
+        return CTL_EXIT_FAILURE;
     if (!(b->dest = ctl_dest_open(o->output, b->msg, sizeof b->msg)))
         return CTL_EXIT_DEST;
     if (!(b->c = ctl_connect(o, &b->err)))
@@ -379,7 +383,7 @@ static int stream_one(struct backup *b, const struct file *f)
     struct ctl_stream_result res;
     bool dest_failed = false;
     char serr[2048] = "";
-    bool ok = ctl_stream_file(fd, b->dest, stored_as, zstd ? -1 : (int64_t)expected, zstd, on_progress, b, &res,
+    bool ok = ctl_stream_file(fd, &b->bufs, b->dest, stored_as, zstd ? -1 : (int64_t)expected, zstd, on_progress, b, &res,
                               &dest_failed, serr, sizeof serr);
     close(fd);
     b->stored_bytes += res.stored;

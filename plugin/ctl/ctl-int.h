@@ -234,8 +234,13 @@ void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * together, which is what makes a single-threaded direct copy as fast as the disk (mdb_copy writes
  * its whole file in one call for the same reason). */
 #define CTL_STREAM_BUF (8u << 20)
+/* A stream is read (and checksummed at once) in pieces of at most this: small enough to still be
+ * in the CPU's cache when the checksum reads it. */
+#define CTL_READ_PIECE (256u << 10)
 /* Paced writeback: start writing every CTL_WB_CHUNK bytes, wait for the chunk before. */
 #define CTL_WB_CHUNK (8u << 20)
+/* The stream buffers' alignment: a huge page's (CTL_STREAM_BUF is a multiple of it). */
+#define CTL_HUGE_ALIGN (2u << 20)
 /* O_DIRECT writes need buffer, length and offset aligned to this (ctl-fwrite.c). */
 #define CTL_DIRECT_ALIGN 4096u
 
@@ -343,11 +348,18 @@ struct ctl_stream_result {
     uint64_t uncompressed, stored;
     uint32_t crc;
 };
-/* Read fd to EOF into d (name stored_as, stored size expected or -1), decompressing a zstd
- * stream on the side for the checksum; calls progress with each chunk's stored bytes. */
-bool ctl_stream_file(int fd, struct ctl_dest *d, const char *stored_as, int64_t expected, bool zstd,
-                     void (*progress)(void *ctx, uint64_t bytes), void *pctx, struct ctl_stream_result *r,
-                     bool *dest_failed, char *err, size_t n);
+/* The two CTL_STREAM_BUF buffers every file of a backup is streamed through, made once. */
+struct ctl_stream_bufs {
+    void *buf[2];
+};
+bool ctl_stream_bufs_init(struct ctl_stream_bufs *sb, char *err, size_t n);
+void ctl_stream_bufs_free(struct ctl_stream_bufs *sb);
+/* Read fd to EOF into d (name stored_as, stored size expected or -1) through sb's buffers,
+ * decompressing a zstd stream on the side for the checksum; calls progress with each chunk's
+ * stored bytes. */
+bool ctl_stream_file(int fd, struct ctl_stream_bufs *sb, struct ctl_dest *d, const char *stored_as,
+                     int64_t expected, bool zstd, void (*progress)(void *ctx, uint64_t bytes), void *pctx,
+                     struct ctl_stream_result *r, bool *dest_failed, char *err, size_t n);
 
 /* ctl-progress.c: "12.3 MiB of 40.0 MiB  85.1 MB/s  ETA 0:03" on stderr, redrawn at most 5 times
  * a second; only when enabled (a terminal with --progress=auto, or always). */

@@ -66,7 +66,7 @@ class Env:
             self.bus_pid = None
 
     # ---- the writer host ----
-    def write_config(self, n=2, freeze_ms=5000, quiesce_ms=3000, allow="root", extra=""):
+    def write_config(self, n=2, freeze_ms=5000, quiesce_ms=3000, allow="root", extra="", log_kb=256):
         self.conf = os.path.join(self.dir, "writer.conf")
         with open(self.conf, "w") as f:
             f.write("[writer]\nfreeze_timeout_ms = %d\nquiesce_timeout_ms = %d\nallow_users = %s\n%s"
@@ -74,7 +74,7 @@ class Env:
             for i in range(n):
                 d = os.path.join(self.dir, "data", "i-%d" % i)
                 f.write("[instance i-%d]\nsystem_path = %s\nlog_path = %s\ndatabase = %s/db.edb\n"
-                        "log_file_size_kb = 256\n" % (i, d, d, d))
+                        "log_file_size_kb = %d\n" % (i, d, d, d, log_kb))
         self.acks = os.path.join(self.dir, "acks")
         return self.conf
 
