@@ -8,7 +8,7 @@
  * the device), the next is read from the socket and checksummed, so the writer's producer is never
  * held up by our disk and the disk never waits for the producer. Reading one chunk while writing
  * the one before is what keeps a single-stream copy at the disk's speed. The buffers are made once
- * per backup (ctl_stream_bufs): fresh memory costs a page fault per 4 KiB on first touch, which
+ * per backup (struct ctl_streamer): fresh memory costs a page fault per 4 KiB on first touch, which
  * on a virtual machine took longer than streaming a small file.
  */
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl-int.h"
@@ -35,16 +36,20 @@ struct handoff {
 static void *write_main(void *arg);
 static bool post(struct handoff *h, const void *buf, size_t len);
 static void wait_idle(struct handoff *h);
-static size_t fill(int fd, void *buf, size_t cap, bool *eof, struct ctl_unpack *u, const char *stored_as, char *err,
-                   size_t n);
+static size_t fill(int fd, void *buf, size_t cap, bool *eof, struct ctl_unpack *u, struct ctl_streamer *sb,
+                   const char *stored_as, char *err, size_t n);
+static void pace(struct ctl_streamer *sb, size_t got);
 
-bool ctl_stream_bufs_init(struct ctl_stream_bufs *sb, char *err, size_t n)
+bool ctl_streamer_init(struct ctl_streamer *sb, uint64_t max_rate, char *err, size_t n)
 {
     sb->buf[0] = sb->buf[1] = NULL;
+    sb->max_rate = max_rate;
+    sb->paced_bytes = 0;
+    sb->t0_usec = ctl_mono_usec();
     for (int i = 0; i < 2; i++) {
         if (posix_memalign(&sb->buf[i], CTL_HUGE_ALIGN, CTL_STREAM_BUF) != 0) {
             sb->buf[i] = NULL;
-            ctl_stream_bufs_free(sb);
+            ctl_streamer_free(sb);
             snprintf(err, n, "out of memory");
             return false;
         }
@@ -55,14 +60,14 @@ bool ctl_stream_bufs_init(struct ctl_stream_bufs *sb, char *err, size_t n)
     return true;
 }
 
-void ctl_stream_bufs_free(struct ctl_stream_bufs *sb)
+void ctl_streamer_free(struct ctl_streamer *sb)
 {
     free(sb->buf[0]);
     free(sb->buf[1]);
     sb->buf[0] = sb->buf[1] = NULL;
 }
 
-bool ctl_stream_file(int fd, struct ctl_stream_bufs *sb, struct ctl_dest *d, const char *stored_as,
+bool ctl_stream_file(int fd, struct ctl_streamer *sb, struct ctl_dest *d, const char *stored_as,
                      int64_t expected, bool zstd, void (*progress)(void *ctx, uint64_t bytes), void *pctx,
                      struct ctl_stream_result *r, bool *dest_failed, char *err, size_t n)
 {
@@ -89,7 +94,7 @@ bool ctl_stream_file(int fd, struct ctl_stream_bufs *sb, struct ctl_dest *d, con
     for (int cur = 0; ok; cur ^= 1) {
         /* The writing thread holds at most the other buffer: this one is free to fill. */
         bool eof = false;
-        size_t have = fill(fd, buf[cur], CTL_STREAM_BUF, &eof, &u, stored_as, err, n);
+        size_t have = fill(fd, buf[cur], CTL_STREAM_BUF, &eof, &u, sb, stored_as, err, n);
         if (have == (size_t)-1) {
             ok = false;
             break;
@@ -196,8 +201,8 @@ static void wait_idle(struct handoff *h)
  * CTL_READ_PIECE the bytes are still in the CPU's cache, while a pass over the whole buffer
  * afterwards reads it from memory again. The bytes read, with *eof at the end of the stream;
  * (size_t)-1 with err set on a read or stream error. */
-static size_t fill(int fd, void *buf, size_t cap, bool *eof, struct ctl_unpack *u, const char *stored_as, char *err,
-                   size_t n)
+static size_t fill(int fd, void *buf, size_t cap, bool *eof, struct ctl_unpack *u, struct ctl_streamer *sb,
+                   const char *stored_as, char *err, size_t n)
 {
     size_t have = 0;
     while (have < cap) {
@@ -221,6 +226,23 @@ static size_t fill(int fd, void *buf, size_t cap, bool *eof, struct ctl_unpack *
             return (size_t)-1;
         }
         have += (size_t)got;
+        pace(sb, (size_t)got);
     }
     return have;
+}
+
+/* With a rate: sleep until the bytes read so far are due (a whole backup's average held to the
+ * rate; in CTL_READ_PIECE steps, so the stream is smooth, not bursts). */
+static void pace(struct ctl_streamer *sb, size_t got)
+{
+    if (!sb->max_rate)
+        return;
+    sb->paced_bytes += got;
+    uint64_t due = sb->t0_usec + (uint64_t)((double)sb->paced_bytes * 1e6 / (double)sb->max_rate);
+    uint64_t now = ctl_mono_usec();
+    if (due > now) {
+        struct timespec ts = {(time_t)((due - now) / 1000000), (long)((due - now) % 1000000) * 1000};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
 }

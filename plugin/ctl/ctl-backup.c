@@ -35,7 +35,7 @@ struct backup {
     char session[256];
     bool began, aborted;
     struct ctl_dest *dest;
-    struct ctl_stream_bufs bufs;
+    struct ctl_streamer bufs;
     struct ctl_manifest m;
     struct ctl_manifest base;
     struct ctl_progress prog;
@@ -88,7 +88,7 @@ int ctl_backup(const struct ctl_opts *o)
     dbus_error_free(&b.err);
     ctl_manifest_free(&b.m);
     ctl_manifest_free(&b.base);
-    ctl_stream_bufs_free(&b.bufs);
+    ctl_streamer_free(&b.bufs);
     return rc;
 }
 
@@ -121,10 +121,12 @@ static int run(struct backup *b)
         m->base_start_usec = b->base.start_usec;
         m->base_last_gen = b->base.last_gen;
     }
-    if (!ctl_stream_bufs_init(&b->bufs, b->msg, sizeof b->msg))
+    if (!ctl_streamer_init(&b->bufs, o->max_rate, b->msg, sizeof b->msg))
         return CTL_EXIT_FAILURE;
     if (!(b->dest = ctl_dest_open(o->output, b->msg, sizeof b->msg)))
         return CTL_EXIT_DEST;
+    if (o->max_rate)
+        ctl_dest_page_cache(b->dest);
     if (!(b->c = ctl_connect(o, &b->err)))
         return bus_fail(b, "connecting to the bus");
     if (!dbus_connection_can_send_type(b->c, DBUS_TYPE_UNIX_FD)) {

@@ -25,6 +25,7 @@ struct ctl_dest {
     /* directory */
     char dir[4096];
     bool created_dir;
+    bool page_cache; /* ctl_dest_page_cache */
     char **names; /* files created, for removal after a failure */
     size_t n_names;
     struct ctl_fw fw;
@@ -76,6 +77,11 @@ struct ctl_dest *ctl_dest_open(const char *output, char *err, size_t n)
     return d;
 }
 
+void ctl_dest_page_cache(struct ctl_dest *d)
+{
+    d->page_cache = true;
+}
+
 bool ctl_dest_is_tar(const struct ctl_dest *d)
 {
     return d->tar;
@@ -111,6 +117,8 @@ bool ctl_dest_begin(struct ctl_dest *d, const char *name, int64_t size, char *er
     d->names = v;
     if (!ctl_fw_open(&d->fw, path, err, n))
         return false;
+    if (d->page_cache)
+        ctl_fw_use_page_cache(&d->fw);
     d->n_names++;
     return true;
 }

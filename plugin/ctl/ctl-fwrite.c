@@ -100,6 +100,12 @@ void ctl_fw_abort(struct ctl_fw *f)
     }
 }
 
+void ctl_fw_use_page_cache(struct ctl_fw *f)
+{
+    if (f->direct)
+        direct_off(f);
+}
+
 bool ctl_fsync_dir(const char *dir, char *err, size_t n)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -86,6 +86,7 @@ struct ctl_opts {
     const char *label;
     bool zstd;                /* --compress zstd[:LEVEL] */
     int zstd_level;           /* 0: the writer's default */
+    uint64_t max_rate;        /* --max-rate: bytes per second of the stored streams, 0: no limit */
     enum { CTL_PROGRESS_AUTO, CTL_PROGRESS_ALWAYS, CTL_PROGRESS_NEVER } progress;
     /* verify DIR; restore --from DIR... */
     const char **from;
@@ -241,6 +242,9 @@ void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define CTL_WB_CHUNK (8u << 20)
 /* The stream buffers' alignment: a huge page's (CTL_STREAM_BUF is a multiple of it). */
 #define CTL_HUGE_ALIGN (2u << 20)
+/* --max-rate's bounds, bytes per second (pg_basebackup's lower bound). */
+#define CTL_RATE_MIN (32u << 10)
+#define CTL_RATE_MAX (1ull << 40)
 /* O_DIRECT writes need buffer, length and offset aligned to this (ctl-fwrite.c). */
 #define CTL_DIRECT_ALIGN 4096u
 
@@ -307,6 +311,8 @@ bool ctl_fw_write(struct ctl_fw *f, const void *buf, size_t len, char *err, size
 bool ctl_fw_close(struct ctl_fw *f, char *err, size_t n);
 /* Close and unlink (a failed file). */
 void ctl_fw_abort(struct ctl_fw *f);
+/* From here on through the page cache with paced writeback, not O_DIRECT. */
+void ctl_fw_use_page_cache(struct ctl_fw *f);
 /* fsync a directory (after its entries were created). */
 bool ctl_fsync_dir(const char *dir, char *err, size_t n);
 
@@ -314,6 +320,10 @@ bool ctl_fsync_dir(const char *dir, char *err, size_t n);
  * stdout (pax, written by libarchive) holding the same files and manifest. */
 struct ctl_dest;
 struct ctl_dest *ctl_dest_open(const char *output, char *err, size_t n);
+/* Write the files that follow through the page cache with paced writeback instead of O_DIRECT:
+ * for a rate-limited backup, whose O_DIRECT bursts would each hold the disk's queue (measured in
+ * bench-xbackup: the application's commits keep more of their rate this way). */
+void ctl_dest_page_cache(struct ctl_dest *d);
 /* Start a file of the set; size is its exact stored size, or -1 when it is not known in advance
  * (a compressed stream: the tar writer spools it to a temporary file first). */
 bool ctl_dest_begin(struct ctl_dest *d, const char *name, int64_t size, char *err, size_t n);
@@ -348,16 +358,19 @@ struct ctl_stream_result {
     uint64_t uncompressed, stored;
     uint32_t crc;
 };
-/* The two CTL_STREAM_BUF buffers every file of a backup is streamed through, made once. */
-struct ctl_stream_bufs {
+/* What every file of one backup is streamed through: two CTL_STREAM_BUF buffers, made once, and
+ * the pace: with max_rate (bytes per second, 0: none) the reads of the whole backup are held to
+ * it, so the writer's producer is held to it too (the socket fills and blocks its send). */
+struct ctl_streamer {
     void *buf[2];
+    uint64_t max_rate, paced_bytes, t0_usec;
 };
-bool ctl_stream_bufs_init(struct ctl_stream_bufs *sb, char *err, size_t n);
-void ctl_stream_bufs_free(struct ctl_stream_bufs *sb);
+bool ctl_streamer_init(struct ctl_streamer *sb, uint64_t max_rate, char *err, size_t n);
+void ctl_streamer_free(struct ctl_streamer *sb);
 /* Read fd to EOF into d (name stored_as, stored size expected or -1) through sb's buffers,
  * decompressing a zstd stream on the side for the checksum; calls progress with each chunk's
  * stored bytes. */
-bool ctl_stream_file(int fd, struct ctl_stream_bufs *sb, struct ctl_dest *d, const char *stored_as,
+bool ctl_stream_file(int fd, struct ctl_streamer *sb, struct ctl_dest *d, const char *stored_as,
                      int64_t expected, bool zstd, void (*progress)(void *ctx, uint64_t bytes), void *pctx,
                      struct ctl_stream_result *r, bool *dest_failed, char *err, size_t n);
 

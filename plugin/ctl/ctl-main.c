@@ -3,6 +3,7 @@
  * Global options are accepted before and after the command name, so that a script can keep one
  * prefix ("jetsnapctl --address X") for every command.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -28,6 +29,7 @@ enum {
     OPT_BASE,
     OPT_COMPRESS,
     OPT_PROGRESS,
+    OPT_MAX_RATE,
     OPT_LABEL,
     OPT_FROM,
     OPT_TO,
@@ -151,7 +153,7 @@ static const char usage_thaw[] =
 
 static const char usage_backup[] =
     "Usage: jetsnapctl backup --instance NAME --type TYPE --output DIR|- [--base DIR]\n"
-    "                         [--compress none|zstd[:LEVEL]] [--label TEXT]\n"
+    "                         [--compress none|zstd[:LEVEL]] [--max-rate RATE] [--label TEXT]\n"
     "                         [--progress=auto|always|never] [--json]\n"
     "\n"
     "Streams every file of a backup of one instance through the writer (ExternalBackup) into DIR\n"
@@ -162,6 +164,9 @@ static const char usage_backup[] =
     "  --type TYPE         full, incremental, copy or differential\n"
     "  --base DIR          incremental, differential: the previous backup of the chain\n"
     "  --compress C        none (default) or zstd, zstd:LEVEL (1..19): done by the writer\n"
+    "  --max-rate RATE     at most RATE bytes a second (suffix k, M or G: KiB, MiB, GiB; 32k..1024G),\n"
+    "                      the streams read and their files written at that pace, so that the\n"
+    "                      disk keeps room for the application's own writes\n"
     "  --label TEXT        recorded in the manifest (at most 255 bytes)\n"
     "  --progress=WHEN     a progress line on stderr: auto (on a terminal), always, never\n"
     "  --json              a JSON summary on stdout (on stderr with --output -)\n"
@@ -210,6 +215,7 @@ static int run_thaw(int argc, char **argv, struct ctl_opts *o);
 static int parse_command(int argc, char **argv, const char *cmd, const struct option *extra, size_t n_extra,
                          const char *usage, struct ctl_opts *o);
 static bool parse_global(int opt, const char *cmd, struct ctl_opts *o, bool *bad);
+static bool parse_rate(const char *s, uint64_t *out);
 static void usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 int main(int argc, char **argv)
@@ -365,9 +371,10 @@ static int run_backup(int argc, char **argv, struct ctl_opts *o)
         {"output", required_argument, NULL, OPT_OUTPUT}, {"base", required_argument, NULL, OPT_BASE},
         {"compress", required_argument, NULL, OPT_COMPRESS}, {"progress", required_argument, NULL, OPT_PROGRESS},
         {"label", required_argument, NULL, OPT_LABEL},   {"json", no_argument, NULL, OPT_JSON},
+        {"max-rate", required_argument, NULL, OPT_MAX_RATE},
     };
     o->type = NULL;
-    int rc = parse_command(argc, argv, "backup", extra, 8, usage_backup, o);
+    int rc = parse_command(argc, argv, "backup", extra, 9, usage_backup, o);
     if (rc != PARSE_GO)
         return rc == PARSE_HELP ? CTL_EXIT_OK : rc;
     const char *why = NULL;
@@ -559,6 +566,12 @@ static int parse_command(int argc, char **argv, const char *cmd, const struct op
             }
             break;
         }
+        case OPT_MAX_RATE:
+            if (!parse_rate(optarg, &o->max_rate)) {
+                usage_error(cmd, "--max-rate wants bytes a second, with k, M or G (32k..1024G), not '%s'", optarg);
+                bad = true;
+            }
+            break;
         case OPT_PROGRESS:
             if (!strcmp(optarg, "auto"))
                 o->progress = CTL_PROGRESS_AUTO;
@@ -642,6 +655,30 @@ static bool parse_global(int opt, const char *cmd, struct ctl_opts *o, bool *bad
     default:
         return false;
     }
+}
+
+/* "N", "Nk", "NM", "NG" (binary multiples), within CTL_RATE_MIN..CTL_RATE_MAX. */
+static bool parse_rate(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    if (!isdigit((unsigned char)s[0]))
+        return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    int shift = 0;
+    if (*end == 'k' || *end == 'K')
+        shift = 10;
+    else if (*end == 'M')
+        shift = 20;
+    else if (*end == 'G')
+        shift = 30;
+    if (errno || (shift && *++end) || *end || v > (CTL_RATE_MAX >> shift))
+        return false;
+    v <<= shift;
+    if (v < CTL_RATE_MIN)
+        return false;
+    *out = v;
+    return true;
 }
 
 static void usage_error(const char *cmd, const char *fmt, ...)

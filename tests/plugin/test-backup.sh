@@ -72,7 +72,8 @@ for c in backup verify restore; do
 done
 for a in "backup --instance m --type full" "backup --instance m --type bogus --output x" \
   "backup --instance m --type incremental --output x" "backup --instance m --type full --output x --base y" \
-  "backup --instance m --type full --output x --compress lz4" "verify" "restore --to x" \
+  "backup --instance m --type full --output x --compress lz4" "backup --instance m --type full --output x --max-rate 1k" \
+  "backup --instance m --type full --output x --max-rate fast" "verify" "restore --to x" \
   "restore --from x" "restore --from x --to y --until yesterday" "restore --from x --to y --map nonsense"; do
   # shellcheck disable=SC2086 # split into words on purpose
   timeout 10 "$CTL" $a >/dev/null 2>"$DIR/usage.err"
@@ -150,6 +151,18 @@ cp "$DIR/acks" "$DIR/acks.zafter"
 [ "$(pyjson "sorted(set((f['kind'], f['compression']) for f in d['files']))" "$DIR/b/fullz/backup_manifest")" = \
   "[('data', 'zstd'), ('log', 'zstd')]" ] || fail "fullz files: $(head -c 2000 "$DIR/b/fullz/backup_manifest")"
 ok "a zstd full and incremental"
+
+# ---- --max-rate: the whole backup is held to the rate ----
+t0=$(date +%s%N)
+backup paced --type copy --max-rate 4M
+t1=$(date +%s%N)
+stored=$(pyjson "d['stored_bytes']" "$DIR/bk-paced.out")
+[ "$stored" -ge $((3 << 20)) ] || fail "the paced copy stored only $stored bytes: too few to see a pace"
+# Every byte but the last piece read (256 KiB) waits for its turn at 4 MiB/s.
+least=$(((stored - (256 << 10)) * 1000 / (4 << 20)))
+took=$(((t1 - t0) / 1000000))
+[ "$took" -ge "$least" ] || fail "--max-rate 4M stored $stored bytes in $took ms; at that rate it takes at least $least ms"
+ok "--max-rate 4M: $stored bytes in $took ms (at least $least ms at that rate), verified"
 
 # ---- tar on stdout: the same files as a directory ----
 timeout 120 "$CTL" --address "$TESTBUS_ADDRESS" backup --instance mail --type copy --output - --progress=never \
