@@ -87,10 +87,15 @@ static struct {
     bool keep, smoke;
 } opt = {.size_mib = 300, .seconds = 5, .writers = 4, .repeat = 2};
 
-enum copy { C_CP, C_ZSTD, C_JET, C_CTL_RAW, C_CTL_ZSTD, C_MDB, N_COPIES };
+/* The paced copies run under load only: at PACE_FAST x and PACE_SLOW x the raw copy's idle time. */
+enum copy { C_CP, C_ZSTD, C_JET, C_CTL_RAW, C_CTL_ZSTD, C_MDB, C_PACE_FAST, C_PACE_SLOW, N_COPIES };
+#define N_IDLE C_PACE_FAST
+#define PACE_FAST 1.3
+#define PACE_SLOW 6.0
 static const char *const copy_name[N_COPIES] = {
-    "cp + sync of the instance's files", "zstd -1 -T2 CLI + sync, same files", "in-process JetBackupInstance",
+    "cp + sync of the instance's files",  "zstd -1 -T2 CLI + sync, same files", "in-process JetBackupInstance",
     "jetsnapctl backup (raw, over D-Bus)", "jetsnapctl backup --compress zstd:1", "mdb_copy + fsync (LMDB, same size)",
+    "jetsnapctl raw --max-rate idle/1.3", "jetsnapctl raw --max-rate idle/6",
 };
 
 struct measure {
@@ -318,7 +323,7 @@ static void warm_up(void)
 static void idle_rounds(void)
 {
     for (int r = 0; r < opt.repeat; r++) {
-        for (int c = 0; c < N_COPIES; c++) {
+        for (int c = 0; c < N_IDLE; c++) {
             struct measure m = run_copy((enum copy)c);
             printf("  idle round %d: %-40s %8.1f MiB in %6.3f s = %7.1f MB/s\n", r + 1, copy_name[c],
                    (double)m.bytes / 1048576.0, m.s, mbps(m.bytes, m.s));
@@ -330,7 +335,7 @@ static void idle_rounds(void)
 
 static void load_phase(void)
 {
-    static const enum copy order[] = {C_CP, C_JET, C_CTL_RAW, C_CTL_ZSTD};
+    static const enum copy order[] = {C_CP, C_JET, C_CTL_RAW, C_CTL_ZSTD, C_PACE_FAST, C_PACE_SLOW};
     struct bu_load l = {0};
     const char *db = g_db;
     bu_load_start(&l, opt.writers, 1, &g_inst, &db, "kv", WRITER_VALUE);
@@ -414,14 +419,21 @@ static struct measure run_copy(enum copy c)
         check(JetBackupInstance(g_inst, dst, 0, NULL), "JetBackupInstance");
         break;
     case C_CTL_RAW:
-    case C_CTL_ZSTD: {
-        /* The raw run's list ends before --compress. */
+    case C_CTL_ZSTD:
+    case C_PACE_FAST:
+    case C_PACE_SLOW: {
+        /* The raw run's list ends before its options; a paced one's rate: the idle raw copy's
+         * bytes over PACE_x times its time. */
+        char rate[32];
+        double pace = c == C_PACE_FAST ? PACE_FAST : PACE_SLOW;
+        snprintf(rate, sizeof rate, "%.0f", (double)R.idle[C_CTL_RAW].bytes / (pace * R.idle[C_CTL_RAW].s));
         char *a[] = {(char *)ctl_path(), "--address", g_bus_address, "backup", "--instance", INST, "--type", "full",
-                     "--output", dst, "--progress", "never", "--json", c == C_CTL_ZSTD ? "--compress" : NULL,
-                     "zstd:1", NULL};
+                     "--output", dst, "--progress", "never", "--json",
+                     c == C_CTL_RAW ? NULL : c == C_CTL_ZSTD ? "--compress" : "--max-rate",
+                     c == C_CTL_ZSTD ? "zstd:1" : rate, NULL};
         int rc = run_program(a, out, sizeof out);
         if (rc != 0)
-            bu_fail("jetsnapctl backup%s exited with %d", c == C_CTL_ZSTD ? " --compress zstd:1" : "", rc);
+            bu_fail("jetsnapctl backup (%s) exited with %d", copy_name[c], rc);
         break;
     }
     case C_MDB: {
@@ -441,7 +453,7 @@ static struct measure run_copy(enum copy c)
         m.bytes = m.stored;
     else if (c == C_MDB)
         m.bytes = R.lmdb_bytes;
-    else if (c == C_CTL_RAW || c == C_CTL_ZSTD) {
+    else if (c == C_CTL_RAW || c == C_CTL_ZSTD || c == C_PACE_FAST || c == C_PACE_SLOW) {
         m.bytes = json_u64(out, "bytes");
         m.stored = json_u64(out, "stored_bytes");
     }
@@ -457,14 +469,21 @@ static void report(void)
     printf("%-42s %9s %8s %9s | %8s %9s %10s %10s\n", "idle (best of rounds) | under load", "MiB", "s", "MB/s",
            "s", "load/idle", "writers", "stall ms");
     for (int c = 0; c < N_COPIES; c++) {
-        printf("%-42s %9.1f %8.3f %9.1f", copy_name[c], (double)I[c].bytes / 1048576.0, I[c].s,
-               mbps(I[c].bytes, I[c].s));
+        /* A paced copy has no idle run of its own: its time is held against the raw copy's. */
+        const struct measure *i = c < N_IDLE ? &I[c] : &I[C_CTL_RAW];
+        if (c < N_IDLE)
+            printf("%-42s %9.1f %8.3f %9.1f", copy_name[c], (double)i->bytes / 1048576.0, i->s,
+                   mbps(i->bytes, i->s));
+        else
+            printf("%-42s %9.1f %8s %9.1f", copy_name[c], (double)L[c].bytes / 1048576.0, "-",
+                   mbps(L[c].bytes, L[c].s));
         if (L[c].done)
-            printf(" | %8.3f %8.2fx %9.2fx %10.1f\n", L[c].s, L[c].s / I[c].s, R.wr_during[c] / R.wr_alone,
+            printf(" | %8.3f %8.2fx %9.2fx %10.1f\n", L[c].s, L[c].s / i->s, R.wr_during[c] / R.wr_alone,
                    R.wr_gap[c] * 1e3);
         else
             printf(" |\n");
     }
+    printf("(paced rows: MB/s is their rate under load; load/idle is against the raw copy's idle time)\n");
     printf("(zstd rows: MiB are the uncompressed bytes; stored: CLI %.1f MiB, jetsnapctl %.1f MiB)\n",
            (double)I[C_ZSTD].stored / 1048576.0, (double)I[C_CTL_ZSTD].stored / 1048576.0);
     printf("%d writers alone: %.0f commits/s (%.0f before, %.0f after the copies under load)\n\n", opt.writers,
@@ -487,15 +506,27 @@ static void report(void)
     target("zstd-1 over the bus under load / idle time", L[C_CTL_ZSTD].s / I[C_CTL_ZSTD].s, 1.5, true);
     target("writers during the raw backup / alone", R.wr_during[C_CTL_RAW] / R.wr_alone, 0.85, false);
     target("writers during the zstd-1 backup / alone", R.wr_during[C_CTL_ZSTD] / R.wr_alone, 0.85, false);
+    printf("With --max-rate (the time and the writers' share of one paced copy, both targets at once):\n");
+    for (int c = C_PACE_FAST; c <= C_PACE_SLOW; c++) {
+        char what[96];
+        snprintf(what, sizeof what, "idle/%.1f: time under load / raw idle time", c == C_PACE_FAST ? PACE_FAST : PACE_SLOW);
+        target(what, L[c].s / I[C_CTL_RAW].s, 1.5, true);
+        snprintf(what, sizeof what, "idle/%.1f: writers during it / alone", c == C_PACE_FAST ? PACE_FAST : PACE_SLOW);
+        target(what, R.wr_during[c] / R.wr_alone, 0.85, false);
+    }
 
-    static const char *const key[N_COPIES] = {"cp", "zstd_cli", "jet", "ctl_raw", "ctl_zstd", "mdb_copy"};
+    static const char *const key[N_COPIES] = {"cp",       "zstd_cli",  "jet",       "ctl_raw",
+                                              "ctl_zstd", "mdb_copy", "ctl_pace_fast", "ctl_pace_slow"};
     char name[96];
     for (int c = 0; c < N_COPIES; c++) {
-        snprintf(name, sizeof name, "%s_idle_mbps", key[c]);
-        bu_result_line(name, mbps(I[c].bytes, I[c].s));
+        const struct measure *i = c < N_IDLE ? &I[c] : &I[C_CTL_RAW];
+        if (c < N_IDLE) {
+            snprintf(name, sizeof name, "%s_idle_mbps", key[c]);
+            bu_result_line(name, mbps(i->bytes, i->s));
+        }
         if (L[c].done) {
             snprintf(name, sizeof name, "%s_load_over_idle", key[c]);
-            bu_result_line(name, L[c].s / I[c].s);
+            bu_result_line(name, L[c].s / i->s);
             snprintf(name, sizeof name, "%s_writers_over_alone", key[c]);
             bu_result_line(name, R.wr_during[c] / R.wr_alone);
         }
