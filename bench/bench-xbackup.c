@@ -509,9 +509,10 @@ static void report(void)
     printf("With --max-rate (the time and the writers' share of one paced copy, both targets at once):\n");
     for (int c = C_PACE_FAST; c <= C_PACE_SLOW; c++) {
         char what[96];
-        snprintf(what, sizeof what, "idle/%.1f: time under load / raw idle time", c == C_PACE_FAST ? PACE_FAST : PACE_SLOW);
+        double pace = c == C_PACE_FAST ? PACE_FAST : PACE_SLOW;
+        snprintf(what, sizeof what, "idle/%.1f: time under load / raw idle time", pace);
         target(what, L[c].s / I[C_CTL_RAW].s, 1.5, true);
-        snprintf(what, sizeof what, "idle/%.1f: writers during it / alone", c == C_PACE_FAST ? PACE_FAST : PACE_SLOW);
+        snprintf(what, sizeof what, "idle/%.1f: writers during it / alone", pace);
         target(what, R.wr_during[c] / R.wr_alone, 0.85, false);
     }
 

@@ -1,7 +1,8 @@
 /*
  * crc32c.c — CRC-32C (Castagnoli polynomial 0x82F63B78, reflected), the checksum of pages, log
  * records, file headers and backup streams. Uses the SSE4.2 crc32 instruction in three interleaved
- * chains when the CPU has it, otherwise a slicing-by-8 table. Both give identical results (checked by tests/unit/test-crc.c).
+ * chains when the CPU has it, otherwise a slicing-by-8 table. Both give identical results
+ * (checked by tests/unit/test-crc.c).
  */
 #include <stddef.h>
 #include <stdint.h>

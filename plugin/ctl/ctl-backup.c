@@ -385,8 +385,8 @@ static int stream_one(struct backup *b, const struct file *f)
     struct ctl_stream_result res;
     bool dest_failed = false;
     char serr[2048] = "";
-    bool ok = ctl_stream_file(fd, &b->bufs, b->dest, stored_as, zstd ? -1 : (int64_t)expected, zstd, on_progress, b, &res,
-                              &dest_failed, serr, sizeof serr);
+    bool ok = ctl_stream_file(fd, &b->bufs, b->dest, stored_as, zstd ? -1 : (int64_t)expected, zstd, on_progress,
+                              b, &res, &dest_failed, serr, sizeof serr);
     close(fd);
     b->stored_bytes += res.stored;
     /* The writer's verdict comes first: a stream the engine cut short also leaves a short file or

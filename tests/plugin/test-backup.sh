@@ -18,7 +18,7 @@
 # one, naming the file, and restore refuses each (13) with nothing restored; a chain with a gap
 # is refused (13); a full disk at the destination gives exit 11 naming ENOSPC and the file, the
 # backup ends invalid (nothing truncated, the writer free for the next backup) and the instance
-# keeps committing.
+# keeps committing; --max-rate holds a copy to its rate (it takes at least its bytes over the rate).
 set -uo pipefail
 
 CTL=$(realpath -- "$1")
