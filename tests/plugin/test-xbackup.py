@@ -113,6 +113,16 @@ class ExternalBackup(unittest.TestCase):
             wait_for(lambda: self.env.ack_count() > commits, 60, "the writers to commit")
         return XClient(self.env.address)
 
+    def outgrow_socket(self, inst):
+        """Wait until inst's database is larger than a stream's socket can buffer (the writer asks
+        for 4 MiB; the kernel gives at most twice net.core.wmem_max), so that a producer nobody
+        reads is still sending; the bytes the socket buffers at most."""
+        with open("/proc/sys/net/core/wmem_max") as f:
+            most = 2 * int(f.read())
+        db = os.path.join(self.env.dir, "data", inst, "db.edb")
+        wait_for(lambda: os.path.getsize(db) > most + (4 << 20), 120, inst + "'s database to outgrow a socket buffer")
+        return most
+
     def zstd_decompress(self, data):
         return subprocess.run(["zstd", "-d", "-q", "-c"], input=data, capture_output=True, check=True).stdout
 
@@ -185,12 +195,13 @@ class ExternalBackup(unittest.TestCase):
         c.x.EndBackup(s, False)
 
     def test_reader_closing_early_fails_the_stream_not_the_writer(self):
-        # Databases of several MiB: far more than a socket buffers, so the producer is still
-        # writing when the reader goes.
+        # A database larger than a socket buffers: the producer is still writing when the reader goes.
         c = self.start(value_size=16000, commits=600)
+        most = self.outgrow_socket("i-0")
         s, info = c.begin("i-0", "full")
         db = bytes(info["databases"][0]).decode()
         fd, oinfo = c.open(s, db, compression="none")
+        self.assertGreater(int(oinfo["expected_size"]), most)
         os.read(fd, 4096)
         os.close(fd)
         res = wait_for(lambda: (lambda r: r if r[0] else None)(c.x.GetFileResult(s, oinfo["stream_id"])), 30,
@@ -212,6 +223,7 @@ class ExternalBackup(unittest.TestCase):
 
     def test_owner_killed_mid_stream(self):
         c = self.start(value_size=16000, commits=600)
+        self.outgrow_socket("i-0")
         script = textwrap.dedent("""
             import os, sys, time, dbus
             bus = dbus.bus.BusConnection(sys.argv[1])
@@ -267,10 +279,12 @@ class ExternalBackup(unittest.TestCase):
         fd, oinfo = c.open(s, db, compression="none")
         self.assertEqual(error_of(c.open, s, db)[0], ERR + "InvalidState")
         read_all(fd)
+        # EndBackup(false) cuts a stream nobody reads, at once.
+        most = self.outgrow_socket("i-1")
         s2, info2 = c.begin("i-1", "full")
         self.assertNotEqual(s2, s)
-        # EndBackup(false) cuts a stream nobody reads, at once.
         fd2, oinfo2 = c.open(s2, bytes(info2["databases"][0]).decode(), compression="none")
+        self.assertGreater(int(oinfo2["expected_size"]), most)
         t0 = time.monotonic()
         stop = c.x.EndBackup(s2, False)
         self.assertLess(time.monotonic() - t0, 10)
