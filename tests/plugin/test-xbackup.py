@@ -48,6 +48,13 @@ def path_of(entry):
     return bytes(entry[0]).decode()
 
 
+def socket_buffer_max():
+    """The most a stream's socket can buffer: the writer asks for a 4 MiB send buffer and the
+    kernel gives at most twice net.core.wmem_max."""
+    with open("/proc/sys/net/core/wmem_max") as f:
+        return 2 * int(f.read())
+
+
 def read_all(fd):
     chunks = []
     while True:
@@ -114,11 +121,9 @@ class ExternalBackup(unittest.TestCase):
         return XClient(self.env.address)
 
     def outgrow_socket(self, inst):
-        """Wait until inst's database is larger than a stream's socket can buffer (the writer asks
-        for 4 MiB; the kernel gives at most twice net.core.wmem_max), so that a producer nobody
-        reads is still sending; the bytes the socket buffers at most."""
-        with open("/proc/sys/net/core/wmem_max") as f:
-            most = 2 * int(f.read())
+        """Wait until inst's database is larger than a stream's socket can buffer, so that a
+        producer nobody reads is still sending; the bytes the socket buffers at most."""
+        most = socket_buffer_max()
         db = os.path.join(self.env.dir, "data", inst, "db.edb")
         wait_for(lambda: os.path.getsize(db) > most + (4 << 20), 120, inst + "'s database to outgrow a socket buffer")
         return most
@@ -298,10 +303,8 @@ class ExternalBackup(unittest.TestCase):
 
     def test_limits_exceeded(self):
         # A stream holds its slot while its producer runs: until the reader has taken all but what
-        # the socket buffers (the writer asks for a large send buffer; the kernel gives at most
-        # twice net.core.wmem_max). Logs larger than that keep the first producer running.
-        with open("/proc/sys/net/core/wmem_max") as f:
-            most = 2 * int(f.read())
+        # the socket buffers. Logs larger than that keep the first producer running.
+        most = socket_buffer_max()
         self.assertLess(most, 32 << 20, "net.core.wmem_max is too large for this test's 32 MiB logs")
         c = self.start(extra="stream_max = 1\n", log_kb=32768)
         s, _ = c.begin("i-0", "full")
